@@ -1,0 +1,735 @@
+"""Walk every path of processes/*.bpmn with bare SpiffWorkflow and stub handlers.
+
+Each scenario completes user tasks the way the engine does (validate the form, task.set_data(**form),
+task.run(), workflow.do_engine_steps()) and round-trips the workflow through the JSON serializer after
+every step. It records the user tasks it completed as (task id, lane, evaluated unit) and the handler
+calls as (handler, params), and asserts both. A final test checks that the scenarios together reach
+every flow node and take every sequence flow of every diagram.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from lxml import etree
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
+
+ROOT = Path(__file__).resolve().parents[2]
+PROCESSES = ROOT / "processes"
+FORMS = PROCESSES / "forms"
+
+# Units of the demo organisation (config/demo_org.yaml).
+DISTRICT, STREET, COMMUNITY, GRID = "dc", "dc-s1", "dc-s1-c1", "dc-s1-c1-g1"
+HW, CGZF, SCJG = "dept-hw", "dept-cgzf", "dept-scjg"
+
+# ----------------------------------------------------------------------------- stub handlers
+CATALOGUE = {
+    "garbage_overflow": (
+        "垃圾满溢",
+        "city_mgmt",
+        [(HW, "环境卫生服务中心"), (CGZF, "城市管理综合执法局")],
+        2,
+        0.5,
+        24,
+    ),
+    "food_safety_complaint": ("食品安全投诉", "market_regulation", [(SCJG, "市场监督管理局")], 4, 2, 40),
+}
+
+
+def lookup_catalogue(data: dict, matter: str, urgent: bool) -> dict:
+    name, cls, depts, report_in, report_in_urgent, handle = CATALOGUE[matter]
+    return {
+        "matter": matter,
+        "name": name,
+        "class": cls,
+        "lead": depts[0][0],
+        "departments": [
+            {"code": code, "name": dname, "duty": "lead" if i == 0 else "cooperating"}
+            for i, (code, dname) in enumerate(depts)
+        ],
+        "report_in_hours": report_in_urgent if urgent else report_in,
+        "handle_hours": handle,
+    }
+
+
+def whistle_units(data: dict, level: str) -> dict:
+    # A whistle is filed with, and verified by, the platform of the level above (the district's own).
+    whistle = {"community": data["community"], "street": data["street"], "district": data["district"]}[level]
+    above = {"community": data["street"], "street": data["district"], "district": data["district"]}[level]
+    return {"whistle": whistle, "filing": above, "verifier": above, "district": data["district"]}
+
+
+HANDLERS = {
+    "lookup_catalogue": lookup_catalogue,
+    "whistle_units": whistle_units,
+    "dispatch_case": lambda data, department: {
+        "department": department,
+        "dispatched_at": "2024-05-06T09:00:00+08:00",
+    },
+    "record_report_in": lambda data, department, duty: {"on_time": True},
+    "record_evaluation": lambda data, **scores: {},
+    "record_satisfaction": lambda data, satisfaction, comment: {},
+    "escalate_whistle": lambda data, level, reason: {"case_number": "DC-20240506-0099"},
+    "close_case": lambda data, outcome: {},
+}
+
+
+class StubEngine(PythonScriptEngine):
+    """Dispatches service tasks to the stubs above and records every call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def call_service(self, task, operation_name, operation_params):
+        assert all(p["type"] == "any" for p in operation_params.values())
+        params = {name: p["value"] for name, p in operation_params.items()}
+        self.calls.append((operation_name, params))
+        return json.dumps(HANDLERS[operation_name](task.data, **params))
+
+
+# ----------------------------------------------------------------------------- driver
+SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+FORM_VALIDATORS = {
+    p.name: Draft202012Validator(json.loads(p.read_text(encoding="utf-8")))
+    for p in FORMS.glob("*.schema.json")
+}
+
+
+@functools.cache
+def parse_specs() -> dict[str, tuple]:
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    parser.add_bpmn_files(sorted(str(p) for p in PROCESSES.glob("*.bpmn")))
+    parser.add_dmn_files(sorted(str(p) for p in PROCESSES.glob("*.dmn")))
+    return {pid: (parser.get_spec(pid), parser.get_subprocess_specs(pid)) for pid in ("case", "whistle")}
+
+
+class Run:
+    def __init__(self, process: str, data: dict[str, Any]) -> None:
+        self.engine = StubEngine()
+        spec, subprocess_specs = parse_specs()[process]
+        self.workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.engine)
+        (start,) = self.workflow.get_tasks(state=TaskState.READY)
+        start.set_data(**data)
+        self.trail: list[tuple[str, str, str]] = []
+        self.reached: set[tuple[str, str]] = set()
+        self.taken: set[tuple[str, str, str]] = set()
+        self._advance()
+
+    @property
+    def calls(self) -> list[tuple[str, dict[str, Any]]]:
+        return self.engine.calls
+
+    def handlers(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    def _advance(self) -> None:
+        self.workflow.do_engine_steps()
+        self._record_coverage()
+        state = SERIALIZER.serialize_json(self.workflow)
+        restored = SERIALIZER.deserialize_json(state)
+        restored.script_engine = self.engine  # the script engine is not serialized
+        assert json.loads(SERIALIZER.serialize_json(restored)) == json.loads(state)  # lossless
+        self.workflow = restored
+
+    def _record_coverage(self) -> None:
+        for task in self.workflow.get_tasks(state=TaskState.COMPLETED):
+            node = task.task_spec.bpmn_id
+            if node is None:
+                continue
+            self.reached.add((task.workflow.spec.name, node))
+            for child in task.children:
+                if child.task_spec.bpmn_id not in (None, node) and child.state != TaskState.CANCELLED:
+                    self.taken.add((task.workflow.spec.name, node, child.task_spec.bpmn_id))
+
+    def _evaluate(self, task, prop: str) -> Any:
+        expression = task.task_spec.extensions["properties"].get(prop)
+        return None if expression is None else self.engine.evaluate(task, expression)
+
+    def _view(self, task) -> tuple[str, str, str]:
+        return task.task_spec.name, task.task_spec.lane, self._evaluate(task, "unit")
+
+    def _ready(self, name: str | None = None, dept: str | None = None) -> list:
+        tasks = self.workflow.get_tasks(state=TaskState.READY, manual=True)
+        return [
+            t
+            for t in tasks
+            if (name is None or t.task_spec.name == name)
+            and (dept is None or t.data.get("dept", {}).get("code") == dept)
+        ]
+
+    def ready(self) -> list[tuple[str, str, str]]:
+        return sorted(self._view(t) for t in self._ready())
+
+    def due(self, name: str) -> list[Any]:
+        return [self._evaluate(t, "dueHours") for t in self._ready(name)]
+
+    def data(self, name: str, dept: str | None = None) -> dict[str, Any]:
+        return self._ready(name, dept)[0].data
+
+    def complete(self, name: str, form: dict[str, Any], dept: str | None = None) -> None:
+        tasks = self._ready(name, dept)
+        assert tasks, f"{name} ({dept}) is not ready; ready: {self.ready()}"
+        task = tasks[0]
+        validator = FORM_VALIDATORS[task.task_spec.extensions["properties"]["formJsonSchemaFilename"]]
+        errors = [e.message for e in validator.iter_errors(form)]
+        assert not errors, f"{name}: {errors}"
+        self.trail.append(self._view(task))
+        task.set_data(**form)
+        task.run()
+        self._advance()
+
+    @property
+    def finished(self) -> bool:
+        return self.workflow.completed
+
+    def final(self) -> dict[str, Any]:
+        assert self.workflow.completed, self.ready()
+        return self.workflow.data
+
+    def ended_at(self) -> set[str]:
+        return {
+            t.task_spec.bpmn_id
+            for t in self.workflow.get_tasks(state=TaskState.COMPLETED)
+            if t.task_spec.bpmn_id
+            and t.workflow is self.workflow
+            and type(t.task_spec).__name__ == "EndEvent"
+        }
+
+
+def case_data(**changes: Any) -> dict[str, Any]:
+    data = {
+        "case_id": 1,
+        "case_number": "DC-20240506-0001",
+        "title": "三个小区交界处垃圾满溢",
+        "matter": None,
+        "grid": GRID,
+        "community": COMMUNITY,
+        "street": STREET,
+        "district": DISTRICT,
+        "self_handled": False,
+        "direct_whistle_level": None,
+        "urgent": False,
+    }
+    return {**data, **changes}
+
+
+# ----------------------------------------------------------------------------- forms used
+TRIAGE_WHISTLE = {"grade": 3, "matter": "garbage_overflow", "level": "community", "note": "涉及三个小区"}
+TRIAGE_DISPATCH = {"grade": 2, "matter": "food_safety_complaint"}
+PREPARE = {"summary": "三个小区交界处垃圾无人清运", "situation": "fallback", "materials": ["photo-1.jpg"]}
+APPROVE = {"decision": "approve"}
+RETURN = {"decision": "return", "reason": "材料不全"}
+REPORT_IN = {"on_site": True, "attendees": "张三", "note": "30分钟到场"}
+PROCEED = {
+    "meeting_held": True,
+    "attendees": ["社区", "环卫", "城管"],
+    "decisions": "分片清运",
+    "decision": "proceed",
+}
+ESCALATE = {"meeting_held": True, "decision": "escalate", "escalate_reason": "需街道协调产权单位"}
+LEAD_CONFIRM = {"summary": "已清运并增设分类桶"}
+FIXED = {"fixed": True, "note": "现场核实已解决"}
+NOT_FIXED = {"fixed": False, "note": "仍有堆放"}
+FEEDBACK = {"feedback": "已电话告知处理结果", "contacted": True}
+CALLBACK = {"satisfaction": "satisfied", "comment": "处理及时"}
+SCORES = {
+    HW: {"efficiency": 5, "cooperation": 5, "professionalism": 4, "responsibility": 5, "comment": "响应快"},
+    CGZF: {"efficiency": 3, "cooperation": 4, "professionalism": 4, "responsibility": 3},  # no comment
+    SCJG: {"efficiency": 4, "cooperation": 4, "professionalism": 5, "responsibility": 4},
+}
+
+
+def handle_form(dept: str) -> dict[str, Any]:
+    return {"actions": f"{dept} 清运", "result": "已完成", "materials": [f"{dept}.jpg"]}
+
+
+def review_chain(run: Run) -> None:
+    for step in ("prepare_whistle", "review_section", "review_deputy", "review_head"):
+        run.complete(step, PREPARE if step == "prepare_whistle" else APPROVE)
+
+
+def from_report_in_to_close(run: Run, departments: list[str]) -> None:
+    """The whistle after the review chain (and filing): report-in, handling, closure, evaluation."""
+    for dept in departments:
+        run.complete("report_in", REPORT_IN, dept)
+    run.complete("coordinate", PROCEED)
+    for dept in departments:
+        run.complete("handle", handle_form(dept), dept)
+    run.complete("lead_confirm", LEAD_CONFIRM)
+    run.complete("verify", FIXED)
+    run.complete("feedback", FEEDBACK)
+    run.complete("callback", CALLBACK)
+    for dept in departments:
+        run.complete("evaluate", SCORES[dept], dept)
+
+
+def whistle_trail(whistle: str, verifier: str, departments: list[str], lead: str) -> list[tuple]:
+    return [
+        ("prepare_whistle", "whistle_staff", whistle),
+        ("review_section", "section_head", whistle),
+        ("review_deputy", "deputy_leader", whistle),
+        ("review_head", "secretary", whistle),
+        *[("report_in", "dept_staff", d) for d in departments],
+        ("coordinate", "whistle_staff", whistle),
+        *[("handle", "dept_staff", d) for d in departments],
+        ("lead_confirm", "dept_head", lead),
+        ("verify", "platform_operator", verifier),
+        ("feedback", "whistle_staff", whistle),
+        ("callback", "callback_agent", DISTRICT),
+        *[("evaluate", "secretary", whistle) for _ in departments],
+    ]
+
+
+MI_PRIVATE = {
+    "dept",
+    "report_dept",
+    "handle_dept",
+    "rated_dept",
+    "on_site",
+    "actions",
+    "efficiency",
+    "cooperation",
+    "professionalism",
+    "responsibility",
+    "report_in_result",
+    "evaluation_result",
+}
+
+
+# ----------------------------------------------------------------------------- scenarios
+def scenario_grade_1() -> Run:
+    run = Run("case", case_data(self_handled=True))
+    assert run.finished and run.trail == []
+    assert run.calls == [("close_case", {"outcome": "self_handled"})]
+    assert run.final()["grade"] == 1
+    assert run.ended_at() == {"end_self_handled"}
+    return run
+
+
+def scenario_direct_whistle() -> Run:
+    run = Run("case", case_data(direct_whistle_level="street", matter="garbage_overflow"))
+    assert run.ready() == [("prepare_whistle", "whistle_staff", STREET)]  # no triage
+    assert run.calls == [
+        ("whistle_units", {"level": "street"}),
+        ("lookup_catalogue", {"matter": "garbage_overflow", "urgent": False}),
+    ]
+    assert (run.data("prepare_whistle")["grade"], run.data("prepare_whistle")["level"]) == (3, "street")
+    review_chain(run)
+    run.complete("file_whistle", {"filing_no": "BA-2024-001"})
+    from_report_in_to_close(run, [HW, CGZF])
+    assert run.trail[4] == ("file_whistle", "platform_operator", DISTRICT)
+    assert run.final()["level_name"] == "街道哨"
+    assert run.ended_at() == {"end_whistle"}
+    return run
+
+
+def scenario_grade_2_handled() -> Run:
+    run = Run("case", case_data())
+    assert run.ready() == [("triage", "platform_operator", DISTRICT)]
+    run.complete("triage", TRIAGE_DISPATCH)
+    assert run.due("handle_dispatched") == [40]
+    run.complete(
+        "handle_dispatched", {"action": "handled", "result": "已下架过期食品", "materials": ["a.jpg"]}
+    )
+    run.complete("verify_dispatched", FIXED)
+    run.complete("feedback_dispatched", FEEDBACK)
+    run.complete("callback", CALLBACK)
+    assert run.trail == [
+        ("triage", "platform_operator", DISTRICT),
+        ("handle_dispatched", "dept_staff", SCJG),
+        ("verify_dispatched", "platform_operator", DISTRICT),
+        ("feedback_dispatched", "platform_operator", STREET),
+        ("callback", "callback_agent", DISTRICT),
+    ]
+    assert run.calls == [
+        ("lookup_catalogue", {"matter": "food_safety_complaint", "urgent": False}),
+        ("dispatch_case", {"department": SCJG}),
+        ("record_satisfaction", {"satisfaction": "satisfied", "comment": "处理及时"}),
+        ("close_case", {"outcome": "closed"}),
+    ]
+    final = run.final()
+    assert (final["grade"], final["return_count"], final["rework_count"]) == (2, 0, 0)
+    assert run.ended_at() == {"end_closed"}
+    return run
+
+
+def scenario_grade_2_returned_then_whistle() -> Run:
+    run = Run("case", case_data())
+    run.complete("triage", TRIAGE_DISPATCH)
+    run.complete("handle_dispatched", {"action": "returned", "reason": "非本部门职责"})
+    assert run.ready() == [("triage", "platform_operator", DISTRICT)]  # the platform re-judges
+    assert run.data("triage")["return_count"] == 1
+    run.complete("triage", TRIAGE_WHISTLE)
+    review_chain(run)
+    from_report_in_to_close(run, [HW, CGZF])
+    assert run.trail == [
+        ("triage", "platform_operator", DISTRICT),
+        ("handle_dispatched", "dept_staff", SCJG),
+        ("triage", "platform_operator", DISTRICT),
+        *whistle_trail(COMMUNITY, STREET, [HW, CGZF], HW),
+    ]
+    assert run.handlers()[:4] == ["lookup_catalogue", "dispatch_case", "whistle_units", "lookup_catalogue"]
+    assert run.calls[3] == ("lookup_catalogue", {"matter": "garbage_overflow", "urgent": False})
+    assert run.handlers()[-1] == "close_case" and run.calls[-1][1] == {"outcome": "closed"}
+    assert run.final()["return_count"] == 1 and run.final()["grade"] == 3
+    return run
+
+
+def scenario_grade_2_rework() -> Run:
+    run = Run("case", case_data())
+    run.complete("triage", TRIAGE_DISPATCH)
+    run.complete("handle_dispatched", {"action": "handled", "result": "已处理"})
+    run.complete("verify_dispatched", NOT_FIXED)
+    assert run.ready() == [("handle_dispatched", "dept_staff", SCJG)]
+    assert run.data("handle_dispatched")["rework_count"] == 1
+    run.complete("handle_dispatched", {"action": "handled", "result": "已彻底处理"})
+    run.complete("verify_dispatched", FIXED)
+    run.complete("feedback_dispatched", FEEDBACK)
+    run.complete("callback", CALLBACK)
+    assert [t[0] for t in run.trail] == [
+        "triage",
+        "handle_dispatched",
+        "verify_dispatched",
+        "handle_dispatched",
+        "verify_dispatched",
+        "feedback_dispatched",
+        "callback",
+    ]
+    assert run.handlers().count("dispatch_case") == 1
+    assert run.final()["rework_count"] == 1
+    return run
+
+
+def scenario_community_whistle_full() -> Run:
+    run = Run("case", case_data(title="垃圾满溢"))
+    run.complete("triage", TRIAGE_WHISTLE)
+    review_chain(run)
+    # Parallel multi-instance: both summoned departments must report in at once.
+    assert run.ready() == [("report_in", "dept_staff", CGZF), ("report_in", "dept_staff", HW)]
+    assert run.due("report_in") == [2, 2]
+    assert {run.data("report_in", d)["dept"]["duty"] for d in (HW, CGZF)} == {"lead", "cooperating"}
+    for dept in (HW, CGZF):
+        run.complete("report_in", REPORT_IN, dept)
+    # Instance data stays in the instance.
+    assert not MI_PRIVATE & set(run.data("coordinate"))
+    assert run.data("coordinate")["report_in_results"] == [{"on_time": True}, {"on_time": True}]
+    run.complete("coordinate", PROCEED)
+    assert run.ready() == [("handle", "dept_staff", CGZF), ("handle", "dept_staff", HW)]
+    assert run.due("handle") == [24, 24]
+    for dept in (HW, CGZF):
+        run.complete("handle", handle_form(dept), dept)
+    run.complete("lead_confirm", LEAD_CONFIRM)
+    run.complete("verify", FIXED)
+    run.complete("feedback", FEEDBACK)
+    run.complete("callback", CALLBACK)
+    assert run.ready() == [("evaluate", "secretary", COMMUNITY), ("evaluate", "secretary", COMMUNITY)]
+    for dept in (HW, CGZF):
+        run.complete("evaluate", SCORES[dept], dept)
+
+    assert run.trail == [
+        ("triage", "platform_operator", DISTRICT),
+        ("prepare_whistle", "whistle_staff", COMMUNITY),
+        ("review_section", "section_head", COMMUNITY),
+        ("review_deputy", "deputy_leader", COMMUNITY),
+        ("review_head", "secretary", COMMUNITY),
+        ("report_in", "dept_staff", HW),
+        ("report_in", "dept_staff", CGZF),
+        ("coordinate", "whistle_staff", COMMUNITY),
+        ("handle", "dept_staff", HW),
+        ("handle", "dept_staff", CGZF),
+        ("lead_confirm", "dept_head", HW),
+        ("verify", "platform_operator", STREET),
+        ("feedback", "whistle_staff", COMMUNITY),
+        ("callback", "callback_agent", DISTRICT),
+        ("evaluate", "secretary", COMMUNITY),
+        ("evaluate", "secretary", COMMUNITY),
+    ]
+    assert run.calls == [
+        ("whistle_units", {"level": "community"}),
+        ("lookup_catalogue", {"matter": "garbage_overflow", "urgent": False}),
+        ("record_report_in", {"department": HW, "duty": "lead"}),
+        ("record_report_in", {"department": CGZF, "duty": "cooperating"}),
+        ("record_satisfaction", {"satisfaction": "satisfied", "comment": "处理及时"}),
+        (
+            "record_evaluation",
+            {
+                "department": HW,
+                "efficiency": 5,
+                "cooperation": 5,
+                "professionalism": 4,
+                "responsibility": 5,
+                "comment": "响应快",
+            },
+        ),
+        # The call-back's comment must not become this department's evaluation comment.
+        (
+            "record_evaluation",
+            {
+                "department": CGZF,
+                "efficiency": 3,
+                "cooperation": 4,
+                "professionalism": 4,
+                "responsibility": 3,
+                "comment": None,
+            },
+        ),
+        ("close_case", {"outcome": "closed"}),
+    ]
+    final = run.final()
+    assert not MI_PRIVATE & set(final)
+    assert final["handled_actions"] == [f"{HW} 清运", f"{CGZF} 清运"]
+    assert (final["filing_required"], final["next_level"], final["level_name"]) == (False, "street", "社区哨")
+    assert (final["review_returns"], final["rework_count"]) == (0, 0)
+    assert "file_whistle" not in [t[0] for t in run.trail]
+    assert run.ended_at() == {"end_whistle"}
+    return run
+
+
+def scenario_street_whistle() -> Run:
+    run = Run("case", case_data())
+    run.complete("triage", {**TRIAGE_WHISTLE, "level": "street", "urgent": True})
+    review_chain(run)
+    assert run.ready() == [("file_whistle", "platform_operator", DISTRICT)]  # 备案 with the district
+    run.complete("file_whistle", {"filing_no": "BA-2024-002", "note": "已备案"})
+    assert run.due("report_in") == [0.5, 0.5]  # urgent limit
+    from_report_in_to_close(run, [HW, CGZF])
+    assert run.trail == [
+        ("triage", "platform_operator", DISTRICT),
+        *whistle_trail(STREET, DISTRICT, [HW, CGZF], HW)[:4],
+        ("file_whistle", "platform_operator", DISTRICT),
+        *whistle_trail(STREET, DISTRICT, [HW, CGZF], HW)[4:],
+    ]
+    assert run.calls[:2] == [
+        ("whistle_units", {"level": "street"}),
+        ("lookup_catalogue", {"matter": "garbage_overflow", "urgent": True}),
+    ]
+    assert run.final()["level_name"] == "街道哨"
+    return run
+
+
+def scenario_district_whistle() -> Run:
+    run = Run("case", case_data())
+    run.complete("triage", {**TRIAGE_WHISTLE, "level": "district"})
+    review_chain(run)
+    from_report_in_to_close(run, [HW, CGZF])
+    assert run.trail == [
+        ("triage", "platform_operator", DISTRICT),
+        *whistle_trail(DISTRICT, DISTRICT, [HW, CGZF], HW),
+    ]
+    final = run.final()
+    assert (final["filing_required"], final["next_level"], final["level_name"]) == (False, None, "区级哨")
+    return run
+
+
+def scenario_review_returns() -> Run:
+    run = Run("case", case_data())
+    run.complete("triage", TRIAGE_WHISTLE)
+    steps = ["review_section", "review_deputy", "review_head"]
+    for returning in range(3):  # return at each of the three review steps, in turn
+        run.complete("prepare_whistle", PREPARE)
+        for step in steps[:returning]:
+            run.complete(step, APPROVE)
+        run.complete(steps[returning], RETURN)
+        assert run.ready() == [("prepare_whistle", "whistle_staff", COMMUNITY)]
+        assert run.data("prepare_whistle")["review_returns"] == returning + 1
+    review_chain(run)
+    assert [t[0] for t in run.trail[1:]] == [
+        "prepare_whistle",
+        "review_section",
+        "prepare_whistle",
+        "review_section",
+        "review_deputy",
+        "prepare_whistle",
+        "review_section",
+        "review_deputy",
+        "review_head",
+        "prepare_whistle",
+        "review_section",
+        "review_deputy",
+        "review_head",
+    ]
+    assert run.ready() == [("report_in", "dept_staff", CGZF), ("report_in", "dept_staff", HW)]
+    from_report_in_to_close(run, [HW, CGZF])
+    assert run.final()["review_returns"] == 3
+    return run
+
+
+def scenario_whistle_rework() -> Run:
+    run = Run("case", case_data())
+    run.complete("triage", TRIAGE_WHISTLE)
+    review_chain(run)
+    for dept in (HW, CGZF):
+        run.complete("report_in", REPORT_IN, dept)
+    run.complete("coordinate", PROCEED)
+    for dept in (HW, CGZF):
+        run.complete("handle", handle_form(dept), dept)
+    run.complete("lead_confirm", LEAD_CONFIRM)
+    run.complete("verify", NOT_FIXED)
+    # Rework goes back to every department.
+    assert run.ready() == [("handle", "dept_staff", CGZF), ("handle", "dept_staff", HW)]
+    assert run.data("handle", HW)["rework_count"] == 1
+    for dept in (CGZF, HW):
+        run.complete("handle", {"actions": f"{dept} 返工"}, dept)
+    run.complete("lead_confirm", LEAD_CONFIRM)
+    run.complete("verify", FIXED)
+    run.complete("feedback", FEEDBACK)
+    run.complete("callback", CALLBACK)
+    for dept in (HW, CGZF):
+        run.complete("evaluate", SCORES[dept], dept)
+    assert [t[0] for t in run.trail[8:]] == [
+        "handle",
+        "handle",
+        "lead_confirm",
+        "verify",
+        "handle",
+        "handle",
+        "lead_confirm",
+        "verify",
+        "feedback",
+        "callback",
+        "evaluate",
+        "evaluate",
+    ]
+    final = run.final()
+    assert final["rework_count"] == 1
+    assert final["handled_actions"] == [f"{CGZF} 返工", f"{HW} 返工"]  # the last round only
+    assert run.handlers().count("record_report_in") == 2  # report-in is not repeated
+    return run
+
+
+def scenario_escalate() -> Run:
+    run = Run("case", case_data())
+    run.complete("triage", TRIAGE_WHISTLE)
+    review_chain(run)
+    for dept in (HW, CGZF):
+        run.complete("report_in", REPORT_IN, dept)
+    run.complete("coordinate", ESCALATE)
+    assert run.finished and run.ready() == []
+    assert run.calls[-2:] == [
+        ("escalate_whistle", {"level": "street", "reason": "需街道协调产权单位"}),  # 社呼街应
+        ("close_case", {"outcome": "escalated"}),
+    ]
+    assert "handle" not in [t[0] for t in run.trail]
+    assert run.final()["escalation"] == {"case_number": "DC-20240506-0099"}
+    assert run.ended_at() == {"end_whistle"}
+    return run
+
+
+def scenario_district_cannot_escalate() -> Run:
+    run = Run("case", case_data())
+    run.complete("triage", {**TRIAGE_WHISTLE, "level": "district"})
+    review_chain(run)
+    for dept in (HW, CGZF):
+        run.complete("report_in", REPORT_IN, dept)
+    run.complete("coordinate", ESCALATE)
+    # There is no level above the district: the whistle is handled here.
+    assert run.ready() == [("handle", "dept_staff", CGZF), ("handle", "dept_staff", HW)]
+    for dept in (HW, CGZF):
+        run.complete("handle", handle_form(dept), dept)
+    run.complete("lead_confirm", LEAD_CONFIRM)
+    run.complete("verify", FIXED)
+    run.complete("feedback", FEEDBACK)
+    run.complete("callback", CALLBACK)
+    for dept in (HW, CGZF):
+        run.complete("evaluate", SCORES[dept], dept)
+    assert "escalate_whistle" not in run.handlers()
+    assert run.calls[-1] == ("close_case", {"outcome": "closed"})
+    return run
+
+
+def scenario_escalated_whistle_started_on_its_own() -> Run:
+    """escalate_whistle creates a new whistle case at the next level: process `whistle` on its own."""
+    data = case_data(level="street", matter="garbage_overflow", escalated_from="DC-20240506-0001")
+    run = Run("whistle", data)
+    assert run.ready() == [("prepare_whistle", "whistle_staff", STREET)]
+    review_chain(run)
+    run.complete("file_whistle", {"filing_no": "BA-2024-003"})
+    for dept in (HW, CGZF):
+        run.complete("report_in", REPORT_IN, dept)
+    run.complete("coordinate", {**ESCALATE, "escalate_reason": "需区级协调"})
+    assert run.calls[-2:] == [
+        ("escalate_whistle", {"level": "district", "reason": "需区级协调"}),  # 街呼区应
+        ("close_case", {"outcome": "escalated"}),
+    ]
+    final = run.final()
+    assert (final["escalated_from"], final["review_returns"], final["rework_count"]) == (
+        "DC-20240506-0001",
+        0,
+        0,
+    )
+    assert run.ended_at() == {"end_escalated"}
+    return run
+
+
+SCENARIOS = [
+    scenario_grade_1,
+    scenario_direct_whistle,
+    scenario_grade_2_handled,
+    scenario_grade_2_returned_then_whistle,
+    scenario_grade_2_rework,
+    scenario_community_whistle_full,
+    scenario_street_whistle,
+    scenario_district_whistle,
+    scenario_review_returns,
+    scenario_whistle_rework,
+    scenario_escalate,
+    scenario_district_cannot_escalate,
+    scenario_escalated_whistle_started_on_its_own,
+]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__.removeprefix("scenario_"))
+def test_path(scenario):
+    scenario()
+
+
+# ----------------------------------------------------------------------------- coverage
+B = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+FLOW_NODES = {
+    B + t
+    for t in (
+        "startEvent",
+        "endEvent",
+        "userTask",
+        "scriptTask",
+        "serviceTask",
+        "businessRuleTask",
+        "callActivity",
+        "subProcess",
+        "exclusiveGateway",
+    )
+}
+
+
+def diagram_elements() -> tuple[set, set]:
+    nodes, flows = set(), set()
+    for path in PROCESSES.glob("*.bpmn"):
+        for el in etree.parse(str(path)).getroot().iter():
+            container = el.getparent()
+            if el.tag in FLOW_NODES:
+                nodes.add((container.get("id"), el.get("id")))
+            elif el.tag == B + "sequenceFlow":
+                flows.add((container.get("id"), el.get("sourceRef"), el.get("targetRef")))
+    return nodes, flows
+
+
+def test_the_scenarios_walk_every_node_and_every_flow():
+    reached, taken = set(), set()
+    for scenario in SCENARIOS:
+        run = scenario()
+        reached |= run.reached
+        taken |= run.taken
+    nodes, flows = diagram_elements()
+    assert nodes - reached == set()
+    assert flows - taken == set()
