@@ -1,0 +1,61 @@
+"""吹哨报到 — the whistle blows, departments report in. The Flask application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from app.db import Database
+from app.settings import ROOT, Settings
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    settings = settings or Settings.from_env(**overrides)
+    app = Flask(__name__, instance_path=str(ROOT / "instance"))
+    app.config.update(
+        SECRET_KEY=_secret_key(app, settings),
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        JSON_AS_ASCII=False,
+        TESTING=settings.testing,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["whistle.settings"] = settings
+    app.extensions["whistle.db"] = Database(settings.database_url)
+
+    from app.api import bp as api_bp
+    from app.cli import register as register_cli
+
+    app.register_blueprint(api_bp)
+    register_cli(app)
+    _json_errors_under_api(app)
+    return app
+
+
+def _json_errors_under_api(app: Flask) -> None:
+    """Routing errors (unknown path, wrong method) under /api answer in the API's JSON shape."""
+    from flask import jsonify, request
+    from werkzeug.exceptions import HTTPException
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        if not request.path.startswith("/api"):
+            return exc
+        name = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.code or 500, "http_error")
+        return jsonify({"error": name, "message": exc.description}), exc.code
+
+
+def _secret_key(app: Flask, settings: Settings) -> str:
+    """An explicit key wins; otherwise one is made once and kept in the instance folder."""
+    import os
+
+    if os.environ.get("WHISTLE_SECRET_KEY") or settings.testing:
+        return settings.secret_key
+    path = ROOT / "instance" / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(settings.secret_key)
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,99 @@
+"""The JSON API. Thin: parse input, call one service inside one unit of work, render JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request, session
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+from app.db import Database
+from app.models import User
+from app.services.auth import Principal, principal_for, user_for_token
+from app.services.errors import Conflict, ServiceError, Unauthorized
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def db() -> Database:
+    return current_app.extensions["whistle.db"]
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """One transaction; a lost race on a case's version becomes 409 with nothing applied."""
+    try:
+        with db().unit_of_work() as session:
+            yield session
+    except StaleDataError as exc:
+        raise Conflict("the case was changed by someone else at the same time; reload and retry") from exc
+    except OperationalError as exc:
+        if "locked" in str(exc).lower() or "could not serialize" in str(exc).lower():
+            raise Conflict("the case is being changed by someone else; retry") from exc
+        raise
+
+
+def current_principal(session: Session, required: bool = True) -> Principal | None:
+    user: User | None = None
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        user = user_for_token(session, header.removeprefix("Bearer ").strip())
+    elif session_user_id := flask_session_user():
+        user = session.get(User, session_user_id)
+        if user is None or not user.active:
+            user = None
+    if user is None:
+        if required:
+            raise Unauthorized("log in first (session) or send 'Authorization: Bearer <token>'")
+        return None
+    return principal_for(session, user)
+
+
+def flask_session_user() -> int | None:
+    value = session.get("user_id")
+    return value if isinstance(value, int) else None
+
+
+def json_body() -> Any:
+    """The request's JSON body; 400 when it is not JSON or malformed."""
+    if not request.is_json:
+        raise ServiceError("send a JSON body with Content-Type: application/json", {"": "expected JSON"})
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ServiceError("the body is not valid JSON", {"": "malformed JSON"})
+    return body
+
+
+def endpoint(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a view inside one unit of work with the caller's principal as first argument."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with unit_of_work() as s:
+            principal = current_principal(s)
+            return func(s, principal, *args, **kwargs)
+
+    return wrapper
+
+
+@bp.errorhandler(ServiceError)
+def _service_error(exc: ServiceError) -> Any:
+    body: dict[str, Any] = {"error": exc.error, "message": exc.message}
+    if exc.fields:
+        body["fields"] = exc.fields
+    return jsonify(body), exc.status
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Any:
+    names = {413: "too_large", 404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+    return jsonify({"error": names.get(exc.code or 500, "http_error"), "message": exc.description}), exc.code
+
+
+from app.api import routes  # noqa: E402,F401  (registers the routes)

@@ -1,0 +1,204 @@
+"""Routes of the JSON API. Each one: parse → one service call in one unit of work → JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, request, session
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.api import bp, endpoint, json_body, unit_of_work
+from app.models import Case
+from app.services import auth, cases, processes, tasks
+from app.services.auth import Principal
+from app.services.catalogue import load_catalogue
+from app.services.errors import Invalid, NotFound
+from app.services.openapi import openapi_document
+
+
+def _credentials(body: Any) -> tuple[str, str]:
+    if not isinstance(body, dict) or not isinstance(body.get("username"), str) or not isinstance(
+        body.get("password"), str
+    ):
+        raise Invalid("username and password are required", {"username": "required", "password": "required"})
+    return body["username"], body["password"]
+
+
+def _me(principal: Principal) -> dict[str, Any]:
+    user = principal.user
+    return {
+        "id": user.id,
+        "username": user.username,
+        "name": user.name,
+        "roles": [{"role": r.role, "unit": r.unit.code, "unit_name": r.unit.name} for r in user.roles],
+    }
+
+
+@bp.post("/login")
+def login() -> Any:
+    username, password = _credentials(json_body())
+    with unit_of_work() as s:
+        user = auth.authenticate(s, username, password)
+        principal = auth.principal_for(s, user)
+        session.clear()
+        session["user_id"] = user.id
+        return jsonify(_me(principal))
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    session.clear()
+    return jsonify({"ok": True})
+
+
+@bp.post("/tokens")
+def create_token() -> Any:
+    username, password = _credentials(json_body())
+    with unit_of_work() as s:
+        user = auth.authenticate(s, username, password)
+        return jsonify({"token": auth.issue_token(s, user), "token_type": "Bearer"}), 201
+
+
+@bp.get("/me")
+@endpoint
+def me(s: Session, principal: Principal) -> Any:
+    return jsonify(_me(principal))
+
+
+@bp.post("/reports")
+@endpoint
+def file_report(s: Session, principal: Principal) -> Any:
+    case = cases.file_report(s, principal, json_body())
+    return jsonify(cases.describe(s, case, include_contact=True)), 201
+
+
+@bp.post("/public/reports")
+def public_report() -> Any:
+    body = json_body()
+    with unit_of_work() as s:
+        case = cases.file_report(s, None, body)
+        return jsonify({"number": case.number, "tracking_code": case.tracking_code}), 201
+
+
+@bp.get("/public/track/<code>")
+def track(code: str) -> Any:
+    with unit_of_work() as s:
+        case = s.scalar(select(Case).where(Case.tracking_code == code.upper()))
+        if case is None:
+            raise NotFound("no case has this tracking code")
+        return jsonify(
+            {"number": case.number, "title": case.title, "status": case.status, "outcome": case.outcome,
+             "stage": case.current_step, "created_at": cases._iso(case.created_at),
+             "closed_at": cases._iso(case.closed_at), "satisfaction": case.satisfaction}
+        )
+
+
+@bp.get("/inbox")
+@endpoint
+def inbox(s: Session, principal: Principal) -> Any:
+    args = request.args
+    flt = tasks.InboxFilter(
+        task_type=args.get("task_type") or None,
+        level=args.get("level") or None,
+        category=args.get("category") or None,
+        overdue=args.get("overdue") in ("1", "true", "yes"),
+        mine=args.get("mine") in ("1", "true", "yes"),
+        page=_int_arg("page", 1, 1, 100_000),
+        per_page=_int_arg("per_page", 20, 1, 100),
+    )
+    return jsonify(tasks.inbox(s, principal, flt))
+
+
+@bp.get("/tasks/<int:task_id>")
+@endpoint
+def task_detail(s: Session, principal: Principal, task_id: int) -> Any:
+    return jsonify(tasks.task_detail(s, principal, task_id))
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+@endpoint
+def claim(s: Session, principal: Principal, task_id: int) -> Any:
+    task = tasks.claim(s, principal, task_id)
+    return jsonify({"task": task.id, "assignee": principal.user.username})
+
+
+@bp.post("/tasks/<int:task_id>/unclaim")
+@endpoint
+def unclaim(s: Session, principal: Principal, task_id: int) -> Any:
+    task = tasks.unclaim(s, principal, task_id)
+    return jsonify({"task": task.id, "assignee": None})
+
+
+@bp.post("/tasks/<int:task_id>/assign")
+@endpoint
+def assign(s: Session, principal: Principal, task_id: int) -> Any:
+    body = json_body()
+    task = tasks.assign(s, principal, task_id, body.get("username") if isinstance(body, dict) else None)
+    return jsonify({"task": task.id, "assignee": task.assignee.username if task.assignee else None})
+
+
+@bp.post("/tasks/<int:task_id>/complete")
+@endpoint
+def complete(s: Session, principal: Principal, task_id: int) -> Any:
+    return jsonify(tasks.complete(s, principal, task_id, json_body()))
+
+
+@bp.get("/cases/<int:case_id>")
+@endpoint
+def case_detail(s: Session, principal: Principal, case_id: int) -> Any:
+    return jsonify(cases.case_view(s, principal, case_id))
+
+
+@bp.get("/catalogue")
+@endpoint
+def catalogue(s: Session, principal: Principal) -> Any:
+    cat = load_catalogue()
+    return jsonify(
+        {
+            "classes": [{"code": k, "name": v} for k, v in cat.classes.items()],
+            "matters": [
+                {"code": m.code, "name": m.name, "class": m.klass, "lead": m.lead, "cooperating": list(m.cooperating),
+                 "report_in_hours": m.report_in_hours, "handle_hours": m.handle_hours, "situation": m.situation}
+                for m in cat.matters.values()
+            ],
+        }
+    )
+
+
+@bp.get("/processes")
+@endpoint
+def process_versions(s: Session, principal: Principal) -> Any:
+    return jsonify({"versions": processes.list_versions(s)})
+
+
+@bp.post("/processes")
+@endpoint
+def deploy_processes(s: Session, principal: Principal) -> Any:
+    principal.require_role("admin")
+    body = json_body()
+    files = body.get("files") if isinstance(body, dict) else None
+    if not isinstance(files, dict) or not files or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in files.items()
+    ):
+        raise Invalid("'files' must map file names to file contents", {"files": "required"})
+    version, created = processes.deploy(s, files, principal.user.username)
+    return jsonify({"version": version.version, "created": created}), 201 if created else 200
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    return jsonify(openapi_document())
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid(f"'{name}' must be an integer", {name: "must be an integer"}) from None
+    if not low <= value <= high:
+        raise Invalid(f"'{name}' must be between {low} and {high}", {name: f"between {low} and {high}"})
+    return value

@@ -1,0 +1,146 @@
+"""Command line: ``flask --app wsgi <command>``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from app.db import Database
+from app.settings import ROOT, Settings
+
+
+def register(app: Flask) -> None:
+    for command in (upgrade_db, downgrade_db, load_org, deploy, demo, simulate):
+        app.cli.add_command(command)
+
+
+def _db() -> Database:
+    return current_app.extensions["whistle.db"]
+
+
+def _settings() -> Settings:
+    return current_app.extensions["whistle.settings"]
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def run_migrations(url: str, revision: str = "head", direction: str = "upgrade") -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(ROOT / "migrations" / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    getattr(command, direction)(config, revision)
+
+
+@click.command("upgrade-db")
+@click.option("--revision", default="head")
+def upgrade_db(revision: str) -> None:
+    """Create or upgrade the database schema (Alembic)."""
+    run_migrations(_settings().database_url, revision)
+    click.echo(f"database at revision {revision}")
+
+
+@click.command("downgrade-db")
+@click.argument("revision")
+def downgrade_db(revision: str) -> None:
+    """Downgrade the database schema to REVISION (e.g. base)."""
+    run_migrations(_settings().database_url, revision, "downgrade")
+    click.echo(f"database at revision {revision}")
+
+
+@click.command("load-org")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=ROOT / "config" / "demo_org.yaml")
+def load_org(path: Path) -> None:
+    """Load (or update) an organisation: units, users and their roles."""
+    from app.services.errors import ServiceError
+    from app.services.org import load_organisation
+
+    try:
+        with _db().unit_of_work() as session:
+            counts = load_organisation(session, path)
+    except (ServiceError, KeyError) as exc:
+        _fail(f"{path}: {exc}")
+    click.echo(f"organisation loaded: {counts}")
+
+
+@click.command("deploy")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False)
+@click.option("--by", "deployed_by", default="cli")
+def deploy(directory: Path | None, deployed_by: str) -> None:
+    """Deploy processes/ as a new process version (no-op when nothing changed)."""
+    from app.services.errors import ServiceError
+    from app.services.processes import deploy_directory
+
+    try:
+        with _db().unit_of_work() as session:
+            version, created = deploy_directory(session, directory or _settings().processes_dir, deployed_by)
+    except ServiceError as exc:
+        _fail(exc.message)
+    click.echo(f"process version {version.version} {'deployed' if created else 'unchanged'}")
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+@click.option("--no-serve", is_flag=True, help="set everything up but do not start the server")
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """Upgrade the database, load the demo district, deploy processes, print logins, and serve."""
+    from app.services.errors import ServiceError
+    from app.services.org import load_organisation
+    from app.services.processes import deploy_directory
+
+    run_migrations(_settings().database_url)
+    try:
+        with _db().unit_of_work() as session:
+            load_organisation(session, ROOT / "config" / "demo_org.yaml")
+            version, _ = deploy_directory(session, _settings().processes_dir, "demo")
+    except ServiceError as exc:
+        _fail(exc.message)
+    click.echo(_demo_banner(host, port, version.version))
+    if not no_serve:
+        current_app.run(host=host, port=port, threaded=True)
+
+
+def _demo_banner(host: str, port: int, version: int) -> str:
+    logins = [
+        ("gw-s1c1g1", "网格员 grid worker, 和平里社区 第一网格"),
+        ("op-dc", "区级平台 district platform operator (triage, verify)"),
+        ("op-s1", "街道平台 street platform operator"),
+        ("staff-s1c1 / section-s1c1 / deputy-s1c1 / sec-s1c1", "社区吹哨审核链 community review chain"),
+        ("staff-s1 / section-s1 / deputy-s1 / sec-s1", "街道 review chain"),
+        ("hw-staff / hw-head, cgzf-staff / cgzf-head ...", "部门 department staff / head"),
+        ("callback", "回访员 call-back agent"),
+        ("auditor", "审计 auditor (read-only)"),
+        ("admin", "流程管理员 process admin"),
+    ]
+    lines = [
+        f"吹哨报到 demo — process version {version}",
+        f"  API:      http://{host}:{port}/api  (OpenAPI: http://{host}:{port}/api/openapi.json)",
+        "  Password for every demo user: demo1234",
+        "  Logins (POST /api/login or POST /api/tokens):",
+        *[f"    {u:<52} {what}" for u, what in logins],
+        "  All users are listed in config/demo_org.yaml.",
+    ]
+    return "\n".join(lines)
+
+
+@click.command("simulate")
+@click.argument("count", type=click.IntRange(1, 1_000_000))
+@click.option("--seed", default=1, type=int)
+def simulate(count: int, seed: int) -> None:
+    """Push COUNT realistic reports through the real engine to varied end states."""
+    from app.services.simulate import run_simulation
+
+    summary = run_simulation(_db(), count, seed)
+    click.echo(f"simulated {count} cases: {summary}")

@@ -1,0 +1,34 @@
+"""The engine: the only package that imports SpiffWorkflow.
+
+It parses process bundles (cached per content hash), runs scripts in a sandbox, serializes
+instance state, advances workflows and reports the READY human tasks.
+"""
+
+from .bundle import (
+    BundleError,
+    ParsedBundle,
+    bundle_hash,
+    cached_bundle,
+    check_bundle,
+    get_bundle,
+    parse_bundle,
+    read_bundle_dir,
+)
+from .runtime import Instance, ProcessError, ProcessScriptEngine, ReadyTask
+from .serializer import SERIALIZER_VERSION
+
+__all__ = [
+    "SERIALIZER_VERSION",
+    "BundleError",
+    "Instance",
+    "ParsedBundle",
+    "ProcessError",
+    "ProcessScriptEngine",
+    "ReadyTask",
+    "bundle_hash",
+    "cached_bundle",
+    "check_bundle",
+    "get_bundle",
+    "parse_bundle",
+    "read_bundle_dir",
+]

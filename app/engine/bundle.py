@@ -1,0 +1,188 @@
+"""Process bundles: the BPMN, DMN and form files of processes/, parsed once per content hash.
+
+A bundle is deployed as one immutable version; cases pin the version they started on. Parsing is
+slow (tens of ms), so each worker keeps the parsed specs in a cache keyed by the content hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
+
+BUNDLE_SUFFIXES = (".bpmn", ".dmn", ".schema.json")
+MAX_FILE_BYTES = 2 * 1024 * 1024
+
+# Hardened XML parsing: no entity expansion, no DTD or network access (an uploaded BPMN must not
+# read local files through XXE).
+_XML_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=False
+)
+
+
+class BundleError(ValueError):
+    """A process bundle that cannot be deployed; the message names the file and the problem."""
+
+
+@dataclass
+class ParsedBundle:
+    content_hash: str
+    specs: dict[str, tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]]
+    forms: dict[str, dict[str, Any]]
+    validators: dict[str, Draft202012Validator] = field(default_factory=dict)
+
+    def spec(self, process_id: str) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]:
+        try:
+            return self.specs[process_id]
+        except KeyError:
+            raise BundleError(f"process '{process_id}' is not in this process version") from None
+
+    def form(self, name: str) -> dict[str, Any]:
+        try:
+            return self.forms[name]
+        except KeyError:
+            raise BundleError(f"form '{name}' is not in this process version") from None
+
+    def validator(self, name: str) -> Draft202012Validator:
+        if name not in self.validators:
+            self.validators[name] = Draft202012Validator(self.form(name))
+        return self.validators[name]
+
+
+def read_bundle_dir(directory: Path) -> dict[str, str]:
+    """Read every bundle file under ``directory`` into {relative path: text}."""
+    files: dict[str, str] = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and path.name.endswith(BUNDLE_SUFFIXES):
+            files[path.relative_to(directory).as_posix()] = path.read_text(encoding="utf-8")
+    if not files:
+        raise BundleError(f"no .bpmn/.dmn/.schema.json files under {directory}")
+    return files
+
+
+def bundle_hash(files: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name].encode() + b"\0")
+    return digest.hexdigest()
+
+
+_cache: dict[str, ParsedBundle] = {}
+_cache_lock = threading.Lock()
+
+
+def cached_bundle(content_hash: str) -> ParsedBundle | None:
+    return _cache.get(content_hash)
+
+
+def get_bundle(files: dict[str, str], content_hash: str | None = None) -> ParsedBundle:
+    """The parsed bundle for these files, parsed at most once per worker."""
+    key = content_hash or bundle_hash(files)
+    bundle = _cache.get(key)
+    if bundle is None:
+        with _cache_lock:
+            bundle = _cache.get(key)
+            if bundle is None:
+                bundle = parse_bundle(files, key)
+                _cache[key] = bundle
+    return bundle
+
+
+def parse_bundle(
+    files: dict[str, str], content_hash: str | None = None, *, validate: bool = False
+) -> ParsedBundle:
+    parser = SpiffBpmnParser(validator=BpmnValidator() if validate else None)
+    forms: dict[str, dict[str, Any]] = {}
+    for name, text in sorted(files.items()):
+        _check_name(name, text)
+        try:
+            if name.endswith(".bpmn"):
+                parser.add_bpmn_xml(_parse_xml(name, text), filename=name)
+            elif name.endswith(".dmn"):
+                parser.add_dmn_xml(_parse_xml(name, text).getroot(), filename=name)
+            else:
+                forms[Path(name).name] = _load_form(name, text)
+        except ValidationException as exc:
+            raise BundleError(f"{name}: {exc}") from exc
+    specs = {}
+    try:
+        for process_id in parser.get_process_ids():
+            specs[process_id] = (parser.get_spec(process_id), parser.get_subprocess_specs(process_id))
+    except SpiffWorkflowException as exc:
+        raise BundleError(f"cannot build the process specs: {exc}") from exc
+    bundle = ParsedBundle(content_hash or bundle_hash(files), specs, forms)
+    return bundle
+
+
+def check_bundle(files: dict[str, str], handler_names: set[str]) -> ParsedBundle:
+    """Full deploy-time validation: XSD, forms, lanes, and that service tasks name known handlers."""
+    bundle = parse_bundle(files, validate=True)
+    problems: list[str] = []
+    for process_id, (spec, subprocesses) in bundle.specs.items():
+        for proc in [spec, *subprocesses.values()]:
+            for task_spec in proc.task_specs.values():
+                problems.extend(_check_task_spec(process_id, task_spec, bundle, handler_names))
+    if problems:
+        raise BundleError("; ".join(sorted(set(problems))))
+    return bundle
+
+
+def _check_task_spec(
+    process_id: str, task_spec: Any, bundle: ParsedBundle, handler_names: set[str]
+) -> list[str]:
+    where = f"{process_id}/{task_spec.name}"
+    if isinstance(task_spec, ServiceTask) and task_spec.operation_name not in handler_names:
+        return [f"{where}: service task calls unknown handler '{task_spec.operation_name}'"]
+    if not isinstance(task_spec, UserTask):
+        return []
+    props = task_spec.extensions.get("properties", {})
+    problems = [f"{where}: user task lacks property '{key}'" for key in ("unit", "stage") if key not in props]
+    if not task_spec.lane:
+        problems.append(f"{where}: user task is not in a lane (lanes name roles)")
+    form = props.get("formJsonSchemaFilename")
+    if not form:
+        problems.append(f"{where}: user task lacks property 'formJsonSchemaFilename'")
+    elif form not in bundle.forms:
+        problems.append(f"{where}: form '{form}' is missing from the bundle")
+    return problems
+
+
+def _check_name(name: str, text: str) -> None:
+    if ".." in Path(name).parts or name.startswith("/"):
+        raise BundleError(f"{name}: file names must stay inside the bundle")
+    if len(text.encode()) > MAX_FILE_BYTES:
+        raise BundleError(f"{name}: larger than {MAX_FILE_BYTES} bytes")
+
+
+def _parse_xml(name: str, text: str) -> etree._ElementTree:
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
+        raise BundleError(f"{name}: DOCTYPE and ENTITY declarations are not allowed")
+    try:
+        root = etree.fromstring(text.encode("utf-8"), parser=_XML_PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise BundleError(f"{name}: not well-formed XML: {exc}") from exc
+    return etree.ElementTree(root)
+
+
+def _load_form(name: str, text: str) -> dict[str, Any]:
+    try:
+        schema = json.loads(text)
+        Draft202012Validator.check_schema(schema)
+    except (json.JSONDecodeError, SchemaError) as exc:
+        raise BundleError(f"{name}: not a valid JSON Schema: {exc}") from exc
+    if not isinstance(schema, dict):
+        raise BundleError(f"{name}: a form schema must be a JSON object")
+    return schema

@@ -1,0 +1,204 @@
+"""Running a case: start, load, complete a human task, run engine steps, list READY human tasks.
+
+Every workflow gets the sandboxed script engine on creation AND on every load: SpiffWorkflow does
+not serialize the script engine, and a workflow without one silently runs the unrestricted default.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from .bundle import ParsedBundle
+from .sandbox import SandboxEnvironment, SandboxError
+from .serializer import SERIALIZER_VERSION, dump_state, load_state
+
+Handler = Callable[..., Any]
+
+# The caller's context (database session, case, actor ...) handed to handlers during a run.
+_handler_context: contextvars.ContextVar[Any] = contextvars.ContextVar("whistle_handler_context")
+
+
+class ProcessError(Exception):
+    """The process could not advance. ``cause`` is the original exception (a handler's, a script's)."""
+
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+class ProcessScriptEngine(PythonScriptEngine):
+    """Scripts and expressions run in the sandbox; service tasks can call registered handlers only."""
+
+    def __init__(self, handlers: Mapping[str, Handler], time_limit: float = 1.0) -> None:
+        super().__init__(environment=SandboxEnvironment(time_limit=time_limit))
+        self.handlers = handlers
+
+    def call_service(self, task: Any, operation_name: str = "", operation_params: Any = None, **_: Any) -> str:
+        handler = self.handlers.get(operation_name)
+        if handler is None:
+            raise ProcessError(f"service task '{task.task_spec.name}' calls unknown handler '{operation_name}'")
+        params = {name: param["value"] for name, param in (operation_params or {}).items()}
+        result = handler(_handler_context.get(None), **params)
+        return json.dumps(result if result is not None else {}, default=str, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    """A READY human task, with the properties the diagram gives it evaluated on its data."""
+
+    id: str
+    name: str
+    title: str
+    role: str
+    unit: str
+    stage: str
+    form: str
+    due_hours: float | None
+    context: dict[str, Any]
+
+
+class Instance:
+    """One running case's workflow, bound to its parsed process version."""
+
+    def __init__(self, workflow: BpmnWorkflow, bundle: ParsedBundle, script_engine: ProcessScriptEngine) -> None:
+        self.workflow = workflow
+        self.bundle = bundle
+        self.script_engine = script_engine
+        workflow.script_engine = script_engine
+
+    @classmethod
+    def start(
+        cls, bundle: ParsedBundle, process_id: str, data: dict[str, Any], script_engine: ProcessScriptEngine
+    ) -> Instance:
+        spec, subprocess_specs = bundle.spec(process_id)
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
+        workflow.data.update(data)
+        workflow.task_tree.data.update(data)
+        return cls(workflow, bundle, script_engine)
+
+    @classmethod
+    def load(
+        cls,
+        bundle: ParsedBundle,
+        process_id: str,
+        state: str,
+        serializer_version: str,
+        script_engine: ProcessScriptEngine,
+    ) -> Instance:
+        workflow = load_state(state, serializer_version, bundle.spec(process_id))
+        return cls(workflow, bundle, script_engine)
+
+    def dump(self) -> tuple[str, str]:
+        return dump_state(self.workflow), SERIALIZER_VERSION
+
+    @property
+    def completed(self) -> bool:
+        return bool(self.workflow.completed)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.workflow.data
+
+    def advance(self, context: Any) -> None:
+        """Fire due timers, then run every engine task until only human tasks or waits remain."""
+        self._guarded(context, self._engine_steps)
+
+    def complete(self, task_id: str, form: dict[str, Any], context: Any) -> None:
+        task = self._ready_task(task_id)
+
+        def run() -> None:
+            task.set_data(**form)
+            task.run()
+            self._engine_steps()
+
+        self._guarded(context, run)
+
+    def task_data(self, task_id: str) -> dict[str, Any]:
+        return self._ready_task(task_id).data
+
+    def ready_tasks(self) -> list[ReadyTask]:
+        ready = self.workflow.get_tasks(state=TaskState.READY, manual=True)
+        return [self._describe(task) for task in ready]
+
+    def _engine_steps(self) -> None:
+        self.workflow.refresh_timers()
+        self.workflow.do_engine_steps()
+        if self.workflow.completed:
+            # SpiffWorkflow copies end data into workflow.data; keep it as the case's final data.
+            return
+
+    def _ready_task(self, task_id: str) -> Any:
+        try:
+            task = self.workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, KeyError, SpiffWorkflowException):
+            task = None
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            raise ProcessError(f"task {task_id} is not open in this case")
+        return task
+
+    def _guarded(self, context: Any, work: Callable[[], None]) -> None:
+        token = _handler_context.set(context)
+        try:
+            work()
+        except ProcessError:
+            raise
+        except Exception as exc:  # a script, condition or handler failed: report its root cause
+            cause = _root_cause(exc)
+            if isinstance(cause, ProcessError):
+                raise cause from exc
+            raise ProcessError(_describe_error(exc, cause), cause) from exc
+        finally:
+            _handler_context.reset(token)
+
+    def _describe(self, task: Any) -> ReadyTask:
+        spec = task.task_spec
+        props: dict[str, str] = spec.extensions.get("properties", {})
+        due = props.get("dueHours")
+        context = {key: task.data[key] for key in ("dept",) if key in task.data}
+        return ReadyTask(
+            id=str(task.id),
+            name=spec.name,
+            title=spec.bpmn_name or spec.name,
+            role=spec.lane or "",
+            unit=str(self._evaluate(task, props.get("unit", "district"))),
+            stage=props.get("stage", ""),
+            form=props.get("formJsonSchemaFilename", ""),
+            due_hours=float(self._evaluate(task, due)) if due else None,
+            context=context,
+        )
+
+    def _evaluate(self, task: Any, expression: str) -> Any:
+        try:
+            return self.script_engine.evaluate(task, expression)
+        except Exception as exc:
+            raise ProcessError(f"task '{task.task_spec.name}': cannot evaluate '{expression}': {exc}", exc) from exc
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen: set[int] = set()
+    current: BaseException = exc
+    while id(current) not in seen:
+        seen.add(id(current))
+        inner = getattr(current, "exception", None) or current.__cause__ or current.__context__
+        if not isinstance(inner, BaseException):
+            break
+        if isinstance(current, (ProcessError, SandboxError)) and not isinstance(inner, ProcessError):
+            break
+        current = inner
+    return current
+
+
+def _describe_error(exc: BaseException, cause: BaseException) -> str:
+    task = getattr(exc, "task", None) or getattr(cause, "task", None)
+    where = f"task '{task.task_spec.name}': " if task is not None else ""
+    return f"{where}{cause}"

@@ -1,0 +1,89 @@
+"""Instance state as JSON without the process specs.
+
+The specs are half of a serialized workflow and are identical for every case on one process
+version, so they are not stored with each case: they come from the parsed bundle cache when a
+case is loaded. The serializer's format version is stored next to the state, and states written
+by older versions run through SpiffWorkflow's own format migrations on load.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import threading
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION, BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+SERIALIZER_VERSION = VERSION
+
+_specs: contextvars.ContextVar[tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]] = (
+    contextvars.ContextVar("whistle_specs")
+)
+
+
+class _SpecLessWorkflowConverter(BpmnWorkflowConverter):
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct: dict[str, Any]) -> BpmnWorkflow:
+        spec, subprocess_specs = _specs.get()
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _make_serializer() -> BpmnWorkflowSerializer:
+    config = dict(SPIFF_CONFIG)
+    config[BpmnWorkflow] = _SpecLessWorkflowConverter
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+
+
+_local = threading.local()
+
+
+def _serializer() -> BpmnWorkflowSerializer:
+    # The registry flips a mode flag while encoding, so each thread gets its own serializer.
+    serializer = getattr(_local, "serializer", None)
+    if serializer is None:
+        serializer = _local.serializer = _make_serializer()
+    return serializer
+
+
+def dump_state(workflow: BpmnWorkflow) -> str:
+    serializer = _serializer()
+    serializer.registry._encoder_mode = True
+    try:
+        dct = serializer.to_dict(workflow)
+        return json.dumps(dct, cls=serializer._encoder_cls, ensure_ascii=False, separators=(",", ":"))
+    finally:
+        serializer.registry._encoder_mode = False
+
+
+def load_state(
+    state: str,
+    serializer_version: str,
+    specs: tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]],
+) -> BpmnWorkflow:
+    serializer = _serializer()
+    dct = json.loads(state)
+    if serializer_version != SERIALIZER_VERSION and serializer_version in MIGRATIONS:
+        MIGRATIONS[serializer_version](dct)
+    token = _specs.set(specs)
+    try:
+        return serializer.from_dict(dct)
+    finally:
+        _specs.reset(token)

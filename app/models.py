@@ -1,0 +1,247 @@
+"""Persistent state: organisation, users, process versions, cases, inbox rows, audit events.
+
+The engine's own task tree lives only inside ``Case.state`` (SpiffWorkflow's serializer JSON);
+the tables here hold what people query: who may act where, the inbox, and the record of what
+happened (吹哨全留痕).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Unit(Base):
+    """A node of the organisation tree: district, street, community, grid or department."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))  # district|street|community|grid|department
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+
+    parent: Mapped[Unit | None] = relationship(remote_side=[id])
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    roles: Mapped[list[RoleAssignment]] = relationship(back_populates="user", lazy="selectin")
+
+
+class RoleAssignment(Base):
+    """A role held in one unit (社区书记 of community X, 部门工作人员 of department Y ...)."""
+
+    __tablename__ = "role_assignments"
+    __table_args__ = (UniqueConstraint("user_id", "role", "unit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[str] = mapped_column(String(32))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+
+    user: Mapped[User] = relationship(back_populates="roles")
+    unit: Mapped[Unit] = relationship(lazy="joined")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ProcessVersion(Base):
+    """One deployed bundle of processes/ (BPMN, DMN and form files), immutable once stored."""
+
+    __tablename__ = "process_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    files: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
+    deployed_at: Mapped[datetime] = mapped_column(DateTime)
+    deployed_by: Mapped[str] = mapped_column(String(64))
+
+
+class Case(Base):
+    """A case: one process instance (a report, and the whistle it may become — 哨件)."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_status_level", "status", "level"),
+        Index("ix_cases_street", "street_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    tracking_code: Mapped[str] = mapped_column(String(32), unique=True)
+    process_id: Mapped[str] = mapped_column(String(64))
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    channel: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(200), default="")
+    reporter_name: Mapped[str] = mapped_column(String(64), default="")
+    reporter_phone: Mapped[str] = mapped_column(String(32), default="")
+    reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    grid_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    street_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    district_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    whistle_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    parent_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    matter: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(String(32), index=True)
+    grade: Mapped[int | None] = mapped_column(Integer)
+    level: Mapped[str | None] = mapped_column(String(16))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|closed
+    outcome: Mapped[str | None] = mapped_column(String(16))  # self_handled|closed|escalated
+    current_step: Mapped[str] = mapped_column(String(255), default="")
+    due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    return_count: Mapped[int] = mapped_column(Integer, default=0)
+    satisfaction: Mapped[str | None] = mapped_column(String(24))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    serializer_version: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    process_version: Mapped[ProcessVersion] = relationship()
+    grid: Mapped[Unit] = relationship(foreign_keys=[grid_id])
+    community: Mapped[Unit] = relationship(foreign_keys=[community_id])
+    street: Mapped[Unit] = relationship(foreign_keys=[street_id])
+    district: Mapped[Unit] = relationship(foreign_keys=[district_id])
+    whistle_unit: Mapped[Unit | None] = relationship(foreign_keys=[whistle_unit_id])
+    parent_case: Mapped[Case | None] = relationship(remote_side=[id])
+
+
+class CaseUnit(Base):
+    """Units involved in a case; a user sees a case through any of them (or an ancestor)."""
+
+    __tablename__ = "case_units"
+    __table_args__ = (UniqueConstraint("case_id", "unit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+
+
+class Task(Base):
+    """An inbox row: a READY human task of a case, for one role in one unit."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_inbox", "status", "role", "unit_id"),
+        Index("ix_tasks_case", "case_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    engine_task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    task_type: Mapped[str] = mapped_column(String(64))  # the BPMN element id, e.g. report_in
+    title: Mapped[str] = mapped_column(String(128))
+    stage: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(32))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    form: Mapped[str] = mapped_column(String(128))
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|completed|cancelled
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    case: Mapped[Case] = relationship()
+    unit: Mapped[Unit] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+
+
+class Event(Base):
+    """An audit event (append-only): what happened to a case, by whom, in which role and unit."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    role: Mapped[str | None] = mapped_column(String(32))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    process_version_id: Mapped[int | None] = mapped_column(ForeignKey("process_versions.id"))
+    state_version: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ReportIn(Base):
+    """A department summoned on a whistle and its report-in (报到), the basis of 报到响应度."""
+
+    __tablename__ = "report_ins"
+    __table_args__ = (UniqueConstraint("case_id", "department_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    duty: Mapped[str] = mapped_column(String(16))  # lead (主体责任) | cooperating (配合责任)
+    summoned_at: Mapped[datetime] = mapped_column(DateTime)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reported_at: Mapped[datetime | None] = mapped_column(DateTime)
+    on_time: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class Evaluation(Base):
+    """一哨一考: the whistling unit's rating of one department on one whistle."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (UniqueConstraint("case_id", "department_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    efficiency: Mapped[int] = mapped_column(Integer)  # 报到效率
+    cooperation: Mapped[int] = mapped_column(Integer)  # 配合度
+    professionalism: Mapped[int] = mapped_column(Integer)  # 专业性
+    responsibility: Mapped[int] = mapped_column(Integer)  # 担当意识
+    score: Mapped[float] = mapped_column(Float)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    rated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)

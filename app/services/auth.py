@@ -1,0 +1,81 @@
+"""Who is asking: login, API tokens, and the roles and units a user acts in."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash
+
+from app.models import ApiToken, RoleAssignment, User
+from app.services import clock
+from app.services.errors import Forbidden, Unauthorized
+from app.services.org import descendant_ids
+
+# Roles that read every case of the district (auditors replay any case's history).
+READ_ALL_ROLES = {"auditor"}
+
+
+@dataclass
+class Principal:
+    user: User
+    assignments: list[tuple[str, int]]  # (role, unit_id)
+    visible_units: set[int] = field(default_factory=set)
+
+    @property
+    def roles(self) -> set[str]:
+        return {role for role, _ in self.assignments}
+
+    def holds(self, role: str, unit_id: int) -> bool:
+        return (role, unit_id) in self.assignments
+
+    @property
+    def reads_all(self) -> bool:
+        return bool(self.roles & READ_ALL_ROLES)
+
+    def require_role(self, *roles: str) -> None:
+        if not self.roles & set(roles):
+            raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+
+
+def principal_for(session: Session, user: User) -> Principal:
+    assignments = [(r.role, r.unit_id) for r in user.roles]
+    visible = descendant_ids(session, {unit_id for _, unit_id in assignments})
+    return Principal(user, assignments, visible)
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+        raise Unauthorized("wrong username or password")
+    return user
+
+
+def issue_token(session: Session, user: User) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=_digest(token), created_at=clock.now()))
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User:
+    user = session.scalar(
+        select(User).join(ApiToken, ApiToken.user_id == User.id).where(ApiToken.token_hash == _digest(token))
+    )
+    if user is None or not user.active:
+        raise Unauthorized("invalid API token")
+    return user
+
+
+def users_holding(session: Session, role: str, unit_id: int) -> list[User]:
+    return list(
+        session.scalars(
+            select(User).join(RoleAssignment).where(RoleAssignment.role == role, RoleAssignment.unit_id == unit_id)
+        )
+    )
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,316 @@
+"""Cases: file a report (问题收集), start an escalated whistle, and read a case with its history."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from app.models import Case, CaseUnit, Evaluation, Event, ReportIn, Task, Unit, User
+from app.services import clock, workflow
+from app.services.auth import Principal
+from app.services.catalogue import load_catalogue
+from app.services.errors import Forbidden, Invalid, NotFound
+from app.services.org import ancestor_of_kind, unit_by_code
+from app.services.processes import latest_version
+from app.services.validation import validate
+
+CHANNELS = {
+    "hotline_12345": "12345热线",
+    "web": "网站",
+    "wechat": "微信",
+    "weibo": "微博",
+    "media": "媒体",
+    "video": "视频监控",
+    "app_photo": "随手拍",
+    "app_voice": "语音报",
+    "qr_code": "扫码上报",
+    "enterprise": "企业诉求",
+    "grid_patrol": "网格巡查",
+}
+PUBLIC_CHANNELS = {"web", "wechat", "qr_code"}
+LEVELS = ("community", "street", "district")
+
+REPORT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["title", "grid", "channel"],
+    "properties": {
+        "title": {"type": "string", "minLength": 2, "maxLength": 200},
+        "description": {"type": "string", "maxLength": 5000},
+        "channel": {"enum": sorted(CHANNELS)},
+        "grid": {"type": "string", "minLength": 1, "maxLength": 64},
+        "address": {"type": "string", "maxLength": 200},
+        "matter": {"type": "string", "maxLength": 64},
+        "urgent": {"type": "boolean"},
+        "self_handled": {"type": "boolean"},
+        "whistle_level": {"enum": list(LEVELS)},
+        "reporter_name": {"type": "string", "maxLength": 64},
+        "reporter_phone": {"type": "string", "maxLength": 32, "pattern": "^[0-9+\\- ]*$"},
+    },
+}
+_report_validator = Draft202012Validator(REPORT_SCHEMA)
+
+
+def file_report(session: Session, principal: Principal | None, payload: Any) -> Case:
+    """A problem report from any channel; a grid worker may mark it self-handled (grade 1), a
+    secretary may blow a whistle at their own level at once."""
+    data = validate(_report_validator, payload)
+    grid = unit_by_code(session, data["grid"], "grid")
+    if grid.kind != "grid":
+        raise Invalid(f"'{grid.code}' is not a grid", {"grid": "must be a grid (网格)"})
+    if data.get("whistle_level") and not data.get("matter"):
+        raise Invalid("a whistle needs the matter it is about", {"matter": "required with whistle_level"})
+    if data.get("matter") and load_catalogue().matter(data["matter"]) is None:
+        raise Invalid(f"unknown matter '{data['matter']}'", {"matter": "not in the responsibility catalogue"})
+    if principal is None:
+        if data["channel"] not in PUBLIC_CHANNELS or data.get("self_handled") or data.get("whistle_level"):
+            raise Forbidden("a public report can only use the web, WeChat or QR-code channel")
+    else:
+        _check_reporter_rights(principal, grid, data)
+    case = new_case(
+        session,
+        process_id="case",
+        grid=grid,
+        title=data["title"],
+        description=data.get("description", ""),
+        channel=data["channel"],
+        address=data.get("address", ""),
+        reporter_name=data.get("reporter_name", ""),
+        reporter_phone=data.get("reporter_phone", ""),
+        reported_by=principal.user if principal else None,
+        urgent=data.get("urgent", False),
+        matter=data.get("matter"),
+    )
+    process_data = _process_data(case) | {
+        "self_handled": bool(data.get("self_handled")),
+        "direct_whistle_level": data.get("whistle_level"),
+    }
+    workflow.start(session, case, process_data, principal.user if principal else None)
+    return case
+
+
+def start_escalated_whistle(session: Session, source: Case, level: str, reason: str, actor: User | None) -> Case:
+    """社呼街应、街呼市应: a new whistle one level up, linked to the one that could not solve it."""
+    if level not in LEVELS:
+        raise Invalid(f"cannot escalate to level '{level}'", {"level": "unknown whistle level"})
+    case = new_case(
+        session,
+        process_id="whistle",
+        grid=source.grid,
+        title=source.title,
+        description=f"{source.description}\n\n[上报理由 Escalated because] {reason}".strip(),
+        channel=source.channel,
+        address=source.address,
+        reporter_name=source.reporter_name,
+        reporter_phone=source.reporter_phone,
+        reported_by=source.reported_by_id and session.get(User, source.reported_by_id),
+        urgent=source.urgent,
+        matter=source.matter,
+        parent=source,
+    )
+    data = _process_data(case) | {"level": level, "escalated_from": source.number, "grade": 3}
+    workflow.start(session, case, data, actor)
+    return case
+
+
+def new_case(
+    session: Session,
+    *,
+    process_id: str,
+    grid: Unit,
+    title: str,
+    description: str,
+    channel: str,
+    address: str,
+    reporter_name: str,
+    reporter_phone: str,
+    reported_by: User | None,
+    urgent: bool,
+    matter: str | None,
+    parent: Case | None = None,
+) -> Case:
+    community = ancestor_of_kind(grid, "community")
+    street = ancestor_of_kind(grid, "street")
+    district = ancestor_of_kind(grid, "district")
+    if community is None or street is None or district is None:
+        raise Invalid(f"grid '{grid.code}' is not under a community, street and district")
+    now = clock.now()
+    case = Case(
+        number=f"tmp-{secrets.token_hex(8)}",
+        tracking_code=secrets.token_hex(5).upper(),
+        process_id=process_id,
+        process_version_id=latest_version(session).id,
+        title=title,
+        description=description,
+        channel=channel,
+        address=address,
+        reporter_name=reporter_name,
+        reporter_phone=reporter_phone,
+        reported_by_id=reported_by.id if reported_by else None,
+        grid_id=grid.id,
+        community_id=community.id,
+        street_id=street.id,
+        district_id=district.id,
+        parent_case_id=parent.id if parent else None,
+        matter=matter,
+        urgent=urgent,
+        status="open",
+        created_at=now,
+        updated_at=now,
+        state="",
+        serializer_version="",
+        event_count=0,
+        rework_count=0,
+        return_count=0,
+    )
+    session.add(case)
+    session.flush()
+    case.number = f"{now:%Y%m%d}-{case.id:06d}"
+    for unit in (grid, community, street, district):
+        workflow.link_unit(session, case, unit.id)
+    workflow.record_event(
+        session, case, "case_created", reported_by,
+        data={"number": case.number, "process": process_id, "channel": channel, "title": title,
+              "grid": grid.code, "parent": parent.number if parent else None},
+    )
+    return case
+
+
+def _process_data(case: Case) -> dict[str, Any]:
+    return {
+        "case_id": case.id,
+        "case_number": case.number,
+        "title": case.title,
+        "matter": case.matter,
+        "urgent": case.urgent,
+        "grid": case.grid.code,
+        "community": case.community.code,
+        "street": case.street.code,
+        "district": case.district.code,
+    }
+
+
+def _check_reporter_rights(principal: Principal, grid: Unit, data: dict[str, Any]) -> None:
+    if data.get("self_handled") and not principal.holds("grid_worker", grid.id):
+        raise Forbidden("only the grid worker of this grid can record a self-handled problem")
+    level = data.get("whistle_level")
+    if level:
+        unit = ancestor_of_kind(grid, {"community": "community", "street": "street"}.get(level, "district"))
+        if unit is None or not principal.holds("secretary", unit.id):
+            raise Forbidden(f"only the secretary of this {level} can blow a {level} whistle")
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def visible(session: Session, principal: Principal, case_id: int) -> Case:
+    """The case if this user may see it; 404 otherwise, so existence does not leak."""
+    case = session.get(Case, case_id)
+    if case is None or not can_see(session, principal, case):
+        raise NotFound(f"case {case_id} not found")
+    return case
+
+
+def can_see(session: Session, principal: Principal, case: Case) -> bool:
+    if principal.reads_all:
+        return True
+    if not principal.visible_units:
+        return False
+    query = select(
+        exists().where(CaseUnit.case_id == case.id, CaseUnit.unit_id.in_(principal.visible_units))
+    )
+    return bool(session.scalar(query))
+
+
+def case_view(session: Session, principal: Principal, case_id: int) -> dict[str, Any]:
+    case = visible(session, principal, case_id)
+    return describe(session, case, include_contact=True)
+
+
+def describe(session: Session, case: Case, include_contact: bool) -> dict[str, Any]:
+    units = {u.id: u for u in session.scalars(select(Unit))}
+    matter = load_catalogue().matter(case.matter) if case.matter else None
+    open_tasks = session.scalars(
+        select(Task).where(Task.case_id == case.id, Task.status == "open").order_by(Task.id)
+    ).all()
+    children = session.scalars(select(Case).where(Case.parent_case_id == case.id)).all()
+    view: dict[str, Any] = {
+        "id": case.id,
+        "number": case.number,
+        "title": case.title,
+        "description": case.description,
+        "channel": case.channel,
+        "address": case.address,
+        "status": case.status,
+        "outcome": case.outcome,
+        "grade": case.grade,
+        "level": case.level,
+        "matter": case.matter,
+        "matter_name": matter.name if matter else None,
+        "category": case.category,
+        "urgent": case.urgent,
+        "units": {
+            "grid": units[case.grid_id].code,
+            "community": units[case.community_id].code,
+            "street": units[case.street_id].code,
+            "district": units[case.district_id].code,
+            "whistle": units[case.whistle_unit_id].code if case.whistle_unit_id else None,
+        },
+        "current_step": case.current_step,
+        "due_at": _iso(case.due_at),
+        "rework_count": case.rework_count,
+        "return_count": case.return_count,
+        "satisfaction": case.satisfaction,
+        "created_at": _iso(case.created_at),
+        "closed_at": _iso(case.closed_at),
+        "process_version": case.process_version.version,
+        "parent_case": case.parent_case.number if case.parent_case else None,
+        "escalated_to": [c.number for c in children],
+        "open_tasks": [task_summary(t, units) for t in open_tasks],
+        "report_ins": [
+            {"department": units[r.department_id].code, "duty": r.duty, "summoned_at": _iso(r.summoned_at),
+             "due_at": _iso(r.due_at), "reported_at": _iso(r.reported_at), "on_time": r.on_time}
+            for r in session.scalars(select(ReportIn).where(ReportIn.case_id == case.id).order_by(ReportIn.id))
+        ],
+        "evaluations": [
+            {"department": units[e.department_id].code, "efficiency": e.efficiency, "cooperation": e.cooperation,
+             "professionalism": e.professionalism, "responsibility": e.responsibility, "score": e.score,
+             "comment": e.comment}
+            for e in session.scalars(select(Evaluation).where(Evaluation.case_id == case.id).order_by(Evaluation.id))
+        ],
+        "timeline": [
+            {"seq": e.seq, "type": e.type, "actor": e.actor, "role": e.role,
+             "unit": units[e.unit_id].code if e.unit_id else None, "at": _iso(e.created_at), "data": e.data}
+            for e in session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq))
+        ],
+    }
+    if include_contact:
+        view["reporter"] = {"name": case.reporter_name, "phone": case.reporter_phone}
+    return view
+
+
+def task_summary(task: Task, units: dict[int, Unit]) -> dict[str, Any]:
+    unit = units[task.unit_id]
+    return {
+        "id": task.id,
+        "task_type": task.task_type,
+        "title": task.title,
+        "stage": task.stage,
+        "role": task.role,
+        "unit": unit.code,
+        "unit_name": unit.name,
+        "status": task.status,
+        "assignee": task.assignee.username if task.assignee else None,
+        "due_at": _iso(task.due_at),
+        "overdue": bool(task.due_at and task.status == "open" and task.due_at < clock.now()),
+        "created_at": _iso(task.created_at),
+        "context": task.context,
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat(timespec="seconds") + "Z" if value is not None else None

@@ -1,0 +1,313 @@
+"""The OpenAPI 3.1 document of the JSON API (served at GET /api/openapi.json).
+
+Built from data: one `Op` per route in app/api/routes.py, component schemas that mirror the dicts
+the services return (cases.describe, cases.task_summary, tasks.inbox, ...), and the report body
+taken from cases.REPORT_SCHEMA itself. OpenAPI 3.1 is used because its schemas are JSON Schema
+2020-12, the dialect the API validates with, so REPORT_SCHEMA can be embedded as it is.
+tests/integration/test_openapi.py checks that this document and app.url_map name the same routes.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from flask import Flask
+
+from app.services.cases import CHANNELS, LEVELS, REPORT_SCHEMA
+from app.services.org import ROLES
+
+Schema = dict[str, Any]
+
+OPENAPI_VERSION = "3.1.0"
+AUTH_SCHEMES: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"cookieAuth": []}]
+
+# --- schema helpers ------------------------------------------------------------------------------
+
+
+def _t(kind: str, nullable: bool = False, **extra: Any) -> Schema:
+    """A schema of one JSON type; `nullable` adds null (OpenAPI 3.1 / JSON Schema style)."""
+    return {"type": [kind, "null"] if nullable else kind, **extra}
+
+
+def _ref(name: str, kind: str = "schemas") -> Schema:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def _obj(*optional: str, **properties: Schema) -> Schema:
+    """An object whose properties are all present in every response, except the `optional` ones."""
+    return {
+        "type": "object",
+        "required": [name for name in properties if name not in optional],
+        "properties": properties,
+    }
+
+
+def _array(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
+def _enum(values: Iterable[str], nullable: bool = False) -> Schema:
+    return _t("string", nullable, enum=[*values, *([None] if nullable else [])])
+
+
+STR, INT, BOOL, NUM = _t("string"), _t("integer"), _t("boolean"), _t("number")
+NSTR, NINT = _t("string", True), _t("integer", True)
+TIME, NTIME = _t("string", format="date-time"), _t("string", True, format="date-time")
+FREE_OBJECT: Schema = {"type": "object", "additionalProperties": True}
+
+
+def _extend(base: Schema, **properties: Schema) -> Schema:
+    """`base` plus more properties that are always present (flat, so objects can be checked closed)."""
+    return _obj(*[name for name in base["properties"] if name not in base["required"]],
+                **base["properties"], **properties)
+
+
+# --- component schemas: the shapes the services return -------------------------------------------
+
+
+def _schemas() -> dict[str, Schema]:
+    task = _obj(
+        id=INT, task_type=STR, title=STR, stage=STR, role=_enum(ROLES), unit=STR, unit_name=STR,
+        status=_enum(["open", "completed", "cancelled"]), assignee=NSTR, due_at=NTIME, overdue=BOOL,
+        created_at=TIME, context=FREE_OBJECT,
+    )
+    return {
+        "Error": _obj(
+            "fields",
+            error=_enum(["bad_request", "unauthorized", "forbidden", "not_found", "conflict", "invalid",
+                         "too_large", "method_not_allowed", "http_error"]),
+            message=STR,
+            fields={"type": "object", "additionalProperties": STR,
+                    "description": "字段 → 错误 Field name → problem ('' = the whole body)"},
+        ),
+        "Credentials": _obj(username=STR, password={**STR, "format": "password"}),
+        "Token": _obj(token=STR, token_type=_enum(["Bearer"])),
+        "Me": _obj(id=INT, username=STR, name=STR,
+                   roles=_array(_obj(role=_enum(ROLES), unit=STR, unit_name=STR))),
+        "Report": {**copy.deepcopy(REPORT_SCHEMA), "description": "问题上报 A problem report"},
+        "ReportReceipt": _obj(number=STR, tracking_code=STR),
+        "TrackStatus": _obj(number=STR, title=STR, status=STR, outcome=NSTR, stage=STR, created_at=TIME,
+                            closed_at=NTIME, satisfaction=NSTR),
+        "Task": task,
+        "InboxItem": _extend(task, case_id=INT, case_number=STR, case_title=STR,
+                             level=_enum(LEVELS, True), category=NSTR, urgent=BOOL),
+        "InboxPage": _obj(
+            items=_array(_ref("InboxItem")), total=INT, page=INT, per_page=INT,
+            counts={"type": "object", "additionalProperties": INT,
+                    "description": "按任务类型计数 Open tasks per task_type, ignoring the filters"},
+        ),
+        "TaskDetail": _extend(task, can_complete=BOOL, case=_ref("Case"),
+                              form_schema={**_t("object", True), "description": "任务表单 Form schema"}),
+        "TaskAssignee": _obj(task=INT, assignee=NSTR),
+        "TaskCompleted": _obj(task=INT, status=STR, case=INT),
+        "Case": _obj(
+            "reporter",
+            id=INT, number=STR, title=STR, description=STR, channel=_enum(sorted(CHANNELS)), address=STR,
+            status=_enum(["open", "closed"]), outcome=NSTR, grade=NINT, level=_enum(LEVELS, True),
+            matter=NSTR, matter_name=NSTR, category=NSTR, urgent=BOOL,
+            units=_obj(grid=STR, community=STR, street=STR, district=STR, whistle=NSTR),
+            current_step=STR, due_at=NTIME, rework_count=INT, return_count=INT, satisfaction=NSTR,
+            created_at=TIME, closed_at=NTIME, process_version=INT, parent_case=NSTR, escalated_to=_array(STR),
+            open_tasks=_array(_ref("Task")),
+            report_ins=_array(_obj(department=STR, duty=_enum(["lead", "cooperating"]), summoned_at=TIME,
+                                   due_at=NTIME, reported_at=NTIME, on_time=_t("boolean", True))),
+            evaluations=_array(_obj(department=STR, efficiency=INT, cooperation=INT, professionalism=INT,
+                                    responsibility=INT, score=NUM, comment=STR)),
+            timeline=_array(_obj(seq=INT, type=STR, actor=STR, role=NSTR, unit=NSTR, at=TIME,
+                                 data=FREE_OBJECT)),
+            reporter=_obj(name=STR, phone=STR),
+        ),
+        "Catalogue": _obj(
+            classes=_array(_obj(code=STR, name=STR)),
+            matters=_array(_obj(**{"class": STR}, code=STR, name=STR, lead=STR, cooperating=_array(STR),
+                                report_in_hours=NUM, handle_hours=NUM, situation=STR)),
+        ),
+        "ProcessVersions": _obj(versions=_array(_obj(version=INT, content_hash=STR, deployed_at=TIME,
+                                                     deployed_by=STR))),
+        "Deployment": _obj(version=INT, created=BOOL),
+        "Ok": _obj(ok=_t("boolean", enum=[True])),
+    }
+
+
+# --- error responses -----------------------------------------------------------------------------
+
+ERRORS: dict[int, tuple[str, str]] = {
+    400: ("BadRequest", "请求体不是 JSON Body is not JSON (Content-Type) or is malformed"),
+    401: ("Unauthorized", "未登录或凭据无效 Not logged in, bad credentials or invalid token"),
+    403: ("Forbidden", "无权操作 Your roles do not allow this"),
+    404: ("NotFound", "不存在或无权查看 Does not exist, or is not yours to see"),
+    409: ("Conflict", "冲突 Task not open / claimed by someone else / concurrent change; reload and retry"),
+    413: ("TooLarge", "请求体过大 Body larger than the configured limit"),
+    422: ("Invalid", "数据校验失败 Validation failed; `fields` names the fields"),
+}
+
+# --- operations ----------------------------------------------------------------------------------
+
+PATH_PARAMS: dict[str, tuple[Schema, str]] = {
+    "task_id": (INT, "任务编号 Task id"),
+    "case_id": (INT, "案件编号 Case id"),
+    "code": (STR, "查询码 Tracking code (case-insensitive)"),
+}
+
+_FLAG = "1/true/yes 为真，其他为假 1/true/yes = on, anything else = off"
+INBOX_QUERY: tuple[tuple[str, Schema, str], ...] = (
+    ("task_type", STR, "任务类型 Task type (BPMN task id), e.g. report_in"),
+    ("level", _enum(LEVELS), "吹哨层级 Whistle level of the case"),
+    ("category", STR, "问题类别 Case category"),
+    ("overdue", BOOL, f"仅超期 Only overdue tasks; {_FLAG}"),
+    ("mine", BOOL, f"仅我认领的 Only tasks claimed by me; {_FLAG}"),
+    ("page", _t("integer", minimum=1, maximum=100_000, default=1), "页码 Page number"),
+    ("per_page", _t("integer", minimum=1, maximum=100, default=20), "每页条数 Items per page"),
+)
+
+
+@dataclass(frozen=True)
+class Op:
+    method: str
+    path: str
+    tag: str
+    summary: str  # "中文 English"
+    ok: str | None  # component schema of the success body
+    status: tuple[int, ...] = (200,)
+    body: Schema | None = None  # request body schema; implies 400, 413 and 422
+    errors: tuple[int, ...] = ()  # besides the implied ones (body, 401 unless public, 404 for path ids)
+    public: bool = False
+    query: tuple[tuple[str, Schema, str], ...] = ()
+    description: str = ""
+
+
+OPS: list[Op] = [
+    Op("post", "/api/login", "auth", "登录 Log in (starts a session cookie)", "Me", body=_ref("Credentials"),
+       errors=(401,), public=True),
+    Op("post", "/api/logout", "auth", "退出登录 Log out (clears the session cookie)", "Ok", public=True,
+       description="Does not revoke bearer tokens."),
+    Op("post", "/api/tokens", "auth", "签发 API 令牌 Issue an API bearer token", "Token", status=(201,),
+       body=_ref("Credentials"), errors=(401, 409), public=True),
+    Op("get", "/api/me", "auth", "当前用户 The current user and their roles", "Me"),
+    Op("post", "/api/reports", "reports", "上报问题 File a report (staff channels)", "Case", status=(201,),
+       body=_ref("Report"), errors=(403, 404, 409),
+       description="403 when self_handled is set by other than the grid's worker, or whistle_level by "
+                   "other than that level's secretary; 404 when no process version is deployed."),
+    Op("post", "/api/public/reports", "public", "群众上报 File a report as a member of the public",
+       "ReportReceipt", status=(201,), body=_ref("Report"), errors=(403, 404, 409), public=True,
+       description="Only the web, wechat and qr_code channels; self_handled and whistle_level are "
+                   "forbidden (403)."),
+    Op("get", "/api/public/track/{code}", "public", "进度查询 Track a case by its tracking code",
+       "TrackStatus", public=True),
+    Op("get", "/api/inbox", "tasks", "待办 Inbox: open tasks for my roles and units", "InboxPage",
+       errors=(422,), query=INBOX_QUERY),
+    Op("get", "/api/tasks/{task_id}", "tasks", "任务详情 A task with its form schema and case", "TaskDetail"),
+    Op("post", "/api/tasks/{task_id}/claim", "tasks", "认领 Claim a task", "TaskAssignee", errors=(403, 409)),
+    Op("post", "/api/tasks/{task_id}/unclaim", "tasks", "取消认领 Release a task", "TaskAssignee",
+       errors=(403, 409)),
+    Op("post", "/api/tasks/{task_id}/assign", "tasks", "指派 Assign a task to a holder of its role",
+       "TaskAssignee", body=_obj(username=STR), errors=(403, 409)),
+    Op("post", "/api/tasks/{task_id}/complete", "tasks", "办结任务 Complete a task with its form",
+       "TaskCompleted", errors=(403, 409),
+       body={**FREE_OBJECT, "description": "表单数据 The task's form, valid against form_schema of "
+                                           "GET /api/tasks/{task_id}"}),
+    Op("get", "/api/cases/{case_id}", "cases", "案件详情 A case with its tasks, report-ins and timeline",
+       "Case"),
+    Op("get", "/api/catalogue", "cases", "责任清单 The responsibility catalogue", "Catalogue"),
+    Op("get", "/api/processes", "processes", "流程版本 Deployed process versions", "ProcessVersions"),
+    Op("post", "/api/processes", "processes", "部署流程 Deploy a process bundle (admin)", "Deployment",
+       status=(201, 200), errors=(403, 409),
+       body=_obj(files={"type": "object", "minProperties": 1, "additionalProperties": STR,
+                        "description": "文件名 → 内容 File name → file content (BPMN, DMN, form schemas)"}),
+       description="201 with a new version; 200 when the bundle equals the latest version."),
+    Op("get", "/api/openapi.json", "meta", "接口文档 This OpenAPI document", None, public=True),
+]
+
+
+def _parameters(op: Op) -> list[Schema]:
+    params = [
+        {"name": name, "in": "path", "required": True, "schema": PATH_PARAMS[name][0],
+         "description": PATH_PARAMS[name][1]}
+        for name in re.findall(r"{(\w+)}", op.path)
+    ]
+    params += [{"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+               for name, schema, description in op.query]
+    return params
+
+
+def _error_statuses(op: Op) -> list[int]:
+    implied = {400, 413, 422} if op.body is not None else set()
+    implied |= set() if op.public else {401}
+    implied |= {404} if "{" in op.path else set()
+    return sorted(implied | set(op.errors))
+
+
+def _operation(op: Op) -> Schema:
+    content: Schema = {"application/json": {"schema": _ref(op.ok) if op.ok else FREE_OBJECT}}
+    ok_text = {200: "成功 OK", 201: "已创建 Created"}
+    responses: Schema = {str(s): {"description": ok_text[s], "content": content} for s in op.status}
+    responses |= {str(s): _ref(ERRORS[s][0], "responses") for s in _error_statuses(op)}
+    operation: Schema = {
+        "operationId": _operation_id(op),
+        "tags": [op.tag],
+        "summary": op.summary,
+        "responses": responses,
+        "security": [] if op.public else AUTH_SCHEMES,
+    }
+    if op.description:
+        operation["description"] = op.description
+    if params := _parameters(op):
+        operation["parameters"] = params
+    if op.body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": op.body}}}
+    return operation
+
+
+def _operation_id(op: Op) -> str:
+    words = re.sub(r"[{}]", "", op.path.removeprefix("/api/")).replace(".", "_").split("/")
+    return "_".join([op.method, *words])
+
+
+def _session_cookie_name() -> str:
+    return str(Flask.default_config["SESSION_COOKIE_NAME"])
+
+
+def _version() -> str:
+    try:
+        return version("whistle-governance")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The whole document; built once and shared, so callers must not mutate it."""
+    paths: dict[str, dict[str, Schema]] = {}
+    for op in OPS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op)
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "吹哨报到 API",
+            "version": _version(),
+            "description": "街乡吹哨、部门报到 — the whistle blows, departments report in. Errors are "
+                           "JSON {error, message, fields?}. Authenticate with a session cookie "
+                           "(POST /api/login) or 'Authorization: Bearer <token>' (POST /api/tokens).",
+        },
+        "tags": [{"name": name} for name in dict.fromkeys(op.tag for op in OPS)],
+        "security": AUTH_SCHEMES,
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(),
+            "responses": {
+                name: {"description": text, "content": {"application/json": {"schema": _ref("Error")}}}
+                for name, text in ERRORS.values()
+            },
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "description": "POST /api/tokens"},
+                "cookieAuth": {"type": "apiKey", "in": "cookie", "name": _session_cookie_name(),
+                               "description": "POST /api/login"},
+            },
+        },
+    }

@@ -1,0 +1,102 @@
+"""The organisation tree and the demo district loader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from app.models import RoleAssignment, Unit, User
+from app.services.errors import Invalid
+
+ROLES = {
+    "grid_worker": "网格员 Grid worker",
+    "secretary": "书记 Secretary",
+    "whistle_staff": "吹哨工作人员 Whistle staff",
+    "section_head": "专项负责人 Section head",
+    "deputy_leader": "分管领导 Deputy in charge",
+    "platform_operator": "平台操作员 Platform operator",
+    "dept_staff": "部门工作人员 Department staff",
+    "dept_head": "部门一把手 Department head",
+    "callback_agent": "回访员 Call-back agent",
+    "auditor": "审计员 Auditor",
+    "admin": "流程管理员 Process admin",
+}
+
+
+def unit_by_code(session: Session, code: str, field: str = "unit") -> Unit:
+    unit = session.scalar(select(Unit).where(Unit.code == code))
+    if unit is None:
+        raise Invalid(f"unknown unit '{code}'", {field: f"unknown unit '{code}'"})
+    return unit
+
+
+def ancestors(unit: Unit) -> list[Unit]:
+    """The unit itself and every unit above it, nearest first."""
+    chain: list[Unit] = []
+    current: Unit | None = unit
+    while current is not None:
+        chain.append(current)
+        current = current.parent
+    return chain
+
+
+def ancestor_of_kind(unit: Unit, kind: str) -> Unit | None:
+    return next((u for u in ancestors(unit) if u.kind == kind), None)
+
+
+def descendant_ids(session: Session, unit_ids: set[int]) -> set[int]:
+    """The given units and every unit below them."""
+    children: dict[int, list[int]] = {}
+    for unit_id, parent_id in session.execute(select(Unit.id, Unit.parent_id)):
+        if parent_id is not None:
+            children.setdefault(parent_id, []).append(unit_id)
+    seen: set[int] = set()
+    stack = list(unit_ids)
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(children.get(current, ()))
+    return seen
+
+
+def load_organisation(session: Session, path: Path) -> dict[str, int]:
+    """Create or update units and users from a YAML file; running it twice changes nothing."""
+    raw: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    units = {u.code: u for u in session.scalars(select(Unit))}
+    for item in raw["units"]:
+        unit = units.get(item["code"]) or Unit(code=item["code"])
+        unit.name, unit.kind = item["name"], item["kind"]
+        unit.parent = units[item["parent"]] if item.get("parent") else None
+        units[unit.code] = unit
+        session.add(unit)
+    session.flush()
+    users = {u.username: u for u in session.scalars(select(User))}
+    created = 0
+    # Demo files give many users one published password: hash it once per load, not per user.
+    hashes: dict[str, str] = {}
+    for item in raw["users"]:
+        user = users.get(item["username"])
+        if user is None:
+            password = item["password"]
+            hashes.setdefault(password, generate_password_hash(password))
+            user = User(username=item["username"], password_hash=hashes[password])
+            users[user.username] = user
+            created += 1
+        user.name = item["name"]
+        session.add(user)
+        session.flush()
+        held = {(r.role, r.unit_id) for r in user.roles}
+        for role in item["roles"]:
+            if role["role"] not in ROLES:
+                raise Invalid(f"{path.name}: unknown role '{role['role']}' for {user.username}")
+            unit = units[role["unit"]]
+            if (role["role"], unit.id) not in held:
+                session.add(RoleAssignment(user=user, role=role["role"], unit_id=unit.id))
+    session.flush()
+    return {"units": len(units), "users": len(users), "users_created": created}

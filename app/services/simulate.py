@@ -1,0 +1,169 @@
+"""``simulate N``: realistic reports pushed through the real engine and services to varied ends.
+
+Every step is a real task completion by a user who holds the task's role in its unit, each in its
+own unit of work, exactly as through the API. Used for demos and benchmarks.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db import Database
+from app.models import Case, Task, Unit
+from app.services import tasks
+from app.services.auth import Principal, principal_for, users_holding
+from app.services.cases import file_report
+from app.services.catalogue import load_catalogue
+
+TITLES = [
+    ("垃圾满溢无人清运", "garbage_overflow"), ("占道经营影响通行", "street_vending"),
+    ("楼顶违法建设", "illegal_construction"), ("消防通道被堵塞", "fire_lane_blocked"),
+    ("物业服务纠纷", "property_dispute"), ("自来水管爆裂", "water_pipe_burst"),
+    ("路灯不亮", "streetlight_broken"), ("井盖缺失", "manhole_cover_missing"),
+    ("噪音扰民", "noise_nuisance"), ("共享单车乱停放", "abandoned_bicycle"),
+    ("群租房安全隐患", "group_rental"), ("电梯故障困人", "elevator_fault"),
+]
+
+
+@dataclass
+class Scenario:
+    name: str
+    weight: int
+    grade: int  # 1 self-handled, 2 dispatched, 3 whistle
+    level: str = "community"
+    send_back: bool = False
+    rework: bool = False
+    review_return: bool = False
+    escalate: bool = False
+    stop_at: str | None = None  # leave the case open at this task
+
+
+SCENARIOS = [
+    Scenario("self_handled", 15, 1),
+    Scenario("dispatched", 22, 2),
+    Scenario("dispatched_sent_back", 5, 2, send_back=True),
+    Scenario("dispatched_rework", 5, 2, rework=True),
+    Scenario("community_whistle", 20, 3),
+    Scenario("community_whistle_review_return", 5, 3, review_return=True),
+    Scenario("community_whistle_rework", 5, 3, rework=True),
+    Scenario("street_whistle", 8, 3, level="street"),
+    Scenario("district_whistle", 2, 3, level="district"),
+    Scenario("escalated", 5, 3, escalate=True),
+    Scenario("open_at_report_in", 4, 3, stop_at="report_in"),
+    Scenario("open_at_triage", 4, 2, stop_at="triage"),
+]
+
+
+class Simulator:
+    def __init__(self, db: Database, seed: int) -> None:
+        self.db = db
+        self.rng = random.Random(seed)
+        self.principals: dict[tuple[str, int], Principal] = {}
+        self.steps = 0
+
+    def run(self, count: int) -> dict[str, Any]:
+        ends: Counter[str] = Counter()
+        for _ in range(count):
+            scenario = self.rng.choices(SCENARIOS, [s.weight for s in SCENARIOS])[0]
+            case_id = self.file(scenario)
+            for final in self.drive(case_id, scenario):
+                ends[final] += 1
+        return {"steps": self.steps, "ends": dict(sorted(ends.items()))}
+
+    def file(self, scenario: Scenario) -> int:
+        title, matter = self.rng.choice(TITLES)
+        with self.db.unit_of_work() as s:
+            grids = s.scalars(select(Unit).where(Unit.kind == "grid")).all()
+            grid = self.rng.choice(grids)
+            reporter = self._principal(s, "grid_worker", grid.id)
+            body: dict[str, Any] = {
+                "title": title, "grid": grid.code, "description": f"{grid.name}: {title}",
+                "channel": self.rng.choice(["grid_patrol", "hotline_12345", "app_photo", "wechat"]),
+                "matter": matter, "self_handled": scenario.grade == 1,
+            }
+            return file_report(s, reporter, body).id
+
+    def drive(self, case_id: int, scenario: Scenario) -> list[str]:
+        """Complete the case's open tasks until it ends (or reaches the scenario's stop)."""
+        seen: Counter[str] = Counter()
+        while True:
+            with self.db.unit_of_work() as s:
+                task = s.scalar(select(Task).where(Task.case_id == case_id, Task.status == "open").order_by(Task.id))
+                case = s.get(Case, case_id)
+                assert case is not None
+                if task is None or task.task_type == scenario.stop_at:
+                    children = s.scalars(select(Case.id).where(Case.parent_case_id == case_id)).all()
+                    final = f"{case.status}:{case.outcome or case.current_step}"
+                    break
+                seen[task.task_type] += 1
+                form = self.form(task, scenario, seen[task.task_type], case)
+                tasks.complete(s, self._principal(s, task.role, task.unit_id), task.id, form)
+                self.steps += 1
+        ends = [final]
+        follow = Scenario(scenario.name, 0, 3)  # an escalated whistle runs to its end
+        for child in children:
+            ends.extend(self.drive(child, follow))
+        return ends
+
+    def form(self, task: Task, sc: Scenario, nth: int, case: Case) -> dict[str, Any]:
+        rng = self.rng
+        match task.task_type:
+            case "triage":
+                matter = case.matter or "garbage_overflow"
+                if sc.grade == 2 and nth == 1 and load_catalogue().matter(matter).cooperating:  # type: ignore[union-attr]
+                    matter = rng.choice(["streetlight_broken", "public_toilet_fault", "food_safety_complaint"])
+                grade = 3 if sc.grade == 3 or nth > 1 else 2
+                return {"grade": grade, "matter": matter, "level": sc.level, "urgent": rng.random() < 0.1}
+            case "handle_dispatched":
+                if sc.send_back and nth == 1:
+                    return {"action": "returned", "reason": "不属于本部门职责"}
+                return {"action": "handled", "result": "已处置"}
+            case "verify_dispatched" | "verify":
+                return {"fixed": not (sc.rework and nth == 1), "note": "核查"}
+            case "feedback_dispatched" | "feedback":
+                return {"feedback": "已一对一反馈", "contacted": True}
+            case "callback":
+                sat = rng.choices(["satisfied", "basically_satisfied", "dissatisfied"], [85, 12, 3])[0]
+                return {"satisfaction": sat}
+            case "prepare_whistle":
+                return {"summary": case.title, "situation": "enforcement"}
+            case "review_section" | "review_deputy" | "review_head":
+                if sc.review_return and nth == 1 and task.task_type == "review_deputy":
+                    return {"decision": "return", "reason": "材料需补充"}
+                return {"decision": "approve"}
+            case "file_whistle":
+                return {"filing_no": f"BA-{case.id}"}
+            case "report_in":
+                return {"on_site": True, "attendees": "部门人员", "note": "到场"}
+            case "coordinate":
+                decision = "escalate" if sc.escalate else "proceed"
+                return {"meeting_held": True, "attendees": ["社区", "部门"], "decisions": "分工处置",
+                        "decision": decision, "escalate_reason": "本级无法协调"}
+            case "handle":
+                return {"actions": "现场处置", "result": "完成"}
+            case "lead_confirm":
+                return {"summary": "已全部完成"}
+            case "evaluate":
+                return {k: rng.randint(3, 5) for k in ("efficiency", "cooperation", "professionalism",
+                                                       "responsibility")}
+        raise ValueError(f"the simulator has no form for task '{task.task_type}'")
+
+    def _principal(self, s: Session, role: str, unit_id: int) -> Principal:
+        key = (role, unit_id)
+        if key not in self.principals:
+            users = users_holding(s, role, unit_id)
+            if not users:
+                raise ValueError(f"no user holds {role} in unit {unit_id}")
+            self.principals[key] = principal_for(s, users[0])
+        return self.principals[key]
+
+
+def run_simulation(db: Database, count: int, seed: int = 1) -> dict[str, Any]:
+    return Simulator(db, seed).run(count)
+

@@ -1,0 +1,175 @@
+"""The inbox: tasks for the roles a user holds in their units; claim, assign, complete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.models import Case, Task, Unit, User
+from app.services import clock, workflow
+from app.services.auth import Principal, users_holding
+from app.services.cases import describe, task_summary, visible
+from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.processes import bundle_of
+from app.services.validation import validate
+
+# Who may hand a task to someone else in a unit, besides holders of the task's own role.
+ASSIGNING_ROLES = ("dept_head", "secretary", "platform_operator")
+
+
+@dataclass
+class InboxFilter:
+    task_type: str | None = None
+    level: str | None = None
+    category: str | None = None
+    overdue: bool = False
+    mine: bool = False
+    page: int = 1
+    per_page: int = 20
+
+
+def inbox(session: Session, principal: Principal, flt: InboxFilter) -> dict[str, Any]:
+    base = _actionable(principal)
+    query = select(Task).join(Case, Task.case_id == Case.id).where(Task.status == "open", base)
+    if flt.task_type:
+        query = query.where(Task.task_type == flt.task_type)
+    if flt.level:
+        query = query.where(Case.level == flt.level)
+    if flt.category:
+        query = query.where(Case.category == flt.category)
+    if flt.overdue:
+        query = query.where(Task.due_at < clock.now())
+    if flt.mine:
+        query = query.where(Task.assignee_id == principal.user.id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Task.due_at.is_(None), Task.due_at, Task.id)
+        .offset((flt.page - 1) * flt.per_page)
+        .limit(flt.per_page)
+    ).all()
+    counts = session.execute(
+        select(Task.task_type, func.count()).where(Task.status == "open", base).group_by(Task.task_type)
+    ).all()
+    units = _units(session, {r.unit_id for r in rows})
+    return {
+        "items": [_inbox_item(row, units) for row in rows],
+        "total": total,
+        "page": flt.page,
+        "per_page": flt.per_page,
+        "counts": {task_type: n for task_type, n in counts},
+    }
+
+
+def task_detail(session: Session, principal: Principal, task_id: int) -> dict[str, Any]:
+    task = _visible_task(session, principal, task_id)
+    bundle = bundle_of(session, task.case.process_version_id)
+    detail = task_summary(task, _units(session, {task.unit_id}))
+    detail["form_schema"] = bundle.form(task.form) if task.form else None
+    detail["can_complete"] = task.status == "open" and principal.holds(task.role, task.unit_id)
+    detail["case"] = describe(session, task.case, include_contact=True)
+    return detail
+
+
+def claim(session: Session, principal: Principal, task_id: int) -> Task:
+    task = _actionable_task(session, principal, task_id)
+    if task.assignee_id not in (None, principal.user.id):
+        raise Conflict(f"task {task_id} is already claimed by {task.assignee.username}")
+    task.assignee_id = principal.user.id
+    _touch(session, task, "task_claimed", principal.user)
+    return task
+
+
+def unclaim(session: Session, principal: Principal, task_id: int) -> Task:
+    task = _actionable_task(session, principal, task_id)
+    if task.assignee_id not in (None, principal.user.id) and not _may_assign(principal, task):
+        raise Forbidden(f"task {task_id} is claimed by someone else")
+    task.assignee_id = None
+    _touch(session, task, "task_unclaimed", principal.user)
+    return task
+
+
+def assign(session: Session, principal: Principal, task_id: int, username: Any) -> Task:
+    task = _open_visible_task(session, principal, task_id)
+    if not (principal.holds(task.role, task.unit_id) or _may_assign(principal, task)):
+        raise Forbidden("you cannot assign tasks of this role in this unit")
+    if not isinstance(username, str):
+        raise Invalid("username is required", {"username": "required"})
+    target = session.scalar(select(User).where(User.username == username))
+    if target is None or target not in users_holding(session, task.role, task.unit_id):
+        raise Invalid(f"'{username}' does not hold role {task.role} in this unit", {"username": "not eligible"})
+    task.assignee_id = target.id
+    _touch(session, task, "task_assigned", principal.user, {"assignee": target.username})
+    return task
+
+
+def complete(session: Session, principal: Principal, task_id: int, form: Any) -> dict[str, Any]:
+    task = _actionable_task(session, principal, task_id)
+    if task.assignee_id not in (None, principal.user.id):
+        raise Conflict(f"task {task_id} is claimed by {task.assignee.username}")
+    bundle = bundle_of(session, task.case.process_version_id)
+    data = validate(bundle.validator(task.form), form) if task.form else validate_object(form)
+    workflow.complete(session, task, data, principal.user)
+    return {"task": task.id, "status": task.status, "case": task.case_id}
+
+
+def validate_object(form: Any) -> dict[str, Any]:
+    if not isinstance(form, dict):
+        raise Invalid("the form must be a JSON object", {"": "expected a JSON object"})
+    return form
+
+
+def _actionable(principal: Principal) -> ColumnElement[bool]:
+    pairs = [and_(Task.role == role, Task.unit_id == unit_id) for role, unit_id in principal.assignments]
+    return or_(*pairs) if pairs else Task.id.is_(None)
+
+
+def _visible_task(session: Session, principal: Principal, task_id: int) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} not found")
+    visible(session, principal, task.case_id)  # 404 when the case is not the user's to see
+    return task
+
+
+def _open_visible_task(session: Session, principal: Principal, task_id: int) -> Task:
+    task = _visible_task(session, principal, task_id)
+    if task.status != "open":
+        raise Conflict(f"task {task_id} is already {task.status}")
+    return task
+
+
+def _actionable_task(session: Session, principal: Principal, task_id: int) -> Task:
+    task = _open_visible_task(session, principal, task_id)
+    if not principal.holds(task.role, task.unit_id):
+        raise Forbidden(f"task {task_id} is for role {task.role} of another unit or role")
+    return task
+
+
+def _may_assign(principal: Principal, task: Task) -> bool:
+    return any(principal.holds(role, task.unit_id) for role in ASSIGNING_ROLES)
+
+
+def _touch(session: Session, task: Task, event: str, actor: User, data: dict[str, Any] | None = None) -> None:
+    case = task.case
+    case.updated_at = clock.now()  # bumps the case version: a racing completion gets a conflict
+    workflow.record_event(
+        session, case, event, actor, role=task.role, unit_id=task.unit_id, data={"task_id": task.id, **(data or {})}
+    )
+
+
+def _units(session: Session, ids: set[int]) -> dict[int, Unit]:
+    return {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))} if ids else {}
+
+
+def _inbox_item(task: Task, units: dict[int, Unit]) -> dict[str, Any]:
+    item = task_summary(task, units)
+    case = task.case
+    item.update(
+        case_id=case.id, case_number=case.number, case_title=case.title,
+        level=case.level, category=case.category, urgent=case.urgent,
+    )
+    return item

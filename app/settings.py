@@ -1,0 +1,34 @@
+"""Settings per environment, from environment variables (WHISTLE_*) with safe defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Settings:
+    database_url: str = f"sqlite:///{ROOT / 'instance' / 'whistle.db'}"
+    secret_key: str = field(default_factory=lambda: secrets.token_hex(32))
+    processes_dir: Path = ROOT / "processes"
+    config_dir: Path = ROOT / "config"
+    max_body_bytes: int = 1 * 1024 * 1024
+    script_time_limit: float = 1.0
+    testing: bool = False
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        values: dict[str, object] = {}
+        env = os.environ
+        if env.get("WHISTLE_DATABASE_URL") or env.get("DATABASE_URL"):
+            values["database_url"] = env.get("WHISTLE_DATABASE_URL") or env["DATABASE_URL"]
+        if env.get("WHISTLE_SECRET_KEY"):
+            values["secret_key"] = env["WHISTLE_SECRET_KEY"]
+        if env.get("WHISTLE_PROCESSES_DIR"):
+            values["processes_dir"] = Path(env["WHISTLE_PROCESSES_DIR"])
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

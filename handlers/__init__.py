@@ -1,0 +1,56 @@
+"""Service-task handlers: the only Python a BPMN service task can call, registered by name.
+
+A diagram names a handler in ``<spiffworkflow:serviceTaskOperator id="NAME">``; its parameters are
+sandboxed expressions evaluated on the task data and passed as keyword arguments. A handler gets
+the :class:`HandlerContext` of the running step (same transaction) and returns JSON-able data,
+which the engine stores in the task's result variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from app.models import Case, User
+
+Handler = Callable[..., Any]
+HANDLERS: dict[str, Handler] = {}
+
+
+@dataclass
+class HandlerContext:
+    session: Session
+    case: Case
+    actor: User | None
+    now: datetime
+
+
+class HandlerError(Exception):
+    """Bad input detected by a handler (an unknown matter, say): reported as HTTP 422."""
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+def handler(name: str) -> Callable[[Handler], Handler]:
+    def register(func: Handler) -> Handler:
+        if name in HANDLERS:
+            raise ValueError(f"handler '{name}' registered twice")
+        HANDLERS[name] = func
+        return func
+
+    return register
+
+
+def _load() -> None:
+    from . import cases, catalogue, whistle  # noqa: F401  (registers the handlers)
+
+
+_load()

@@ -1,0 +1,49 @@
+"""Handlers for a case's own record: dispatch, satisfaction, closure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.services import workflow
+from app.services.org import unit_by_code
+
+from . import HandlerContext, HandlerError, handler
+
+OUTCOMES = {"self_handled", "closed", "escalated"}
+SATISFACTION = {"satisfied", "basically_satisfied", "dissatisfied"}
+
+
+@handler("dispatch_case")
+def dispatch_case(ctx: HandlerContext, department: str) -> dict[str, Any]:
+    """Grade 2 (分级派单): one department with a clear duty gets the case."""
+    unit = unit_by_code(ctx.session, department, "department")
+    if unit.kind != "department":
+        raise HandlerError(f"'{department}' is not a department", {"department": "must be a department"})
+    ctx.case.grade = 2
+    workflow.link_unit(ctx.session, ctx.case, unit.id)
+    workflow.record_event(ctx.session, ctx.case, "dispatched", ctx.actor, unit_id=unit.id,
+                          data={"department": department})
+    return {"department": department, "dispatched_at": ctx.now.isoformat()}
+
+
+@handler("record_satisfaction")
+def record_satisfaction(ctx: HandlerContext, satisfaction: str, comment: str | None = None) -> dict[str, Any]:
+    if satisfaction not in SATISFACTION:
+        raise HandlerError(f"unknown satisfaction '{satisfaction}'", {"satisfaction": "unknown value"})
+    ctx.case.satisfaction = satisfaction
+    workflow.record_event(ctx.session, ctx.case, "satisfaction", ctx.actor,
+                          data={"satisfaction": satisfaction, "comment": comment or ""})
+    return {}
+
+
+@handler("close_case")
+def close_case(ctx: HandlerContext, outcome: str) -> dict[str, Any]:
+    """办结销号: the case is closed (self-handled, solved, or passed up to the next level)."""
+    if outcome not in OUTCOMES:
+        raise HandlerError(f"unknown outcome '{outcome}'", {"outcome": "unknown value"})
+    case = ctx.case
+    case.status, case.outcome, case.closed_at = "closed", outcome, ctx.now
+    if outcome == "self_handled":
+        case.grade = 1
+    workflow.record_event(ctx.session, case, "case_closed", ctx.actor, data={"outcome": outcome})
+    return {}

@@ -1,0 +1,108 @@
+"""Test fixtures: the app on SQLite always, and on PostgreSQL when TEST_DATABASE_URL is given.
+
+Each backend gets a fresh database, created by the real migrations, with the demo district and
+the processes/ bundle deployed: the same set-up a user gets from the README.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.cli import run_migrations
+from app.services.org import load_organisation
+from app.services.processes import deploy_directory
+from app.settings import ROOT, Settings
+
+PASSWORD = "demo1234"
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgresql"] if os.environ.get("TEST_DATABASE_URL") else ["sqlite"]
+
+
+@pytest.fixture(scope="session", params=_backends())
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    yield from _fresh_postgres(os.environ["TEST_DATABASE_URL"])
+
+
+def _fresh_postgres(base_url: str) -> Iterator[str]:
+    url = make_url(base_url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    name = f"whistle_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str) -> Iterator[Flask]:
+    run_migrations(database_url)
+    application = create_app(Settings(database_url=database_url, testing=True))
+    db = application.extensions["whistle.db"]
+    with db.unit_of_work() as session:
+        load_organisation(session, ROOT / "config" / "demo_org.yaml")
+        deploy_directory(session, ROOT / "processes", "tests")
+    yield application
+    db.dispose()
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class Api:
+    """Calls the JSON API as a demo user, with a bearer token per user."""
+
+    def __init__(self, client: FlaskClient, tokens: dict[str, str]) -> None:
+        self.client = client
+        self.tokens = tokens
+
+    def token(self, username: str) -> str:
+        if username not in self.tokens:
+            resp = self.client.post("/api/tokens", json={"username": username, "password": PASSWORD})
+            assert resp.status_code == 201, resp.get_json()
+            self.tokens[username] = resp.get_json()["token"]
+        return self.tokens[username]
+
+    def call(self, method: str, username: str | None, path: str, **kwargs: Any) -> Any:
+        headers = kwargs.pop("headers", {})
+        if username:
+            headers["Authorization"] = f"Bearer {self.token(username)}"
+        return self.client.open(path, method=method, headers=headers, **kwargs)
+
+    def get(self, username: str | None, path: str, **kwargs: Any) -> Any:
+        return self.call("GET", username, path, **kwargs)
+
+    def post(self, username: str | None, path: str, **kwargs: Any) -> Any:
+        return self.call("POST", username, path, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def _tokens(app: Flask) -> dict[str, str]:
+    return {}
+
+
+@pytest.fixture()
+def api(client: FlaskClient, _tokens: dict[str, str]) -> Api:
+    return Api(client, _tokens)
