@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from app.db import Database
 from app.settings import ROOT, Settings
@@ -43,6 +44,7 @@ def run_migrations(url: str, revision: str = "head", direction: str = "upgrade")
 
 
 @click.command("upgrade-db")
+@with_appcontext
 @click.option("--revision", default="head")
 def upgrade_db(revision: str) -> None:
     """Create or upgrade the database schema (Alembic)."""
@@ -51,6 +53,7 @@ def upgrade_db(revision: str) -> None:
 
 
 @click.command("downgrade-db")
+@with_appcontext
 @click.argument("revision")
 def downgrade_db(revision: str) -> None:
     """Downgrade the database schema to REVISION (e.g. base)."""
@@ -59,6 +62,7 @@ def downgrade_db(revision: str) -> None:
 
 
 @click.command("load-org")
+@with_appcontext
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                 default=ROOT / "config" / "demo_org.yaml")
 def load_org(path: Path) -> None:
@@ -75,6 +79,7 @@ def load_org(path: Path) -> None:
 
 
 @click.command("deploy")
+@with_appcontext
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False)
 @click.option("--by", "deployed_by", default="cli")
 def deploy(directory: Path | None, deployed_by: str) -> None:
@@ -91,6 +96,7 @@ def deploy(directory: Path | None, deployed_by: str) -> None:
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
 @click.option("--no-serve", is_flag=True, help="set everything up but do not start the server")
@@ -136,6 +142,7 @@ def _demo_banner(host: str, port: int, version: int) -> str:
 
 
 @click.command("simulate")
+@with_appcontext
 @click.argument("count", type=click.IntRange(1, 1_000_000))
 @click.option("--seed", default=1, type=int)
 def simulate(count: int, seed: int) -> None:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.engine import Instance, ProcessError, ProcessScriptEngine, ReadyTask
@@ -118,8 +119,8 @@ def _run(session: Session, case: Case, actor: User | None, work: Any) -> None:
         cause = exc.cause
         if isinstance(cause, HandlerError):
             raise Invalid(cause.message, cause.fields) from exc
-        if isinstance(cause, ServiceError):
-            raise cause from exc
+        if isinstance(cause, (ServiceError, SQLAlchemyError)):
+            raise cause from exc  # a lost race on the case version (409) or a database error
         raise ProcessFailure(str(exc)) from exc
 
 

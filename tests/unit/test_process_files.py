@@ -636,10 +636,8 @@ def test_layout_is_tidy(path):
         lanes = lanes_by_node(proc)
         for node in flow_nodes(proc):
             parent = node.getparent()
-            if parent.tag == B + "subProcess":
-                container = parent.get("id")
-            else:
-                container = lane_ids[lanes[node.get("id")]]
+            in_subprocess = parent.tag == B + "subProcess"
+            container = parent.get("id") if in_subprocess else lane_ids[lanes[node.get("id")]]
             assert _inside(shapes[node.get("id")], shapes[container]), (
                 f"{node.get('id')} sticks out of {container}"
             )

@@ -1,0 +1,115 @@
+"""The commands a user runs: upgrade, load the organisation, deploy, simulate — and their errors."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from app import create_app
+from app.models import Case, ProcessVersion, Task
+from app.services.auth import principal_for, users_holding
+from app.services.cases import file_report
+from app.services.org import unit_by_code
+from app.services.tasks import complete
+from app.settings import ROOT, Settings
+
+
+@pytest.fixture()
+def fresh_app(empty_database_url: str) -> Iterator[Flask]:
+    application = create_app(Settings(database_url=empty_database_url, testing=True))
+    yield application
+    application.extensions["whistle.db"].dispose()
+
+
+def _run(app: Flask, *args: str) -> tuple[int, str]:
+    result = app.test_cli_runner().invoke(args=list(args))
+    return result.exit_code, result.output
+
+
+def _edited_bundle(tmp_path: Path, triage_title: str) -> Path:
+    """A copy of processes/ whose triage task has another name: a new process version."""
+    edited = tmp_path / "processes"
+    shutil.copytree(ROOT / "processes", edited)
+    bpmn = edited / "case.bpmn"
+    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace("研判分级 Triage", triage_title), encoding="utf-8")
+    return edited
+
+
+def _ready(app: Flask) -> None:
+    assert _run(app, "upgrade-db")[0] == 0
+    code, out = _run(app, "load-org")
+    assert code == 0, out
+
+
+def test_deploy_creates_a_version_only_when_files_change(fresh_app: Flask, tmp_path: Path) -> None:
+    _ready(fresh_app)
+    assert _run(fresh_app, "deploy") == (0, "process version 1 deployed\n")
+    assert _run(fresh_app, "deploy") == (0, "process version 1 unchanged\n")
+    edited = _edited_bundle(tmp_path, "研判分级 Triage (v2)")
+    assert _run(fresh_app, "deploy", str(edited)) == (0, "process version 2 deployed\n")
+
+
+def test_running_cases_stay_on_their_version(fresh_app: Flask, tmp_path: Path) -> None:
+    _ready(fresh_app)
+    _run(fresh_app, "deploy")
+    db = fresh_app.extensions["whistle.db"]
+    report = {"title": "路灯不亮", "grid": "dc-s1-c1-g1", "channel": "web"}
+    with db.unit_of_work() as s:
+        old_id = file_report(s, None, report).id
+    edited = _edited_bundle(tmp_path, "研判分级 (v2)")
+    assert _run(fresh_app, "deploy", str(edited)) == (0, "process version 2 deployed\n")
+    with db.unit_of_work() as s:
+        new_id = file_report(s, None, report).id
+        operator = principal_for(s, users_holding(s, "platform_operator", unit_by_code(s, "dc").id)[0])
+        old_triage = s.scalar(select(Task).where(Task.case_id == old_id))
+        complete(s, operator, old_triage.id, {"grade": 2, "matter": "streetlight_broken"})
+    with db.unit_of_work() as s:
+        old, new = s.get(Case, old_id), s.get(Case, new_id)
+        assert (old.process_version.version, new.process_version.version) == (1, 2)
+        assert old.current_step == "handle_dispatched"
+        titles = dict(s.execute(select(Task.case_id, Task.title).where(Task.task_type == "triage")).all())
+    assert (titles[old_id], titles[new_id]) == ("研判分级 Triage", "研判分级 (v2)")
+
+
+def test_deploy_of_a_broken_bundle_fails_with_a_line_and_exit_code(fresh_app: Flask, tmp_path: Path) -> None:
+    _ready(fresh_app)
+    broken = tmp_path / "processes"
+    shutil.copytree(ROOT / "processes", broken)
+    (broken / "case.bpmn").write_text("<not-xml", encoding="utf-8")
+    code, out = _run(fresh_app, "deploy", str(broken))
+    assert code == 2
+    assert "case.bpmn" in out and "error:" in out
+    with fresh_app.extensions["whistle.db"].unit_of_work() as s:
+        assert s.scalar(select(func.count()).select_from(ProcessVersion)) == 0
+
+
+def test_load_org_rejects_a_bad_file(fresh_app: Flask, tmp_path: Path) -> None:
+    assert _run(fresh_app, "upgrade-db")[0] == 0
+    bad = tmp_path / "org.yaml"
+    bad.write_text("units:\n  - {code: x, name: X, kind: district, parent: null}\n"
+                   "users:\n  - {username: u, name: U, password: p, roles: [{role: wizard, unit: x}]}\n")
+    code, out = _run(fresh_app, "load-org", str(bad))
+    assert code == 2 and "unknown role 'wizard'" in out
+
+
+def test_simulate_reaches_varied_end_states(fresh_app: Flask) -> None:
+    _ready(fresh_app)
+    _run(fresh_app, "deploy")
+    code, out = _run(fresh_app, "simulate", "40", "--seed", "7")
+    assert code == 0, out
+    for end in ("closed:self_handled", "closed:closed", "closed:escalated"):
+        assert end in out
+    with fresh_app.extensions["whistle.db"].unit_of_work() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) >= 40
+
+
+def test_demo_sets_everything_up_and_prints_logins(fresh_app: Flask) -> None:
+    code, out = _run(fresh_app, "demo", "--no-serve")
+    assert code == 0, out
+    assert "demo1234" in out and "gw-s1c1g1" in out and "process version 1" in out
+    assert _run(fresh_app, "demo", "--no-serve")[0] == 0  # running it again changes nothing
