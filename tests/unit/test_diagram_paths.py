@@ -24,6 +24,8 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
+from app.engine.sandbox import SandboxEnvironment
+
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = ROOT / "processes"
 FORMS = PROCESSES / "forms"
@@ -85,10 +87,10 @@ HANDLERS = {
 
 
 class StubEngine(PythonScriptEngine):
-    """Dispatches service tasks to the stubs above and records every call."""
+    """The product's sandbox for scripts and conditions; service tasks go to the stubs above."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(environment=SandboxEnvironment())
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
     def call_service(self, task, operation_name, operation_params):
