@@ -131,11 +131,9 @@ class Instance:
         return [self._describe(task) for task in ready]
 
     def _engine_steps(self) -> None:
+        # Timers first: a due timer only becomes READY on refresh, and must run in this same step.
         self.workflow.refresh_timers()
         self.workflow.do_engine_steps()
-        if self.workflow.completed:
-            # SpiffWorkflow copies end data into workflow.data; keep it as the case's final data.
-            return
 
     def _ready_task(self, task_id: str) -> Any:
         try:
