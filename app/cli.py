@@ -115,7 +115,10 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         _fail(exc.message)
     click.echo(_demo_banner(host, port, version.version))
     if not no_serve:
-        current_app.run(host=host, port=port, threaded=True)
+        from werkzeug.serving import run_simple
+
+        # Flask refuses app.run() inside a CLI command; serve the same app with Werkzeug directly.
+        run_simple(host, port, current_app._get_current_object(), threaded=True)  # type: ignore[attr-defined]
 
 
 def _demo_banner(host: str, port: int, version: int) -> str:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -113,3 +120,41 @@ def test_demo_sets_everything_up_and_prints_logins(fresh_app: Flask) -> None:
     assert code == 0, out
     assert "demo1234" in out and "gw-s1c1g1" in out and "process version 1" in out
     assert _run(fresh_app, "demo", "--no-serve")[0] == 0  # running it again changes nothing
+
+
+def test_the_readme_run_command_serves_the_api(backend: str, tmp_path: Path) -> None:
+    """`flask --app wsgi demo` sets up SQLite and keeps serving (the README's first command)."""
+    if backend != "sqlite":
+        pytest.skip("the run command uses the embedded default database")
+    port = _free_port()
+    env = os.environ | {"WHISTLE_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+    flask = Path(sys.executable).with_name("flask")
+    server = subprocess.Popen(
+        [str(flask), "--app", "wsgi", "demo", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        body = _poll(f"http://127.0.0.1:{port}/api/openapi.json", seconds=90)
+        assert json.loads(body)["openapi"].startswith("3.")
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0].decode()
+    assert "demo1234" in output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _poll(url: str, seconds: float) -> bytes:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                return bytes(resp.read())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
