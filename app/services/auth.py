@@ -17,6 +17,8 @@ from app.services.org import descendant_ids
 
 # Roles that read every case of the district (auditors replay any case's history).
 READ_ALL_ROLES = {"auditor"}
+# Roles that only read: a user holding nothing else is refused every write.
+READ_ONLY_ROLES = {"auditor"}
 
 
 @dataclass
@@ -35,6 +37,10 @@ class Principal:
     @property
     def reads_all(self) -> bool:
         return bool(self.roles & READ_ALL_ROLES)
+
+    @property
+    def read_only(self) -> bool:
+        return not self.roles - READ_ONLY_ROLES
 
     def require_role(self, *roles: str) -> None:
         if not self.roles & set(roles):

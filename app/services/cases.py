@@ -58,6 +58,8 @@ _report_validator = Draft202012Validator(REPORT_SCHEMA)
 def file_report(session: Session, principal: Principal | None, payload: Any) -> Case:
     """A problem report from any channel; a grid worker may mark it self-handled (grade 1), a
     secretary may blow a whistle at their own level at once."""
+    if principal is not None and principal.read_only:
+        raise Forbidden("your roles only read cases; they cannot file reports")
     data = validate(_report_validator, payload)
     grid = unit_by_code(session, data["grid"], "grid")
     if grid.kind != "grid":

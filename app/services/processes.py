@@ -22,6 +22,10 @@ from app.services.errors import Invalid, NotFound
 
 _hash_by_version: dict[int, str] = {}
 
+# Processes the services start by id (a report starts 'case', an escalation 'whistle'): every
+# version must have them, or new cases would fail on it.
+STARTED_PROCESSES = ("case", "whistle")
+
 
 def deploy(session: Session, files: dict[str, str], deployed_by: str) -> tuple[ProcessVersion, bool]:
     """Store the files as a new version, unless the latest version has the same content."""
@@ -32,9 +36,13 @@ def deploy(session: Session, files: dict[str, str], deployed_by: str) -> tuple[P
     from handlers import HANDLERS  # handlers use the services; import them only when deploying
 
     try:
-        check_bundle(files, set(HANDLERS))
+        bundle = check_bundle(files, set(HANDLERS))
     except BundleError as exc:
         raise Invalid(f"process bundle rejected: {exc}", {"files": str(exc)}) from exc
+    missing = [p for p in STARTED_PROCESSES if p not in bundle.specs]
+    if missing:
+        problem = f"the bundle lacks the process(es) {', '.join(repr(p) for p in missing)} that cases start"
+        raise Invalid(f"process bundle rejected: {problem}", {"files": problem})
     number = (session.scalar(select(func.max(ProcessVersion.version))) or 0) + 1
     version = ProcessVersion(
         version=number, content_hash=content_hash, files=files, deployed_at=clock.now(), deployed_by=deployed_by

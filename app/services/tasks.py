@@ -96,6 +96,8 @@ def assign(session: Session, principal: Principal, task_id: int, username: Any) 
     task = _open_visible_task(session, principal, task_id)
     if not (principal.holds(task.role, task.unit_id) or _may_assign(principal, task)):
         raise Forbidden("you cannot assign tasks of this role in this unit")
+    if task.assignee_id not in (None, principal.user.id) and not _may_assign(principal, task):
+        raise Conflict(f"task {task_id} is already claimed by {task.assignee.username}")
     if not isinstance(username, str):
         raise Invalid("username is required", {"username": "required"})
     target = session.scalar(select(User).where(User.username == username))

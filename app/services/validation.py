@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -14,18 +15,22 @@ def validate(validator: Draft202012Validator, payload: Any) -> dict[str, Any]:
         raise Invalid("the body must be a JSON object", {"": "expected a JSON object"})
     fields: dict[str, str] = {}
     for error in sorted(validator.iter_errors(payload), key=lambda e: list(e.path)):
-        fields.setdefault(_field_name(error), error.message)
+        for name in _field_names(error):
+            fields.setdefault(name, error.message)
     if fields:
         raise Invalid("invalid data: " + ", ".join(sorted(fields)), fields)
     return payload
 
 
-def _field_name(error: Any) -> str:
+def _field_names(error: Any) -> list[str]:
     path = ".".join(str(p) for p in error.path)
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else ""
-        return f"{path}.{missing}" if path else missing
-    if error.validator == "additionalProperties" and not path:
-        extra = error.message.split("'")[1] if "'" in error.message else "(unknown)"
-        return extra
-    return path or "(body)"
+        return [f"{path}.{missing}" if path else missing]
+    if error.validator == "additionalProperties" and not path and isinstance(error.instance, dict):
+        # one error lists every unexpected field: name each of them
+        known = error.schema.get("properties", {})
+        patterns = error.schema.get("patternProperties", {})
+        extras = [k for k in error.instance if k not in known and not any(re.search(p, k) for p in patterns)]
+        return extras or ["(unknown)"]
+    return [path or "(body)"]
