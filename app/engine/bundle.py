@@ -163,6 +163,8 @@ def _check_task_spec(
 def _check_name(name: str, text: str) -> None:
     if ".." in Path(name).parts or name.startswith("/"):
         raise BundleError(f"{name}: file names must stay inside the bundle")
+    if not name.endswith(BUNDLE_SUFFIXES):
+        raise BundleError(f"{name}: only {', '.join(BUNDLE_SUFFIXES)} files belong in a process bundle")
     if len(text.encode()) > MAX_FILE_BYTES:
         raise BundleError(f"{name}: larger than {MAX_FILE_BYTES} bytes")
 

@@ -78,17 +78,23 @@ def claim(session: Session, principal: Principal, task_id: int) -> Task:
     task = _actionable_task(session, principal, task_id)
     if task.assignee_id not in (None, principal.user.id):
         raise Conflict(f"task {task_id} is already claimed by {task.assignee.username}")
-    task.assignee_id = principal.user.id
-    _touch(session, task, "task_claimed", principal.user)
+    if task.assignee_id is None:  # claiming one's own task again records nothing
+        task.assignee_id = principal.user.id
+        _touch(session, task, "task_claimed", principal.user)
     return task
 
 
 def unclaim(session: Session, principal: Principal, task_id: int) -> Task:
-    task = _actionable_task(session, principal, task_id)
-    if task.assignee_id not in (None, principal.user.id) and not _may_assign(principal, task):
-        raise Forbidden(f"task {task_id} is claimed by someone else")
-    task.assignee_id = None
-    _touch(session, task, "task_unclaimed", principal.user)
+    """The assignee gives a task back; a head of the unit may take it back from anyone."""
+    task = _open_visible_task(session, principal, task_id)
+    if task.assignee_id != principal.user.id and not _may_assign(principal, task):
+        if not principal.holds(task.role, task.unit_id):
+            raise Forbidden(f"task {task_id} is for role {task.role} of another unit or role")
+        if task.assignee_id is not None:
+            raise Forbidden(f"task {task_id} is claimed by someone else")
+    if task.assignee_id is not None:
+        task.assignee_id = None
+        _touch(session, task, "task_unclaimed", principal.user)
     return task
 
 

@@ -221,7 +221,8 @@ def test_visible_task_of_another_role_or_unit_is_forbidden(
     before = snapshot(api, app, case_id)
     form = SCENE_FORMS[task]
     assert api.post(user, f"/api/tasks/{task_id}/complete", json=form).status_code == 403
-    for action in ("claim", "unclaim") + (() if may_assign else ("assign",)):
+    # a head of the unit may hand out (assign) and take back (unclaim) tasks, never do them
+    for action in ("claim",) + (() if may_assign else ("unclaim", "assign")):
         resp = act(api, user, task_id, action, holder=holder)
         assert resp.status_code == 403, (action, resp.get_json())
     assert snapshot(api, app, case_id) == before
@@ -358,3 +359,16 @@ def test_dept_head_assigns_staff_task_of_own_department(api: Api, app: Flask, fl
     assert resp.status_code == 403, resp.get_json()
     assert snapshot(api, app, case_id) == before
     assert api.post("cgzf-staff", f"/api/tasks/{own}/complete", json=FORMS["report_in"]).status_code == 200
+
+
+def test_a_head_takes_a_claimed_task_back_and_claiming_twice_records_once(api: Api, flow: Flow) -> None:
+    case_id = flow.report(title="路灯不亮")["id"]
+    flow.do("op-dc", case_id, "triage", {"grade": 2, "matter": "streetlight_broken"})
+    task_id = flow.task(case_id, "handle_dispatched")["id"]
+    assert api.post("cgw-staff", f"/api/tasks/{task_id}/claim").status_code == 200
+    assert api.post("cgw-staff", f"/api/tasks/{task_id}/claim").status_code == 200
+    claims = [e for e in flow.case(case_id)["timeline"] if e["type"] == "task_claimed"]
+    assert len(claims) == 1
+    assert api.post("hw-head", f"/api/tasks/{task_id}/unclaim").status_code == 404  # not their case
+    assert api.post("cgw-head", f"/api/tasks/{task_id}/unclaim").status_code == 200
+    assert flow.task(case_id, "handle_dispatched")["assignee"] is None

@@ -365,6 +365,7 @@ def _bad_bundles() -> dict[str, tuple[dict[str, str], str]]:
         "absolute": (files | {"/etc/evil.schema.json": "{}"}, "inside the bundle"),
         "bad_form": (files | {"forms/triage.schema.json": '{"type": 5}'}, "JSON Schema"),
         "no_case_process": ({k: v for k, v in files.items() if k != "case.bpmn"}, "'case'"),
+        "stray_file": (files | {"notes.txt": "{}"}, "only .bpmn"),
     }
 
 
