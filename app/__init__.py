@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from typing import Any
 
 from flask import Flask
@@ -43,19 +45,27 @@ def _json_errors_under_api(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Any:
         if not request.path.startswith("/api"):
             return exc
-        name = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.code or 500, "http_error")
+        names = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        name = names.get(exc.code or 500, "http_error")
         return jsonify({"error": name, "message": exc.description}), exc.code
 
 
 def _secret_key(app: Flask, settings: Settings) -> str:
     """An explicit key wins; otherwise one is made once and kept in the instance folder."""
-    import os
-
     if os.environ.get("WHISTLE_SECRET_KEY") or settings.testing:
         return settings.secret_key
     path = ROOT / "instance" / "secret_key"
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_text(settings.secret_key)
-        path.chmod(0o600)
-    return path.read_text().strip()
+    try:  # created readable by the owner only, and by exactly one of several starting workers
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(settings.secret_key)
+    for _ in range(50):  # another worker may be writing it this instant
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.01)
+    raise RuntimeError(f"{path} is empty: delete it and start again")

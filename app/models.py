@@ -118,7 +118,7 @@ class Case(Base):
     street_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     district_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     whistle_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
-    parent_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    parent_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     matter: Mapped[str | None] = mapped_column(String(64))
     category: Mapped[str | None] = mapped_column(String(32), index=True)
     grade: Mapped[int | None] = mapped_column(Integer)
@@ -136,10 +136,13 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
     serializer_version: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(Text)
+    # The engine state is large and read only when the case advances: load it on demand.
+    state: Mapped[str] = mapped_column(Text, deferred=True)
+    # Bumped once per step by the service layer (workflow.begin_step); every UPDATE checks it, so a
+    # concurrent step on the same case fails instead of being applied twice.
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
     process_version: Mapped[ProcessVersion] = relationship()
     grid: Mapped[Unit] = relationship(foreign_keys=[grid_id])

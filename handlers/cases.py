@@ -16,10 +16,7 @@ SATISFACTION = {"satisfied", "basically_satisfied", "dissatisfied"}
 @handler("dispatch_case")
 def dispatch_case(ctx: HandlerContext, department: str) -> dict[str, Any]:
     """Grade 2 (分级派单): one department with a clear duty gets the case."""
-    unit = unit_by_code(ctx.session, department, "department")
-    if unit.kind != "department":
-        raise HandlerError(f"'{department}' is not a department", {"department": "must be a department"})
-    ctx.case.grade = 2
+    unit = unit_by_code(ctx.session, department, "department", kind="department")
     workflow.link_unit(ctx.session, ctx.case, unit.id)
     workflow.record_event(ctx.session, ctx.case, "dispatched", ctx.actor, unit_id=unit.id,
                           data={"department": department})
@@ -43,7 +40,5 @@ def close_case(ctx: HandlerContext, outcome: str) -> dict[str, Any]:
         raise HandlerError(f"unknown outcome '{outcome}'", {"outcome": "unknown value"})
     case = ctx.case
     case.status, case.outcome, case.closed_at = "closed", outcome, ctx.now
-    if outcome == "self_handled":
-        case.grade = 1
     workflow.record_event(ctx.session, case, "case_closed", ctx.actor, data={"outcome": outcome})
     return {}

@@ -23,8 +23,6 @@ def lookup_catalogue(ctx: HandlerContext, matter: str, urgent: bool = False) -> 
     missing = [c for c in codes if c not in names]
     if missing:
         raise HandlerError(f"catalogue names unknown departments: {', '.join(missing)}", {"matter": "misconfigured"})
-    ctx.case.matter = entry.code
-    ctx.case.category = entry.klass
     return {
         "matter": entry.code,
         "name": entry.name,

@@ -6,28 +6,26 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.models import Evaluation, ReportIn, Task, Unit
+from app.models import Evaluation, ReportIn, Task
 from app.services import workflow
-from app.services.org import ancestor_of_kind, unit_by_code
+from app.services.org import WHISTLE_LEVELS, ancestor_of_kind, unit_by_code
 
 from . import HandlerContext, HandlerError, handler
 
-LEVEL_KINDS = {"community": "community", "street": "street", "district": "district"}
 SCORES = ("efficiency", "cooperation", "professionalism", "responsibility")
 
 
 @handler("whistle_units")
 def whistle_units(ctx: HandlerContext, level: str) -> dict[str, Any]:
     """The whistling unit at a level, where it files (备案) and who verifies (核查)."""
-    kind = LEVEL_KINDS.get(level)
-    if kind is None:
+    if level not in WHISTLE_LEVELS:
         raise HandlerError(f"unknown whistle level '{level}'", {"level": "community, street or district"})
-    whistle = ancestor_of_kind(ctx.case.grid, kind)
+    whistle = ancestor_of_kind(ctx.case.grid, level)
     district = ancestor_of_kind(ctx.case.grid, "district")
     if whistle is None or district is None:
         raise HandlerError(f"the case's grid has no {level} above it", {"level": "no such unit"})
     above = whistle.parent or whistle
-    ctx.case.grade, ctx.case.level, ctx.case.whistle_unit_id = 3, level, whistle.id
+    ctx.case.whistle_unit_id = whistle.id
     workflow.record_event(ctx.session, ctx.case, "whistle_started", ctx.actor, unit_id=whistle.id,
                           data={"level": level, "whistle_unit": whistle.code})
     return {"whistle": whistle.code, "filing": above.code, "verifier": above.code, "district": district.code}
@@ -36,7 +34,7 @@ def whistle_units(ctx: HandlerContext, level: str) -> dict[str, Any]:
 @handler("record_report_in")
 def record_report_in(ctx: HandlerContext, department: str, duty: str) -> dict[str, Any]:
     """报到: the department checked in; on time if before its report-in task's deadline."""
-    unit = _department(ctx, department)
+    unit = unit_by_code(ctx.session, department, "department", kind="department")
     task = ctx.session.scalar(
         select(Task).where(Task.case_id == ctx.case.id, Task.task_type == "report_in", Task.unit_id == unit.id)
         .order_by(Task.id.desc()).limit(1)
@@ -64,7 +62,7 @@ def record_evaluation(
     comment: str | None = None,
 ) -> dict[str, Any]:
     """一哨一考: the whistling unit's rating of one department on this whistle."""
-    unit = _department(ctx, department)
+    unit = unit_by_code(ctx.session, department, "department", kind="department")
     scores = dict(zip(SCORES, (efficiency, cooperation, professionalism, responsibility), strict=True))
     bad = {k: "must be an integer 1–5" for k, v in scores.items() if not isinstance(v, int) or not 1 <= v <= 5}
     if bad:
@@ -93,10 +91,3 @@ def escalate_whistle(ctx: HandlerContext, level: str, reason: str | None = None)
     workflow.record_event(ctx.session, ctx.case, "escalated", ctx.actor,
                           data={"level": level, "reason": reason or "", "new_case": new_case.number})
     return {"case_number": new_case.number, "case_id": new_case.id}
-
-
-def _department(ctx: HandlerContext, code: str) -> Unit:
-    unit = unit_by_code(ctx.session, code, "department")
-    if unit.kind != "department":
-        raise HandlerError(f"'{code}' is not a department", {"department": "must be a department"})
-    return unit

@@ -11,7 +11,6 @@ from flask import Blueprint, current_app, jsonify, request, session
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
 
 from app.db import Database
 from app.models import User
@@ -35,7 +34,7 @@ def unit_of_work() -> Iterator[Session]:
         raise Conflict("the case was changed by someone else at the same time; reload and retry") from exc
     except OperationalError as exc:
         if "locked" in str(exc).lower() or "could not serialize" in str(exc).lower():
-            raise Conflict("the case is being changed by someone else; retry") from exc
+            raise Conflict("the database is busy with a concurrent change; retry") from exc
         raise
 
 
@@ -88,12 +87,6 @@ def _service_error(exc: ServiceError) -> Any:
     if exc.fields:
         body["fields"] = exc.fields
     return jsonify(body), exc.status
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> Any:
-    names = {413: "too_large", 404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
-    return jsonify({"error": names.get(exc.code or 500, "http_error"), "message": exc.description}), exc.code
 
 
 from app.api import routes  # noqa: E402,F401  (registers the routes)

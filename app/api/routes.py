@@ -70,7 +70,7 @@ def me(s: Session, principal: Principal) -> Any:
 @endpoint
 def file_report(s: Session, principal: Principal) -> Any:
     case = cases.file_report(s, principal, json_body())
-    return jsonify(cases.describe(s, case, include_contact=True)), 201
+    return jsonify(cases.describe(s, case, principal)), 201
 
 
 @bp.post("/public/reports")
@@ -89,8 +89,8 @@ def track(code: str) -> Any:
             raise NotFound("no case has this tracking code")
         return jsonify(
             {"number": case.number, "title": case.title, "status": case.status, "outcome": case.outcome,
-             "stage": case.current_step, "created_at": cases._iso(case.created_at),
-             "closed_at": cases._iso(case.closed_at), "satisfaction": case.satisfaction}
+             "stage": case.current_step, "created_at": cases.iso(case.created_at),
+             "closed_at": cases.iso(case.closed_at), "satisfaction": case.satisfaction}
         )
 
 

@@ -14,7 +14,7 @@ from .bundle import (
     parse_bundle,
     read_bundle_dir,
 )
-from .runtime import Instance, ProcessError, ProcessScriptEngine, ReadyTask
+from .runtime import Instance, ProcessError, ProcessScriptEngine, ReadyTask, TaskNotOpen
 from .serializer import SERIALIZER_VERSION
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "ProcessError",
     "ProcessScriptEngine",
     "ReadyTask",
+    "TaskNotOpen",
     "bundle_hash",
     "cached_bundle",
     "check_bundle",

@@ -127,14 +127,23 @@ def parse_bundle(
     return bundle
 
 
-def check_bundle(files: dict[str, str], handler_names: set[str]) -> ParsedBundle:
-    """Full deploy-time validation: XSD, forms, lanes, and that service tasks name known handlers."""
+# Lengths of the inbox-row columns a task's properties are stored in.
+MAX_LENGTHS = {"id": 64, "name": 128, "lane": 32, "stage": 32, "formJsonSchemaFilename": 128}
+
+
+def check_bundle(
+    files: dict[str, str], handler_names: set[str], roles: set[str], stages: set[str]
+) -> ParsedBundle:
+    """Full deploy-time validation: XSD, forms, lanes naming known roles, known stages, lengths that
+    fit the inbox, and service tasks that name registered handlers."""
     bundle = parse_bundle(files, validate=True)
     problems: list[str] = []
     for process_id, (spec, subprocesses) in bundle.specs.items():
         for proc in [spec, *subprocesses.values()]:
             for task_spec in proc.task_specs.values():
                 problems.extend(_check_task_spec(process_id, task_spec, bundle, handler_names))
+                if isinstance(task_spec, UserTask):
+                    problems.extend(_check_user_task(process_id, task_spec, roles, stages))
     if problems:
         raise BundleError("; ".join(sorted(set(problems))))
     return bundle
@@ -157,6 +166,24 @@ def _check_task_spec(
         problems.append(f"{where}: user task lacks property 'formJsonSchemaFilename'")
     elif form not in bundle.forms:
         problems.append(f"{where}: form '{form}' is missing from the bundle")
+    return problems
+
+
+def _check_user_task(process_id: str, task_spec: Any, roles: set[str], stages: set[str]) -> list[str]:
+    where = f"{process_id}/{task_spec.name}"
+    props = task_spec.extensions.get("properties", {})
+    values = {
+        "id": task_spec.name, "name": task_spec.bpmn_name or "", "lane": task_spec.lane or "",
+        "stage": props.get("stage", ""), "formJsonSchemaFilename": props.get("formJsonSchemaFilename", ""),
+    }
+    problems = [
+        f"{where}: {key} '{value[:40]}…' is longer than {MAX_LENGTHS[key]} characters"
+        for key, value in values.items() if len(value) > MAX_LENGTHS[key]
+    ]
+    if task_spec.lane and task_spec.lane not in roles:
+        problems.append(f"{where}: lane '{task_spec.lane}' is not a role ({', '.join(sorted(roles))})")
+    if props.get("stage") and props["stage"] not in stages:
+        problems.append(f"{where}: stage '{props['stage']}' is unknown ({', '.join(sorted(stages))})")
     return problems
 
 

@@ -36,6 +36,10 @@ class ProcessError(Exception):
         self.cause = cause
 
 
+class TaskNotOpen(ProcessError):
+    """The task was completed, cancelled or taken away by a timer in the meantime."""
+
+
 class ProcessScriptEngine(PythonScriptEngine):
     """Scripts and expressions run in the sandbox; service tasks can call registered handlers only."""
 
@@ -114,9 +118,12 @@ class Instance:
         self._guarded(context, self._engine_steps)
 
     def complete(self, task_id: str, form: dict[str, Any], context: Any) -> None:
-        task = self._ready_task(task_id)
+        """Load → fire due timers → run the task → engine steps. A task that a timer has just
+        taken away (an interrupting deadline, say) is no longer open: TaskNotOpen."""
 
         def run() -> None:
+            self._engine_steps()
+            task = self._ready_task(task_id)
             task.set_data(**form)
             task.run()
             self._engine_steps()
@@ -126,9 +133,15 @@ class Instance:
     def task_data(self, task_id: str) -> dict[str, Any]:
         return self._ready_task(task_id).data
 
+    def ready_task_ids(self) -> list[str]:
+        return [str(task.id) for task in self.workflow.get_tasks(state=TaskState.READY, manual=True)]
+
+    def describe(self, task_id: str) -> ReadyTask:
+        """A READY human task with the diagram's properties (unit, deadline ...) evaluated."""
+        return self._describe(self._ready_task(task_id))
+
     def ready_tasks(self) -> list[ReadyTask]:
-        ready = self.workflow.get_tasks(state=TaskState.READY, manual=True)
-        return [self._describe(task) for task in ready]
+        return [self.describe(task_id) for task_id in self.ready_task_ids()]
 
     def _engine_steps(self) -> None:
         # Timers first: a due timer only becomes READY on refresh, and must run in this same step.
@@ -141,7 +154,7 @@ class Instance:
         except (ValueError, KeyError, SpiffWorkflowException):
             task = None
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
-            raise ProcessError(f"task {task_id} is not open in this case")
+            raise TaskNotOpen(f"task {task_id} is not open in this case")
         return task
 
     def _guarded(self, context: Any, work: Callable[[], None]) -> None:

@@ -80,10 +80,25 @@ def load_state(
 ) -> BpmnWorkflow:
     serializer = _serializer()
     dct = json.loads(state)
-    if serializer_version != SERIALIZER_VERSION and serializer_version in MIGRATIONS:
-        MIGRATIONS[serializer_version](dct)
+    if serializer_version != SERIALIZER_VERSION:
+        _migrate(serializer, dct, serializer_version, specs)
     token = _specs.set(specs)
     try:
         return serializer.from_dict(dct)
     finally:
         _specs.reset(token)
+
+
+def _migrate(
+    serializer: BpmnWorkflowSerializer,
+    dct: dict[str, Any],
+    version: str,
+    specs: tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]],
+) -> None:
+    """Run SpiffWorkflow's format migrations; they expect the specs, which the stored state omits."""
+    if version not in MIGRATIONS:
+        raise ValueError(f"unknown engine state format '{version}' (this engine writes {SERIALIZER_VERSION})")
+    spec, subprocess_specs = specs
+    dct["spec"] = serializer.registry.convert(spec)
+    dct["subprocess_specs"] = {name: serializer.registry.convert(sub) for name, sub in subprocess_specs.items()}
+    MIGRATIONS[version](dct)

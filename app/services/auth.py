@@ -15,8 +15,6 @@ from app.services import clock
 from app.services.errors import Forbidden, Unauthorized
 from app.services.org import descendant_ids
 
-# Roles that read every case of the district (auditors replay any case's history).
-READ_ALL_ROLES = {"auditor"}
 # Roles that only read: a user holding nothing else is refused every write.
 READ_ONLY_ROLES = {"auditor"}
 
@@ -33,10 +31,6 @@ class Principal:
 
     def holds(self, role: str, unit_id: int) -> bool:
         return (role, unit_id) in self.assignments
-
-    @property
-    def reads_all(self) -> bool:
-        return bool(self.roles & READ_ALL_ROLES)
 
     @property
     def read_only(self) -> bool:

@@ -14,9 +14,9 @@ from app.services import clock, workflow
 from app.services.auth import Principal
 from app.services.catalogue import load_catalogue
 from app.services.errors import Forbidden, Invalid, NotFound
-from app.services.org import ancestor_of_kind, unit_by_code
+from app.services.org import WHISTLE_LEVELS, ancestor_of_kind, unit_by_code
 from app.services.processes import latest_version
-from app.services.validation import validate
+from app.services.validation import valid_id, validate
 
 CHANNELS = {
     "hotline_12345": "12345热线",
@@ -32,7 +32,8 @@ CHANNELS = {
     "grid_patrol": "网格巡查",
 }
 PUBLIC_CHANNELS = {"web", "wechat", "qr_code"}
-LEVELS = ("community", "street", "district")
+# Roles that call or visit the reporter (feedback, call-back) and so see their name and phone.
+CONTACT_ROLES = {"platform_operator", "whistle_staff", "secretary", "callback_agent", "auditor"}
 
 REPORT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -47,7 +48,7 @@ REPORT_SCHEMA: dict[str, Any] = {
         "matter": {"type": "string", "maxLength": 64},
         "urgent": {"type": "boolean"},
         "self_handled": {"type": "boolean"},
-        "whistle_level": {"enum": list(LEVELS)},
+        "whistle_level": {"enum": list(WHISTLE_LEVELS)},
         "reporter_name": {"type": "string", "maxLength": 64},
         "reporter_phone": {"type": "string", "maxLength": 32, "pattern": "^[0-9+\\- ]*$"},
     },
@@ -61,9 +62,7 @@ def file_report(session: Session, principal: Principal | None, payload: Any) -> 
     if principal is not None and principal.read_only:
         raise Forbidden("your roles only read cases; they cannot file reports")
     data = validate(_report_validator, payload)
-    grid = unit_by_code(session, data["grid"], "grid")
-    if grid.kind != "grid":
-        raise Invalid(f"'{grid.code}' is not a grid", {"grid": "must be a grid (网格)"})
+    grid = unit_by_code(session, data["grid"], "grid", kind="grid")
     if data.get("whistle_level") and not data.get("matter"):
         raise Invalid("a whistle needs the matter it is about", {"matter": "required with whistle_level"})
     if data.get("matter") and load_catalogue().matter(data["matter"]) is None:
@@ -84,6 +83,7 @@ def file_report(session: Session, principal: Principal | None, payload: Any) -> 
         reporter_name=data.get("reporter_name", ""),
         reporter_phone=data.get("reporter_phone", ""),
         reported_by=principal.user if principal else None,
+        actor=principal.user if principal else None,
         urgent=data.get("urgent", False),
         matter=data.get("matter"),
     )
@@ -97,7 +97,7 @@ def file_report(session: Session, principal: Principal | None, payload: Any) -> 
 
 def start_escalated_whistle(session: Session, source: Case, level: str, reason: str, actor: User | None) -> Case:
     """社呼街应、街呼市应: a new whistle one level up, linked to the one that could not solve it."""
-    if level not in LEVELS:
+    if level not in WHISTLE_LEVELS:
         raise Invalid(f"cannot escalate to level '{level}'", {"level": "unknown whistle level"})
     case = new_case(
         session,
@@ -110,6 +110,7 @@ def start_escalated_whistle(session: Session, source: Case, level: str, reason: 
         reporter_name=source.reporter_name,
         reporter_phone=source.reporter_phone,
         reported_by=source.reported_by_id and session.get(User, source.reported_by_id),
+        actor=actor,
         urgent=source.urgent,
         matter=source.matter,
         parent=source,
@@ -131,6 +132,7 @@ def new_case(
     reporter_name: str,
     reporter_phone: str,
     reported_by: User | None,
+    actor: User | None,
     urgent: bool,
     matter: str | None,
     parent: Case | None = None,
@@ -143,7 +145,7 @@ def new_case(
     now = clock.now()
     case = Case(
         number=f"tmp-{secrets.token_hex(8)}",
-        tracking_code=secrets.token_hex(5).upper(),
+        tracking_code=secrets.token_hex(8).upper(),
         process_id=process_id,
         process_version_id=latest_version(session).id,
         title=title,
@@ -165,6 +167,7 @@ def new_case(
         updated_at=now,
         state="",
         serializer_version="",
+        version=1,
         event_count=0,
         rework_count=0,
         return_count=0,
@@ -175,7 +178,7 @@ def new_case(
     for unit in (grid, community, street, district):
         workflow.link_unit(session, case, unit.id)
     workflow.record_event(
-        session, case, "case_created", reported_by,
+        session, case, "case_created", actor,
         data={"number": case.number, "process": process_id, "channel": channel, "title": title,
               "grid": grid.code, "parent": parent.number if parent else None},
     )
@@ -201,7 +204,7 @@ def _check_reporter_rights(principal: Principal, grid: Unit, data: dict[str, Any
         raise Forbidden("only the grid worker of this grid can record a self-handled problem")
     level = data.get("whistle_level")
     if level:
-        unit = ancestor_of_kind(grid, {"community": "community", "street": "street"}.get(level, "district"))
+        unit = ancestor_of_kind(grid, level)
         if unit is None or not principal.holds("secretary", unit.id):
             raise Forbidden(f"only the secretary of this {level} can blow a {level} whistle")
 
@@ -211,15 +214,14 @@ def _check_reporter_rights(principal: Principal, grid: Unit, data: dict[str, Any
 
 def visible(session: Session, principal: Principal, case_id: int) -> Case:
     """The case if this user may see it; 404 otherwise, so existence does not leak."""
-    case = session.get(Case, case_id)
+    case = session.get(Case, case_id) if valid_id(case_id) else None
     if case is None or not can_see(session, principal, case):
         raise NotFound(f"case {case_id} not found")
     return case
 
 
 def can_see(session: Session, principal: Principal, case: Case) -> bool:
-    if principal.reads_all:
-        return True
+    """Through a unit the case involves, or one above it (the district's auditor sees them all)."""
     if not principal.visible_units:
         return False
     query = select(
@@ -230,10 +232,11 @@ def can_see(session: Session, principal: Principal, case: Case) -> bool:
 
 def case_view(session: Session, principal: Principal, case_id: int) -> dict[str, Any]:
     case = visible(session, principal, case_id)
-    return describe(session, case, include_contact=True)
+    return describe(session, case, principal)
 
 
-def describe(session: Session, case: Case, include_contact: bool) -> dict[str, Any]:
+def describe(session: Session, case: Case, principal: Principal) -> dict[str, Any]:
+    """A case as its readers see it; the reporter's contact only for roles that contact them."""
     units = {u.id: u for u in session.scalars(select(Unit))}
     matter = load_catalogue().matter(case.matter) if case.matter else None
     open_tasks = session.scalars(
@@ -263,19 +266,19 @@ def describe(session: Session, case: Case, include_contact: bool) -> dict[str, A
             "whistle": units[case.whistle_unit_id].code if case.whistle_unit_id else None,
         },
         "current_step": case.current_step,
-        "due_at": _iso(case.due_at),
+        "due_at": iso(case.due_at),
         "rework_count": case.rework_count,
         "return_count": case.return_count,
         "satisfaction": case.satisfaction,
-        "created_at": _iso(case.created_at),
-        "closed_at": _iso(case.closed_at),
+        "created_at": iso(case.created_at),
+        "closed_at": iso(case.closed_at),
         "process_version": case.process_version.version,
         "parent_case": case.parent_case.number if case.parent_case else None,
         "escalated_to": [c.number for c in children],
         "open_tasks": [task_summary(t, units) for t in open_tasks],
         "report_ins": [
-            {"department": units[r.department_id].code, "duty": r.duty, "summoned_at": _iso(r.summoned_at),
-             "due_at": _iso(r.due_at), "reported_at": _iso(r.reported_at), "on_time": r.on_time}
+            {"department": units[r.department_id].code, "duty": r.duty, "summoned_at": iso(r.summoned_at),
+             "due_at": iso(r.due_at), "reported_at": iso(r.reported_at), "on_time": r.on_time}
             for r in session.scalars(select(ReportIn).where(ReportIn.case_id == case.id).order_by(ReportIn.id))
         ],
         "evaluations": [
@@ -285,12 +288,12 @@ def describe(session: Session, case: Case, include_contact: bool) -> dict[str, A
             for e in session.scalars(select(Evaluation).where(Evaluation.case_id == case.id).order_by(Evaluation.id))
         ],
         "timeline": [
-            {"seq": e.seq, "type": e.type, "actor": e.actor, "role": e.role,
-             "unit": units[e.unit_id].code if e.unit_id else None, "at": _iso(e.created_at), "data": e.data}
+            {"seq": e.seq, "type": e.type, "actor": e.actor, "role": e.role, "state_version": e.state_version,
+             "unit": units[e.unit_id].code if e.unit_id else None, "at": iso(e.created_at), "data": e.data}
             for e in session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq))
         ],
     }
-    if include_contact:
+    if principal.roles & CONTACT_ROLES:
         view["reporter"] = {"name": case.reporter_name, "phone": case.reporter_phone}
     return view
 
@@ -307,12 +310,12 @@ def task_summary(task: Task, units: dict[int, Unit]) -> dict[str, Any]:
         "unit_name": unit.name,
         "status": task.status,
         "assignee": task.assignee.username if task.assignee else None,
-        "due_at": _iso(task.due_at),
+        "due_at": iso(task.due_at),
         "overdue": bool(task.due_at and task.status == "open" and task.due_at < clock.now()),
-        "created_at": _iso(task.created_at),
+        "created_at": iso(task.created_at),
         "context": task.context,
     }
 
 
-def _iso(value: Any) -> str | None:
+def iso(value: Any) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value is not None else None

@@ -36,3 +36,8 @@ class Conflict(ServiceError):
 class Invalid(ServiceError):
     status = 422
     error = "invalid"
+
+
+class Unavailable(ServiceError):
+    status = 503
+    error = "unavailable"

@@ -19,8 +19,8 @@ from typing import Any
 
 from flask import Flask
 
-from app.services.cases import CHANNELS, LEVELS, REPORT_SCHEMA
-from app.services.org import ROLES
+from app.services.cases import CHANNELS, REPORT_SCHEMA
+from app.services.org import ROLES, WHISTLE_LEVELS
 
 Schema = dict[str, Any]
 
@@ -96,7 +96,7 @@ def _schemas() -> dict[str, Schema]:
                             closed_at=NTIME, satisfaction=NSTR),
         "Task": task,
         "InboxItem": _extend(task, case_id=INT, case_number=STR, case_title=STR,
-                             level=_enum(LEVELS, True), category=NSTR, urgent=BOOL),
+                             level=_enum(WHISTLE_LEVELS, True), category=NSTR, urgent=BOOL),
         "InboxPage": _obj(
             items=_array(_ref("InboxItem")), total=INT, page=INT, per_page=INT,
             counts={"type": "object", "additionalProperties": INT,
@@ -109,7 +109,7 @@ def _schemas() -> dict[str, Schema]:
         "Case": _obj(
             "reporter",
             id=INT, number=STR, title=STR, description=STR, channel=_enum(sorted(CHANNELS)), address=STR,
-            status=_enum(["open", "closed"]), outcome=NSTR, grade=NINT, level=_enum(LEVELS, True),
+            status=_enum(["open", "closed"]), outcome=NSTR, grade=NINT, level=_enum(WHISTLE_LEVELS, True),
             matter=NSTR, matter_name=NSTR, category=NSTR, urgent=BOOL,
             units=_obj(grid=STR, community=STR, street=STR, district=STR, whistle=NSTR),
             current_step=STR, due_at=NTIME, rework_count=INT, return_count=INT, satisfaction=NSTR,
@@ -119,7 +119,7 @@ def _schemas() -> dict[str, Schema]:
                                    due_at=NTIME, reported_at=NTIME, on_time=_t("boolean", True))),
             evaluations=_array(_obj(department=STR, efficiency=INT, cooperation=INT, professionalism=INT,
                                     responsibility=INT, score=NUM, comment=STR)),
-            timeline=_array(_obj(seq=INT, type=STR, actor=STR, role=NSTR, unit=NSTR, at=TIME,
+            timeline=_array(_obj(seq=INT, type=STR, state_version=NINT, actor=STR, role=NSTR, unit=NSTR, at=TIME,
                                  data=FREE_OBJECT)),
             reporter=_obj(name=STR, phone=STR),
         ),
@@ -145,6 +145,7 @@ ERRORS: dict[int, tuple[str, str]] = {
     409: ("Conflict", "冲突 Task not open / claimed by someone else / concurrent change; reload and retry"),
     413: ("TooLarge", "请求体过大 Body larger than the configured limit"),
     422: ("Invalid", "数据校验失败 Validation failed; `fields` names the fields"),
+    503: ("Unavailable", "尚未部署流程 No process version is deployed yet"),
 }
 
 # --- operations ----------------------------------------------------------------------------------
@@ -158,7 +159,7 @@ PATH_PARAMS: dict[str, tuple[Schema, str]] = {
 _FLAG = "1/true/yes 为真，其他为假 1/true/yes = on, anything else = off"
 INBOX_QUERY: tuple[tuple[str, Schema, str], ...] = (
     ("task_type", STR, "任务类型 Task type (BPMN task id), e.g. report_in"),
-    ("level", _enum(LEVELS), "吹哨层级 Whistle level of the case"),
+    ("level", _enum(WHISTLE_LEVELS), "吹哨层级 Whistle level of the case"),
     ("category", STR, "问题类别 Case category"),
     ("overdue", BOOL, f"仅超期 Only overdue tasks; {_FLAG}"),
     ("mine", BOOL, f"仅我认领的 Only tasks claimed by me; {_FLAG}"),
@@ -191,11 +192,11 @@ OPS: list[Op] = [
        body=_ref("Credentials"), errors=(401, 409), public=True),
     Op("get", "/api/me", "auth", "当前用户 The current user and their roles", "Me"),
     Op("post", "/api/reports", "reports", "上报问题 File a report (staff channels)", "Case", status=(201,),
-       body=_ref("Report"), errors=(403, 404, 409),
+       body=_ref("Report"), errors=(403, 409, 503),
        description="403 when self_handled is set by other than the grid's worker, or whistle_level by "
-                   "other than that level's secretary; 404 when no process version is deployed."),
+                   "other than that level's secretary; 503 when no process version is deployed."),
     Op("post", "/api/public/reports", "public", "群众上报 File a report as a member of the public",
-       "ReportReceipt", status=(201,), body=_ref("Report"), errors=(403, 404, 409), public=True,
+       "ReportReceipt", status=(201,), body=_ref("Report"), errors=(403, 409, 503), public=True,
        description="Only the web, wechat and qr_code channels; self_handled and whistle_level are "
                    "forbidden (403)."),
     Op("get", "/api/public/track/{code}", "public", "进度查询 Track a case by its tracking code",

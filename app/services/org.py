@@ -28,10 +28,17 @@ ROLES = {
 }
 
 
-def unit_by_code(session: Session, code: str, field: str = "unit") -> Unit:
-    unit = session.scalar(select(Unit).where(Unit.code == code))
+# A whistle level is named after the kind of unit that blows it (社区哨, 街道哨, 区级哨).
+WHISTLE_LEVELS = ("community", "street", "district")
+
+
+def unit_by_code(session: Session, code: object, field: str = "unit", kind: str | None = None) -> Unit:
+    """The unit with this code (and of this kind); 422 naming ``field`` otherwise."""
+    unit = session.scalar(select(Unit).where(Unit.code == code)) if isinstance(code, str) else None
     if unit is None:
         raise Invalid(f"unknown unit '{code}'", {field: f"unknown unit '{code}'"})
+    if kind is not None and unit.kind != kind:
+        raise Invalid(f"'{code}' is not a {kind}", {field: f"must be a {kind}"})
     return unit
 
 

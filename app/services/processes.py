@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.engine import (
@@ -18,13 +19,22 @@ from app.engine import (
 )
 from app.models import ProcessVersion
 from app.services import clock
-from app.services.errors import Invalid, NotFound
+from app.services.errors import Conflict, Invalid, NotFound, Unavailable
+from app.services.org import ROLES
 
-_hash_by_version: dict[int, str] = {}
+# (database, version id) → content hash, so a worker reads a version's files at most once.
+_hash_by_version: dict[tuple[str, int], str] = {}
 
 # Processes the services start by id (a report starts 'case', an escalation 'whistle'): every
 # version must have them, or new cases would fail on it.
 STARTED_PROCESSES = ("case", "whistle")
+
+
+# The stages a user task may name (they group the inbox and drive the case's status display).
+STAGES = {
+    "triage", "dispatch", "review", "filing", "report_in", "coordination", "handling", "confirmation",
+    "verification", "feedback", "callback", "evaluation", "supervision",
+}
 
 
 def deploy(session: Session, files: dict[str, str], deployed_by: str) -> tuple[ProcessVersion, bool]:
@@ -36,7 +46,7 @@ def deploy(session: Session, files: dict[str, str], deployed_by: str) -> tuple[P
     from handlers import HANDLERS  # handlers use the services; import them only when deploying
 
     try:
-        bundle = check_bundle(files, set(HANDLERS))
+        bundle = check_bundle(files, set(HANDLERS), set(ROLES), STAGES)
     except BundleError as exc:
         raise Invalid(f"process bundle rejected: {exc}", {"files": str(exc)}) from exc
     missing = [p for p in STARTED_PROCESSES if p not in bundle.specs]
@@ -48,7 +58,10 @@ def deploy(session: Session, files: dict[str, str], deployed_by: str) -> tuple[P
         version=number, content_hash=content_hash, files=files, deployed_at=clock.now(), deployed_by=deployed_by
     )
     session.add(version)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict("another deploy stored this version number at the same time; deploy again") from exc
     return version, True
 
 
@@ -63,13 +76,14 @@ def deploy_directory(session: Session, directory: Path, deployed_by: str) -> tup
 def latest_version(session: Session, required: bool = True) -> ProcessVersion | None:
     version = session.scalar(select(ProcessVersion).order_by(ProcessVersion.version.desc()).limit(1))
     if version is None and required:
-        raise NotFound("no process version is deployed: run `flask --app wsgi deploy` first")
+        raise Unavailable("no process version is deployed: run `flask --app wsgi deploy` first")
     return version
 
 
 def bundle_of(session: Session, version_id: int) -> ParsedBundle:
     """The parsed bundle of a stored version; the files are read from the database only once."""
-    content_hash = _hash_by_version.get(version_id)
+    key = (str(session.get_bind().url), version_id)
+    content_hash = _hash_by_version.get(key)
     if content_hash is not None:
         cached = cached_bundle(content_hash)
         if cached is not None:
@@ -78,7 +92,7 @@ def bundle_of(session: Session, version_id: int) -> ParsedBundle:
     if version is None:
         raise NotFound(f"process version {version_id} does not exist")
     bundle = get_bundle(version.files, version.content_hash)
-    _hash_by_version[version_id] = version.content_hash
+    _hash_by_version[key] = version.content_hash
     return bundle
 
 

@@ -6,16 +6,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.models import Case, Task, Unit, User
 from app.services import clock, workflow
 from app.services.auth import Principal, users_holding
-from app.services.cases import describe, task_summary, visible
+from app.services.cases import can_see, describe, task_summary
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.processes import bundle_of
-from app.services.validation import validate
+from app.services.validation import valid_id, validate
 
 # Who may hand a task to someone else in a unit, besides holders of the task's own role.
 ASSIGNING_ROLES = ("dept_head", "secretary", "platform_operator")
@@ -47,7 +47,8 @@ def inbox(session: Session, principal: Principal, flt: InboxFilter) -> dict[str,
         query = query.where(Task.assignee_id == principal.user.id)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
-        query.order_by(Task.due_at.is_(None), Task.due_at, Task.id)
+        query.options(contains_eager(Task.case), joinedload(Task.assignee))
+        .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
         .offset((flt.page - 1) * flt.per_page)
         .limit(flt.per_page)
     ).all()
@@ -70,7 +71,7 @@ def task_detail(session: Session, principal: Principal, task_id: int) -> dict[st
     detail = task_summary(task, _units(session, {task.unit_id}))
     detail["form_schema"] = bundle.form(task.form) if task.form else None
     detail["can_complete"] = task.status == "open" and principal.holds(task.role, task.unit_id)
-    detail["case"] = describe(session, task.case, include_contact=True)
+    detail["case"] = describe(session, task.case, principal)
     return detail
 
 
@@ -136,10 +137,9 @@ def _actionable(principal: Principal) -> ColumnElement[bool]:
 
 
 def _visible_task(session: Session, principal: Principal, task_id: int) -> Task:
-    task = session.get(Task, task_id)
-    if task is None:
-        raise NotFound(f"task {task_id} not found")
-    visible(session, principal, task.case_id)  # 404 when the case is not the user's to see
+    task = session.get(Task, task_id) if valid_id(task_id) else None
+    if task is None or not can_see(session, principal, task.case):
+        raise NotFound(f"task {task_id} not found")  # the same answer whether it exists or not
     return task
 
 
@@ -163,7 +163,8 @@ def _may_assign(principal: Principal, task: Task) -> bool:
 
 def _touch(session: Session, task: Task, event: str, actor: User, data: dict[str, Any] | None = None) -> None:
     case = task.case
-    case.updated_at = clock.now()  # bumps the case version: a racing completion gets a conflict
+    workflow.begin_step(case)  # a racing completion of the same task gets a conflict
+    case.updated_at = clock.now()
     workflow.record_event(
         session, case, event, actor, role=task.role, unit_id=task.unit_id, data={"task_id": task.id, **(data or {})}
     )

@@ -9,11 +9,20 @@ from jsonschema import Draft202012Validator
 
 from app.services.errors import Invalid
 
+# Row ids are 32-bit on PostgreSQL: a larger id in a URL simply names nothing.
+MAX_ID = 2**31 - 1
+# Control characters other than tab and newlines have no place in user text (PostgreSQL refuses NUL).
+_CONTROL = {chr(c) for c in range(32) if chr(c) not in "\t\n\r"} | {"\x7f"}
+
+
+def valid_id(value: int) -> bool:
+    return 0 < value <= MAX_ID
+
 
 def validate(validator: Draft202012Validator, payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise Invalid("the body must be a JSON object", {"": "expected a JSON object"})
-    fields: dict[str, str] = {}
+    fields: dict[str, str] = dict(_control_characters(payload))
     for error in sorted(validator.iter_errors(payload), key=lambda e: list(e.path)):
         for name in _field_names(error):
             fields.setdefault(name, error.message)
@@ -34,3 +43,13 @@ def _field_names(error: Any) -> list[str]:
         extras = [k for k in error.instance if k not in known and not any(re.search(p, k) for p in patterns)]
         return extras or ["(unknown)"]
     return [path or "(body)"]
+
+
+def _control_characters(value: Any, path: str = "") -> list[tuple[str, str]]:
+    if isinstance(value, str):
+        return [(path or "(body)", "contains control characters")] if _CONTROL & set(value) else []
+    if isinstance(value, dict):
+        return [hit for k, v in value.items() for hit in _control_characters(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list):
+        return [hit for i, v in enumerate(value) for hit in _control_characters(v, f"{path}.{i}" if path else str(i))]
+    return []

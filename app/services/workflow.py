@@ -8,17 +8,18 @@ applied twice.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from app.engine import Instance, ProcessError, ProcessScriptEngine, ReadyTask
+from app.engine import Instance, ProcessError, ProcessScriptEngine, TaskNotOpen
 from app.models import Case, CaseUnit, Event, Task, Unit, User
 from app.services import clock
-from app.services.errors import Invalid, ServiceError
+from app.services.catalogue import load_catalogue
+from app.services.errors import Conflict, Invalid, ServiceError
 from app.services.processes import bundle_of
 from handlers import HANDLERS, HandlerContext, HandlerError
 
@@ -33,6 +34,12 @@ def script_engine() -> ProcessScriptEngine:
     if _script_engine is None:
         _script_engine = ProcessScriptEngine(HANDLERS)
     return _script_engine
+
+
+def begin_step(case: Case) -> None:
+    """One step, one new version: every UPDATE of the step checks the old one (409 on a race),
+    and the step's events name the version the case has after it."""
+    case.version += 1
 
 
 def start(session: Session, case: Case, data: dict[str, Any], actor: User | None) -> Instance:
@@ -50,8 +57,8 @@ def load(session: Session, case: Case) -> Instance:
 
 def complete(session: Session, task: Task, form: dict[str, Any], actor: User) -> Instance:
     case = task.case
+    begin_step(case)
     instance = load(session, case)
-    _run(session, case, actor, lambda ctx: instance.complete(task.engine_task_id, form, ctx))
     task.status = "completed"
     task.completed_at = clock.now()
     task.completed_by_id = actor.id
@@ -59,6 +66,7 @@ def complete(session: Session, task: Task, form: dict[str, Any], actor: User) ->
         session, case, "task_completed", actor, role=task.role, unit_id=task.unit_id,
         data={"task": task.task_type, "task_id": task.id, "form": form},
     )
+    _run(session, case, actor, lambda ctx: instance.complete(task.engine_task_id, form, ctx))
     save(session, case, instance, actor)
     return instance
 
@@ -68,9 +76,9 @@ def save(session: Session, case: Case, instance: Instance, actor: User | None) -
     case.state, case.serializer_version = instance.dump()
     now = clock.now()
     case.updated_at = now
-    ready = instance.ready_tasks()
-    _project(case, instance, ready)
-    _sync_inbox(session, case, ready, actor, now)
+    ready_ids = instance.ready_task_ids()
+    _project(case, instance, ready_ids)
+    _sync_inbox(session, case, instance, ready_ids, actor, now)
     session.flush()
 
 
@@ -115,6 +123,8 @@ def _run(session: Session, case: Case, actor: User | None, work: Any) -> None:
     context = HandlerContext(session=session, case=case, actor=actor, now=clock.now())
     try:
         work(context)
+    except TaskNotOpen as exc:
+        raise Conflict(f"{exc}: it was completed or withdrawn in the meantime") from exc
     except ProcessError as exc:
         cause = exc.cause
         if isinstance(cause, HandlerError):
@@ -131,54 +141,51 @@ class ProcessFailure(ServiceError):
     error = "process_error"
 
 
-def _project(case: Case, instance: Instance, ready: list[ReadyTask]) -> None:
-    data = instance.data if instance.completed or not ready else instance.task_data(ready[0].id)
+def _project(case: Case, instance: Instance, ready_ids: list[str]) -> None:
+    data = instance.task_data(ready_ids[0]) if ready_ids and not instance.completed else instance.data
     for key in PROJECTED:
         if data.get(key) is not None:
             setattr(case, key, data[key])
-    case.current_step = ",".join(sorted({t.name for t in ready}))[:255]
+    matter = load_catalogue().matter(case.matter) if case.matter else None
+    case.category = matter.klass if matter else case.category
 
 
-def _sync_inbox(session: Session, case: Case, ready: list[ReadyTask], actor: User | None, now: Any) -> None:
+def _sync_inbox(
+    session: Session, case: Case, instance: Instance, ready_ids: list[str], actor: User | None, now: datetime
+) -> None:
+    """Inbox rows = the READY human tasks: new ones get a row, rows of tasks gone are cancelled."""
     open_rows = {
         row.engine_task_id: row
         for row in session.scalars(select(Task).where(Task.case_id == case.id, Task.status == "open"))
     }
-    ready_ids = {t.id for t in ready}
     for engine_id, row in open_rows.items():
         if engine_id not in ready_ids:
             row.status = "cancelled"
             row.completed_at = now
-    units = _units_by_code(session, {t.unit for t in ready if t.id not in open_rows})
-    for item in ready:
-        if item.id in open_rows:
-            continue
+    new = [instance.describe(task_id) for task_id in ready_ids if task_id not in open_rows]
+    units = _units_by_code(session, {t.unit for t in new})
+    linked = set(session.scalars(select(CaseUnit.unit_id).where(CaseUnit.case_id == case.id)))
+    for item in new:
         unit = units.get(item.unit)
         if unit is None:
             raise ProcessFailure(f"task '{item.name}' belongs to unknown unit '{item.unit}'")
         row = Task(
-            case_id=case.id,
-            engine_task_id=item.id,
-            task_type=item.name,
-            title=item.title,
-            stage=item.stage,
-            role=item.role,
-            unit_id=unit.id,
-            form=item.form,
-            context=item.context,
-            status="open",
-            due_at=now + timedelta(hours=item.due_hours) if item.due_hours is not None else None,
-            created_at=now,
+            case_id=case.id, engine_task_id=item.id, task_type=item.name, title=item.title, stage=item.stage,
+            role=item.role, unit_id=unit.id, form=item.form, context=item.context, status="open",
+            due_at=now + timedelta(hours=item.due_hours) if item.due_hours is not None else None, created_at=now,
         )
         session.add(row)
-        link_unit(session, case, unit.id)
+        open_rows[item.id] = row
+        if unit.id not in linked:
+            session.add(CaseUnit(case_id=case.id, unit_id=unit.id))
+            linked.add(unit.id)
         record_event(
             session, case, "task_ready", actor, role=item.role, unit_id=unit.id,
             data={"task": item.name, "title": item.title, "engine_task_id": item.id},
         )
-    session.flush()
-    dues = [row.due_at for row in session.scalars(select(Task).where(Task.case_id == case.id, Task.status == "open"))]
-    case.due_at = min((d for d in dues if d is not None), default=None)
+    current = [row for engine_id, row in open_rows.items() if engine_id in ready_ids]
+    case.current_step = ",".join(sorted({row.task_type for row in current}))[:255]
+    case.due_at = min((row.due_at for row in current if row.due_at), default=None)
 
 
 def _units_by_code(session: Session, codes: set[str]) -> dict[str, Unit]:

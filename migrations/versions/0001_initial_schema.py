@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 07:49:07.846194
+Create Date: 2026-11-21 08:31:14.716494
 """
 
 from alembic import op
@@ -110,6 +110,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_cases_category'), ['category'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cases_parent_case_id'), ['parent_case_id'], unique=False)
         batch_op.create_index('ix_cases_status_level', ['status', 'level'], unique=False)
         batch_op.create_index('ix_cases_street', ['street_id'], unique=False)
 
@@ -260,6 +261,7 @@ def downgrade() -> None:
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index('ix_cases_street')
         batch_op.drop_index('ix_cases_status_level')
+        batch_op.drop_index(batch_op.f('ix_cases_parent_case_id'))
         batch_op.drop_index(batch_op.f('ix_cases_category'))
 
     op.drop_table('cases')

@@ -372,3 +372,36 @@ def test_a_head_takes_a_claimed_task_back_and_claiming_twice_records_once(api: A
     assert api.post("hw-head", f"/api/tasks/{task_id}/unclaim").status_code == 404  # not their case
     assert api.post("cgw-head", f"/api/tasks/{task_id}/unclaim").status_code == 200
     assert flow.task(case_id, "handle_dispatched")["assignee"] is None
+
+
+def _user_with_role(app: Flask, username: str, role: str, unit_code: str) -> str:
+    with app.extensions["whistle.db"].unit_of_work() as s:
+        if s.scalar(select(User).where(User.username == username)) is None:
+            unit = s.scalar(select(Unit).where(Unit.code == unit_code))
+            user = User(username=username, name=username, password_hash=generate_password_hash(PASSWORD))
+            s.add(user)
+            s.flush()
+            s.add(RoleAssignment(user_id=user.id, role=role, unit_id=unit.id))
+    return username
+
+
+def test_an_auditor_reads_only_below_their_own_unit(api: Api, app: Flask, flow: Flow) -> None:
+    local = _user_with_role(app, "auditor-s2c1", "auditor", "dc-s2-c1")
+    own = flow.report(title="本社区", grid="dc-s2-c1-g1")["id"]
+    other = flow.report(title="别的街道")["id"]
+    assert api.get(local, f"/api/cases/{own}").status_code == 200
+    assert api.get(local, f"/api/cases/{other}").status_code == 404
+    assert api.get("auditor", f"/api/cases/{other}").status_code == 200  # the district's auditor
+
+
+@pytest.mark.parametrize(("user", "sees_contact"), [
+    ("op-dc", True), ("callback", True), ("auditor", True), ("gw-s1c1g1", False), ("cgw-staff", False),
+])
+def test_the_reporters_contact_is_shown_only_to_roles_that_contact_them(
+    api: Api, flow: Flow, user: str, sees_contact: bool
+) -> None:
+    case_id = flow.report(title="路灯不亮", reporter_name="王女士", reporter_phone="13800000000")["id"]
+    flow.do("op-dc", case_id, "triage", {"grade": 2, "matter": "streetlight_broken"})
+    body = api.get(user, f"/api/cases/{case_id}").get_json()
+    assert ("reporter" in body) is sees_contact
+    assert ("13800000000" in str(body)) is sees_contact

@@ -366,6 +366,12 @@ def _bad_bundles() -> dict[str, tuple[dict[str, str], str]]:
         "bad_form": (files | {"forms/triage.schema.json": '{"type": 5}'}, "JSON Schema"),
         "no_case_process": ({k: v for k, v in files.items() if k != "case.bpmn"}, "'case'"),
         "stray_file": (files | {"notes.txt": "{}"}, "only .bpmn"),
+        "name_too_long": (files | {"case.bpmn": case.replace('name="研判分级 Triage"', f'name="{"长" * 150}"')},
+                          "longer than 128"),
+        "unknown_lane": (files | {"case.bpmn": case.replace('name="platform_operator"', 'name="wizard"', 1)},
+                         "lane 'wizard' is not a role"),
+        "unknown_stage": (files | {"case.bpmn": case.replace('value="triage"', 'value="brewing"', 1)},
+                          "stage 'brewing' is unknown"),
     }
 
 
@@ -390,3 +396,32 @@ def test_deploy_without_files_is_422(api: Api, body: Any) -> None:
     response = assert_error(api.post("admin", "/api/processes", json=body), 422, "invalid")
     assert "files" in response["fields"]
     assert api.get("admin", "/api/processes").get_json() == versions
+
+
+# --- values no database column can hold -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/tasks/{}", "/api/cases/{}"])
+@pytest.mark.parametrize("big", [2**31, 2**63, 10**30])
+def test_ids_beyond_any_row_are_404(api: Api, path: str, big: int) -> None:
+    assert_error(api.get("auditor", path.format(big)), 404, "not_found")
+
+
+def test_a_task_one_may_not_see_answers_like_a_missing_one(api: Api, idle_triage: tuple[int, int]) -> None:
+    _, task_id = idle_triage
+    hidden = assert_error(api.get("gw-s2c1g1", f"/api/tasks/{task_id}"), 404)["message"]
+    missing = assert_error(api.get("gw-s2c1g1", f"/api/tasks/{2**31 - 1}"), 404)["message"]
+    assert hidden.replace(str(task_id), "N") == missing.replace(str(2**31 - 1), "N")
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "bell\x07", "esc\x1b[31m"])
+def test_control_characters_are_refused_by_name(api: Api, app: Flask, idle_triage: tuple[int, int], text: str) -> None:
+    before = count(app, Case)
+    body = assert_error(api.post("gw-s1c1g1", "/api/reports", json=REPORT | {"description": text}), 422)
+    assert "description" in body["fields"]
+    assert count(app, Case) == before
+    case_id, task_id = idle_triage
+    snapshot = view(api, case_id)
+    form = TRIAGE | {"note": text}
+    assert "note" in assert_error(api.post("op-dc", f"/api/tasks/{task_id}/complete", json=form), 422)["fields"]
+    assert view(api, case_id) == snapshot

@@ -158,3 +158,12 @@ def _poll(url: str, seconds: float) -> bytes:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+
+
+def test_reports_before_any_deploy_are_503_not_a_crash(fresh_app: Flask) -> None:
+    _ready(fresh_app)
+    resp = fresh_app.test_client().post(
+        "/api/public/reports", json={"title": "路灯不亮", "grid": "dc-s1-c1-g1", "channel": "web"}
+    )
+    assert resp.status_code == 503
+    assert "deploy" in resp.get_json()["message"]

@@ -175,3 +175,30 @@ def _child(flow: Flow, case_id: int) -> dict[str, Any]:
     resp = flow.api.get("auditor", f"/api/cases/{int(number.split('-')[1])}")
     assert resp.status_code == 200
     return resp.get_json()
+
+
+def test_each_step_is_one_new_version_named_by_its_events(flow: Flow, app: Any) -> None:
+    from app.models import Case
+
+    case_id = flow.report(title="版本")["id"]
+
+    def version() -> int:
+        with app.extensions["whistle.db"].sessions() as s:
+            return s.get(Case, case_id).version
+
+    first = version()
+    flow.do("op-dc", case_id, "triage", FORMS["triage_whistle"])
+    assert version() == first + 1
+    step = [e for e in flow.case(case_id)["timeline"] if e["seq"] > 2]
+    assert step and {e["state_version"] for e in step} == {first + 1}
+
+
+def test_an_escalated_whistle_is_created_by_the_escalating_user(flow: Flow) -> None:
+    case_id = _triaged_whistle(flow)
+    flow.review_chain(case_id, "community")
+    flow.report_in_all(case_id, DEPTS)
+    escalate = FORMS["coordinate"] | {"decision": "escalate", "escalate_reason": "难"}
+    flow.do("staff-s1c1", case_id, "coordinate", escalate)
+    child = _child(flow, case_id)
+    created = child["timeline"][0]
+    assert (created["type"], created["actor"]) == ("case_created", "staff-s1c1")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 
 from app.engine import Instance, ProcessError, ProcessScriptEngine, parse_bundle
 from app.engine.sandbox import SandboxEnvironment, SandboxError
@@ -96,3 +98,27 @@ def test_completing_a_task_that_is_not_open_is_refused() -> None:
     instance = _instance("n = 1")
     with pytest.raises(ProcessError, match="not open"):
         instance.complete("00000000-0000-0000-0000-000000000000", {}, None)
+
+
+def _stored(script: str = "n = 1") -> tuple[Any, str, ProcessScriptEngine]:
+    files = {"p.bpmn": BPMN.replace("SCRIPT", script), "f.schema.json": json.dumps({"type": "object"})}
+    bundle = parse_bundle(files)
+    engine = ProcessScriptEngine({})
+    instance = Instance.start(bundle, "p", {"n": 1}, engine)
+    instance.advance(None)
+    return bundle, instance.dump()[0], engine
+
+
+def test_an_unknown_state_format_is_refused() -> None:
+    bundle, state, engine = _stored()
+    with pytest.raises(ValueError, match=r"unknown engine state format '9\.9'"):
+        Instance.load(bundle, "p", state, "9.9", engine)
+
+
+def test_an_older_state_format_is_migrated_with_its_specs(monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle, state, engine = _stored()
+    seen: dict[str, Any] = {}
+    monkeypatch.setitem(MIGRATIONS, "1.4", seen.update)  # SpiffWorkflow's migrations read the specs
+    instance = Instance.load(bundle, "p", state, "1.4", engine)
+    assert seen["spec"]["name"] == "p" and "tasks" in seen
+    assert [t.name for t in instance.ready_tasks()] == ["ask"]
