@@ -16,7 +16,8 @@ For each backend, in one process:
    data, same task sequence, same form data. After the start and after every task the workflow
    goes through a full ``BpmnWorkflowSerializer`` (``SPIFF_CONFIG``, specs included)
    ``serialize_json`` → ``deserialize_json`` round trip, as a plain SpiffWorkflow app storing
-   its workflows would do.
+   its workflows would do. The two paths alternate case by case (each case through the app, then
+   its bare replay), so a noisy machine's background load hits both alike.
 3. Cost per completed human task of each path (wall time of the whole lifecycles, filing and
    starts included, divided by the human tasks), their ratio, tracemalloc peaks (from a separate
    ``--mem-cases`` pass, so tracing does not distort the timings), ru_maxrss, and the stored state
@@ -41,7 +42,7 @@ import tempfile
 import time
 import tracemalloc
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -126,8 +127,8 @@ class RecordingSimulator(Simulator):
         self.forms[case.id].append((task.task_type, dept.get("code"), dict(data)))
         return data
 
-    def traces(self) -> list[CaseTrace]:
-        """The recorded cases, escalated whistles attached to the case that escalated them."""
+    def traces(self, roots: list[int] | None = None) -> list[CaseTrace]:
+        """The recorded cases (all, or these), escalated whistles attached to the case that escalated them."""
         with self.db.unit_of_work() as s:
 
             def build(case: Case, data: dict[str, Any]) -> CaseTrace:
@@ -140,7 +141,8 @@ class RecordingSimulator(Simulator):
                     trace.children.append(build(child, child_data))
                 return trace
 
-            return [build(s.get(Case, cid), self.start_data[cid]) for cid in self.roots]  # type: ignore[arg-type]
+            return [build(s.get(Case, cid), self.start_data[cid])  # type: ignore[arg-type]
+                    for cid in (self.roots if roots is None else roots)]
 
 
 def _process_data(case: Case) -> dict[str, Any]:
@@ -182,15 +184,6 @@ class AppRun:
     tasks: int
     ends: dict[str, int]
     traces: list[CaseTrace]
-
-
-def run_app(db: Database, cases: int, seed: int) -> AppRun:
-    sim = RecordingSimulator(db, seed)
-    gc.collect()
-    began = time.perf_counter()
-    summary = sim.run(cases)
-    seconds = time.perf_counter() - began - sim.overhead
-    return AppRun(seconds, summary["steps"], summary["ends"], sim.traces())
 
 
 def stored_state_bytes(db: Database, traces: list[CaseTrace]) -> list[int]:
@@ -366,6 +359,36 @@ def run_bare(specs: Specs, traces: list[CaseTrace], round_trip: bool = True) -> 
     return BareRun(seconds, runner.tasks, runner.completed, runner.sizes, runner.spec_bytes())
 
 
+def run_interleaved(db: Database, specs: Specs, cases: int, seed: int) -> tuple[AppRun, BareRun, BareRun]:
+    """Both paths case by case: each case through the app, then replayed bare (with the serializer
+    round trips, then the engine alone). Background load on a noisy machine hits both paths alike."""
+    sim = RecordingSimulator(db, seed)
+    bare, engine = BareRunner(specs), BareRunner(specs, round_trip=False)
+    app_s = bare_s = engine_s = 0.0
+    ends: Counter[str] = Counter()
+    traces: list[CaseTrace] = []
+    gc.collect()
+    for _ in range(cases):
+        overhead, began = sim.overhead, time.perf_counter()
+        summary = sim.run(1)  # the simulator's random stream is the same as for one run(cases)
+        app_s += time.perf_counter() - began - (sim.overhead - overhead)
+        ends.update(summary["ends"])
+        (trace,) = sim.traces(sim.roots[-1:])
+        traces.append(trace)
+        began = time.perf_counter()
+        bare.replay(trace)
+        bare_s += time.perf_counter() - began
+        began = time.perf_counter()
+        engine.replay(trace)
+        engine_s += time.perf_counter() - began
+    spec_bytes = bare.spec_bytes()
+    return (
+        AppRun(app_s, sim.steps, dict(sorted(ends.items())), traces),
+        BareRun(bare_s, bare.tasks, bare.completed, bare.sizes, spec_bytes),
+        BareRun(engine_s, engine.tasks, engine.completed, engine.sizes, spec_bytes),
+    )
+
+
 # ------------------------------------------------------------------------------------------------
 # One backend, both paths
 # ------------------------------------------------------------------------------------------------
@@ -411,9 +434,7 @@ def run_backend(url: str, backend: str, cases: int, seed: int = 1, mem_cases: in
     specs = specs or parse_specs()
     db = setup_database(url)
     try:
-        app = run_app(db, cases, seed)
-        bare = run_bare(specs, app.traces)
-        engine_only = run_bare(specs, app.traces, round_trip=False)
+        app, bare, engine_only = run_interleaved(db, specs, cases, seed)
         if bare.tasks != app.tasks:
             raise AssertionError(f"bare replay completed {bare.tasks} tasks, the app {app.tasks}")
         workflows = list(_all_cases(app.traces))
@@ -424,8 +445,10 @@ def run_backend(url: str, backend: str, cases: int, seed: int = 1, mem_cases: in
 
         # Memory: a separate, smaller pass of each path under tracemalloc (tracing slows code a lot).
         mem = max(1, min(mem_cases, cases))
-        mem_app, app_peak = traced_peak(lambda: run_app(db, mem, seed + 1))
-        _, bare_peak = traced_peak(lambda: run_bare(specs, mem_app.traces))
+        mem_sim = RecordingSimulator(db, seed + 1)
+        _, app_peak = traced_peak(lambda: mem_sim.run(mem))
+        mem_traces = mem_sim.traces()
+        _, bare_peak = traced_peak(lambda: run_bare(specs, mem_traces))
     finally:
         db.dispose()
     return Result(
