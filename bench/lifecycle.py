@@ -41,7 +41,6 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -57,12 +56,13 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from app.cli import run_migrations
-from app.db import Database
+from app.db import Database, temporary_postgres_database
 from app.models import Case, Task
+from app.services.cases import process_data
 from app.services.catalogue import load_catalogue
 from app.services.org import load_organisation
 from app.services.processes import bundle_of, deploy_directory, latest_version
@@ -114,7 +114,7 @@ class RecordingSimulator(Simulator):
         with self.db.unit_of_work() as s:
             case = s.get(Case, case_id)
             assert case is not None
-            self.start_data[case_id] = _process_data(case) | {
+            self.start_data[case_id] = process_data(case) | {
                 "self_handled": scenario.grade == 1,
                 "direct_whistle_level": None,
             }
@@ -136,28 +136,13 @@ class RecordingSimulator(Simulator):
                 children = s.scalars(select(Case).where(Case.parent_case_id == case.id).order_by(Case.id)).all()
                 for child in children:
                     # cases.start_escalated_whistle: the source's data plus level, escalated_from, grade
-                    child_data = _process_data(child) | {"level": child.level, "escalated_from": case.number,
+                    child_data = process_data(child) | {"level": child.level, "escalated_from": case.number,
                                                          "grade": 3}
                     trace.children.append(build(child, child_data))
                 return trace
 
             return [build(s.get(Case, cid), self.start_data[cid])  # type: ignore[arg-type]
                     for cid in (self.roots if roots is None else roots)]
-
-
-def _process_data(case: Case) -> dict[str, Any]:
-    """The data a case's process starts with (as app.services.cases does)."""
-    return {
-        "case_id": case.id,
-        "case_number": case.number,
-        "title": case.title,
-        "matter": case.matter,
-        "urgent": case.urgent,
-        "grid": case.grid.code,
-        "community": case.community.code,
-        "street": case.street.code,
-        "district": case.district.code,
-    }
 
 
 def _all_cases(traces: list[CaseTrace]) -> Iterator[CaseTrace]:
@@ -481,22 +466,9 @@ def temp_sqlite() -> Iterator[str]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def fresh_postgres(base_url: str = PG_URL) -> Iterator[str]:
-    """A new, empty PostgreSQL database for the run, dropped afterwards (as tests/conftest.py does)."""
-    url = make_url(base_url)
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg")
-    name = f"whistle_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def fresh_postgres(base_url: str = PG_URL) -> contextlib.AbstractContextManager[str]:
+    """A new, empty PostgreSQL database for the run, dropped afterwards."""
+    return temporary_postgres_database(base_url, "whistle_bench")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -7,18 +7,16 @@ the processes/ bundle deployed: the same set-up a user gets from the README.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.cli import run_migrations
+from app.db import temporary_postgres_database
 from app.services.org import load_organisation
 from app.services.processes import deploy_directory
 from app.settings import ROOT, Settings
@@ -50,23 +48,8 @@ def _fresh_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> I
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
         return
-    yield from _fresh_postgres(os.environ["TEST_DATABASE_URL"])
-
-
-def _fresh_postgres(base_url: str) -> Iterator[str]:
-    url = make_url(base_url)
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg")
-    name = f"whistle_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with temporary_postgres_database(os.environ["TEST_DATABASE_URL"], "whistle_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -87,11 +87,11 @@ def file_report(session: Session, principal: Principal | None, payload: Any) -> 
         urgent=data.get("urgent", False),
         matter=data.get("matter"),
     )
-    process_data = _process_data(case) | {
+    start_data = process_data(case) | {
         "self_handled": bool(data.get("self_handled")),
         "direct_whistle_level": data.get("whistle_level"),
     }
-    workflow.start(session, case, process_data, principal.user if principal else None)
+    workflow.start(session, case, start_data, principal.user if principal else None)
     return case
 
 
@@ -115,7 +115,7 @@ def start_escalated_whistle(session: Session, source: Case, level: str, reason: 
         matter=source.matter,
         parent=source,
     )
-    data = _process_data(case) | {"level": level, "escalated_from": source.number, "grade": 3}
+    data = process_data(case) | {"level": level, "escalated_from": source.number, "grade": 3}
     workflow.start(session, case, data, actor)
     return case
 
@@ -185,7 +185,7 @@ def new_case(
     return case
 
 
-def _process_data(case: Case) -> dict[str, Any]:
+def process_data(case: Case) -> dict[str, Any]:
     return {
         "case_id": case.id,
         "case_number": case.number,

@@ -91,7 +91,8 @@ def load_organisation(session: Session, path: Path) -> dict[str, int]:
         user = users.get(item["username"])
         if user is None:
             password = item["password"]
-            hashes.setdefault(password, generate_password_hash(password))
+            if password not in hashes:
+                hashes[password] = generate_password_hash(password)
             user = User(username=item["username"], password_hash=hashes[password])
             users[user.username] = user
             created += 1
