@@ -48,7 +48,12 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
+    """Ends the session; called with a bearer token, revokes that token."""
     session.clear()
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        with unit_of_work() as s:
+            auth.revoke_token(s, header.removeprefix("Bearer ").strip())
     return jsonify({"ok": True})
 
 
@@ -102,8 +107,8 @@ def inbox(s: Session, principal: Principal) -> Any:
         task_type=args.get("task_type") or None,
         level=args.get("level") or None,
         category=args.get("category") or None,
-        overdue=args.get("overdue") in ("1", "true", "yes"),
-        mine=args.get("mine") in ("1", "true", "yes"),
+        overdue=_bool_arg("overdue"),
+        mine=_bool_arg("mine"),
         page=_int_arg("page", 1, 1, 100_000),
         per_page=_int_arg("per_page", 20, 1, 100),
     )
@@ -189,6 +194,13 @@ def deploy_processes(s: Session, principal: Principal) -> Any:
 @bp.get("/openapi.json")
 def openapi() -> Any:
     return jsonify(openapi_document())
+
+
+def _bool_arg(name: str) -> bool:
+    raw = (request.args.get(name) or "").lower()
+    if raw not in ("", "0", "1", "true", "false", "yes", "no"):
+        raise Invalid(f"'{name}' must be true or false", {name: "must be true or false"})
+    return raw in ("1", "true", "yes")
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
@@ -67,6 +67,10 @@ def user_for_token(session: Session, token: str) -> User:
     if user is None or not user.active:
         raise Unauthorized("invalid API token")
     return user
+
+
+def revoke_token(session: Session, token: str) -> None:
+    session.execute(delete(ApiToken).where(ApiToken.token_hash == _digest(token)))
 
 
 def users_holding(session: Session, role: str, unit_id: int) -> list[User]:

@@ -186,7 +186,7 @@ class Op:
 OPS: list[Op] = [
     Op("post", "/api/login", "auth", "登录 Log in (starts a session cookie)", "Me", body=_ref("Credentials"),
        errors=(401,), public=True),
-    Op("post", "/api/logout", "auth", "退出登录 Log out (clears the session cookie)", "Ok", public=True,
+    Op("post", "/api/logout", "auth", "退出登录 Log out (session cleared, bearer token revoked)", "Ok", public=True,
        description="Does not revoke bearer tokens."),
     Op("post", "/api/tokens", "auth", "签发 API 令牌 Issue an API bearer token", "Token", status=(201,),
        body=_ref("Credentials"), errors=(401, 409), public=True),

@@ -425,3 +425,17 @@ def test_control_characters_are_refused_by_name(api: Api, app: Flask, idle_triag
     form = TRIAGE | {"note": text}
     assert "note" in assert_error(api.post("op-dc", f"/api/tasks/{task_id}/complete", json=form), 422)["fields"]
     assert view(api, case_id) == snapshot
+
+
+@pytest.mark.parametrize("arg", ["overdue=maybe", "mine=2"])
+def test_inbox_flags_must_be_booleans(api: Api, arg: str) -> None:
+    body = assert_error(api.get("op-dc", f"/api/inbox?{arg}"), 422)
+    assert arg.split("=")[0] in body["fields"]
+
+
+def test_logout_with_a_token_revokes_it(client: Any) -> None:
+    token = client.post("/api/tokens", json={"username": "op-s1", "password": "demo1234"}).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/me", headers=headers).status_code == 200
+    assert client.post("/api/logout", headers=headers).status_code == 200
+    assert_error(client.get("/api/me", headers=headers), 401)
