@@ -100,19 +100,29 @@ def deploy(directory: Path | None, deployed_by: str) -> None:
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
 @click.option("--no-serve", is_flag=True, help="set everything up but do not start the server")
-def demo(host: str, port: int, no_serve: bool) -> None:
+@click.option("--cases", default=30, type=click.IntRange(0, 10_000),
+              help="simulated cases to fill the inboxes with, on a database that has none yet")
+def demo(host: str, port: int, no_serve: bool, cases: int) -> None:
     """Upgrade the database, load the demo district, deploy processes, print logins, and serve."""
+    from sqlalchemy import func, select
+
+    from app.models import Case
     from app.services.errors import ServiceError
     from app.services.org import load_organisation
     from app.services.processes import deploy_directory
+    from app.services.simulate import run_simulation
 
     run_migrations(_settings().database_url)
     try:
         with _db().unit_of_work() as session:
             load_organisation(session, ROOT / "config" / "demo_org.yaml")
             version, _ = deploy_directory(session, _settings().processes_dir, "demo")
+            empty = not session.scalar(select(func.count()).select_from(Case))
     except ServiceError as exc:
         _fail(exc.message)
+    if empty and cases:
+        summary = run_simulation(_db(), cases)
+        click.echo(f"{cases} demo cases simulated: {summary['ends']}")
     click.echo(_demo_banner(host, port, version.version))
     if not no_serve:
         from werkzeug.serving import run_simple

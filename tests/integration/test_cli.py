@@ -116,10 +116,17 @@ def test_simulate_reaches_varied_end_states(fresh_app: Flask) -> None:
 
 
 def test_demo_sets_everything_up_and_prints_logins(fresh_app: Flask) -> None:
-    code, out = _run(fresh_app, "demo", "--no-serve")
+    code, out = _run(fresh_app, "demo", "--no-serve", "--cases", "5")
     assert code == 0, out
     assert "demo1234" in out and "gw-s1c1g1" in out and "process version 1" in out
-    assert _run(fresh_app, "demo", "--no-serve")[0] == 0  # running it again changes nothing
+    assert "5 demo cases simulated" in out
+    with fresh_app.extensions["whistle.db"].unit_of_work() as s:
+        cases = s.scalar(select(func.count()).select_from(Case))
+    assert cases >= 5
+    code, out = _run(fresh_app, "demo", "--no-serve", "--cases", "5")  # running it again changes nothing
+    assert code == 0 and "simulated" not in out
+    with fresh_app.extensions["whistle.db"].unit_of_work() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == cases
 
 
 def test_the_readme_run_command_serves_the_api(backend: str, tmp_path: Path) -> None:
