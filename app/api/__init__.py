@@ -59,14 +59,49 @@ def flask_session_user() -> int | None:
     return value if isinstance(value, int) else None
 
 
+# No request needs more; deeper bodies would exhaust the stack of the parser or the validators.
+MAX_JSON_DEPTH = 32
+
+
 def json_body() -> Any:
-    """The request's JSON body; 400 when it is not JSON or malformed."""
+    """The request's JSON body; 400 when it is not JSON, malformed, nested too deeply, or holds
+    text that is not Unicode (an unpaired surrogate escape such as "\\ud800")."""
     if not request.is_json:
         raise ServiceError("send a JSON body with Content-Type: application/json", {"": "expected JSON"})
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        raise _too_deep() from None
     if body is None:
         raise ServiceError("the body is not valid JSON", {"": "malformed JSON"})
+    _check_json(body)
     return body
+
+
+def _too_deep() -> ServiceError:
+    return ServiceError(f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep", {"": "nested too deeply"})
+
+
+def _check_json(body: Any) -> None:
+    """Refuse bodies nested too deeply or with strings (keys too) that cannot be encoded as UTF-8."""
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)) and depth > MAX_JSON_DEPTH:
+            raise _too_deep()
+        if isinstance(value, dict):
+            stack.extend((key, depth) for key in value)
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ServiceError(
+                    "the JSON body contains text that is not valid Unicode (an unpaired surrogate)",
+                    {"": "invalid Unicode"},
+                ) from None
 
 
 def endpoint(func: Callable[..., Any]) -> Callable[..., Any]:
