@@ -162,7 +162,10 @@ def _sync_inbox(
         if engine_id not in ready_ids:
             row.status = "cancelled"
             row.completed_at = now
-    new = [instance.describe(task_id) for task_id in ready_ids if task_id not in open_rows]
+    try:
+        new = [instance.describe(task_id) for task_id in ready_ids if task_id not in open_rows]
+    except ProcessError as exc:  # a task's unit or deadline expression failed: the diagram is at fault
+        raise ProcessFailure(str(exc)) from exc
     units = _units_by_code(session, {t.unit for t in new})
     linked = set(session.scalars(select(CaseUnit.unit_id).where(CaseUnit.case_id == case.id)))
     for item in new:

@@ -174,3 +174,22 @@ def test_reports_before_any_deploy_are_503_not_a_crash(fresh_app: Flask) -> None
     )
     assert resp.status_code == 503
     assert "deploy" in resp.get_json()["message"]
+
+
+def test_a_diagram_whose_task_unit_cannot_be_evaluated_fails_cleanly(fresh_app: Flask, tmp_path: Path) -> None:
+    """A broken expression in a deployed diagram is a JSON process error, and nothing is stored."""
+    _ready(fresh_app)
+    edited = tmp_path / "processes"
+    shutil.copytree(ROOT / "processes", edited)
+    bpmn = edited / "case.bpmn"
+    text = bpmn.read_text(encoding="utf-8")
+    bpmn.write_text(text.replace('name="unit" value="district"', 'name="unit" value="no_such_unit_var"', 1),
+                    encoding="utf-8")
+    assert _run(fresh_app, "deploy", str(edited))[0] == 0
+    resp = fresh_app.test_client().post(
+        "/api/public/reports", json={"title": "路灯不亮", "grid": "dc-s1-c1-g1", "channel": "web"}
+    )
+    assert resp.status_code == 500 and resp.get_json()["error"] == "process_error"
+    assert "triage" in resp.get_json()["message"]
+    with fresh_app.extensions["whistle.db"].unit_of_work() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 0
