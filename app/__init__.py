@@ -29,8 +29,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     from app.api import bp as api_bp
     from app.cli import register as register_cli
+    from app.web import bp as web_bp
 
     app.register_blueprint(api_bp)
+    app.register_blueprint(web_bp)
     register_cli(app)
     _json_errors_under_api(app)
     return app

@@ -1,0 +1,12 @@
+"""The web pages: role inboxes, task forms, case pages and the public report/track pages.
+
+One blueprint; each module below adds its own routes to it.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
+
+from app.web import attachments, diagram, pages, public  # noqa: E402,F401  (routes register on import)

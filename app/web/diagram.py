@@ -1,0 +1,3 @@
+"""Web routes: diagram (filled in by issue 3)."""
+
+from __future__ import annotations
