@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -135,6 +136,8 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The hash of the case's last event (issue 5): the head of its hash chain, "" before any event.
+    chain_head: Mapped[str] = mapped_column(String(64), default="")
     serializer_version: Mapped[str] = mapped_column(String(16))
     # The engine state is large and read only when the case advances: load it on demand.
     state: Mapped[str] = mapped_column(Text, deferred=True)
@@ -213,6 +216,9 @@ class Event(Base):
     state_version: Mapped[int | None] = mapped_column(Integer)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # Hash chain (issue 5, app/services/chain.py): the previous event's hash and this event's own.
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    hash: Mapped[str] = mapped_column(String(64), default="")
 
 
 class ReportIn(Base):
@@ -247,4 +253,42 @@ class Evaluation(Base):
     score: Mapped[float] = mapped_column(Float)
     comment: Mapped[str] = mapped_column(Text, default="")
     rated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# --- issue 5: tamper-evident history (hash chains, snapshots) ---
+
+
+class AuditChain(Base):
+    """The head of a hash chain of events that belong to no case (deploys, login failures).
+
+    One row per chain, locked (SELECT ... FOR UPDATE) while an event is appended, so concurrent
+    writers queue instead of forking the chain. Case chains keep their head on the case row.
+    """
+
+    __tablename__ = "audit_chains"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    head: Mapped[str] = mapped_column(String(64), default="")
+    length: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Snapshot(Base):
+    """The engine state of a case after one committed step (zlib-compressed serializer JSON).
+
+    ``state_hash`` is the SHA-256 of the uncompressed JSON; ``projection_hash`` that of its
+    normalized projection (app/engine/history.py), which a replay must reproduce. Both are also
+    recorded in the step's ``state_saved`` event, so the hash chain covers the snapshots too.
+    """
+
+    __tablename__ = "snapshots"
+    __table_args__ = (UniqueConstraint("case_id", "state_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    state_version: Mapped[int] = mapped_column(Integer)
+    serializer_version: Mapped[str] = mapped_column(String(16))
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    state_hash: Mapped[str] = mapped_column(String(64))
+    projection_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -13,7 +13,7 @@ from app.models import Case
 from app.services import auth, cases, processes, tasks
 from app.services.auth import Principal
 from app.services.catalogue import load_catalogue
-from app.services.errors import Invalid, NotFound
+from app.services.errors import Invalid, NotFound, Unauthorized
 from app.services.openapi import openapi_document
 
 
@@ -35,11 +35,21 @@ def _me(principal: Principal) -> dict[str, Any]:
     }
 
 
+def _authenticate(s: Session, username: str, password: str) -> Any:
+    """The user; a failure is recorded (in a transaction of its own) before the 401 goes out."""
+    try:
+        return auth.authenticate(s, username, password)
+    except Unauthorized:
+        with unit_of_work() as record:
+            auth.record_login_failure(record, username, request.remote_addr)
+        raise
+
+
 @bp.post("/login")
 def login() -> Any:
     username, password = _credentials(json_body())
     with unit_of_work() as s:
-        user = auth.authenticate(s, username, password)
+        user = _authenticate(s, username, password)
         principal = auth.principal_for(s, user)
         session.clear()
         session["user_id"] = user.id
@@ -61,7 +71,7 @@ def logout() -> Any:
 def create_token() -> Any:
     username, password = _credentials(json_body())
     with unit_of_work() as s:
-        user = auth.authenticate(s, username, password)
+        user = _authenticate(s, username, password)
         return jsonify({"token": auth.issue_token(s, user), "token_type": "Bearer"}), 201
 
 

@@ -14,7 +14,17 @@ from .bundle import (
     parse_bundle,
     read_bundle_dir,
 )
-from .runtime import Instance, ProcessError, ProcessScriptEngine, ReadyTask, TaskNotOpen
+from .history import projection, projection_hash
+from .runtime import (
+    Instance,
+    ProcessError,
+    ProcessScriptEngine,
+    ReadyTask,
+    RecordedCalls,
+    ReplayDivergence,
+    ServiceCalls,
+    TaskNotOpen,
+)
 from .serializer import SERIALIZER_VERSION
 
 __all__ = [
@@ -25,11 +35,16 @@ __all__ = [
     "ProcessError",
     "ProcessScriptEngine",
     "ReadyTask",
+    "RecordedCalls",
+    "ReplayDivergence",
+    "ServiceCalls",
     "TaskNotOpen",
     "bundle_hash",
     "cached_bundle",
     "check_bundle",
     "get_bundle",
     "parse_bundle",
+    "projection",
+    "projection_hash",
     "read_bundle_dir",
 ]

@@ -26,6 +26,10 @@ Handler = Callable[..., Any]
 
 # The caller's context (database session, case, actor ...) handed to handlers during a run.
 _handler_context: contextvars.ContextVar[Any] = contextvars.ContextVar("whistle_handler_context")
+# How service tasks reach their handlers during the run (live and recorded, or answered from a record).
+_service_calls: contextvars.ContextVar[ServiceCalls | None] = contextvars.ContextVar(
+    "whistle_service_calls", default=None
+)
 
 
 class ProcessError(Exception):
@@ -40,6 +44,52 @@ class TaskNotOpen(ProcessError):
     """The task was completed, cancelled or taken away by a timer in the meantime."""
 
 
+class ServiceCalls:
+    """Live service calls: the handler runs, then ``on_call`` hears what it was asked and answered
+    (the service layer records a ``handler_called`` event from it, for every handler alike)."""
+
+    def __init__(self, on_call: Callable[[str, str, dict[str, Any], Any], None] | None = None) -> None:
+        self.on_call = on_call
+
+    def call(self, handler: Handler, context: Any, task_name: str, name: str, params: dict[str, Any]) -> Any:
+        result = _plain(handler(context, **params))
+        if self.on_call is not None:
+            self.on_call(task_name, name, _plain(params), result)
+        return result
+
+
+class RecordedCalls(ServiceCalls):
+    """Replay: answer each service call from the recorded ones, in order, without calling handlers
+    (they write to the database). A call that differs from the record is a divergence."""
+
+    def __init__(self, recorded: list[tuple[str, str, dict[str, Any], Any]]) -> None:
+        super().__init__()
+        self.recorded = list(recorded)
+        self.used = 0
+
+    def call(self, handler: Handler, context: Any, task_name: str, name: str, params: dict[str, Any]) -> Any:
+        if self.used >= len(self.recorded):
+            raise ReplayDivergence(f"service task '{task_name}' called handler '{name}', which the record lacks")
+        want_task, want_name, want_params, result = self.recorded[self.used]
+        self.used += 1
+        got = (task_name, name, _plain(params))
+        if got != (want_task, want_name, want_params):
+            raise ReplayDivergence(
+                f"service task '{task_name}' called {name}({got[2]}); the record has "
+                f"'{want_task}' calling {want_name}({want_params})"
+            )
+        return result
+
+
+def _plain(value: Any) -> Any:
+    """The value as JSON gives it back: what the engine stores and the audit record keeps."""
+    return json.loads(json.dumps(value, default=str, ensure_ascii=False))
+
+
+class ReplayDivergence(Exception):
+    """A replayed run asked for something other than what was recorded."""
+
+
 class ProcessScriptEngine(PythonScriptEngine):
     """Scripts and expressions run in the sandbox; service tasks can call registered handlers only."""
 
@@ -52,8 +102,9 @@ class ProcessScriptEngine(PythonScriptEngine):
         if handler is None:
             raise ProcessError(f"service task '{task.task_spec.name}' calls unknown handler '{operation_name}'")
         params = {name: param["value"] for name, param in (operation_params or {}).items()}
-        result = handler(_handler_context.get(None), **params)
-        return json.dumps(result if result is not None else {}, default=str, ensure_ascii=False)
+        calls = _service_calls.get() or ServiceCalls()
+        result = calls.call(handler, _handler_context.get(None), task.task_spec.name, operation_name, params)
+        return json.dumps(result if result is not None else {}, ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -113,11 +164,11 @@ class Instance:
     def data(self) -> dict[str, Any]:
         return self.workflow.data
 
-    def advance(self, context: Any) -> None:
+    def advance(self, context: Any, calls: ServiceCalls | None = None) -> None:
         """Fire due timers, then run every engine task until only human tasks or waits remain."""
-        self._guarded(context, self._engine_steps)
+        self._guarded(context, self._engine_steps, calls)
 
-    def complete(self, task_id: str, form: dict[str, Any], context: Any) -> None:
+    def complete(self, task_id: str, form: dict[str, Any], context: Any, calls: ServiceCalls | None = None) -> None:
         """Load → fire due timers → run the task → engine steps. A task that a timer has just
         taken away (an interrupting deadline, say) is no longer open: TaskNotOpen."""
 
@@ -128,7 +179,7 @@ class Instance:
             task.run()
             self._engine_steps()
 
-        self._guarded(context, run)
+        self._guarded(context, run, calls)
 
     def task_data(self, task_id: str) -> dict[str, Any]:
         return self._ready_task(task_id).data
@@ -142,6 +193,26 @@ class Instance:
 
     def ready_tasks(self) -> list[ReadyTask]:
         return [self.describe(task_id) for task_id in self.ready_task_ids()]
+
+    def ready_task_names(self) -> list[tuple[str, str]]:
+        """(engine task id, BPMN element id) of every READY human task, in tree order."""
+        return [(str(t.id), t.task_spec.name) for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)]
+
+    def element_states(self) -> dict[str, dict[str, list[str]]]:
+        """Per BPMN process id: the element ids completed so far, and those holding a token now
+        (READY, WAITING or STARTED: a user task open, a timer or a call waiting). Elements inside
+        a subprocess that has finished are no longer in the task tree (the engine drops it)."""
+        states: dict[str, dict[str, set[str]]] = {}
+        for task in self.workflow.get_tasks():
+            element = getattr(task.task_spec, "bpmn_id", None)
+            if not element:
+                continue
+            entry = states.setdefault(task.workflow.spec.name, {"completed": set(), "active": set()})
+            if task.state == TaskState.COMPLETED:
+                entry["completed"].add(element)
+            elif task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED):
+                entry["active"].add(element)
+        return {pid: {key: sorted(ids) for key, ids in entry.items()} for pid, entry in sorted(states.items())}
 
     def _engine_steps(self) -> None:
         # Timers first: a due timer only becomes READY on refresh, and must run in this same step.
@@ -157,8 +228,9 @@ class Instance:
             raise TaskNotOpen(f"task {task_id} is not open in this case")
         return task
 
-    def _guarded(self, context: Any, work: Callable[[], None]) -> None:
+    def _guarded(self, context: Any, work: Callable[[], None], calls: ServiceCalls | None = None) -> None:
         token = _handler_context.set(context)
+        calls_token = _service_calls.set(calls)
         try:
             work()
         except ProcessError:
@@ -169,6 +241,7 @@ class Instance:
                 raise cause from exc
             raise ProcessError(_describe_error(exc, cause), cause) from exc
         finally:
+            _service_calls.reset(calls_token)
             _handler_context.reset(token)
 
     def _describe(self, task: Any) -> ReadyTask:

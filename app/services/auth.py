@@ -54,6 +54,15 @@ def authenticate(session: Session, username: str, password: str) -> User:
     return user
 
 
+def record_login_failure(session: Session, username: str, address: str | None) -> None:
+    """A failed login is an event of no case (the ``system`` chain); the caller commits it on
+    its own, since the login's own transaction is rolled back."""
+    from app.services.workflow import record_event  # workflow imports the services that import this
+
+    record_event(session, None, "login_failed", username[:64] or "anonymous",
+                 data={"username": username[:200], "address": address})
+
+
 def issue_token(session: Session, user: User) -> str:
     token = secrets.token_urlsafe(32)
     session.add(ApiToken(user_id=user.id, token_hash=_digest(token), created_at=clock.now()))

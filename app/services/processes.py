@@ -62,6 +62,11 @@ def deploy(session: Session, files: dict[str, str], deployed_by: str) -> tuple[P
         session.flush()
     except IntegrityError as exc:
         raise Conflict("another deploy stored this version number at the same time; deploy again") from exc
+    from app.services.workflow import record_event  # the workflow module uses this one
+
+    record_event(session, None, "process_deployed", deployed_by,
+                 data={"version": number, "version_id": version.id, "content_hash": content_hash,
+                       "files": sorted(files)})
     return version, True
 
 

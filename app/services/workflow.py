@@ -8,6 +8,7 @@ applied twice.
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from app.engine import Instance, ProcessError, ProcessScriptEngine, TaskNotOpen
-from app.models import Case, CaseUnit, Event, Task, Unit, User
-from app.services import clock
+from app.engine import Instance, ProcessError, ProcessScriptEngine, ServiceCalls, TaskNotOpen, projection_hash
+from app.models import AuditChain, Case, CaseUnit, Event, Snapshot, Task, Unit, User
+from app.services import chain, clock
 from app.services.catalogue import load_catalogue
 from app.services.errors import Conflict, Invalid, ServiceError
 from app.services.processes import bundle_of
@@ -44,8 +45,10 @@ def begin_step(case: Case) -> None:
 
 def start(session: Session, case: Case, data: dict[str, Any], actor: User | None) -> Instance:
     bundle = bundle_of(session, case.process_version_id)
+    # The run's first event: what replay starts the process with.
+    record_event(session, case, "process_started", actor, data={"process": case.process_id, "data": data})
     instance = Instance.start(bundle, case.process_id, data, script_engine())
-    _run(session, case, actor, lambda ctx: instance.advance(ctx))
+    _run(session, case, actor, lambda ctx, calls: instance.advance(ctx, calls))
     save(session, case, instance, actor)
     return instance
 
@@ -64,11 +67,25 @@ def complete(session: Session, task: Task, form: dict[str, Any], actor: User) ->
     task.completed_by_id = actor.id
     record_event(
         session, case, "task_completed", actor, role=task.role, unit_id=task.unit_id,
-        data={"task": task.task_type, "task_id": task.id, "form": form},
+        data={"task": task.task_type, "task_id": task.id, "engine_task_id": task.engine_task_id, "form": form},
     )
-    _run(session, case, actor, lambda ctx: instance.complete(task.engine_task_id, form, ctx))
+    outcome = _decision_event(task, form)
+    if outcome is not None:
+        record_event(session, case, outcome[0], actor, role=task.role, unit_id=task.unit_id, data=outcome[1])
+    _run(session, case, actor, lambda ctx, calls: instance.complete(task.engine_task_id, form, ctx, calls))
     save(session, case, instance, actor)
     return instance
+
+
+def _decision_event(task: Task, form: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The domain meaning of some completions, as an event of its own: a review approved or
+    returned (四级审核), a whistle filed (备案)."""
+    if task.stage == "review" and form.get("decision") in ("approve", "return"):
+        kind = "review_approved" if form["decision"] == "approve" else "review_returned"
+        return kind, {"task": task.task_type, "reason": form.get("reason")}
+    if task.stage == "filing":
+        return "whistle_filed", {"task": task.task_type, "filing_no": form.get("filing_no")}
+    return None
 
 
 def save(session: Session, case: Case, instance: Instance, actor: User | None) -> None:
@@ -79,37 +96,78 @@ def save(session: Session, case: Case, instance: Instance, actor: User | None) -
     ready_ids = instance.ready_task_ids()
     _project(case, instance, ready_ids)
     _sync_inbox(session, case, instance, ready_ids, actor, now)
+    _snapshot(session, case, actor, now)
     session.flush()
+
+
+def _snapshot(session: Session, case: Case, actor: User | None, now: datetime) -> None:
+    """Keep the state after this step (compressed), and put its hashes into the case's chain."""
+    state_hash = chain.sha256_text(case.state)
+    projected = projection_hash(case.state)
+    session.add(Snapshot(
+        case_id=case.id, state_version=case.version, serializer_version=case.serializer_version,
+        state=zlib.compress(case.state.encode("utf-8"), 6), state_hash=state_hash, projection_hash=projected,
+        created_at=now,
+    ))
+    record_event(session, case, "state_saved", actor, data={"state_hash": state_hash, "projection_hash": projected})
 
 
 def record_event(
     session: Session,
     case: Case | None,
     type_: str,
-    actor: User | None,
+    actor: User | str | None,
     *,
     role: str | None = None,
     unit_id: int | None = None,
     data: dict[str, Any] | None = None,
 ) -> Event:
-    seq = 0
+    """Append one event to its chain: the case's, or ``system`` for events of no case. ``actor``
+    is a user, a name (a login attempt, a deploy by the CLI) or None for the system itself."""
     if case is not None:
         seq = case.event_count = (case.event_count or 0) + 1
+        prev_hash = case.chain_head or chain.GENESIS
+    else:
+        head = _system_chain(session)
+        seq = head.length = head.length + 1
+        prev_hash = head.head
+    if isinstance(actor, User):
+        actor_id, actor_name = actor.id, actor.username
+    else:
+        actor_id, actor_name = None, (actor or "system")[:64]
     event = Event(
         case_id=case.id if case is not None else None,
         seq=seq,
         type=type_,
-        actor_id=actor.id if actor is not None else None,
-        actor=actor.username if actor is not None else "system",
+        actor_id=actor_id,
+        actor=actor_name,
         role=role,
         unit_id=unit_id,
         process_version_id=case.process_version_id if case is not None else None,
         state_version=case.version if case is not None else None,
-        data=data or {},
+        data=chain.normalized(data),
         created_at=clock.now(),
+        prev_hash=prev_hash,
     )
+    event.hash = chain.row_hash(event)
+    if case is not None:
+        case.chain_head = event.hash
+    else:
+        head.head = event.hash
     session.add(event)
     return event
+
+
+SYSTEM_CHAIN = "system"
+
+
+def _system_chain(session: Session) -> AuditChain:
+    """The head row of the no-case chain, locked until commit: appends to it queue up."""
+    head = session.scalar(select(AuditChain).where(AuditChain.name == SYSTEM_CHAIN).with_for_update())
+    if head is None:
+        head = AuditChain(name=SYSTEM_CHAIN, head=chain.GENESIS, length=0)
+        session.add(head)
+    return head
 
 
 def link_unit(session: Session, case: Case, unit_id: int) -> None:
@@ -121,8 +179,13 @@ def link_unit(session: Session, case: Case, unit_id: int) -> None:
 
 def _run(session: Session, case: Case, actor: User | None, work: Any) -> None:
     context = HandlerContext(session=session, case=case, actor=actor, now=clock.now())
+
+    def called(task: str, handler: str, params: dict[str, Any], result: Any) -> None:
+        record_event(session, case, "handler_called", actor,
+                     data={"task": task, "handler": handler, "params": params, "result": result})
+
     try:
-        work(context)
+        work(context, ServiceCalls(called))
     except TaskNotOpen as exc:
         raise Conflict(f"{exc}: it was completed or withdrawn in the meantime") from exc
     except ProcessError as exc:
