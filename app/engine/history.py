@@ -6,13 +6,15 @@ therefore compares a *projection* that keeps everything that decides behaviour a
 those two incidental things:
 
 * every task in tree order (depth first, children in order, a subprocess's tree right after the
-  task that started it), as ``[depth, element, state, data]``: the task spec's name, its state
-  and its whole data (form values, handler results, gateway inputs);
+  task that started it), as ``[depth, element, state, triggered, data, delta]``: the task spec's
+  name, its state, and its data (the engine stores a task's data as a delta from its parent's:
+  form values, handler results, gateway inputs);
 * the workflow's own data.
 
-Task ids, ``last_state_change`` and ``internal_data`` (engine bookkeeping, e.g. timer anchors
-computed from wall time) are left out. A different path, a different form value, a different
-handler result or a task in another state changes the projection.
+The deleted keys of a delta are compared as a set. Task ids, ``last_state_change`` and
+``internal_data`` (engine bookkeeping, e.g. timer anchors computed from wall time) are left out.
+A different path, a different form value, a different handler result or a task in another state
+changes the projection.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ from typing import Any
 
 
 def projection(state: str) -> list[Any]:
-    dct = json.loads(state)
+    """The projection of a stored state (serializer JSON)."""
+    return projection_of(json.loads(state))
+
+
+def projection_of(dct: dict[str, Any]) -> list[Any]:
+    """The projection of a state in its serializer dict form (before or after JSON)."""
     subprocesses: dict[str, Any] = dct.get("subprocesses", {})
     nodes: list[Any] = []
     _walk(dct, subprocesses, nodes)
@@ -31,8 +38,18 @@ def projection(state: str) -> list[Any]:
 
 
 def projection_hash(state: str) -> str:
-    body = json.dumps(projection(state), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hash_projection(projection(state))
+
+
+def hash_projection(value: list[Any], encoder: type[json.JSONEncoder] | None = None) -> str:
+    body = json.dumps(value, cls=encoder, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _delta(delta: dict[str, Any]) -> dict[str, Any]:
+    # Which keys a task deleted is a set; their order follows dict insertion order, which is
+    # incidental (the recorded start data comes back from JSON with sorted keys).
+    return {"updates": delta.get("updates", {}), "deletions": sorted(delta.get("deletions", []))}
 
 
 def _walk(workflow: dict[str, Any], subprocesses: dict[str, Any], nodes: list[Any]) -> None:
@@ -41,7 +58,8 @@ def _walk(workflow: dict[str, Any], subprocesses: dict[str, Any], nodes: list[An
     while stack:
         task_id, depth = stack.pop()
         task = tasks[task_id]
-        nodes.append([depth, task["task_spec"], task["state"], task.get("data", {})])
+        nodes.append([depth, task["task_spec"], task["state"], task.get("triggered"), task.get("data", {}),
+                      _delta(task.get("delta") or {})])
         sub = subprocesses.get(task_id)
         if sub is not None:
             _walk(sub, subprocesses, nodes)

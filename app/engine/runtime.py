@@ -20,7 +20,13 @@ from SpiffWorkflow.util.task import TaskState
 
 from .bundle import ParsedBundle
 from .sandbox import SandboxEnvironment, SandboxError
-from .serializer import SERIALIZER_VERSION, dump_state, load_state
+from .serializer import (
+    SERIALIZER_VERSION,
+    dump_state,
+    dump_state_and_projection,
+    load_state,
+    state_projection_hash,
+)
 
 Handler = Callable[..., Any]
 
@@ -156,6 +162,14 @@ class Instance:
     def dump(self) -> tuple[str, str]:
         return dump_state(self.workflow), SERIALIZER_VERSION
 
+    def dump_with_projection(self) -> tuple[str, str, str]:
+        """(state, serializer version, projection hash): what a step saves and its replay must match."""
+        state, projected = dump_state_and_projection(self.workflow)
+        return state, SERIALIZER_VERSION, projected
+
+    def projection_hash(self) -> str:
+        return state_projection_hash(self.workflow)
+
     @property
     def completed(self) -> bool:
         return bool(self.workflow.completed)
@@ -180,6 +194,11 @@ class Instance:
             self._engine_steps()
 
         self._guarded(context, run, calls)
+
+    def case_data(self) -> dict[str, Any]:
+        """The case's data as its open work sees it: the first READY human task's, else the workflow's."""
+        ready = self.workflow.get_tasks(state=TaskState.READY, manual=True)
+        return dict(ready[0].data) if ready and not self.completed else dict(self.workflow.data)
 
     def task_data(self, task_id: str) -> dict[str, Any]:
         return self._ready_task(task_id).data

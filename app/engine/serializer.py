@@ -21,6 +21,8 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from .history import hash_projection, projection_of
+
 SERIALIZER_VERSION = VERSION
 
 _specs: contextvars.ContextVar[tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]] = (
@@ -64,11 +66,28 @@ def _serializer() -> BpmnWorkflowSerializer:
 
 
 def dump_state(workflow: BpmnWorkflow) -> str:
+    return _encoded(workflow, state=True, projected=False)[0]
+
+
+def dump_state_and_projection(workflow: BpmnWorkflow) -> tuple[str, str]:
+    """The stored state and the hash of its projection (app/engine/history.py), from one to_dict."""
+    state, projected = _encoded(workflow, state=True, projected=True)
+    return state, projected
+
+
+def state_projection_hash(workflow: BpmnWorkflow) -> str:
+    """The projection hash alone (replay): no JSON text of the whole state is made."""
+    return _encoded(workflow, state=False, projected=True)[1]
+
+
+def _encoded(workflow: BpmnWorkflow, state: bool, projected: bool) -> tuple[str, str]:
     serializer = _serializer()
     serializer.registry._encoder_mode = True
     try:
         dct = serializer.to_dict(workflow)
-        return json.dumps(dct, cls=serializer._encoder_cls, ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(dct, cls=serializer._encoder_cls, ensure_ascii=False, separators=(",", ":")) if state else ""
+        digest = hash_projection(projection_of(dct), serializer._encoder_cls) if projected else ""
+        return text, digest
     finally:
         serializer.registry._encoder_mode = False
 

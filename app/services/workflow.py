@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from app.engine import Instance, ProcessError, ProcessScriptEngine, ServiceCalls, TaskNotOpen, projection_hash
+from app.engine import Instance, ProcessError, ProcessScriptEngine, ServiceCalls, TaskNotOpen
 from app.models import AuditChain, Case, CaseUnit, Event, Snapshot, Task, Unit, User
 from app.services import chain, clock
 from app.services.catalogue import load_catalogue
@@ -90,20 +90,19 @@ def _decision_event(task: Task, form: dict[str, Any]) -> tuple[str, dict[str, An
 
 def save(session: Session, case: Case, instance: Instance, actor: User | None) -> None:
     """Store the engine state and bring the inbox rows and queryable columns in step with it."""
-    case.state, case.serializer_version = instance.dump()
+    case.state, case.serializer_version, projected = instance.dump_with_projection()
     now = clock.now()
     case.updated_at = now
     ready_ids = instance.ready_task_ids()
     _project(case, instance, ready_ids)
     _sync_inbox(session, case, instance, ready_ids, actor, now)
-    _snapshot(session, case, actor, now)
+    _snapshot(session, case, actor, now, projected)
     session.flush()
 
 
-def _snapshot(session: Session, case: Case, actor: User | None, now: datetime) -> None:
+def _snapshot(session: Session, case: Case, actor: User | None, now: datetime, projected: str) -> None:
     """Keep the state after this step (compressed), and put its hashes into the case's chain."""
     state_hash = chain.sha256_text(case.state)
-    projected = projection_hash(case.state)
     session.add(Snapshot(
         case_id=case.id, state_version=case.version, serializer_version=case.serializer_version,
         state=zlib.compress(case.state.encode("utf-8"), 6), state_hash=state_hash, projection_hash=projected,

@@ -1,0 +1,388 @@
+"""吹哨全留痕: verify the hash chains, read a case's history step by step, replay it, export it.
+
+* ``verify``: every chain (one per case, plus ``system`` for events of no case) is walked in
+  ``seq`` order; each event's hash is recomputed from its content, its ``prev_hash`` must be the
+  hash of the event before it, ``seq`` must run 1, 2, 3 … without a gap, and the last hash must be
+  the head kept on the case (and the count the case's ``event_count``). The first broken link is
+  reported with its case, seq and what did not match. With ``snapshots`` it also checks each stored
+  snapshot against the hashes its step's ``state_saved`` event put into the chain.
+* ``history`` / ``state_at``: the events grouped into steps (one step = one state version), and the
+  state after step k opened from its snapshot: open tasks, who held them, case data, diagram
+  element states. Nothing is re-run.
+* ``replay`` (see :mod:`app.services.replay`) re-runs the process from the record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.engine import Instance
+from app.models import AuditChain, Case, CaseUnit, Event, Snapshot, Task, Unit
+from app.services import chain
+from app.services.auth import Principal
+from app.services.cases import iso, visible
+from app.services.errors import Forbidden, Invalid, NotFound
+from app.services.processes import bundle_of
+from app.services.workflow import SYSTEM_CHAIN, script_engine
+
+AUDIT_ROLES = ("auditor", "admin")
+_COLUMNS = [getattr(Event, name) for name in chain.HASHED_COLUMNS] + [Event.hash]
+
+
+@dataclass
+class Break:
+    """The first broken link of a chain."""
+
+    chain: str  # "case 12 (20261121-000012)" or "system"
+    case_id: int | None
+    seq: int | None
+    problem: str  # altered | reordered | missing | link | head | count | snapshot
+    message: str
+
+    def line(self) -> str:
+        where = f"{self.chain} seq {self.seq}" if self.seq is not None else self.chain
+        return f"{where}: {self.problem}: {self.message}"
+
+
+@dataclass
+class Verification:
+    ok: bool = True
+    chains: int = 0
+    events: int = 0
+    snapshots: int = 0
+    root: str = ""  # SHA-256 over every chain's head: one value to publish or file as an anchor
+    first_break: Break | None = None
+    _heads: list[str] = field(default_factory=list, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("_heads")
+        broken = self.first_break
+        out["first_break"] = (asdict(broken) | {"line": broken.line()}) if broken else None
+        return out
+
+
+# --- verify ------------------------------------------------------------------------------------
+
+
+def verify(session: Session, case_ids: Iterable[int] | None = None, snapshots: bool = False,
+           system: bool = True) -> Verification:
+    """Verify the chains of the given cases (all when None) and of the system chain."""
+    result = Verification()
+    query = select(Case.id, Case.number, Case.chain_head, Case.event_count).order_by(Case.id)
+    wanted = sorted(set(case_ids)) if case_ids is not None else None
+    if wanted is not None:
+        query = query.where(Case.id.in_(wanted))
+    cases = {row.id: row for row in session.execute(query)}
+    if wanted is not None and (missing := [c for c in wanted if c not in cases]):
+        raise NotFound(f"case {missing[0]} not found")
+    if system:
+        head = session.get(AuditChain, SYSTEM_CHAIN)
+        rows = session.execute(select(*_COLUMNS).where(Event.case_id.is_(None)).order_by(Event.seq))
+        _record(result, SYSTEM_CHAIN, None, _walk(SYSTEM_CHAIN, None, rows, head.head if head else "",
+                                                  head.length if head else 0, result))
+    events = select(*_COLUMNS).where(Event.case_id.is_not(None)).order_by(Event.case_id, Event.seq)
+    if wanted is not None:
+        events = events.where(Event.case_id.in_(wanted))
+    stream = session.execute(events.execution_options(yield_per=5000))
+    groups = itertools.groupby(stream, key=lambda r: r.case_id)
+    pending = iter(cases.values())
+    for case_id, rows in groups:
+        for case in _cases_before(pending, case_id, cases):  # cases with no event at all
+            _record(result, _label(case), case.id, _walk(_label(case), case.id, [], case.chain_head, case.event_count,
+                                                         result))
+        case = cases.get(case_id)
+        if case is None:  # an event of a case that does not exist (its foreign key would refuse it)
+            _fail(result, Break(f"case {case_id}", case_id, None, "missing", "events of an unknown case"))
+            continue
+        collected: list[Any] = []
+        rows_iter = _collecting(rows, collected) if snapshots else rows
+        problem = _walk(_label(case), case.id, rows_iter, case.chain_head, case.event_count, result)
+        if problem is None and snapshots:
+            problem = _check_snapshots(session, case, collected, result)
+        _record(result, _label(case), case.id, problem)
+        if problem is not None and wanted is None:
+            break
+    for case in pending:
+        if result.first_break is not None:
+            break
+        _record(result, _label(case), case.id, _walk(_label(case), case.id, [], case.chain_head, case.event_count,
+                                                     result))
+    result.root = hashlib.sha256("\n".join(result._heads).encode()).hexdigest()
+    return result
+
+
+def _cases_before(pending: Iterator[Any], case_id: int, cases: dict[int, Any]) -> Iterator[Any]:
+    if case_id not in cases:
+        return
+    for case in pending:
+        if case.id == case_id:
+            return
+        yield case
+
+
+def _collecting(rows: Iterable[Any], into: list[Any]) -> Iterator[Any]:
+    for row in rows:
+        into.append(row)
+        yield row
+
+
+def _label(case: Any) -> str:
+    return f"case {case.id} ({case.number})"
+
+
+def _record(result: Verification, label: str, case_id: int | None, problem: Break | None) -> None:
+    result.chains += 1
+    if problem is not None:
+        _fail(result, problem)
+
+
+def _fail(result: Verification, problem: Break) -> None:
+    result.ok = False
+    if result.first_break is None:
+        result.first_break = problem
+
+
+def _walk(label: str, case_id: int | None, rows: Iterable[Any], head: str, count: int,
+          result: Verification) -> Break | None:
+    prev, expected = chain.GENESIS, 1
+    for row in rows:
+        if row.seq != expected:
+            if row.seq > expected:
+                return Break(label, case_id, expected, "missing",
+                             f"seq {expected} is missing: the chain jumps from seq {expected - 1} to {row.seq} "
+                             "(an event was deleted)")
+            return Break(label, case_id, row.seq, "reordered", f"seq {row.seq} appears twice or out of order")
+        computed = chain.row_hash(row)
+        if computed != row.hash:
+            moved = _recorded_seq(row)
+            if moved is not None:
+                return Break(label, case_id, row.seq, "reordered",
+                             f"the event stored at seq {row.seq} was recorded as seq {moved} "
+                             "(events were reordered)")
+            return Break(label, case_id, row.seq, "altered",
+                         f"its content does not match its hash (stored {row.hash[:16]}…, computed {computed[:16]}…): "
+                         f"the {row.type} event was changed after it was recorded")
+        if row.prev_hash != prev:
+            return Break(label, case_id, row.seq, "link",
+                         f"prev_hash {row.prev_hash[:16]}… is not the hash of seq {expected - 1} ({prev[:16]}…): "
+                         "an event before it was removed, replaced or reordered")
+        prev, expected = row.hash, expected + 1
+        result.events += 1
+    last = expected - 1
+    if (count or 0) != last:
+        return Break(label, case_id, None, "count",
+                     f"the chain has {last} events but {count} were recorded: events after seq {last} are missing")
+    if (head or chain.GENESIS) != prev:
+        return Break(label, case_id, None, "head",
+                     f"the head kept for the chain ({(head or '—')[:16]}…) is not the hash of its last event "
+                     f"seq {last} ({prev[:16] or '—'}…)")
+    result._heads.append(f"{case_id if case_id is not None else SYSTEM_CHAIN}:{prev}")
+    return None
+
+
+def _recorded_seq(row: Any) -> int | None:
+    """The seq this event's hash was computed with, if it is another one (a reordering)."""
+    values = {name: getattr(row, name) for name in chain.HASHED_COLUMNS}
+    for seq in range(max(1, row.seq - 50), row.seq + 51):
+        if seq != row.seq and chain.row_hash(type("Row", (), values | {"seq": seq})) == row.hash:
+            return seq
+    return None
+
+
+def _check_snapshots(session: Session, case: Any, events: list[Any], result: Verification) -> Break | None:
+    """Each snapshot must hash to what its step's state_saved event recorded, and each such event
+    must have its snapshot."""
+    saved = {e.state_version: e for e in events if e.type == "state_saved"}
+    label = _label(case)
+    for snap in session.execute(
+        select(Snapshot.state_version, Snapshot.state, Snapshot.state_hash, Snapshot.projection_hash)
+        .where(Snapshot.case_id == case.id).order_by(Snapshot.state_version)
+    ):
+        event = saved.pop(snap.state_version, None)
+        if event is None:
+            return Break(label, case.id, None, "snapshot",
+                         f"the snapshot of step {snap.state_version} has no state_saved event in the chain")
+        digest = hashlib.sha256(zlib.decompress(snap.state)).hexdigest()
+        recorded = event.data
+        if digest != recorded.get("state_hash") or snap.state_hash != digest:
+            return Break(label, case.id, event.seq, "snapshot",
+                         f"the snapshot of step {snap.state_version} does not match the state hash its step recorded")
+        if snap.projection_hash != recorded.get("projection_hash"):
+            return Break(label, case.id, event.seq, "snapshot",
+                         f"the snapshot of step {snap.state_version} carries another projection hash than recorded")
+        result.snapshots += 1
+    if saved:
+        version = min(saved)
+        return Break(label, case.id, saved[version].seq, "snapshot", f"the snapshot of step {version} is missing")
+    return None
+
+
+def require_auditor(principal: Principal) -> None:
+    if not principal.roles & set(AUDIT_ROLES):
+        raise Forbidden("verifying the record needs the auditor or admin role")
+
+
+def verify_view(session: Session, principal: Principal, case_id: Any) -> dict[str, Any]:
+    """GET /api/audit/verify: one case (with its snapshots), or every case the user may see."""
+    require_auditor(principal)
+    if case_id is None:
+        ids = session.scalars(
+            select(CaseUnit.case_id).where(CaseUnit.unit_id.in_(principal.visible_units)).distinct()
+        ).all() if principal.visible_units else []
+        return verify(session, ids).as_dict()
+    try:
+        number = int(case_id)
+    except (TypeError, ValueError):
+        raise Invalid("'case' must be a case id", {"case": "must be an integer"}) from None
+    visible(session, principal, number)
+    return verify(session, [number], snapshots=True, system=False).as_dict()
+
+
+# --- history -----------------------------------------------------------------------------------
+
+
+def event_view(event: Event, units: dict[int, Unit]) -> dict[str, Any]:
+    return {
+        "seq": event.seq, "type": event.type, "actor": event.actor, "role": event.role,
+        "unit": units[event.unit_id].code if event.unit_id in units else None, "at": iso(event.created_at),
+        "state_version": event.state_version, "process_version_id": event.process_version_id,
+        "data": event.data, "prev_hash": event.prev_hash, "hash": event.hash,
+    }
+
+
+def _events(session: Session, case: Case) -> list[Event]:
+    return list(session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq)))
+
+
+def _units(session: Session) -> dict[int, Unit]:
+    return {u.id: u for u in session.scalars(select(Unit))}
+
+
+def steps_of(events: list[Event]) -> list[dict[str, Any]]:
+    """One step per state version: when, who, what kind (the first event's type), its events."""
+    steps = []
+    for version, group in itertools.groupby(events, key=lambda e: e.state_version):
+        items = list(group)
+        saved = next((e for e in items if e.type == "state_saved"), None)
+        main = next((e for e in items if e.type in ("task_completed", "process_started", "timer_fired")), items[0])
+        steps.append({
+            "step": version, "at": iso(items[0].created_at), "actor": main.actor, "kind": main.type,
+            "task": main.data.get("task") if main.type == "task_completed" else None,
+            "events": [e.seq for e in items], "snapshot": saved is not None,
+            "state_hash": saved.data.get("state_hash") if saved else None,
+            "projection_hash": saved.data.get("projection_hash") if saved else None,
+        })
+    return steps
+
+
+def case_header(case: Case) -> dict[str, Any]:
+    return {
+        "id": case.id, "number": case.number, "title": case.title, "process_id": case.process_id,
+        "process_version": case.process_version.version, "process_version_id": case.process_version_id,
+        "status": case.status, "outcome": case.outcome, "created_at": iso(case.created_at),
+        "event_count": case.event_count, "chain_head": case.chain_head, "state_version": case.version,
+    }
+
+
+def history(session: Session, principal: Principal, case_id: int) -> dict[str, Any]:
+    case = visible(session, principal, case_id)
+    events = _events(session, case)
+    units = _units(session)
+    return {
+        "case": case_header(case),
+        "verification": verify(session, [case.id], snapshots=True, system=False).as_dict(),
+        "steps": steps_of(events),
+        "events": [event_view(e, units) for e in events],
+    }
+
+
+def state_at(session: Session, principal: Principal, case_id: int, step: int) -> dict[str, Any]:
+    """The case right after step ``step``, from the snapshots: nothing is re-run."""
+    case = visible(session, principal, case_id)
+    if step < 1 or step > case.version:
+        raise NotFound(f"case {case.number} has no step {step} (its steps are 1–{case.version})")
+    snaps = list(session.scalars(
+        select(Snapshot).where(Snapshot.case_id == case.id, Snapshot.state_version <= step)
+        .order_by(Snapshot.state_version)
+    ))
+    if not snaps:
+        raise NotFound(f"case {case.number} has no saved state at step {step}")
+    bundle = bundle_of(session, case.process_version_id)
+    completed: dict[str, set[str]] = {}
+    instance = None
+    for snap in snaps:  # elements of subprocesses that finished are only in earlier snapshots
+        instance = _open(bundle, case.process_id, snap)
+        for pid, states in instance.element_states().items():
+            completed.setdefault(pid, set()).update(states["completed"])
+    assert instance is not None
+    last = snaps[-1]
+    elements = instance.element_states()
+    for pid, states in elements.items():
+        states["completed"] = sorted(completed.get(pid, set()) | set(states["completed"]))
+    for pid, ids in completed.items():
+        elements.setdefault(pid, {"completed": sorted(ids), "active": []})
+    events = [e for e in _events(session, case) if (e.state_version or 0) <= step]
+    units = _units(session)
+    state = zlib.decompress(last.state).decode("utf-8")
+    return {
+        "case": case_header(case),
+        "step": step,
+        "snapshot_step": last.state_version,
+        "at": iso(events[-1].created_at) if events else None,
+        "state_hash": last.state_hash,
+        "projection_hash": last.projection_hash,
+        "snapshot_intact": hashlib.sha256(state.encode("utf-8")).hexdigest() == last.state_hash,
+        "completed": instance.completed,
+        "open_tasks": _open_tasks(session, instance, events, units),
+        "data": instance.case_data(),
+        "elements": elements,
+        "events": [event_view(e, units) for e in events if e.state_version == step],
+    }
+
+
+def _open(bundle: Any, process_id: str, snap: Snapshot) -> Instance:
+    state = zlib.decompress(snap.state).decode("utf-8")
+    return Instance.load(bundle, process_id, state, snap.serializer_version, script_engine())
+
+
+def _open_tasks(
+    session: Session, instance: Instance, events: list[Event], units: dict[int, Unit]
+) -> list[dict[str, Any]]:
+    """The READY human tasks of the snapshot, with their inbox row and who held each then."""
+    ready = instance.ready_task_names()
+    rows = {t.engine_task_id: t for t in session.scalars(
+        select(Task).where(Task.engine_task_id.in_([engine_id for engine_id, _ in ready])))} if ready else {}
+    holders = holders_from(events)
+    out = []
+    for engine_id, element in ready:
+        row = rows.get(engine_id)
+        out.append({
+            "engine_task_id": engine_id, "task_type": element, "id": row.id if row else None,
+            "title": row.title if row else element, "role": row.role if row else None,
+            "unit": units[row.unit_id].code if row and row.unit_id in units else None,
+            "holder": holders.get(row.id) if row else None,
+        })
+    return out
+
+
+def holders_from(events: Iterable[Event]) -> dict[int, str | None]:
+    """Inbox task id → the user holding it after these events (claims, assignments, give-backs)."""
+    holders: dict[int, str | None] = {}
+    for e in events:
+        task_id = e.data.get("task_id") if isinstance(e.data, dict) else None
+        if e.type == "task_claimed":
+            holders[task_id] = e.actor
+        elif e.type == "task_assigned":
+            holders[task_id] = e.data.get("assignee")
+        elif e.type == "task_unclaimed":
+            holders[task_id] = None
+    return holders

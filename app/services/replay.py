@@ -1,0 +1,199 @@
+"""Re-execution proof: re-run a case from its record and check every step reaches the recorded state.
+
+The run starts from the ``process_started`` event (process id and start data) on the process
+version pinned by the case, then feeds each step what the record says happened in it:
+
+* a ``task_completed`` step completes the recorded task (its engine task id is mapped to the
+  replayed one through the ``task_ready`` events, which name the new READY tasks of each step in
+  tree order) with the recorded form data;
+* a step without a completion (a timer, once issue 4 records ``timer_fired``) just advances;
+* every service task is answered from the step's ``handler_called`` events, in order: handlers are
+  never called (they write to the database); a call with another handler or other parameters
+  than recorded is a divergence.
+
+After each step the replayed state's normalized projection (app/engine/history.py: task tree,
+states and data, without the random task ids and wall-clock stamps) must hash to the
+``projection_hash`` the step recorded in its ``state_saved`` event; the first step that does not
+is reported, with the first task whose data or state differs from the stored snapshot.
+
+Time: each step's recorded time is ``step_time`` (a ``timer_fired`` event's ``fired_at`` if the step
+has one, else the step's first event's time). The engine does not yet take "now" explicitly (issue
+4 adds that); until it does, a diagram with timers cannot be replayed faithfully, and the present
+diagrams have none.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import zlib
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.engine import Instance, ProcessError, RecordedCalls, ReplayDivergence, projection
+from app.models import Case, Event, Snapshot
+from app.services.processes import bundle_of
+from app.services.workflow import script_engine
+
+
+@dataclass
+class Divergence:
+    step: int
+    seq: int | None
+    message: str
+
+
+@dataclass
+class ReplayResult:
+    case_id: int
+    number: str
+    steps: int = 0
+    engine_steps: int = 0
+    ok: bool = True
+    divergence: Divergence | None = None
+    ms: float = 0.0
+    step_times: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def line(self) -> str:
+        if self.divergence is None:
+            return f"case {self.case_id} ({self.number}): {self.steps} steps replayed, no divergence"
+        d = self.divergence
+        where = f" seq {d.seq}" if d.seq is not None else ""
+        return f"case {self.case_id} ({self.number}) step {d.step}{where}: divergence: {d.message}"
+
+
+class _Diverged(Exception):
+    def __init__(self, step: int, seq: int | None, message: str) -> None:
+        super().__init__(message)
+        self.divergence = Divergence(step, seq, message)
+
+
+def replay_case(session: Session, case_id: int, events: list[Event] | None = None) -> ReplayResult:
+    """Replay one case from its events (or from ``events`` given, e.g. a dossier's)."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise LookupError(f"case {case_id} not found")
+    if events is None:
+        events = list(session.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.seq)))
+    result = ReplayResult(case.id, case.number)
+    started = time.perf_counter()
+    try:
+        _replay(session, case, events, result)
+    except _Diverged as exc:
+        result.ok, result.divergence = False, exc.divergence
+    result.ms = round((time.perf_counter() - started) * 1000, 2)
+    return result
+
+
+def _replay(session: Session, case: Case, events: list[Event], result: ReplayResult) -> None:
+    versions = {e.process_version_id for e in events}
+    if versions != {case.process_version_id}:
+        raise _Diverged(1, None, f"events name process versions {sorted(v or 0 for v in versions)}, "
+                                 f"the case is pinned to {case.process_version_id}")
+    bundle = bundle_of(session, case.process_version_id)
+    instance: Instance | None = None
+    mapped: dict[str, str] = {}  # recorded engine task id → replayed one
+    for version, group in itertools.groupby(events, key=lambda e: e.state_version or 0):
+        step = list(group)
+        result.steps += 1
+        saved = next((e for e in step if e.type == "state_saved"), None)
+        if saved is None:
+            if any(e.type in ("process_started", "task_completed", "handler_called") for e in step):
+                raise _Diverged(version, step[0].seq, "the step changed the process but saved no state")
+            continue  # a claim, assignment or give-back: the engine state did not change
+        result.step_times.append(step_time(step).isoformat())
+        instance = _run_step(bundle, instance, version, step, mapped)
+        result.engine_steps += 1
+        replayed = instance.projection_hash()
+        if replayed != saved.data.get("projection_hash"):
+            detail = _first_difference(session, case.id, version, instance.dump()[0])
+            recorded = str(saved.data.get("projection_hash"))
+            raise _Diverged(version, saved.seq, "the replayed state differs from the recorded one "
+                                                f"(projection {replayed[:12]}… ≠ {recorded[:12]}…){detail}")
+        _map_ready(instance, version, step, mapped)
+
+
+def step_time(step: list[Event]) -> datetime:
+    """The recorded "now" of a step: when its timer fired, else when its first event happened."""
+    for event in step:
+        if event.type == "timer_fired" and isinstance(event.data.get("fired_at"), str):
+            return datetime.fromisoformat(event.data["fired_at"].removesuffix("Z"))
+    return step[0].created_at
+
+
+def _run_step(bundle: Any, instance: Instance | None, version: int, step: list[Event],
+              mapped: dict[str, str]) -> Instance:
+    calls = RecordedCalls([(e.data.get("task"), e.data.get("handler"), e.data.get("params"), e.data.get("result"))
+                           for e in step if e.type == "handler_called"])
+    started = next((e for e in step if e.type == "process_started"), None)
+    completed = next((e for e in step if e.type == "task_completed"), None)
+    try:
+        if started is not None:
+            instance = Instance.start(bundle, started.data["process"], started.data["data"], script_engine())
+            instance.advance(None, calls)
+        elif instance is None:
+            raise _Diverged(version, step[0].seq, "the record does not start with a process_started event")
+        elif completed is not None:
+            recorded_id = completed.data.get("engine_task_id")
+            if recorded_id not in mapped:
+                raise _Diverged(version, completed.seq,
+                                f"task '{completed.data.get('task')}' ({recorded_id}) was never ready in the replay")
+            instance.complete(mapped[recorded_id], completed.data.get("form") or {}, None, calls)
+        else:
+            instance.advance(None, calls)
+    except ProcessError as exc:
+        cause = exc.cause if isinstance(exc.cause, ReplayDivergence) else exc
+        raise _Diverged(version, (completed or step[0]).seq, f"the replay failed: {cause}") from exc
+    if calls.used != len(calls.recorded):
+        missing = calls.recorded[calls.used]
+        raise _Diverged(version, step[0].seq, f"the record has {len(calls.recorded)} handler calls, the replay made "
+                                              f"{calls.used}: '{missing[0]}' calling {missing[1]} did not happen")
+    return instance
+
+
+def _map_ready(instance: Instance, version: int, step: list[Event], mapped: dict[str, str]) -> None:
+    """Pair the step's recorded task_ready events with the replay's new READY tasks, in order."""
+    known = set(mapped.values())
+    new = [(tid, name) for tid, name in instance.ready_task_names() if tid not in known]
+    recorded = [e for e in step if e.type == "task_ready"]
+    got = [name for _, name in new]
+    want = [e.data.get("task") for e in recorded]
+    if got != want:
+        seq = recorded[0].seq if recorded else step[-1].seq
+        raise _Diverged(version, seq, f"the replay opened tasks {got}, the record {want}")
+    for event, (tid, _) in zip(recorded, new, strict=True):
+        mapped[event.data["engine_task_id"]] = tid
+
+
+def _first_difference(session: Session, case_id: int, version: int, state: str) -> str:
+    """Name the first task whose state or data differ from the stored snapshot of the step."""
+    snap = session.scalar(select(Snapshot).where(Snapshot.case_id == case_id, Snapshot.state_version == version))
+    if snap is None:
+        return ""
+    (mine, my_data), (theirs, their_data) = projection(state), projection(zlib.decompress(snap.state).decode())
+    for index, (a, b) in enumerate(zip(mine, theirs, strict=False)):
+        if a != b:
+            return f"; first difference at task #{index} '{b[1]}': recorded {_short(b[2:])}, replayed {_short(a[2:])}"
+    if len(mine) != len(theirs):
+        return f"; the replay has {len(mine)} tasks, the record {len(theirs)}"
+    if my_data != their_data:
+        return "; the workflow data differ"
+    return ""
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 300 else text[:297] + "…"
+
+
+def replay_all(session: Session, case_ids: list[int] | None = None) -> list[ReplayResult]:
+    ids = case_ids if case_ids is not None else list(session.scalars(select(Case.id).order_by(Case.id)))
+    return [replay_case(session, case_id) for case_id in ids]
