@@ -16,6 +16,8 @@ from app.settings import ROOT, Settings
 def register(app: Flask) -> None:
     for command in (upgrade_db, downgrade_db, load_org, deploy, demo, simulate):
         app.cli.add_command(command)
+    for command in (verify, replay):  # issue 5: the audit record
+        app.cli.add_command(command)
 
 
 def _db() -> Database:
@@ -164,3 +166,58 @@ def simulate(count: int, seed: int) -> None:
 
     summary = run_simulation(_db(), count, seed)
     click.echo(f"simulated {count} cases: {summary}")
+
+
+# --- issue 5: the audit record -----------------------------------------------------------------
+
+
+def _case_selection(case_id: int | None, all_cases: bool) -> list[int] | None:
+    if case_id is not None and all_cases:
+        _fail("give either --case N or --all, not both")
+    return [case_id] if case_id is not None else None
+
+
+@click.command("verify")
+@with_appcontext
+@click.option("--case", "case_id", type=int, help="verify one case (its snapshots too)")
+@click.option("--all", "all_cases", is_flag=True, help="verify every case and the system chain (the default)")
+@click.option("--snapshots", is_flag=True, help="with --all: check every snapshot against its recorded hash too")
+def verify(case_id: int | None, all_cases: bool, snapshots: bool) -> None:
+    """Verify the hash chains; exit code 1 and the first broken link when one is broken."""
+    from app.services.audit import verify as verify_chains
+    from app.services.errors import ServiceError
+
+    ids = _case_selection(case_id, all_cases)
+    try:
+        with _db().unit_of_work() as session:
+            result = verify_chains(session, ids, snapshots=snapshots or ids is not None, system=ids is None)
+    except ServiceError as exc:
+        _fail(exc.message)
+    if result.first_break is not None:
+        click.echo(f"BROKEN {result.first_break.line()}", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {result.chains} chains, {result.events} events, {result.snapshots} snapshots verified; "
+               f"root {result.root}")
+
+
+@click.command("replay")
+@with_appcontext
+@click.option("--case", "case_id", type=int, help="replay one case")
+@click.option("--all", "all_cases", is_flag=True, help="replay every case (the default)")
+def replay(case_id: int | None, all_cases: bool) -> None:
+    """Re-run cases from their record; exit code 1 and the first divergence when one diverges."""
+    from app.models import Case
+    from app.services.replay import replay_all
+
+    ids = _case_selection(case_id, all_cases)
+    with _db().unit_of_work() as session:
+        if ids is not None and session.get(Case, ids[0]) is None:
+            _fail(f"case {ids[0]} not found")
+        results = replay_all(session, ids)
+    diverged = [r for r in results if not r.ok]
+    for result in diverged:
+        click.echo(f"DIVERGED {result.line()}", err=True)
+    steps = sum(r.engine_steps for r in results)
+    click.echo(f"{len(results) - len(diverged)} of {len(results)} cases replayed without divergence ({steps} steps)")
+    if diverged:
+        sys.exit(1)

@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.db import Database
 from app.models import User
 from app.services.auth import Principal, principal_for, user_for_token
-from app.services.errors import Conflict, ServiceError, Unauthorized
+from app.services.errors import Conflict, Forbidden, ServiceError, Unauthorized
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -104,6 +104,9 @@ def _check_json(body: Any) -> None:
                 ) from None
 
 
+READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
 def endpoint(func: Callable[..., Any]) -> Callable[..., Any]:
     """Run a view inside one unit of work with the caller's principal as first argument."""
 
@@ -111,6 +114,8 @@ def endpoint(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with unit_of_work() as s:
             principal = current_principal(s)
+            if request.method not in READ_METHODS and principal is not None and principal.read_only:
+                raise Forbidden("auditors read only: this changes data (审计只读)")
             return func(s, principal, *args, **kwargs)
 
     return wrapper
@@ -124,4 +129,4 @@ def _service_error(exc: ServiceError) -> Any:
     return jsonify(body), exc.status
 
 
-from app.api import routes  # noqa: E402,F401  (registers the routes)
+from app.api import audit, routes  # noqa: E402,F401  (registers the routes)

@@ -132,6 +132,52 @@ def _schemas() -> dict[str, Schema]:
                                                      deployed_by=STR))),
         "Deployment": _obj(version=INT, created=BOOL),
         "Ok": _obj(ok=_t("boolean", enum=[True])),
+        **_audit_schemas(),
+    }
+
+
+def _audit_schemas() -> dict[str, Schema]:
+    """Issue 5: the audit record (hash chains, snapshots, replay, dossier)."""
+    hash_ = _t("string", pattern="^[0-9a-f]{64}$")
+    broken = _obj(chain=STR, case_id=NINT, seq=NINT, message=STR, line=STR,
+                  problem=_enum(["altered", "reordered", "missing", "link", "head", "count", "snapshot"]))
+    event = _obj(seq=INT, type=STR, actor=STR, role=NSTR, unit=NSTR, at=TIME, state_version=NINT,
+                 process_version_id=NINT, data=FREE_OBJECT, prev_hash=STR, hash=hash_)
+    header = _obj(id=INT, number=STR, title=STR, process_id=STR, process_version=INT, process_version_id=INT,
+                  status=STR, outcome=NSTR, created_at=TIME, event_count=INT, chain_head=STR, state_version=INT)
+    step = _obj(step=INT, at=TIME, actor=STR, kind=STR, task=NSTR, events=_array(INT), snapshot=BOOL,
+                state_hash=NSTR, projection_hash=NSTR)
+    elements = {"type": "object", "description": "BPMN 流程 id → 已完成/持有令牌的元素 process id → element ids",
+                "additionalProperties": _obj(completed=_array(STR), active=_array(STR))}
+    replay = _obj(case_id=INT, number=STR, steps=INT, engine_steps=INT, ok=BOOL, ms=NUM,
+                  step_times=_array(STR),
+                  divergence={"oneOf": [{"type": "null"}, _obj(step=INT, seq=NINT, message=STR)]})
+    return {
+        "Verification": _obj(ok=BOOL, chains=INT, events=INT, snapshots=INT, root=hash_,
+                             first_break={"oneOf": [{"type": "null"}, broken]}),
+        "AuditEvent": event,
+        "CaseHeader": header,
+        "History": _obj(case=_ref("CaseHeader"), verification=_ref("Verification"), steps=_array(step),
+                        events=_array(_ref("AuditEvent"))),
+        "StepState": _obj(
+            case=_ref("CaseHeader"), step=INT, snapshot_step=INT, at=NTIME, state_hash=hash_,
+            projection_hash=hash_, snapshot_intact=BOOL, completed=BOOL, data=FREE_OBJECT, elements=elements,
+            open_tasks=_array(_obj(engine_task_id=STR, task_type=STR, id=NINT, title=STR, role=NSTR, unit=NSTR,
+                                   holder=NSTR)),
+            events=_array(_ref("AuditEvent")),
+        ),
+        "Replay": replay,
+        "Diagrams": _obj(process_version=INT, process_id=STR,
+                         processes={"type": "object", "additionalProperties": STR},
+                         files={"type": "object", "additionalProperties": STR}),
+        "Dossier": _obj(
+            format=STR, generated_at=TIME, generated_by=STR, dossier_hash=hash_,
+            case=_extend(header, process_content_hash=NSTR),
+            chain=_obj(algorithm=STR, canonical_form=STR, head=STR, length=INT),
+            verification=_ref("Verification"), replay=_ref("Replay"), steps=_array(step),
+            events=_array(_extend(event, actor_id=NINT, unit_id=NINT)),
+            snapshots=_array(_obj(step=INT, state_hash=hash_, projection_hash=hash_, at=TIME)),
+        ),
     }
 
 
@@ -154,6 +200,7 @@ PATH_PARAMS: dict[str, tuple[Schema, str]] = {
     "task_id": (INT, "任务编号 Task id"),
     "case_id": (INT, "案件编号 Case id"),
     "code": (STR, "查询码 Tracking code (case-insensitive)"),
+    "step": (INT, "步骤 Step = the case's state version after it"),
 }
 
 _FLAG = "1/true/yes 为真，其他为假 1/true/yes = on, anything else = off"
@@ -181,6 +228,7 @@ class Op:
     public: bool = False
     query: tuple[tuple[str, Schema, str], ...] = ()
     description: str = ""
+    media: str = "application/json"
 
 
 OPS: list[Op] = [
@@ -223,6 +271,20 @@ OPS: list[Op] = [
                         "description": "文件名 → 内容 File name → file content (BPMN, DMN, form schemas)"}),
        description="201 with a new version; 200 when the bundle equals the latest version."),
     Op("get", "/api/openapi.json", "meta", "接口文档 This OpenAPI document", None, public=True),
+    Op("get", "/api/audit/verify", "audit", "校验哈希链 Verify the hash chains (auditor, admin)", "Verification",
+       errors=(403, 404, 422), query=(("case", INT, "案件编号 One case (with its snapshots); all visible cases "
+                                                      "and the system chain when absent"),),
+       description="ok=false with first_break naming the case, seq and what did not match."),
+    Op("get", "/api/cases/{case_id}/history", "audit", "案件历史 Events, steps and chain verification",
+       "History"),
+    Op("get", "/api/cases/{case_id}/history/{step}", "audit",
+       "某步状态 The case's state right after a step (from its snapshot)", "StepState"),
+    Op("get", "/api/cases/{case_id}/replay", "audit", "重放 Re-run the case from its record", "Replay"),
+    Op("get", "/api/cases/{case_id}/diagrams", "audit", "流程图 The BPMN files of the case's process version",
+       "Diagrams"),
+    Op("get", "/api/cases/{case_id}/dossier.json", "audit", "案卷 The case's dossier (JSON)", "Dossier"),
+    Op("get", "/api/cases/{case_id}/dossier.html", "audit", "案卷 The case's dossier (printable HTML)", None,
+       media="text/html"),
 ]
 
 
@@ -245,7 +307,8 @@ def _error_statuses(op: Op) -> list[int]:
 
 
 def _operation(op: Op) -> Schema:
-    content: Schema = {"application/json": {"schema": _ref(op.ok) if op.ok else FREE_OBJECT}}
+    body_schema = _ref(op.ok) if op.ok else (FREE_OBJECT if op.media == "application/json" else STR)
+    content: Schema = {op.media: {"schema": body_schema}}
     ok_text = {200: "成功 OK", 201: "已创建 Created"}
     responses: Schema = {str(s): {"description": ok_text[s], "content": content} for s in op.status}
     responses |= {str(s): _ref(ERRORS[s][0], "responses") for s in _error_statuses(op)}
