@@ -43,7 +43,9 @@ def dossier(session: Session, principal: Principal, case_id: int) -> dict[str, A
         "verification": verify(session, [case.id], snapshots=True, system=False).as_dict(),
         "replay": replay_case(session, case.id, events).as_dict(),
         "steps": steps_of(events),
-        "events": [event_view(e, units) | {"actor_id": e.actor_id, "unit_id": e.unit_id} for e in events],
+        # with the ids and the exact time, so every hash can be recomputed from the dossier alone
+        "events": [event_view(e, units) | {"actor_id": e.actor_id, "unit_id": e.unit_id,
+                                           "created_at": e.created_at.isoformat()} for e in events],
         "snapshots": [{"step": s.state_version, "state_hash": s.state_hash, "projection_hash": s.projection_hash,
                        "at": iso(s.created_at)} for s in snapshots],
     }

@@ -175,7 +175,7 @@ def _audit_schemas() -> dict[str, Schema]:
             case=_extend(header, process_content_hash=NSTR),
             chain=_obj(algorithm=STR, canonical_form=STR, head=STR, length=INT),
             verification=_ref("Verification"), replay=_ref("Replay"), steps=_array(step),
-            events=_array(_extend(event, actor_id=NINT, unit_id=NINT)),
+            events=_array(_extend(event, actor_id=NINT, unit_id=NINT, created_at=STR)),
             snapshots=_array(_obj(step=INT, state_hash=hash_, projection_hash=hash_, at=TIME)),
         ),
     }
