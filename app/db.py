@@ -10,11 +10,15 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.services.chain import canonical_json
+
 
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
-        kwargs: dict = {"future": True}
+        # JSON columns are written in the audit chain's canonical form (sorted keys, no spaces), so
+        # an event's stored data text is exactly what its hash covers (app/services/chain.py).
+        kwargs: dict = {"future": True, "json_serializer": canonical_json}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:

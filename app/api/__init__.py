@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -83,7 +84,8 @@ def _too_deep() -> ServiceError:
 
 
 def _check_json(body: Any) -> None:
-    """Refuse bodies nested too deeply or with strings (keys too) that cannot be encoded as UTF-8."""
+    """Refuse bodies nested too deeply, with strings (keys too) that cannot be encoded as UTF-8, or with
+    NaN/Infinity (Python's parser accepts them; no database JSON column or the audit chain does)."""
     stack: list[tuple[Any, int]] = [(body, 1)]
     while stack:
         value, depth = stack.pop()
@@ -94,6 +96,9 @@ def _check_json(body: Any) -> None:
             stack.extend((item, depth + 1) for item in value.values())
         elif isinstance(value, list):
             stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ServiceError("the JSON body contains NaN or Infinity, which JSON does not allow",
+                               {"": "NaN or Infinity"})
         elif isinstance(value, str):
             try:
                 value.encode("utf-8")

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from app.engine import Instance
@@ -34,7 +35,9 @@ from app.services.processes import bundle_of
 from app.services.workflow import SYSTEM_CHAIN, script_engine
 
 AUDIT_ROLES = ("auditor", "admin")
-_COLUMNS = [getattr(Event, name) for name in chain.HASHED_COLUMNS] + [Event.hash]
+# The stored data text itself, not its parsed value: it is the canonical JSON the hash covers.
+_COLUMNS = [getattr(Event, name) for name in chain.HASHED_COLUMNS if name != "data"] + [
+    cast(Event.data, Text).label("data_text"), Event.hash]
 
 
 @dataclass
@@ -86,13 +89,13 @@ def verify(session: Session, case_ids: Iterable[int] | None = None, snapshots: b
         raise NotFound(f"case {missing[0]} not found")
     if system:
         head = session.get(AuditChain, SYSTEM_CHAIN)
-        rows = session.execute(select(*_COLUMNS).where(Event.case_id.is_(None)).order_by(Event.seq))
+        rows = session.connection().execute(select(*_COLUMNS).where(Event.case_id.is_(None)).order_by(Event.seq))
         _record(result, SYSTEM_CHAIN, None, _walk(SYSTEM_CHAIN, None, rows, head.head if head else "",
                                                   head.length if head else 0, result))
     events = select(*_COLUMNS).where(Event.case_id.is_not(None)).order_by(Event.case_id, Event.seq)
     if wanted is not None:
         events = events.where(Event.case_id.in_(wanted))
-    stream = session.execute(events.execution_options(yield_per=5000))
+    stream = session.connection().execute(events.execution_options(yield_per=5000))
     groups = itertools.groupby(stream, key=lambda r: r.case_id)
     pending = iter(cases.values())
     for case_id, rows in groups:
@@ -161,7 +164,7 @@ def _walk(label: str, case_id: int | None, rows: Iterable[Any], head: str, count
                              f"seq {expected} is missing: the chain jumps from seq {expected - 1} to {row.seq} "
                              "(an event was deleted)")
             return Break(label, case_id, row.seq, "reordered", f"seq {row.seq} appears twice or out of order")
-        computed = chain.row_hash(row)
+        computed = _hash(row, row.seq)
         if computed != row.hash:
             moved = _recorded_seq(row)
             if moved is not None:
@@ -189,11 +192,15 @@ def _walk(label: str, case_id: int | None, rows: Iterable[Any], head: str, count
     return None
 
 
+def _hash(row: Any, seq: int) -> str:
+    return chain.text_hash(row.case_id, seq, row.type, row.actor, row.actor_id, row.role, row.unit_id,
+                           row.process_version_id, row.state_version, row.created_at, row.data_text, row.prev_hash)
+
+
 def _recorded_seq(row: Any) -> int | None:
     """The seq this event's hash was computed with, if it is another one (a reordering)."""
-    values = {name: getattr(row, name) for name in chain.HASHED_COLUMNS}
     for seq in range(max(1, row.seq - 50), row.seq + 51):
-        if seq != row.seq and chain.row_hash(type("Row", (), values | {"seq": seq})) == row.hash:
+        if seq != row.seq and _hash(row, seq) == row.hash:
             return seq
     return None
 
@@ -212,7 +219,7 @@ def _check_snapshots(session: Session, case: Any, events: list[Any], result: Ver
             return Break(label, case.id, None, "snapshot",
                          f"the snapshot of step {snap.state_version} has no state_saved event in the chain")
         digest = hashlib.sha256(zlib.decompress(snap.state)).hexdigest()
-        recorded = event.data
+        recorded = json.loads(event.data_text)
         if digest != recorded.get("state_hash") or snap.state_hash != digest:
             return Break(label, case.id, event.seq, "snapshot",
                          f"the snapshot of step {snap.state_version} does not match the state hash its step recorded")

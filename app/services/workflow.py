@@ -8,6 +8,7 @@ applied twice.
 
 from __future__ import annotations
 
+import json
 import zlib
 from datetime import datetime, timedelta
 from typing import Any
@@ -144,11 +145,17 @@ def record_event(
         unit_id=unit_id,
         process_version_id=case.process_version_id if case is not None else None,
         state_version=case.version if case is not None else None,
-        data=chain.normalized(data),
         created_at=clock.now(),
         prev_hash=prev_hash,
     )
-    event.hash = chain.row_hash(event)
+    # The canonical text is what the engine stores (app/db.py) and what the hash covers; the row
+    # gets a parsed copy, so a later in-place change by the caller cannot reach the stored value.
+    text = chain.canonical_json(data or {})
+    event.data = json.loads(text)
+    event.hash = chain.text_hash(
+        event.case_id, seq, type_, actor_name, actor_id, role, unit_id, event.process_version_id,
+        event.state_version, event.created_at, text, prev_hash,
+    )
     if case is not None:
         case.chain_head = event.hash
     else:

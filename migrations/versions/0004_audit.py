@@ -82,13 +82,19 @@ def _chain_existing_events() -> None:
     cases = sa.Table("cases", meta, autoload_with=bind)
     chains = sa.Table("audit_chains", meta, autoload_with=bind)
     rows = bind.execute(sa.select(events).order_by(events.c.case_id, events.c.seq, events.c.id)).all()
+    # The data is rewritten as its canonical JSON text, which is what the hash covers and what
+    # the application's engine writes (app/db.py).
+    as_json = "CAST(:data AS json)" if bind.dialect.name == "postgresql" else ":data"
+    rewrite = sa.text(f"UPDATE events SET seq = :seq, prev_hash = :prev, hash = :hash, data = {as_json} "
+                      "WHERE id = :id")
     heads: dict[object, tuple[str, int]] = {}
     for row in rows:
         prev, length = heads.get(row.case_id, (chain.GENESIS, 0))
         seq = row.seq if row.case_id is not None else length + 1
-        values = row._asdict() | {"seq": seq, "prev_hash": prev}
-        digest = chain.row_hash(type("Row", (), values))
-        bind.execute(events.update().where(events.c.id == row.id).values(seq=seq, prev_hash=prev, hash=digest))
+        text = chain.canonical_json(row.data or {})
+        digest = chain.text_hash(row.case_id, seq, row.type, row.actor, row.actor_id, row.role, row.unit_id,
+                                 row.process_version_id, row.state_version, row.created_at, text, prev)
+        bind.execute(rewrite, {"seq": seq, "prev": prev, "hash": digest, "data": text, "id": row.id})
         heads[row.case_id] = (digest, length + 1)
     for case_id, (head, length) in heads.items():
         if case_id is None:

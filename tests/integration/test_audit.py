@@ -160,8 +160,9 @@ def test_an_edited_form_value_is_found_at_its_event(flow: Flow, app: Flask) -> N
     with _raw(app) as conn:
         cast = "::text" if conn.dialect.name == "postgresql" else ""
         back = "::json" if cast else ""
-        conn.execute(text(f"UPDATE events SET data = replace(data{cast}, '\"grade\": 3', '\"grade\": 2'){back} "
-                          "WHERE case_id = :c AND seq = :s"), {"c": case_id, "s": seq})
+        conn.execute(text(f"UPDATE events SET data = replace(data{cast}, :old, :new){back} "
+                          "WHERE case_id = :c AND seq = :s"),
+                     {"c": case_id, "s": seq, "old": '"grade":3', "new": '"grade":2'})
     try:
         broken = _verify(app, case_id).first_break
         assert broken is not None and (broken.seq, broken.problem) == (seq, "altered")
@@ -171,8 +172,9 @@ def test_an_edited_form_value_is_found_at_its_event(flow: Flow, app: Flask) -> N
         assert result.divergence.step == 2  # grade 2 takes another path: other handlers are called
     finally:
         with _raw(app) as conn:
-            conn.execute(text(f"UPDATE events SET data = replace(data{cast}, '\"grade\": 2', '\"grade\": 3'){back} "
-                              "WHERE case_id = :c AND seq = :s"), {"c": case_id, "s": seq})
+            conn.execute(text(f"UPDATE events SET data = replace(data{cast}, :old, :new){back} "
+                              "WHERE case_id = :c AND seq = :s"),
+                         {"c": case_id, "s": seq, "old": '"grade":2', "new": '"grade":3'})
     assert _verify(app, case_id).ok
 
 

@@ -18,7 +18,11 @@ DEEP_OBJECT = '{"a":' * 3000 + "1" + "}" * 3000
 NESTED_33 = json.dumps(TRIAGE | {"note": json.loads("[" * 33 + "]" * 33)})
 SURROGATE_KEY = json.dumps(TRIAGE | {"\ud800": 1})  # json.dumps escapes it as "\ud800"
 SURROGATE_VALUE = json.dumps(TRIAGE | {"note": "a\udfffb"})
+NAN_VALUE = json.dumps(TRIAGE | {"note": float("nan")})  # Python's parser accepts NaN; JSON has none
+INFINITY_VALUE = json.dumps(TRIAGE | {"grade": float("inf")})
 BODIES = {
+    "NaN": NAN_VALUE,
+    "Infinity": INFINITY_VALUE,
     "deep array": DEEP_ARRAY,
     "deep object": DEEP_OBJECT,
     "33 levels": NESTED_33,
