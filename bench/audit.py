@@ -52,10 +52,12 @@ class Result:
     chains: int
     events: int
     verify_s: float
+    verify_cpu_s: float
     snapshot_events: int
     snapshot_s: float
     replayed: int
     replay_ms: list[float]
+    replay_cpu_ms: list[float]
     diverged: int
     event_bytes: float
     snapshot_bytes: float
@@ -63,6 +65,10 @@ class Result:
     @property
     def events_per_s(self) -> float:
         return self.events / self.verify_s
+
+    @property
+    def events_per_cpu_s(self) -> float:
+        return self.events / self.verify_cpu_s
 
     @property
     def replay_cases_per_s(self) -> float:
@@ -140,9 +146,9 @@ def run_backend(url: str, backend: str, cases: int, events: int, replay_cases: i
             real = list(s.scalars(select(Case.id).order_by(Case.id)))
         synthetic_chains(db, cases, events)
         with db.sessions() as s:
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             verification = audit.verify(s)
-            verify_s = time.perf_counter() - began
+            verify_s, verify_cpu_s = time.perf_counter() - began, time.process_time() - cpu
             if not verification.ok:
                 raise SystemExit(f"verify failed: {verification.first_break}")
             began = time.perf_counter()
@@ -152,31 +158,37 @@ def run_backend(url: str, backend: str, cases: int, events: int, replay_cases: i
             first = s.get(Case, real[0])
             assert first is not None
             bundle_of(s, first.process_version_id)  # parsed once per worker, as in production
-            times, diverged = [], 0
+            times, cpu_times, diverged = [], [], 0
             for case_id in real:
                 result = replay_case(s, case_id)
                 times.append(result.ms)
+                cpu_times.append(result.cpu_ms)
                 diverged += not result.ok
         event_b, snap_b = storage(db, real)
-        return Result(backend, verification.chains, verification.events, verify_s, with_snapshots.events,
-                      snapshot_s, len(real), times, diverged, event_b, snap_b)
+        return Result(backend, verification.chains, verification.events, verify_s, verify_cpu_s,
+                      with_snapshots.events, snapshot_s, len(real), times, cpu_times, diverged, event_b, snap_b)
     finally:
         db.dispose()
 
 
+def _spread(values: list[float]) -> str:
+    ordered = sorted(values) or [0.0]
+    p90 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))]
+    return f"{statistics.median(ordered):.1f} / {p90:.1f} / {ordered[-1]:.1f}"
+
+
 def report(results: list[Result]) -> str:
     lines = [
-        "| backend | chains | events | verify events/s | verify+snapshots events/s | replayed cases | "
-        "replay cases/s | replay ms median / p90 / max | diverged | bytes/event (events + snapshots) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| backend | chains | events | verify events/s (per CPU-s) | verify+snapshots events/s | replayed cases | "
+        "replay cases/s | replay ms median / p90 / max | replay CPU ms median / p90 / max | diverged | "
+        "bytes/event (events + snapshots) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        ms = sorted(r.replay_ms) or [0.0]
-        p90 = ms[min(len(ms) - 1, int(len(ms) * 0.9))]
         lines.append(
-            f"| {r.backend} | {r.chains:,} | {r.events:,} | {r.events_per_s:,.0f} | "
+            f"| {r.backend} | {r.chains:,} | {r.events:,} | {r.events_per_s:,.0f} ({r.events_per_cpu_s:,.0f}) | "
             f"{r.snapshot_events / r.snapshot_s:,.0f} | {r.replayed:,} | {r.replay_cases_per_s:,.1f} | "
-            f"{statistics.median(ms):.1f} / {p90:.1f} / {ms[-1]:.1f} | {r.diverged} | "
+            f"{_spread(r.replay_ms)} | {_spread(r.replay_cpu_ms)} | {r.diverged} | "
             f"{r.event_bytes + r.snapshot_bytes:,.0f} ({r.event_bytes:,.0f} + {r.snapshot_bytes:,.0f}) |"
         )
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from types import ModuleType
 from typing import Any
 
 
@@ -64,3 +65,36 @@ def _walk(workflow: dict[str, Any], subprocesses: dict[str, Any], nodes: list[An
         if sub is not None:
             _walk(sub, subprocesses, nodes)
         stack.extend((child, depth + 1) for child in reversed(task.get("children", [])))
+
+
+def live_projection(workflow: Any) -> list[Any]:
+    """The same projection, read from a running workflow without serializing it (what each step
+    saves and each replayed step checks; tests/unit/test_history.py holds both forms equal)."""
+    nodes: list[Any] = []
+    subprocesses = workflow.subprocesses
+    _walk_live(workflow.task_tree, subprocesses, nodes)
+    return [nodes, _clean(workflow.data)]
+
+
+def _walk_live(root: Any, subprocesses: dict[Any, Any], nodes: list[Any]) -> None:
+    stack: list[tuple[Any, int]] = [(root, 0)]
+    while stack:
+        task, depth = stack.pop()
+        parent = task.parent
+        if parent is None:  # as the serializer stores it: full data at the root, deltas below
+            data, delta = task.data, {"updates": {}, "deletions": []}
+        else:
+            data, delta = {}, {
+                "updates": {k: v for k, v in task.data.items() if k not in parent.data or v != parent.data[k]},
+                "deletions": sorted(k for k in parent.data if k not in task.data),
+            }
+        nodes.append([depth, task.task_spec.name, task.state, task.triggered, data, delta])
+        sub = subprocesses.get(task.id)
+        if sub is not None:
+            _walk_live(sub.task_tree, subprocesses, nodes)
+        stack.extend((child, depth + 1) for child in reversed(task.children))
+
+
+def _clean(data: dict[str, Any]) -> dict[str, Any]:
+    # what the serializer keeps of the workflow data (it drops callables and modules)
+    return {k: v for k, v in data.items() if not callable(v) and not isinstance(v, ModuleType)}

@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
-from .history import hash_projection, projection_of
+from .history import hash_projection, live_projection
 
 SERIALIZER_VERSION = VERSION
 
@@ -70,23 +70,25 @@ def dump_state(workflow: BpmnWorkflow) -> str:
 
 
 def dump_state_and_projection(workflow: BpmnWorkflow) -> tuple[str, str]:
-    """The stored state and the hash of its projection (app/engine/history.py), from one to_dict."""
+    """The stored state and the hash of its projection (app/engine/history.py)."""
     state, projected = _encoded(workflow, state=True, projected=True)
     return state, projected
 
 
 def state_projection_hash(workflow: BpmnWorkflow) -> str:
-    """The projection hash alone (replay): no JSON text of the whole state is made."""
+    """The projection hash alone (replay): read from the running workflow, nothing serialized."""
     return _encoded(workflow, state=False, projected=True)[1]
 
 
 def _encoded(workflow: BpmnWorkflow, state: bool, projected: bool) -> tuple[str, str]:
     serializer = _serializer()
-    serializer.registry._encoder_mode = True
+    serializer.registry._encoder_mode = True  # the encoder converts dates, UUIDs … as the state stores them
     try:
-        dct = serializer.to_dict(workflow)
-        text = json.dumps(dct, cls=serializer._encoder_cls, ensure_ascii=False, separators=(",", ":")) if state else ""
-        digest = hash_projection(projection_of(dct), serializer._encoder_cls) if projected else ""
+        text = ""
+        if state:
+            dct = serializer.to_dict(workflow)
+            text = json.dumps(dct, cls=serializer._encoder_cls, ensure_ascii=False, separators=(",", ":"))
+        digest = hash_projection(live_projection(workflow), serializer._encoder_cls) if projected else ""
         return text, digest
     finally:
         serializer.registry._encoder_mode = False

@@ -149,7 +149,7 @@ def _audit_schemas() -> dict[str, Schema]:
                 state_hash=NSTR, projection_hash=NSTR)
     elements = {"type": "object", "description": "BPMN 流程 id → 已完成/持有令牌的元素 process id → element ids",
                 "additionalProperties": _obj(completed=_array(STR), active=_array(STR))}
-    replay = _obj(case_id=INT, number=STR, steps=INT, engine_steps=INT, ok=BOOL, ms=NUM,
+    replay = _obj(case_id=INT, number=STR, steps=INT, engine_steps=INT, ok=BOOL, ms=NUM, cpu_ms=NUM,
                   step_times=_array(STR),
                   divergence={"oneOf": [{"type": "null"}, _obj(step=INT, seq=NINT, message=STR)]})
     return {

@@ -504,3 +504,19 @@ def test_dossier_html_is_escaped_and_self_contained(flow: Flow, api: Api) -> Non
     assert "哈希链完整 chain intact" in page and "@media print" in page
     assert not re.search(r"<(script|link|img)\b|src=|href=\"http", page)
     assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
+
+
+def test_the_projection_of_a_stored_state_equals_the_live_one(flow: Flow, app: Flask) -> None:
+    """Replay checks the live workflow's projection; the history reads stored snapshots: both agree."""
+    from app.engine import projection_hash
+    from app.services import workflow
+
+    case_id = _triaged(flow)
+    flow.review_chain(case_id, "community")
+    flow.report_in_all(case_id, ["dept-cgzf"])
+    with _db(app).sessions() as s:
+        case = s.get(Case, case_id)
+        instance = workflow.load(s, case)
+        assert instance.projection_hash() == projection_hash(case.state)
+        for snap in s.scalars(select(Snapshot).where(Snapshot.case_id == case_id)):
+            assert projection_hash(zlib.decompress(snap.state).decode()) == snap.projection_hash, snap.state_version
