@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Select, Text, cast, select
 from sqlalchemy.orm import Session
 
 from app.engine import Instance
@@ -76,16 +76,21 @@ class Verification:
 # --- verify ------------------------------------------------------------------------------------
 
 
-def verify(session: Session, case_ids: Iterable[int] | None = None, snapshots: bool = False,
+def verify(session: Session, case_ids: Iterable[int] | Select[Any] | None = None, snapshots: bool = False,
            system: bool = True) -> Verification:
-    """Verify the chains of the given cases (all when None) and of the system chain."""
+    """Verify the chains of the given cases (ids, a select of ids, or all when None) and of the
+    system chain."""
     result = Verification()
     query = select(Case.id, Case.number, Case.chain_head, Case.event_count).order_by(Case.id)
-    wanted = sorted(set(case_ids)) if case_ids is not None else None
+    wanted: list[int] | Select[Any] | None = None
+    if isinstance(case_ids, Select):
+        wanted = case_ids
+    elif case_ids is not None:
+        wanted = sorted(set(case_ids))
     if wanted is not None:
         query = query.where(Case.id.in_(wanted))
     cases = {row.id: row for row in session.execute(query)}
-    if wanted is not None and (missing := [c for c in wanted if c not in cases]):
+    if isinstance(wanted, list) and (missing := [c for c in wanted if c not in cases]):
         raise NotFound(f"case {missing[0]} not found")
     if system:
         head = session.get(AuditChain, SYSTEM_CHAIN)
@@ -242,10 +247,8 @@ def verify_view(session: Session, principal: Principal, case_id: Any) -> dict[st
     """GET /api/audit/verify: one case (with its snapshots), or every case the user may see."""
     require_auditor(principal)
     if case_id is None:
-        ids = session.scalars(
-            select(CaseUnit.case_id).where(CaseUnit.unit_id.in_(principal.visible_units)).distinct()
-        ).all() if principal.visible_units else []
-        return verify(session, ids).as_dict()
+        scope = select(CaseUnit.case_id).where(CaseUnit.unit_id.in_(principal.visible_units or {-1}))
+        return verify(session, scope).as_dict()
     try:
         number = int(case_id)
     except (TypeError, ValueError):

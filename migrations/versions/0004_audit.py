@@ -96,11 +96,11 @@ def _chain_existing_events() -> None:
                                  row.process_version_id, row.state_version, row.created_at, text, prev)
         bind.execute(rewrite, {"seq": seq, "prev": prev, "hash": digest, "data": text, "id": row.id})
         heads[row.case_id] = (digest, length + 1)
-    for case_id, (head, length) in heads.items():
-        if case_id is None:
-            bind.execute(chains.insert().values(name="system", head=head, length=length))
-        else:
-            bind.execute(cases.update().where(cases.c.id == case_id).values(chain_head=head))
+    # The system chain's head row exists from the start, so the first appends lock it, never race to insert it.
+    head, length = heads.pop(None, (chain.GENESIS, 0))
+    bind.execute(chains.insert().values(name="system", head=head, length=length))
+    for case_id, (head, _) in heads.items():
+        bind.execute(cases.update().where(cases.c.id == case_id).values(chain_head=head))
 
 
 def downgrade() -> None:
