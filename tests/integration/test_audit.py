@@ -178,36 +178,36 @@ def test_an_edited_form_value_is_found_at_its_event(flow: Flow, app: Flask) -> N
     assert _verify(app, case_id).ok
 
 
-def test_a_deleted_event_is_found_where_the_chain_jumps(flow: Flow, app: Flask) -> None:
-    case_id = _triaged(flow)
-    seq = _seq_of(app, case_id, "handler_called")
+@contextmanager
+def _deleted(app: Flask, case_id: int, seq: int) -> Iterator[None]:
+    """The event at ``seq`` deleted from the database for the block, then put back as it was."""
     row = _event_row(app, case_id, seq)
     with _raw(app) as conn:
         conn.execute(text("DELETE FROM events WHERE id = :i"), {"i": row["id"]})
     try:
-        broken = _verify(app, case_id).first_break
-        assert broken is not None and (broken.seq, broken.problem) == (seq, "missing")
-        assert f"seq {seq} is missing" in broken.message
+        yield
     finally:
         with _raw(app) as conn:
             conn.execute(Event.__table__.insert().values(**row))
     assert _verify(app, case_id).ok
+
+
+def test_a_deleted_event_is_found_where_the_chain_jumps(flow: Flow, app: Flask) -> None:
+    case_id = _triaged(flow)
+    seq = _seq_of(app, case_id, "handler_called")
+    with _deleted(app, case_id, seq):
+        broken = _verify(app, case_id).first_break
+        assert broken is not None and (broken.seq, broken.problem) == (seq, "missing")
+        assert f"seq {seq} is missing" in broken.message
 
 
 def test_a_deleted_last_event_is_found_by_the_count_and_head(flow: Flow, app: Flask) -> None:
     case_id = _triaged(flow)
     with _db(app).sessions() as s:
         last = s.get(Case, case_id).event_count
-    row = _event_row(app, case_id, last)
-    with _raw(app) as conn:
-        conn.execute(text("DELETE FROM events WHERE id = :i"), {"i": row["id"]})
-    try:
+    with _deleted(app, case_id, last):
         broken = _verify(app, case_id).first_break
         assert broken is not None and broken.problem == "count" and f"after seq {last - 1}" in broken.message
-    finally:
-        with _raw(app) as conn:
-            conn.execute(Event.__table__.insert().values(**row))
-    assert _verify(app, case_id).ok
 
 
 def test_two_reordered_events_are_found_at_the_first(flow: Flow, app: Flask) -> None:
