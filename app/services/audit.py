@@ -79,62 +79,50 @@ class Verification:
 def verify(session: Session, case_ids: Iterable[int] | Select[Any] | None = None, snapshots: bool = False,
            system: bool = True) -> Verification:
     """Verify the chains of the given cases (ids, a select of ids, or all when None) and of the
-    system chain."""
+    system chain, stopping at the first broken link."""
     result = Verification()
+    wanted = case_ids if case_ids is None or isinstance(case_ids, Select) else sorted(set(case_ids))
+    cases = _case_heads(session, wanted)
+    if system:
+        head = session.get(AuditChain, SYSTEM_CHAIN)
+        rows = session.connection().execute(select(*_COLUMNS).where(Event.case_id.is_(None)).order_by(Event.seq))
+        _record(result, _walk(SYSTEM_CHAIN, None, rows, head.head if head else "", head.length if head else 0,
+                              result))
+    events = select(*_COLUMNS).where(Event.case_id.is_not(None)).order_by(Event.case_id, Event.seq)
+    if wanted is not None:
+        events = events.where(Event.case_id.in_(wanted))
+    stream = session.connection().execute(events.execution_options(yield_per=5000))
+    grouped = itertools.groupby(stream, key=lambda r: r.case_id)
+    current = next(grouped, None)
+    for case in cases.values():  # in id order, as the events stream
+        if result.first_break is not None:
+            break
+        while current is not None and current[0] < case.id:  # events of a case that does not exist
+            _record(result, Break(f"case {current[0]}", current[0], None, "missing", "events of an unknown case"))
+            current = next(grouped, None)
+        rows: Iterable[Any] = []
+        if current is not None and current[0] == case.id:
+            rows = current[1]
+        collected: list[Any] = []
+        problem = _walk(_label(case), case.id, _collecting(rows, collected), case.chain_head, case.event_count,
+                        result)
+        if problem is None and snapshots:
+            problem = _check_snapshots(session, case, collected, result)
+        _record(result, problem)
+        if rows:
+            current = next(grouped, None)
+    result.root = hashlib.sha256("\n".join(result._heads).encode()).hexdigest()
+    return result
+
+
+def _case_heads(session: Session, wanted: list[int] | Select[Any] | None) -> dict[int, Any]:
     query = select(Case.id, Case.number, Case.chain_head, Case.event_count).order_by(Case.id)
-    wanted: list[int] | Select[Any] | None = None
-    if isinstance(case_ids, Select):
-        wanted = case_ids
-    elif case_ids is not None:
-        wanted = sorted(set(case_ids))
     if wanted is not None:
         query = query.where(Case.id.in_(wanted))
     cases = {row.id: row for row in session.execute(query)}
     if isinstance(wanted, list) and (missing := [c for c in wanted if c not in cases]):
         raise NotFound(f"case {missing[0]} not found")
-    if system:
-        head = session.get(AuditChain, SYSTEM_CHAIN)
-        rows = session.connection().execute(select(*_COLUMNS).where(Event.case_id.is_(None)).order_by(Event.seq))
-        _record(result, SYSTEM_CHAIN, None, _walk(SYSTEM_CHAIN, None, rows, head.head if head else "",
-                                                  head.length if head else 0, result))
-    events = select(*_COLUMNS).where(Event.case_id.is_not(None)).order_by(Event.case_id, Event.seq)
-    if wanted is not None:
-        events = events.where(Event.case_id.in_(wanted))
-    stream = session.connection().execute(events.execution_options(yield_per=5000))
-    groups = itertools.groupby(stream, key=lambda r: r.case_id)
-    pending = iter(cases.values())
-    for case_id, rows in groups:
-        for case in _cases_before(pending, case_id, cases):  # cases with no event at all
-            _record(result, _label(case), case.id, _walk(_label(case), case.id, [], case.chain_head, case.event_count,
-                                                         result))
-        case = cases.get(case_id)
-        if case is None:  # an event of a case that does not exist (its foreign key would refuse it)
-            _fail(result, Break(f"case {case_id}", case_id, None, "missing", "events of an unknown case"))
-            continue
-        collected: list[Any] = []
-        rows_iter = _collecting(rows, collected) if snapshots else rows
-        problem = _walk(_label(case), case.id, rows_iter, case.chain_head, case.event_count, result)
-        if problem is None and snapshots:
-            problem = _check_snapshots(session, case, collected, result)
-        _record(result, _label(case), case.id, problem)
-        if problem is not None and wanted is None:
-            break
-    for case in pending:
-        if result.first_break is not None:
-            break
-        _record(result, _label(case), case.id, _walk(_label(case), case.id, [], case.chain_head, case.event_count,
-                                                     result))
-    result.root = hashlib.sha256("\n".join(result._heads).encode()).hexdigest()
-    return result
-
-
-def _cases_before(pending: Iterator[Any], case_id: int, cases: dict[int, Any]) -> Iterator[Any]:
-    if case_id not in cases:
-        return
-    for case in pending:
-        if case.id == case_id:
-            return
-        yield case
+    return cases
 
 
 def _collecting(rows: Iterable[Any], into: list[Any]) -> Iterator[Any]:
@@ -147,7 +135,7 @@ def _label(case: Any) -> str:
     return f"case {case.id} ({case.number})"
 
 
-def _record(result: Verification, label: str, case_id: int | None, problem: Break | None) -> None:
+def _record(result: Verification, problem: Break | None) -> None:
     result.chains += 1
     if problem is not None:
         _fail(result, problem)
