@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import date, datetime
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
@@ -25,7 +25,15 @@ FORMAT = 1
 GENESIS = ""
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+def _default(value: Any) -> str:
+    """Dates and times are written as ISO 8601 text (event data such as a timer's due time)."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False,
+                            default=_default)
 
 
 def canonical_json(value: Any) -> str:

@@ -44,3 +44,8 @@ def test_canonical_json_sorts_keys_and_refuses_nan() -> None:
     assert chain.canonical_json({"b": 1, "a": "中"}) == '{"a":"中","b":1}'
     with pytest.raises(ValueError):
         chain.canonical_json({"x": float("nan")})
+
+
+def test_dates_in_event_data_are_iso_text() -> None:
+    assert chain.canonical_json({"due_at": datetime(2027, 1, 4, 8, 30)}) == '{"due_at":"2027-01-04T08:30:00"}'
+    assert chain.normalized({"due_at": datetime(2027, 1, 4)}) == {"due_at": "2027-01-04T00:00:00"}
