@@ -520,3 +520,21 @@ def test_the_projection_of_a_stored_state_equals_the_live_one(flow: Flow, app: F
         assert instance.projection_hash() == projection_hash(case.state)
         for snap in s.scalars(select(Snapshot).where(Snapshot.case_id == case_id)):
             assert projection_hash(zlib.decompress(snap.state).decode()) == snap.projection_hash, snap.state_version
+
+
+def test_audit_responses_match_the_openapi_document(flow: Flow, api: Api, client: Any) -> None:
+    from tests.integration.test_openapi import Checker
+
+    check = Checker(api, client.get("/api/openapi.json").get_json())
+    case_id = _triaged(flow)
+    check("auditor", "get", "/api/audit/verify", 200, query_string={"case": case_id})
+    check("auditor", "get", "/api/audit/verify", 422, query_string={"case": "x"})
+    check("auditor", "get", "/api/audit/verify", 404, query_string={"case": 10**9})
+    check("op-dc", "get", "/api/audit/verify", 403)
+    check("auditor", "get", "/api/cases/{case_id}/history", 200, case_id=case_id)
+    check("auditor", "get", "/api/cases/{case_id}/history/{step}", 200, case_id=case_id, step=2)
+    check("auditor", "get", "/api/cases/{case_id}/history/{step}", 404, case_id=case_id, step=99)
+    check("auditor", "get", "/api/cases/{case_id}/replay", 200, case_id=case_id)
+    check("auditor", "get", "/api/cases/{case_id}/diagrams", 200, case_id=case_id)
+    check("auditor", "get", "/api/cases/{case_id}/dossier.json", 200, case_id=case_id)
+    check("auditor", "get", "/api/cases/{case_id}/replay", 404, case_id=10**9)
