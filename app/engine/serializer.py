@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
-from .history import hash_projection, live_projection
+from .history import hash_projection, live_projection, projection_of
 
 SERIALIZER_VERSION = VERSION
 
@@ -84,11 +84,12 @@ def _encoded(workflow: BpmnWorkflow, state: bool, projected: bool) -> tuple[str,
     serializer = _serializer()
     serializer.registry._encoder_mode = True  # the encoder converts dates, UUIDs … as the state stores them
     try:
-        text = ""
-        if state:
-            dct = serializer.to_dict(workflow)
-            text = json.dumps(dct, cls=serializer._encoder_cls, ensure_ascii=False, separators=(",", ":"))
-        digest = hash_projection(live_projection(workflow), serializer._encoder_cls) if projected else ""
+        if not state:  # replay: read the projection from the running workflow, serialize nothing
+            return "", hash_projection(live_projection(workflow), serializer._encoder_cls)
+        dct = serializer.to_dict(workflow)
+        text = json.dumps(dct, cls=serializer._encoder_cls, ensure_ascii=False, separators=(",", ":"))
+        # a step that saves has the dict already: its projection is the same as the live one
+        digest = hash_projection(projection_of(dct), serializer._encoder_cls) if projected else ""
         return text, digest
     finally:
         serializer.registry._encoder_mode = False
