@@ -8,7 +8,7 @@ applied twice.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -21,6 +21,7 @@ from app.services import clock
 from app.services.catalogue import load_catalogue
 from app.services.errors import Conflict, Invalid, ServiceError
 from app.services.processes import bundle_of
+from app.services.worktime import add_working_hours
 from handlers import HANDLERS, HandlerContext, HandlerError
 
 _script_engine: ProcessScriptEngine | None = None
@@ -175,7 +176,7 @@ def _sync_inbox(
         row = Task(
             case_id=case.id, engine_task_id=item.id, task_type=item.name, title=item.title, stage=item.stage,
             role=item.role, unit_id=unit.id, form=item.form, context=item.context, status="open",
-            due_at=now + timedelta(hours=item.due_hours) if item.due_hours is not None else None, created_at=now,
+            due_at=add_working_hours(now, item.due_hours) if item.due_hours is not None else None, created_at=now,
         )
         session.add(row)
         open_rows[item.id] = row
