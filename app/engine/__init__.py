@@ -14,7 +14,8 @@ from .bundle import (
     parse_bundle,
     read_bundle_dir,
 )
-from .runtime import Instance, ProcessError, ProcessScriptEngine, ReadyTask, TaskNotOpen
+from .clock import engine_time
+from .runtime import Instance, ProcessError, ProcessScriptEngine, ReadyTask, TaskNotOpen, WaitingTimer
 from .serializer import SERIALIZER_VERSION
 
 __all__ = [
@@ -26,9 +27,11 @@ __all__ = [
     "ProcessScriptEngine",
     "ReadyTask",
     "TaskNotOpen",
+    "WaitingTimer",
     "bundle_hash",
     "cached_bundle",
     "check_bundle",
+    "engine_time",
     "get_bundle",
     "parse_bundle",
     "read_bundle_dir",

@@ -10,6 +10,7 @@ import contextvars
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +20,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from .bundle import ParsedBundle
+from .clock import engine_time
 from .sandbox import SandboxEnvironment, SandboxError
 from .serializer import SERIALIZER_VERSION, dump_state, load_state
 
@@ -71,6 +73,16 @@ class ReadyTask:
     context: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class WaitingTimer:
+    """A timer event waiting in a case: its engine task, BPMN id and name, and due time (naive UTC)."""
+
+    id: str
+    name: str
+    title: str
+    due_at: datetime
+
+
 class Instance:
     """One running case's workflow, bound to its parsed process version."""
 
@@ -113,11 +125,13 @@ class Instance:
     def data(self) -> dict[str, Any]:
         return self.workflow.data
 
-    def advance(self, context: Any) -> None:
-        """Fire due timers, then run every engine task until only human tasks or waits remain."""
-        self._guarded(context, self._engine_steps)
+    def advance(self, context: Any, now: datetime) -> None:
+        """Fire the timers due at ``now`` (naive UTC), then run every engine task until only human
+        tasks or waits remain. ``now`` is the only time the engine sees (the app's clock, or a
+        recorded time on replay)."""
+        self._guarded(context, now, self._engine_steps)
 
-    def complete(self, task_id: str, form: dict[str, Any], context: Any) -> None:
+    def complete(self, task_id: str, form: dict[str, Any], context: Any, now: datetime) -> None:
         """Load → fire due timers → run the task → engine steps. A task that a timer has just
         taken away (an interrupting deadline, say) is no longer open: TaskNotOpen."""
 
@@ -128,7 +142,21 @@ class Instance:
             task.run()
             self._engine_steps()
 
-        self._guarded(context, run)
+        self._guarded(context, now, run)
+
+    def waiting_timers(self) -> list[WaitingTimer]:
+        """Every timer event waiting in the case (subprocesses included), with its due time."""
+        timers = []
+        for task in self.workflow.event_manager.tasks.values():
+            spec = task.task_spec
+            due = task._get_internal_data("event_value")
+            if not hasattr(spec.event_definition, "expression") or not isinstance(due, str):
+                continue
+            moment = datetime.fromisoformat(due)
+            if moment.tzinfo is not None:
+                moment = moment.astimezone(UTC).replace(tzinfo=None)
+            timers.append(WaitingTimer(str(task.id), spec.name, spec.bpmn_name or spec.name, moment))
+        return sorted(timers, key=lambda t: (t.due_at, t.id))
 
     def task_data(self, task_id: str) -> dict[str, Any]:
         return self._ready_task(task_id).data
@@ -157,10 +185,11 @@ class Instance:
             raise TaskNotOpen(f"task {task_id} is not open in this case")
         return task
 
-    def _guarded(self, context: Any, work: Callable[[], None]) -> None:
+    def _guarded(self, context: Any, now: datetime, work: Callable[[], None]) -> None:
         token = _handler_context.set(context)
         try:
-            work()
+            with engine_time(now):
+                work()
         except ProcessError:
             raise
         except Exception as exc:  # a script, condition or handler failed: report its root cause

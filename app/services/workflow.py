@@ -46,7 +46,7 @@ def begin_step(case: Case) -> None:
 def start(session: Session, case: Case, data: dict[str, Any], actor: User | None) -> Instance:
     bundle = bundle_of(session, case.process_version_id)
     instance = Instance.start(bundle, case.process_id, data, script_engine())
-    _run(session, case, actor, lambda ctx: instance.advance(ctx))
+    _run(session, case, actor, lambda ctx: instance.advance(ctx, ctx.now))
     save(session, case, instance, actor)
     return instance
 
@@ -67,7 +67,7 @@ def complete(session: Session, task: Task, form: dict[str, Any], actor: User) ->
         session, case, "task_completed", actor, role=task.role, unit_id=task.unit_id,
         data={"task": task.task_type, "task_id": task.id, "form": form},
     )
-    _run(session, case, actor, lambda ctx: instance.complete(task.engine_task_id, form, ctx))
+    _run(session, case, actor, lambda ctx: instance.complete(task.engine_task_id, form, ctx, ctx.now))
     save(session, case, instance, actor)
     return instance
 
