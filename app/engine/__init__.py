@@ -15,7 +15,7 @@ from .bundle import (
     read_bundle_dir,
 )
 from .clock import engine_time
-from .runtime import Instance, ProcessError, ProcessScriptEngine, ReadyTask, TaskNotOpen, WaitingTimer
+from .runtime import Instance, ProcessError, ProcessScriptEngine, ReadyTask, TaskNotOpen, WaitingTimer, run_engine_steps
 from .serializer import SERIALIZER_VERSION
 
 __all__ = [
@@ -35,4 +35,5 @@ __all__ = [
     "get_bundle",
     "parse_bundle",
     "read_bundle_dir",
+    "run_engine_steps",
 ]

@@ -172,9 +172,7 @@ class Instance:
         return [self.describe(task_id) for task_id in self.ready_task_ids()]
 
     def _engine_steps(self) -> None:
-        # Timers first: a due timer only becomes READY on refresh, and must run in this same step.
-        self.workflow.refresh_timers()
-        self.workflow.do_engine_steps()
+        run_engine_steps(self.workflow)
 
     def _ready_task(self, task_id: str) -> Any:
         try:
@@ -222,6 +220,60 @@ class Instance:
             return self.script_engine.evaluate(task, expression)
         except Exception as exc:
             raise ProcessError(f"task '{task.task_spec.name}': cannot evaluate '{expression}': {exc}", exc) from exc
+
+
+def run_engine_steps(workflow: BpmnWorkflow) -> None:
+    """Fire the due timers, then run every READY engine task until only human tasks or waits remain.
+
+    Timers first: a due timer only becomes READY on refresh, and must run in this same step. This is
+    ``BpmnWorkflow.do_engine_steps`` with one fix: when an interrupting boundary event cancels a
+    multi-instance subprocess, SpiffWorkflow 3.2 goes on to look up the instances it has just
+    deleted (TaskNotFoundException); here those are skipped.
+    """
+    workflow.refresh_timers()
+    while _engine_pass(workflow):
+        _drop_orphans(workflow)
+    _drop_orphans(workflow)
+    workflow.refresh_timers()
+
+
+def _drop_orphans(workflow: BpmnWorkflow) -> None:
+    """Forget subprocesses (and their waiting events) whose task a cancellation has removed."""
+    while orphans := [sid for sid in workflow.subprocesses if _task_or_none(workflow, sid) is None]:
+        for sid in orphans:
+            gone = workflow.subprocesses.pop(sid)
+            for task in gone.get_tasks():
+                workflow.event_manager.remove_task(task)
+
+
+def _engine_pass(workflow: BpmnWorkflow) -> bool:
+    def run_ready(wf: Any) -> int:
+        count = 0
+        for task in wf.get_tasks(state=TaskState.READY):
+            if not task.task_spec.manual:
+                task.run()
+                count += 1
+        return count
+
+    active = workflow.get_active_subprocesses()
+    for subprocess in sorted(active, key=lambda sp: sp.depth, reverse=True):
+        task = _task_or_none(workflow, subprocess.parent_task_id)
+        if task is None or task.state == TaskState.CANCELLED:
+            continue  # cancelled by an interrupting event earlier in this pass
+        while run_ready(subprocess) > 0:
+            pass
+        task = _task_or_none(workflow, subprocess.parent_task_id)
+        if task is not None:
+            task.task_spec._update(task)
+    count = run_ready(workflow)
+    return count > 0 or len(workflow.get_active_subprocesses()) > len(active)
+
+
+def _task_or_none(workflow: BpmnWorkflow, task_id: UUID) -> Any:
+    try:
+        return workflow.get_task_from_id(task_id)
+    except SpiffWorkflowException:
+        return None
 
 
 def _root_cause(exc: BaseException) -> BaseException:

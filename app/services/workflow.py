@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.engine import Instance, ProcessError, ProcessScriptEngine, TaskNotOpen
-from app.models import Case, CaseUnit, Event, Task, Unit, User
+from app.models import Case, CaseUnit, Event, Task, Timer, Unit, User
 from app.services import clock
 from app.services.catalogue import load_catalogue
 from app.services.errors import Conflict, Invalid, ServiceError
@@ -69,18 +69,57 @@ def complete(session: Session, task: Task, form: dict[str, Any], actor: User) ->
     )
     _run(session, case, actor, lambda ctx: instance.complete(task.engine_task_id, form, ctx, ctx.now))
     save(session, case, instance, actor)
+    from app.services.deadlines import clear_supervision  # (deadlines records events through this module)
+
+    clear_supervision(session, task, actor, task.completed_at)
+    return instance
+
+
+def fire_timers(session: Session, case: Case) -> Instance:
+    """One step that only lets time pass: the timers due now fire (reminder, 督办, escalation ...)."""
+    begin_step(case)
+    instance = load(session, case)
+    _run(session, case, None, lambda ctx: instance.advance(ctx, ctx.now))
+    save(session, case, instance, None)
     return instance
 
 
 def save(session: Session, case: Case, instance: Instance, actor: User | None) -> None:
-    """Store the engine state and bring the inbox rows and queryable columns in step with it."""
+    """Store the engine state and bring the inbox rows, the timer table and queryable columns in
+    step with it."""
     case.state, case.serializer_version = instance.dump()
     now = clock.now()
     case.updated_at = now
     ready_ids = instance.ready_task_ids()
     _project(case, instance, ready_ids)
     _sync_inbox(session, case, instance, ready_ids, actor, now)
+    _sync_timers(session, case, instance, now)
     session.flush()
+
+
+def _sync_timers(session: Session, case: Case, instance: Instance, now: datetime) -> None:
+    """Timer rows = the engine's waiting timers. A row whose timer is gone was fired (it was due)
+    or cancelled (its task finished in time); each fired timer is recorded once, here."""
+    rows = {
+        row.engine_task_id: row
+        for row in session.scalars(select(Timer).where(Timer.case_id == case.id, Timer.status == "waiting"))
+    }
+    waiting = {timer.id: timer for timer in instance.waiting_timers()}
+    for engine_id, row in rows.items():
+        if engine_id in waiting:
+            continue
+        fired = row.due_at < now
+        row.status, row.closed_at = ("fired" if fired else "cancelled"), now
+        if fired:
+            record_event(session, case, "timer_fired", None, data={
+                "timer": row.name, "due_at": row.due_at.isoformat(), "fired_at": now.isoformat(),
+            })
+    for engine_id, timer in waiting.items():
+        if engine_id not in rows:
+            session.add(Timer(
+                case_id=case.id, engine_task_id=engine_id, name=timer.name[:64], title=timer.title[:128],
+                due_at=timer.due_at, fire_at=timer.due_at, status="waiting", attempts=0, created_at=now,
+            ))
 
 
 def record_event(
