@@ -35,6 +35,12 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(web_bp)
     register_cli(app)
     _json_errors_under_api(app)
+    if settings.scheduler:
+        from app.services.scheduler import TimerScheduler
+
+        runner = TimerScheduler(app.extensions["whistle.db"], scan_seconds=settings.scheduler_scan_seconds)
+        runner.start()
+        app.extensions["whistle.scheduler"] = runner
     return app
 
 

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from app.models import Case, Notification, SupervisionEntry, Task, Unit, User
+from app.models import Case, CaseUnit, Notification, SupervisionEntry, Task, Unit, User
 from app.services import workflow
 from app.services.auth import users_holding
+from app.services.errors import Invalid, NotFound
 from app.services.worktime import CALENDAR_FILE, load_calendar
 
 HEAD_ROLE = "dept_head"
@@ -157,3 +158,57 @@ def late_minutes(due: datetime, now: datetime) -> int:
 
 def _local(moment: datetime | None) -> str:
     return load_calendar().to_local(moment).strftime("%Y-%m-%d %H:%M") if moment else "—"
+
+
+# ------------------------------------------------------------------------------ reading: API
+LEDGER_STATUSES = ("open", "cleared")
+
+
+def list_notifications(session: Session, principal: Any, unread: bool) -> dict[str, Any]:
+    query = select(Notification, Case.number).outerjoin(Case, Case.id == Notification.case_id).where(
+        Notification.user_id == principal.user.id)
+    if unread:
+        query = query.where(Notification.read_at.is_(None))
+    rows = session.execute(query.order_by(Notification.id.desc()).limit(200)).all()
+    return {"items": [_notification(note, number) for note, number in rows]}
+
+
+def mark_read(session: Session, principal: Any, notification_id: int, now: datetime) -> dict[str, Any]:
+    note = session.get(Notification, notification_id)
+    if note is None or note.user_id != principal.user.id:
+        raise NotFound(f"no notification {notification_id} of yours")
+    note.read_at = note.read_at or now
+    number = session.scalar(select(Case.number).where(Case.id == note.case_id)) if note.case_id else None
+    return _notification(note, number)
+
+
+def supervision_ledger(session: Session, principal: Any, status: Any, now: datetime) -> dict[str, Any]:
+    """挂账督办台账: entries on cases the user can see (their units and the units below them)."""
+    if status is not None and status not in LEDGER_STATUSES:
+        raise Invalid(f"unknown status '{status}'", {"status": "open or cleared"})
+    visible = exists().where(CaseUnit.case_id == SupervisionEntry.case_id,
+                             CaseUnit.unit_id.in_(principal.visible_units or [0]))
+    query = (select(SupervisionEntry, Case, Unit).join(Case, Case.id == SupervisionEntry.case_id)
+             .join(Unit, Unit.id == SupervisionEntry.unit_id).where(visible))
+    if status:
+        query = query.where(SupervisionEntry.status == status)
+    rows = session.execute(query.order_by(SupervisionEntry.id.desc()).limit(500)).all()
+    return {"items": [_entry(entry, case, unit, now) for entry, case, unit in rows]}
+
+
+def _notification(note: Notification, case_number: str | None) -> dict[str, Any]:
+    return {"id": note.id, "kind": note.kind, "title": note.title, "body": note.body, "case_id": note.case_id,
+            "case_number": case_number, "task_id": note.task_id, "due_at": _iso(note.due_at),
+            "created_at": _iso(note.created_at), "read_at": _iso(note.read_at)}
+
+
+def _entry(entry: SupervisionEntry, case: Case, unit: Unit, now: datetime) -> dict[str, Any]:
+    late = entry.late_minutes if entry.status == "cleared" else late_minutes(entry.due_at, now)
+    return {"id": entry.id, "case_id": case.id, "case_number": case.number, "case_title": case.title,
+            "unit": unit.code, "unit_name": unit.name, "task_type": entry.task_type, "stage": entry.stage,
+            "task_id": entry.task_id, "due_at": _iso(entry.due_at), "opened_at": _iso(entry.opened_at),
+            "status": entry.status, "cleared_at": _iso(entry.cleared_at), "late_minutes": late}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

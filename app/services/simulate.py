@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -16,10 +17,11 @@ from sqlalchemy.orm import Session
 
 from app.db import Database
 from app.models import Case, Task, Unit
-from app.services import tasks
+from app.services import clock, tasks
 from app.services.auth import Principal, principal_for, users_holding
 from app.services.cases import file_report
 from app.services.catalogue import load_catalogue
+from app.services.timers import fire_due
 
 TITLES = [
     ("垃圾满溢无人清运", "garbage_overflow"), ("占道经营影响通行", "street_vending"),
@@ -166,4 +168,18 @@ class Simulator:
 
 def run_simulation(db: Database, count: int, seed: int = 1) -> dict[str, Any]:
     return Simulator(db, seed).run(count)
+
+
+def advance_time(db: Database, delta: timedelta, step: timedelta = timedelta(minutes=30)) -> dict[str, int]:
+    """Let ``delta`` pass on the test clock in small steps, firing the timers due after each, as a
+    running scheduler would: reminders, 督办 entries and escalations appear at their moments."""
+    fired = failed = 0
+    remaining = delta
+    while remaining > timedelta(0):
+        tick = min(step, remaining)
+        clock.advance(tick)
+        remaining -= tick
+        result = fire_due(db)
+        fired, failed = fired + result.fired, failed + result.failed
+    return {"steps_fired": fired, "failed_attempts": failed}
 
