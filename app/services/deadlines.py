@@ -60,7 +60,7 @@ def stage_deadlines(start: datetime, hours: float) -> dict[str, Any]:
 
 
 def iso(moment: datetime) -> str:
-    return moment.replace(microsecond=0, tzinfo=UTC).isoformat()
+    return moment.replace(tzinfo=UTC).isoformat()
 
 
 def parse_iso(text: str) -> datetime:

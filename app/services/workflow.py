@@ -46,8 +46,9 @@ def begin_step(case: Case) -> None:
 def start(session: Session, case: Case, data: dict[str, Any], actor: User | None) -> Instance:
     bundle = bundle_of(session, case.process_version_id)
     instance = Instance.start(bundle, case.process_id, data, script_engine())
-    _run(session, case, actor, lambda ctx: instance.advance(ctx, ctx.now))
-    save(session, case, instance, actor)
+    now = clock.now()
+    _run(session, case, actor, now, lambda ctx: instance.advance(ctx, now))
+    save(session, case, instance, actor, now)
     return instance
 
 
@@ -61,14 +62,14 @@ def complete(session: Session, task: Task, form: dict[str, Any], actor: User) ->
     begin_step(case)
     instance = load(session, case)
     task.status = "completed"
-    task.completed_at = clock.now()
+    task.completed_at = now = clock.now()
     task.completed_by_id = actor.id
     record_event(
         session, case, "task_completed", actor, role=task.role, unit_id=task.unit_id,
         data={"task": task.task_type, "task_id": task.id, "form": form},
     )
-    _run(session, case, actor, lambda ctx: instance.complete(task.engine_task_id, form, ctx, ctx.now))
-    save(session, case, instance, actor)
+    _run(session, case, actor, now, lambda ctx: instance.complete(task.engine_task_id, form, ctx, now))
+    save(session, case, instance, actor, now)
     from app.services.deadlines import clear_supervision  # (deadlines records events through this module)
 
     clear_supervision(session, task, actor, task.completed_at)
@@ -79,16 +80,17 @@ def fire_timers(session: Session, case: Case) -> Instance:
     """One step that only lets time pass: the timers due now fire (reminder, 督办, escalation ...)."""
     begin_step(case)
     instance = load(session, case)
-    _run(session, case, None, lambda ctx: instance.advance(ctx, ctx.now))
-    save(session, case, instance, None)
+    now = clock.now()
+    _run(session, case, None, now, lambda ctx: instance.advance(ctx, now))
+    save(session, case, instance, None, now)
     return instance
 
 
-def save(session: Session, case: Case, instance: Instance, actor: User | None) -> None:
+def save(session: Session, case: Case, instance: Instance, actor: User | None, now: datetime | None = None) -> None:
     """Store the engine state and bring the inbox rows, the timer table and queryable columns in
     step with it."""
     case.state, case.serializer_version = instance.dump()
-    now = clock.now()
+    now = now or clock.now()  # the step's one moment: deadlines set in the run and inbox deadlines agree
     case.updated_at = now
     ready_ids = instance.ready_task_ids()
     _project(case, instance, ready_ids)
@@ -159,8 +161,8 @@ def link_unit(session: Session, case: Case, unit_id: int) -> None:
         session.add(CaseUnit(case_id=case.id, unit_id=unit_id))
 
 
-def _run(session: Session, case: Case, actor: User | None, work: Any) -> None:
-    context = HandlerContext(session=session, case=case, actor=actor, now=clock.now())
+def _run(session: Session, case: Case, actor: User | None, now: datetime, work: Any) -> None:
+    context = HandlerContext(session=session, case=case, actor=actor, now=now)
     try:
         work(context)
     except TaskNotOpen as exc:
