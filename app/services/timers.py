@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import Database
@@ -26,6 +26,7 @@ from app.services.auth import Principal
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 MAX_ATTEMPTS = 5
+BATCH = 50  # cases locked and fired per transaction (PostgreSQL)
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 ADMIN_ROLES = {"admin"}
@@ -60,30 +61,29 @@ def fire_due(db: Database, limit: int | None = None) -> Firing:
 
 
 def _fire_next_locked(db: Database, result: Firing) -> bool:
-    """PostgreSQL: lock the case of the next due timer that no other scheduler holds, fire it."""
+    """PostgreSQL: lock the cases of the next due timers that no other scheduler holds (up to
+    BATCH cases, one commit), and fire each case in a savepoint of its own."""
     now = clock.now()
-    timer_id = None
-    try:
-        with db.unit_of_work() as session:
-            query = (
-                select(Timer.id, Timer.case_id).join(Case, Case.id == Timer.case_id)
-                .where(Timer.status == "waiting", Timer.fire_at < now, Timer.id.not_in(result.skipped or [0]))
-                .order_by(Timer.fire_at).limit(1).with_for_update(of=Case, skip_locked=True)
-            )
-            row = session.execute(query).first()
-            if row is None:
-                return False
-            timer_id = row.id
-            _fire_claimed(session, row.id, row.case_id, now)
-        result.fired += 1
-    except (Conflict, StaleDataError):
-        if timer_id is not None:
-            result.skipped.add(timer_id)  # a person acted on the case meanwhile: try again next round
-    except Exception as exc:  # any failure of a step is recorded, never lost
-        if timer_id is None:
-            raise
+    failures: list[tuple[int, Exception]] = []
+    with db.unit_of_work() as session:
+        query = (
+            select(Timer.id, Timer.case_id).join(Case, Case.id == Timer.case_id)
+            .where(Timer.status == "waiting", Timer.fire_at < now, Timer.id.not_in(result.skipped or [0]))
+            .order_by(Timer.fire_at).limit(BATCH).with_for_update(of=Case, skip_locked=True)
+        )
+        rows = session.execute(query).all()
+        for row in rows:
+            try:
+                with session.begin_nested():
+                    if _fire_claimed(session, row.id, row.case_id, now):
+                        result.fired += 1
+            except (Conflict, StaleDataError):
+                result.skipped.add(row.id)  # a person acted on the case meanwhile: next round
+            except Exception as exc:  # any failure of a step is recorded, never lost
+                failures.append((row.id, exc))
+    for timer_id, exc in failures:
         _record_failure(db, timer_id, exc, result)
-    return True
+    return bool(rows)
 
 
 def _fire_batch(db: Database, result: Firing) -> bool:
@@ -115,11 +115,11 @@ def _fire_claimed(session: Session, timer_id: int, case_id: int, now: datetime) 
     ).rowcount
     if not claimed:
         return False  # another scheduler fired it (with the rest of its case) a moment ago
-    case = session.get(Case, case_id)
+    case = session.get(Case, case_id, options=[undefer(Case.state)])
     assert case is not None
     workflow.fire_timers(session, case)
-    status = session.scalar(select(Timer.status).where(Timer.id == timer_id))
-    if status == "waiting":
+    timer = session.get(Timer, timer_id)  # loaded by the step already: no query
+    if timer is None or timer.status == "waiting":
         raise TimerNotFired(f"timer {timer_id} of case {case.number} is due but the engine did not fire it")
     return True
 

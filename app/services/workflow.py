@@ -93,9 +93,10 @@ def save(session: Session, case: Case, instance: Instance, actor: User | None, n
     now = now or clock.now()  # the step's one moment: deadlines set in the run and inbox deadlines agree
     case.updated_at = now
     ready_ids = instance.ready_task_ids()
-    _project(case, instance, ready_ids)
-    _sync_inbox(session, case, instance, ready_ids, actor, now)
-    _sync_timers(session, case, instance, now)
+    with session.no_autoflush:  # one UPDATE of the case per step, at the end
+        _project(case, instance, ready_ids)
+        _sync_inbox(session, case, instance, ready_ids, actor, now)
+        _sync_timers(session, case, instance, now)
     session.flush()
 
 
@@ -209,7 +210,8 @@ def _sync_inbox(
     except ProcessError as exc:  # a task's unit or deadline expression failed: the diagram is at fault
         raise ProcessFailure(str(exc)) from exc
     units = _units_by_code(session, {t.unit for t in new})
-    linked = set(session.scalars(select(CaseUnit.unit_id).where(CaseUnit.case_id == case.id)))
+    linked = set(session.scalars(select(CaseUnit.unit_id).where(CaseUnit.case_id == case.id))) if new else set()
+    linked |= {o.unit_id for o in session.new if isinstance(o, CaseUnit) and o.case_id == case.id}  # not flushed
     for item in new:
         unit = units.get(item.unit)
         if unit is None:
