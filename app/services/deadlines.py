@@ -23,7 +23,10 @@ from app.services.auth import users_holding
 from app.services.errors import Invalid, NotFound
 from app.services.worktime import CALENDAR_FILE, load_calendar
 
-HEAD_ROLE = "dept_head"
+
+def head_role(unit: Unit) -> str:
+    """Who answers for a unit's late work: a department's head (一把手), else the unit's secretary."""
+    return "dept_head" if unit.kind == "department" else "secretary"
 
 
 @dataclass(frozen=True)
@@ -99,16 +102,20 @@ def open_task(session: Session, case: Case, task_type: str, unit: Unit) -> Task 
     )
 
 
-def _workers(session: Session, task: Task | None, role: str, unit: Unit) -> list[User]:
-    if task is not None and task.assignee is not None:
+def _workers(session: Session, task: Task | None, unit: Unit) -> list[User]:
+    """The task's assignee, or every holder of its role in its unit."""
+    if task is None:
+        return []
+    if task.assignee is not None:
         return [task.assignee]
-    return users_holding(session, task.role if task else role, unit.id)
+    return users_holding(session, task.role, unit.id)
 
 
 def remind(session: Session, case: Case, stage: str, unit: Unit, task_type: str, now: datetime) -> dict[str, Any]:
-    """80 %: the assignee (or every holder of the task's role) and the unit's head are reminded."""
+    """80 %: the assignee (or every holder of the task's role) and the unit's head are reminded.
+    A reminder for work already done (the task completed in the same step) reminds no one."""
     task = open_task(session, case, task_type, unit)
-    users = _workers(session, task, "dept_staff", unit) + users_holding(session, HEAD_ROLE, unit.id)
+    users = _workers(session, task, unit) + users_holding(session, head_role(unit), unit.id)
     title = f"即将超时 Due soon: {case.number} {task.title if task else task_type}"
     due = task.due_at if task else None
     body = f"{unit.name}：{case.title}，办理时限 {_local(due)}。"
@@ -128,7 +135,7 @@ def open_supervision(session: Session, case: Case, stage: str, unit: Unit, task_
                              task_type=task_type, stage=stage, due_at=due, opened_at=now, status="open")
     session.add(entry)
     session.flush()
-    heads = users_holding(session, HEAD_ROLE, unit.id) or _workers(session, task, "dept_staff", unit)
+    heads = users_holding(session, head_role(unit), unit.id) or _workers(session, task, unit)
     title = f"挂账督办 Overdue: {case.number} {task.title if task else task_type}"
     body = f"{unit.name} 已超过时限（{_local(due)}），请督促办理。"
     notify(session, heads, case, task, "supervision", title, body, due, now)

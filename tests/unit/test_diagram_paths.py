@@ -78,8 +78,12 @@ def whistle_units(data: dict, level: str) -> dict:
 START = datetime(2024, 5, 6, 1, 0)
 
 
-def set_deadline(data: dict, stage: str, hours: float, now: datetime) -> dict:
+STAGE_HOURS = {"review": 8, "verification": 16}  # config/calendar.yaml: limits the catalogue has no column for
+
+
+def set_deadline(data: dict, stage: str, hours: float | None, now: datetime) -> dict:
     """80 % reminder, deadline and second limit (twice the limit), in plain hours for the stub."""
+    hours = hours if hours is not None else STAGE_HOURS[stage]
     at = {"remind": 0.8, "due": 1.0, "escalate": 2.0}
     moments = {key: iso(now + timedelta(hours=hours * share)) for key, share in at.items()}
     return {"stage": stage, "hours": hours, "start": iso(now), **moments}
@@ -502,10 +506,12 @@ def scenario_community_whistle_full() -> Run:
     assert run.calls == [
         ("whistle_units", {"level": "community"}),
         ("lookup_catalogue", {"matter": "garbage_overflow", "urgent": False}),
+        ("set_deadline", {"stage": "review", "hours": None}),
         ("set_deadline", {"stage": "report_in", "hours": 2}),
         ("record_report_in", {"department": HW, "duty": "lead"}),
         ("record_report_in", {"department": CGZF, "duty": "cooperating"}),
         ("set_deadline", {"stage": "handling", "hours": 24}),
+        ("set_deadline", {"stage": "verification", "hours": None}),
         ("record_satisfaction", {"satisfaction": "satisfied", "comment": "处理及时"}),
         (
             "record_evaluation",
@@ -756,6 +762,44 @@ def scenario_late_departments_are_reminded_and_supervised() -> Run:
     return run
 
 
+def scenario_late_review_chain_and_verification() -> Run:
+    """Review limit 8 h from the prepared materials: the approval task waiting at 80 % / at the limit is
+    reminded / supervised."""
+    run = Run("case", case_data())
+    run.complete("triage", TRIAGE_WHISTLE)
+    run.complete("prepare_whistle", PREPARE)
+    run.tick(7)  # review_section still waiting at 80 %
+    assert [p["task"] for name, p in run.calls if name == "send_reminder"] == ["review_section"]
+    run.tick(1.5)  # and still at the limit
+    run.complete("review_section", APPROVE)
+    run.tick(0.1)  # the deputy gets it late: reminded and supervised at once
+    run.complete("review_deputy", APPROVE)
+    run.tick(0.1)
+    run.complete("review_head", APPROVE)
+    deadline = [(name, p["task"]) for name, p in run.calls if name in ("send_reminder", "open_supervision")]
+    # the stage's times hold for whoever has the whistle: a task taken on after 80 % is reminded at once
+    assert sorted(deadline) == sorted([
+        ("send_reminder", "review_section"), ("open_supervision", "review_section"),
+        ("send_reminder", "review_deputy"), ("open_supervision", "review_deputy"),
+        ("send_reminder", "review_head"), ("open_supervision", "review_head"),
+    ])
+    for dept in (HW, CGZF):
+        run.complete("report_in", REPORT_IN, dept)
+    run.complete("coordinate", PROCEED)
+    for dept in (HW, CGZF):
+        run.complete("handle", handle_form(dept), dept)
+    run.complete("lead_confirm", LEAD_CONFIRM)
+    run.tick(17)  # verification limit 16 h
+    assert [p["unit"] for name, p in run.calls if p.get("task") == "verify"] == [STREET, STREET]
+    run.complete("verify", FIXED)
+    run.complete("feedback", FEEDBACK)
+    run.complete("callback", CALLBACK)
+    for dept in (HW, CGZF):
+        run.complete("evaluate", SCORES[dept], dept)
+    assert run.calls[-1] == ("close_case", {"outcome": "closed"})
+    return run
+
+
 def scenario_report_in_past_the_second_limit_escalates() -> Run:
     run = Run("case", case_data())
     run.complete("triage", TRIAGE_WHISTLE)
@@ -787,6 +831,7 @@ def scenario_handling_past_the_second_limit_escalates() -> Run:
 
 SCENARIOS = [
     scenario_late_departments_are_reminded_and_supervised,
+    scenario_late_review_chain_and_verification,
     scenario_report_in_past_the_second_limit_escalates,
     scenario_handling_past_the_second_limit_escalates,
     scenario_grade_1,
