@@ -14,10 +14,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from app import create_app
 from app.db import Database, temporary_postgres_database
 from app.models import Event, Timer
 from app.services import clock
 from app.services.scheduler import TimerScheduler
+from app.settings import Settings
 from bench.timers import create_due_timers, fired_count, prepare_database, start_schedulers, stop
 from tests.integration.flow import FORMS, TWO_DEPTS, Flow
 from tests.integration.test_deadlines import LEAD, MONDAY_0900, beijing, events
@@ -122,3 +124,19 @@ def test_four_scheduler_processes_fire_1000_timers_exactly_once_and_survive_a_ki
             assert (fired_count(db), _fired_twice(db), _waiting(db)) == (1100, 0, 0)
         finally:
             db.dispose()
+
+
+def test_the_web_process_runs_a_scheduler_when_asked(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WHISTLE_SCHEDULER", "1")
+    monkeypatch.setenv("WHISTLE_SCHEDULER_SCAN_SECONDS", "0.5")
+    settings = Settings.from_env(database_url=database_url, testing=True)
+    assert (settings.scheduler, settings.scheduler_scan_seconds) == (True, 0.5)
+    application = create_app(settings)
+    runner = application.extensions["whistle.scheduler"]
+    try:
+        assert runner.scheduler.running
+    finally:
+        runner.shutdown()
+        application.extensions["whistle.db"].dispose()
+    monkeypatch.delenv("WHISTLE_SCHEDULER")
+    assert "whistle.scheduler" not in create_app(Settings.from_env(database_url=database_url, testing=True)).extensions

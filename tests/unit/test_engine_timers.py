@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from app.engine import Instance, ProcessScriptEngine, parse_bundle
+import pytest
+
+from app.engine import BundleError, Instance, ProcessScriptEngine, check_bundle, parse_bundle
 
 BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -68,3 +70,25 @@ def test_completing_the_work_in_time_removes_the_timer() -> None:
     [task] = instance.ready_tasks()
     instance.complete(task.id, {}, None, datetime(2030, 1, 1, 12))
     assert instance.completed and instance.waiting_timers() == []
+
+
+def _bundle_with_timer(definition: str) -> dict[str, str]:
+    bpmn = BPMN.replace("<bpmn:timeDate>deadline</bpmn:timeDate>", definition)
+    lanes = ('<bpmn:laneSet id="ls"><bpmn:lane id="l" name="platform_operator">'
+             '<bpmn:flowNodeRef>work</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>')
+    bpmn = bpmn.replace('<bpmn:startEvent id="start"/>', lanes + '<bpmn:startEvent id="start"/>')
+    return {"p.bpmn": bpmn, "f.schema.json": json.dumps({"type": "object"})}
+
+
+def test_deploy_accepts_date_and_duration_timers() -> None:
+    for definition in ("<bpmn:timeDate>deadline</bpmn:timeDate>", "<bpmn:timeDuration>'PT4H'</bpmn:timeDuration>"):
+        check_bundle(_bundle_with_timer(definition), set(), {"platform_operator"}, {"handling"})
+
+
+@pytest.mark.parametrize(("definition", "message"), [
+    ("<bpmn:timeCycle>'R3/PT1H'</bpmn:timeCycle>", "timer cycles are not supported"),
+    ("<bpmn:timeDate>deadline[</bpmn:timeDate>", "is not a Python expression"),
+])
+def test_deploy_refuses_timers_the_scheduler_cannot_fire(definition: str, message: str) -> None:
+    with pytest.raises(BundleError, match=message):
+        check_bundle(_bundle_with_timer(definition), set(), {"platform_operator"}, {"handling"})
