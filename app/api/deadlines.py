@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from app.api import bp, endpoint
 from app.services import clock, deadlines, timers
 from app.services.auth import Principal
+from app.services.worktime import load_calendar
 
 
 @bp.get("/notifications")
@@ -34,7 +35,8 @@ def supervision(s: Session, principal: Principal) -> Any:
 @bp.get("/incidents")
 @endpoint
 def incidents(s: Session, principal: Principal) -> Any:
-    return jsonify({"items": timers.list_incidents(s, principal, request.args.get("status"))})
+    items = timers.list_incidents(s, principal, request.args.get("status"))
+    return jsonify({"items": items, "warnings": load_calendar().warnings(clock.now().date())})
 
 
 @bp.post("/incidents/<int:incident_id>/retry")

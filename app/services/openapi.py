@@ -145,7 +145,7 @@ def _schemas() -> dict[str, Schema]:
             id=INT, case_id=INT, case_number=STR, timer=STR, timer_title=STR, due_at=TIME, error=STR,
             attempts=INT, status=_enum(["open", "retried"]), created_at=TIME, resolved_at=NTIME,
             resolved_by=NSTR,
-        ))),
+        )), warnings={**_array(STR), "description": "运行提醒 Operational warnings, e.g. a missing holiday table"}),
         "IncidentRetried": _obj(id=INT, status=_enum(["retried"])),
     }
 
@@ -248,7 +248,7 @@ OPS: list[Op] = [
        query=(("status", _enum(["open", "cleared"]), "未销号 open / 已销号 cleared; both when absent"),),
        description="Entries on cases the caller can see; late_minutes is how late the work is (open) or "
                    "was when it completed (cleared)."),
-    Op("get", "/api/incidents", "deadlines", "定时器异常 Timers that kept failing (admin)", "Incidents",
+    Op("get", "/api/incidents", "deadlines", "定时器异常 Timers that kept failing, and warnings (admin)", "Incidents",
        errors=(403, 422), query=(("status", _enum(["open", "retried"]), "状态 Status; both when absent"),)),
     Op("post", "/api/incidents/{incident_id}/retry", "deadlines", "重试 Retry a failed timer (admin)",
        "IncidentRetried", errors=(403, 409)),

@@ -115,6 +115,26 @@ class WorkCalendar:
         at = clock_time if first <= clock_time <= last else last
         return _to_utc(datetime.combine(day, at, self.zone))
 
+    def knows_year(self, year: int) -> bool:
+        if year in self.years:
+            return True
+        try:
+            chinese_calendar.is_workday(date(year, 6, 1))
+        except NotImplementedError:
+            return False
+        return True
+
+    def warnings(self, today: date) -> list[str]:
+        """For admins: the years deadlines reach into (this one, the next, any met so far) that have
+        no holiday table, so they count Monday–Friday only."""
+        years = sorted({today.year, today.year + 1, *self.missing_years})
+        return [
+            f"工作日历缺少 {year} 年的节假日安排（按周一至周五计算），请在 config/calendar.yaml 的 years 中补充 / "
+            f"no holiday table for {year}: deadlines count Monday–Friday only; add the State Council's "
+            f"notice to config/calendar.yaml (years)"
+            for year in years if not self.knows_year(year)
+        ]
+
     def to_local(self, moment: datetime) -> datetime:
         """A stored (naive UTC) moment in the calendar's zone, for display."""
         return moment.replace(tzinfo=UTC).astimezone(self.zone)

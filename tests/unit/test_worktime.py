@@ -122,3 +122,11 @@ def test_shipped_config_loads() -> None:
     cal = load_calendar()
     assert cal.hours_per_day == 7
     assert str(cal.zone) == "Asia/Shanghai"
+
+
+def test_admins_are_warned_of_years_without_a_holiday_table() -> None:
+    cal = parse_calendar(CONFIG)
+    [warning] = cal.warnings(date(2026, 11, 21))  # 2026 is known; deadlines reach into 2027
+    assert "2027" in warning and "config/calendar.yaml" in warning
+    filled = parse_calendar({**CONFIG, "years": {2027: {"holidays": ["2027-01-01"]}}})
+    assert filled.warnings(date(2026, 11, 21)) == []
