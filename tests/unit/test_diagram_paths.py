@@ -403,6 +403,7 @@ def scenario_grade_2_handled() -> Run:
     assert run.calls == [
         ("lookup_catalogue", {"matter": "food_safety_complaint", "urgent": False}),
         ("dispatch_case", {"department": SCJG}),
+        ("set_deadline", {"stage": "handling", "hours": 40}),
         ("record_satisfaction", {"satisfaction": "satisfied", "comment": "处理及时"}),
         ("close_case", {"outcome": "closed"}),
     ]
@@ -427,10 +428,26 @@ def scenario_grade_2_returned_then_whistle() -> Run:
         ("triage", "platform_operator", DISTRICT),
         *whistle_trail(COMMUNITY, STREET, [HW, CGZF], HW),
     ]
-    assert run.handlers()[:4] == ["lookup_catalogue", "dispatch_case", "whistle_units", "lookup_catalogue"]
-    assert run.calls[3] == ("lookup_catalogue", {"matter": "garbage_overflow", "urgent": False})
+    assert run.handlers()[:5] == ["lookup_catalogue", "dispatch_case", "set_deadline", "whistle_units",
+                                  "lookup_catalogue"]
+    assert run.calls[4] == ("lookup_catalogue", {"matter": "garbage_overflow", "urgent": False})
     assert run.handlers()[-1] == "close_case" and run.calls[-1][1] == {"outcome": "closed"}
     assert run.final()["return_count"] == 1 and run.final()["grade"] == 3
+    return run
+
+
+def scenario_grade_2_handled_late() -> Run:
+    run = Run("case", case_data())
+    run.complete("triage", TRIAGE_DISPATCH)
+    run.tick(33)  # 80 % of 40 h
+    run.tick(8)
+    assert [(name, p["unit"]) for name, p in run.calls if name in ("send_reminder", "open_supervision")] == [
+        ("send_reminder", SCJG), ("open_supervision", SCJG)]
+    run.complete("handle_dispatched", {"action": "handled", "result": "已处理"})
+    run.complete("verify_dispatched", FIXED)
+    run.complete("feedback_dispatched", FEEDBACK)
+    run.complete("callback", CALLBACK)
+    assert run.calls[-1] == ("close_case", {"outcome": "closed"})
     return run
 
 
@@ -839,6 +856,7 @@ SCENARIOS = [
     scenario_grade_2_handled,
     scenario_grade_2_returned_then_whistle,
     scenario_grade_2_rework,
+    scenario_grade_2_handled_late,
     scenario_community_whistle_full,
     scenario_street_whistle,
     scenario_district_whistle,
