@@ -312,6 +312,10 @@ def from_report_in_to_close(run: Run, departments: list[str]) -> None:
     for dept in departments:
         run.complete("report_in", REPORT_IN, dept)
     run.complete("coordinate", PROCEED)
+    from_handling_to_close(run, departments)
+
+
+def from_handling_to_close(run: Run, departments: list[str]) -> None:
     for dept in departments:
         run.complete("handle", handle_form(dept), dept)
     run.complete("lead_confirm", LEAD_CONFIRM)
@@ -634,13 +638,19 @@ def scenario_review_returns() -> Run:
     return run
 
 
-def scenario_whistle_rework() -> Run:
+def whistle_at_handling() -> Run:
+    """A community whistle on garbage_overflow whose departments have reported in and coordinated."""
     run = Run("case", case_data())
     run.complete("triage", TRIAGE_WHISTLE)
     review_chain(run)
     for dept in (HW, CGZF):
         run.complete("report_in", REPORT_IN, dept)
     run.complete("coordinate", PROCEED)
+    return run
+
+
+def scenario_whistle_rework() -> Run:
+    run = whistle_at_handling()
     for dept in (HW, CGZF):
         run.complete("handle", handle_form(dept), dept)
     run.complete("lead_confirm", LEAD_CONFIRM)
@@ -766,14 +776,7 @@ def scenario_late_departments_are_reminded_and_supervised() -> Run:
     run.tick(25)  # handling limit 24 h
     assert sorted(c[1]["unit"] for c in run.calls if c[0] == "open_supervision" and c[1]["stage"] == "handling") == [
         CGZF, HW]
-    for dept in (HW, CGZF):
-        run.complete("handle", handle_form(dept), dept)
-    run.complete("lead_confirm", LEAD_CONFIRM)
-    run.complete("verify", FIXED)
-    run.complete("feedback", FEEDBACK)
-    run.complete("callback", CALLBACK)
-    for dept in (HW, CGZF):
-        run.complete("evaluate", SCORES[dept], dept)
+    from_handling_to_close(run, [HW, CGZF])
     assert run.calls[-1] == ("close_case", {"outcome": "closed"})
     assert run.handlers().count("open_supervision") == 4 and run.handlers().count("send_reminder") == 4
     return run
@@ -834,13 +837,8 @@ def scenario_report_in_past_the_second_limit_escalates() -> Run:
 
 
 def scenario_handling_past_the_second_limit_escalates() -> Run:
-    run = Run("case", case_data())
-    run.complete("triage", TRIAGE_WHISTLE)
-    review_chain(run)
-    for dept in (HW, CGZF):
-        run.complete("report_in", REPORT_IN, dept)
-    run.complete("coordinate", PROCEED)
-    run.tick(49)
+    run = whistle_at_handling()
+    run.tick(49)  # past twice the 24 h handling limit
     assert run.finished
     assert [name for name, _ in run.calls[-2:]] == ["escalate_whistle", "close_case"]
     return run
