@@ -19,8 +19,8 @@ class Settings:
     max_body_bytes: int = 1 * 1024 * 1024
     script_time_limit: float = 1.0
     testing: bool = False
-    # Run the timer scheduler inside the web process (WHISTLE_SCHEDULER=1); or run
-    # `flask --app wsgi scheduler` as processes of their own.
+    # Run the timer scheduler inside each web process, from its first request (WHISTLE_SCHEDULER=1);
+    # or run `flask --app wsgi scheduler` as processes of their own. Any number may run at once.
     scheduler: bool = False
     scheduler_scan_seconds: float = 10.0
 

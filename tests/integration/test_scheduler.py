@@ -132,6 +132,8 @@ def test_the_web_process_runs_a_scheduler_when_asked(database_url: str, monkeypa
     settings = Settings.from_env(database_url=database_url, testing=True)
     assert (settings.scheduler, settings.scheduler_scan_seconds) == (True, 0.5)
     application = create_app(settings)
+    assert "whistle.scheduler" not in application.extensions  # not for CLI commands: on the first request
+    application.test_client().get("/api/openapi.json")
     runner = application.extensions["whistle.scheduler"]
     try:
         assert runner.scheduler.running
@@ -139,4 +141,6 @@ def test_the_web_process_runs_a_scheduler_when_asked(database_url: str, monkeypa
         runner.shutdown()
         application.extensions["whistle.db"].dispose()
     monkeypatch.delenv("WHISTLE_SCHEDULER")
-    assert "whistle.scheduler" not in create_app(Settings.from_env(database_url=database_url, testing=True)).extensions
+    plain = create_app(Settings.from_env(database_url=database_url, testing=True))
+    plain.test_client().get("/api/openapi.json")
+    assert "whistle.scheduler" not in plain.extensions
