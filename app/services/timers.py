@@ -50,7 +50,8 @@ def backoff(attempts: int) -> timedelta:
 
 
 def fire_due(db: Database, limit: int | None = None) -> Firing:
-    """Fire every timer due now (the app's clock), one case per transaction, until none is left."""
+    """Fire every timer due now (the app's clock) until none is left: on PostgreSQL up to BATCH
+    locked cases per transaction, each in a savepoint; on SQLite one case per transaction."""
     result = Firing()
     postgres = db.engine.dialect.name == "postgresql"
     while limit is None or result.fired + result.failed < limit:

@@ -58,6 +58,8 @@ def load(session: Session, case: Case) -> Instance:
 
 
 def complete(session: Session, task: Task, form: dict[str, Any], actor: User) -> Instance:
+    from app.services.deadlines import clear_supervision  # it records events through this module
+
     case = task.case
     begin_step(case)
     instance = load(session, case)
@@ -70,9 +72,7 @@ def complete(session: Session, task: Task, form: dict[str, Any], actor: User) ->
     )
     _run(session, case, actor, now, lambda ctx: instance.complete(task.engine_task_id, form, ctx, now))
     save(session, case, instance, actor, now)
-    from app.services.deadlines import clear_supervision  # (deadlines records events through this module)
-
-    clear_supervision(session, task, actor, task.completed_at)
+    clear_supervision(session, task, actor, now)  # 销号: late work done strikes its 督办 entries off
     return instance
 
 
