@@ -408,6 +408,7 @@ def scenario_grade_2_handled() -> Run:
         ("lookup_catalogue", {"matter": "food_safety_complaint", "urgent": False}),
         ("dispatch_case", {"department": SCJG}),
         ("set_deadline", {"stage": "handling", "hours": 40}),
+        ("set_deadline", {"stage": "verification", "hours": None}),
         ("record_satisfaction", {"satisfaction": "satisfied", "comment": "处理及时"}),
         ("close_case", {"outcome": "closed"}),
     ]
@@ -448,6 +449,9 @@ def scenario_grade_2_handled_late() -> Run:
     assert [(name, p["unit"]) for name, p in run.calls if name in ("send_reminder", "open_supervision")] == [
         ("send_reminder", SCJG), ("open_supervision", SCJG)]
     run.complete("handle_dispatched", {"action": "handled", "result": "已处理"})
+    run.tick(17)  # verification limit 16 h
+    assert [(name, p["unit"], p["task"]) for name, p in run.calls[-2:]] == [
+        ("send_reminder", DISTRICT, "verify_dispatched"), ("open_supervision", DISTRICT, "verify_dispatched")]
     run.complete("verify_dispatched", FIXED)
     run.complete("feedback_dispatched", FEEDBACK)
     run.complete("callback", CALLBACK)
