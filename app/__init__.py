@@ -35,7 +35,29 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(web_bp)
     register_cli(app)
     _json_errors_under_api(app)
+    if settings.scheduler:
+        _scheduler_on_first_request(app, settings)
     return app
+
+
+def _scheduler_on_first_request(app: Flask, settings: Settings) -> None:
+    """WHISTLE_SCHEDULER=1: the web process fires timers too, started by its first request, so that
+    CLI commands (which load the same app) do not start one."""
+    import threading
+
+    from app.services.scheduler import TimerScheduler
+
+    lock = threading.Lock()
+
+    @app.before_request
+    def _start_scheduler() -> None:
+        if "whistle.scheduler" in app.extensions:
+            return
+        with lock:
+            if "whistle.scheduler" not in app.extensions:
+                runner = TimerScheduler(app.extensions["whistle.db"], scan_seconds=settings.scheduler_scan_seconds)
+                runner.start()
+                app.extensions["whistle.scheduler"] = runner
 
 
 def _json_errors_under_api(app: Flask) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -14,7 +16,7 @@ from app.settings import ROOT, Settings
 
 
 def register(app: Flask) -> None:
-    for command in (upgrade_db, downgrade_db, load_org, deploy, demo, simulate):
+    for command in (upgrade_db, downgrade_db, load_org, deploy, demo, simulate, scheduler):
         app.cli.add_command(command)
     for command in (verify, replay):  # issue 5: the audit record
         app.cli.add_command(command)
@@ -160,12 +162,50 @@ def _demo_banner(host: str, port: int, version: int) -> str:
 @with_appcontext
 @click.argument("count", type=click.IntRange(1, 1_000_000))
 @click.option("--seed", default=1, type=int)
-def simulate(count: int, seed: int) -> None:
+@click.option("--advance", "advance", default=None, metavar="DURATION",
+              help="then let this much time pass on the test clock (e.g. 90m, 8h, 3d), firing timers as "
+                   "they fall due: reminders, 督办 and escalations show without waiting")
+def simulate(count: int, seed: int, advance: str | None) -> None:
     """Push COUNT realistic reports through the real engine to varied end states."""
-    from app.services.simulate import run_simulation
+    from app.services.simulate import advance_time, run_simulation
 
+    delta = _duration(advance) if advance else None
     summary = run_simulation(_db(), count, seed)
     click.echo(f"simulated {count} cases: {summary}")
+    if delta is not None:
+        fired = advance_time(_db(), delta)
+        click.echo(f"advanced the clock by {advance}: {fired}")
+
+
+def _duration(text: str) -> timedelta:
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    number, unit = text[:-1], text[-1:]
+    if unit not in units or not number.isdigit() or int(number) <= 0:
+        _fail(f"--advance '{text}': expected a positive number with m, h or d (90m, 8h, 3d)")
+    return timedelta(**{units[unit]: int(number)})
+
+
+@click.command("scheduler")
+@with_appcontext
+@click.option("--scan-seconds", default=10.0, type=click.FloatRange(0.1, 3600),
+              help="how often the timer table is rescanned (the safety net; timers wake at their due time)")
+@click.option("--once", is_flag=True, help="fire every timer due now, then exit")
+def scheduler(scan_seconds: float, once: bool) -> None:
+    """Fire BPMN timers at their due time (reminders, 督办, escalation). Several may run at once."""
+    import logging
+
+    from app.services.scheduler import TimerScheduler
+    from app.services.timers import fire_due
+
+    if once:
+        result = fire_due(_db())
+        click.echo(f"timers fired: {result.fired}, failed attempts: {result.failed}")
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    click.echo(f"timer scheduler running (rescan every {scan_seconds:g} s); Ctrl-C stops it")
+    runner = TimerScheduler(_db(), scan_seconds=scan_seconds, blocking=True)
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        runner.start()
 
 
 # --- issue 5: the audit record -----------------------------------------------------------------

@@ -292,3 +292,81 @@ class Snapshot(Base):
     state_hash: Mapped[str] = mapped_column(String(64))
     projection_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+# --- issue 4: timers, notifications, the supervised ledger (挂账督办), incidents ---
+
+
+class Timer(Base):
+    """A BPMN timer waiting in a case, with its due time: what the scheduler fires.
+
+    Rows are written by ``workflow.save`` after every step from the engine's waiting timers; a
+    timer that is gone from the engine is closed (``fired`` if it was due, else ``cancelled``).
+    ``fire_at`` is when to try next: the due time, or later after a failed attempt (back-off)."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_due", "status", "fire_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    engine_task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    name: Mapped[str] = mapped_column(String(64))  # the BPMN id of the timer event
+    title: Mapped[str] = mapped_column(String(128))
+    due_at: Mapped[datetime] = mapped_column(DateTime)
+    fire_at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting|fired|cancelled|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Notification(Base):
+    """An in-app notification (站内提醒) for one user: a deadline reminder, a supervision notice."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # reminder|supervision
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class SupervisionEntry(Base):
+    """挂账督办: a unit's overdue work on a case, open until the late work completes (销号)."""
+
+    __tablename__ = "supervision_entries"
+    __table_args__ = (Index("ix_supervision_unit", "unit_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    task_type: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[datetime] = mapped_column(DateTime)
+    opened_at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|cleared
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime)
+    late_minutes: Mapped[int | None] = mapped_column(Integer)  # how late the work was, once cleared
+
+
+class Incident(Base):
+    """A timer that failed N times: shown to admins with the error until retried."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    timer_id: Mapped[int] = mapped_column(ForeignKey("timers.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|retried
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(64))

@@ -19,6 +19,10 @@ class Settings:
     max_body_bytes: int = 1 * 1024 * 1024
     script_time_limit: float = 1.0
     testing: bool = False
+    # Run the timer scheduler inside each web process, from its first request (WHISTLE_SCHEDULER=1);
+    # or run `flask --app wsgi scheduler` as processes of their own. Any number may run at once.
+    scheduler: bool = False
+    scheduler_scan_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -30,5 +34,9 @@ class Settings:
             values["secret_key"] = env["WHISTLE_SECRET_KEY"]
         if env.get("WHISTLE_PROCESSES_DIR"):
             values["processes_dir"] = Path(env["WHISTLE_PROCESSES_DIR"])
+        if env.get("WHISTLE_SCHEDULER", "").lower() in ("1", "true", "yes", "on"):
+            values["scheduler"] = True
+        if env.get("WHISTLE_SCHEDULER_SCAN_SECONDS"):
+            values["scheduler_scan_seconds"] = float(env["WHISTLE_SCHEDULER_SCAN_SECONDS"])
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

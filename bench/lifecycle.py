@@ -44,7 +44,7 @@ import tracemalloc
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -238,6 +238,19 @@ class CannedServices:
 
     def close_case(self, data: dict[str, Any], outcome: str) -> dict[str, Any]:
         return {}
+
+    def set_deadline(self, data: dict[str, Any], stage: str, hours: float | None = None) -> dict[str, Any]:
+        # plain hours from now (the working-time arithmetic is not part of the engine comparison)
+        at = {"remind": 0.8, "due": 1.0, "escalate": 2.0}
+        moments = {k: (_now() + timedelta(hours=(hours or 8) * f)).replace(tzinfo=UTC).isoformat()
+                   for k, f in at.items()}
+        return {"stage": stage, "hours": hours, "start": _now().replace(tzinfo=UTC).isoformat(), **moments}
+
+    def send_reminder(self, data: dict[str, Any], stage: str, unit: str, task: str) -> dict[str, Any]:
+        return {"notified": 0}
+
+    def open_supervision(self, data: dict[str, Any], stage: str, unit: str, task: str, due: str) -> dict[str, Any]:
+        return {"entry": 0}
 
 
 def _now() -> datetime:

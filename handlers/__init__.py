@@ -50,7 +50,7 @@ def handler(name: str) -> Callable[[Handler], Handler]:
 
 
 def _load() -> None:
-    from . import cases, catalogue, whistle  # noqa: F401  (registers the handlers)
+    from . import cases, catalogue, deadlines, whistle  # noqa: F401  (registers the handlers)
 
 
 _load()

@@ -14,6 +14,7 @@ from .bundle import (
     parse_bundle,
     read_bundle_dir,
 )
+from .clock import engine_time
 from .history import projection, projection_hash
 from .runtime import (
     Instance,
@@ -24,6 +25,8 @@ from .runtime import (
     ReplayDivergence,
     ServiceCalls,
     TaskNotOpen,
+    WaitingTimer,
+    run_engine_steps,
 )
 from .serializer import SERIALIZER_VERSION
 
@@ -39,12 +42,15 @@ __all__ = [
     "ReplayDivergence",
     "ServiceCalls",
     "TaskNotOpen",
+    "WaitingTimer",
     "bundle_hash",
     "cached_bundle",
     "check_bundle",
+    "engine_time",
     "get_bundle",
     "parse_bundle",
     "projection",
     "projection_hash",
     "read_bundle_dir",
+    "run_engine_steps",
 ]

@@ -19,6 +19,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
@@ -153,6 +154,9 @@ def _check_task_spec(
     process_id: str, task_spec: Any, bundle: ParsedBundle, handler_names: set[str]
 ) -> list[str]:
     where = f"{process_id}/{task_spec.name}"
+    timer_problem = _check_timer(where, getattr(task_spec, "event_definition", None))
+    if timer_problem:
+        return [timer_problem]
     if isinstance(task_spec, ServiceTask) and task_spec.operation_name not in handler_names:
         return [f"{where}: service task calls unknown handler '{task_spec.operation_name}'"]
     if not isinstance(task_spec, UserTask):
@@ -167,6 +171,23 @@ def _check_task_spec(
     elif form not in bundle.forms:
         problems.append(f"{where}: form '{form}' is missing from the bundle")
     return problems
+
+
+def _check_timer(where: str, definition: Any) -> str | None:
+    """Timers the scheduler can fire: a date or a duration, given as a Python expression (deadlines
+    are absolute times put into the process data by the set_deadline handler). A cycle would never
+    be written to the timer table, so it is refused."""
+    if isinstance(definition, CycleTimerEventDefinition):
+        return f"{where}: timer cycles are not supported; use timeDate (or timeDuration)"
+    if not isinstance(definition, TimerEventDefinition):
+        return None
+    try:
+        compile(definition.expression or "", where, "eval")
+    except SyntaxError:
+        return f"{where}: timer expression '{(definition.expression or '')[:60]}' is not a Python expression"
+    if not (definition.expression or "").strip():
+        return f"{where}: timer has no expression"
+    return None
 
 
 def _check_user_task(process_id: str, task_spec: Any, roles: set[str], stages: set[str]) -> list[str]:

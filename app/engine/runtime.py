@@ -10,6 +10,7 @@ import contextvars
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +20,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from .bundle import ParsedBundle
+from .clock import engine_time
 from .sandbox import SandboxEnvironment, SandboxError
 from .serializer import (
     SERIALIZER_VERSION,
@@ -128,6 +130,16 @@ class ReadyTask:
     context: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class WaitingTimer:
+    """A timer event waiting in a case: its engine task, BPMN id and name, and due time (naive UTC)."""
+
+    id: str
+    name: str
+    title: str
+    due_at: datetime
+
+
 class Instance:
     """One running case's workflow, bound to its parsed process version."""
 
@@ -178,11 +190,15 @@ class Instance:
     def data(self) -> dict[str, Any]:
         return self.workflow.data
 
-    def advance(self, context: Any, calls: ServiceCalls | None = None) -> None:
-        """Fire due timers, then run every engine task until only human tasks or waits remain."""
-        self._guarded(context, self._engine_steps, calls)
+    def advance(self, context: Any, now: datetime, calls: ServiceCalls | None = None) -> None:
+        """Fire the timers due at ``now`` (naive UTC), then run every engine task until only human
+        tasks or waits remain. ``now`` is the only time the engine sees (the app's clock, or a
+        recorded time on replay); ``calls`` records (or, on replay, answers) the handler calls."""
+        self._guarded(context, now, self._engine_steps, calls)
 
-    def complete(self, task_id: str, form: dict[str, Any], context: Any, calls: ServiceCalls | None = None) -> None:
+    def complete(
+        self, task_id: str, form: dict[str, Any], context: Any, now: datetime, calls: ServiceCalls | None = None
+    ) -> None:
         """Load → fire due timers → run the task → engine steps. A task that a timer has just
         taken away (an interrupting deadline, say) is no longer open: TaskNotOpen."""
 
@@ -193,7 +209,21 @@ class Instance:
             task.run()
             self._engine_steps()
 
-        self._guarded(context, run, calls)
+        self._guarded(context, now, run, calls)
+
+    def waiting_timers(self) -> list[WaitingTimer]:
+        """Every timer event waiting in the case (subprocesses included), with its due time."""
+        timers = []
+        for task in self.workflow.event_manager.tasks.values():
+            spec = task.task_spec
+            due = task._get_internal_data("event_value")
+            if not hasattr(spec.event_definition, "expression") or not isinstance(due, str):
+                continue
+            moment = datetime.fromisoformat(due)
+            if moment.tzinfo is not None:
+                moment = moment.astimezone(UTC).replace(tzinfo=None)
+            timers.append(WaitingTimer(str(task.id), spec.name, spec.bpmn_name or spec.name, moment))
+        return sorted(timers, key=lambda t: (t.due_at, t.id))
 
     def case_data(self) -> dict[str, Any]:
         """The case's data as its open work sees it: the first READY human task's, else the workflow's."""
@@ -234,9 +264,7 @@ class Instance:
         return {pid: {key: sorted(ids) for key, ids in entry.items()} for pid, entry in sorted(states.items())}
 
     def _engine_steps(self) -> None:
-        # Timers first: a due timer only becomes READY on refresh, and must run in this same step.
-        self.workflow.refresh_timers()
-        self.workflow.do_engine_steps()
+        run_engine_steps(self.workflow)
 
     def _ready_task(self, task_id: str) -> Any:
         try:
@@ -247,11 +275,14 @@ class Instance:
             raise TaskNotOpen(f"task {task_id} is not open in this case")
         return task
 
-    def _guarded(self, context: Any, work: Callable[[], None], calls: ServiceCalls | None = None) -> None:
+    def _guarded(
+        self, context: Any, now: datetime, work: Callable[[], None], calls: ServiceCalls | None = None
+    ) -> None:
         token = _handler_context.set(context)
         calls_token = _service_calls.set(calls)
         try:
-            work()
+            with engine_time(now):
+                work()
         except ProcessError:
             raise
         except Exception as exc:  # a script, condition or handler failed: report its root cause
@@ -285,6 +316,60 @@ class Instance:
             return self.script_engine.evaluate(task, expression)
         except Exception as exc:
             raise ProcessError(f"task '{task.task_spec.name}': cannot evaluate '{expression}': {exc}", exc) from exc
+
+
+def run_engine_steps(workflow: BpmnWorkflow) -> None:
+    """Fire the due timers, then run every READY engine task until only human tasks or waits remain.
+
+    Timers first: a due timer only becomes READY on refresh, and must run in this same step. This is
+    ``BpmnWorkflow.do_engine_steps`` with one fix: when an interrupting boundary event cancels a
+    multi-instance subprocess, SpiffWorkflow 3.2 goes on to look up the instances it has just
+    deleted (TaskNotFoundException); here those are skipped.
+    """
+    workflow.refresh_timers()
+    while _engine_pass(workflow):
+        _drop_orphans(workflow)
+    _drop_orphans(workflow)
+    workflow.refresh_timers()
+
+
+def _drop_orphans(workflow: BpmnWorkflow) -> None:
+    """Forget subprocesses (and their waiting events) whose task a cancellation has removed."""
+    while orphans := [sid for sid in workflow.subprocesses if _task_or_none(workflow, sid) is None]:
+        for sid in orphans:
+            gone = workflow.subprocesses.pop(sid)
+            for task in gone.get_tasks():
+                workflow.event_manager.remove_task(task)
+
+
+def _engine_pass(workflow: BpmnWorkflow) -> bool:
+    def run_ready(wf: Any) -> int:
+        count = 0
+        for task in wf.get_tasks(state=TaskState.READY):
+            if not task.task_spec.manual:
+                task.run()
+                count += 1
+        return count
+
+    active = workflow.get_active_subprocesses()
+    for subprocess in sorted(active, key=lambda sp: sp.depth, reverse=True):
+        task = _task_or_none(workflow, subprocess.parent_task_id)
+        if task is None or task.state == TaskState.CANCELLED:
+            continue  # cancelled by an interrupting event earlier in this pass
+        while run_ready(subprocess) > 0:
+            pass
+        task = _task_or_none(workflow, subprocess.parent_task_id)
+        if task is not None:
+            task.task_spec._update(task)
+    count = run_ready(workflow)
+    return count > 0 or len(workflow.get_active_subprocesses()) > len(active)
+
+
+def _task_or_none(workflow: BpmnWorkflow, task_id: UUID) -> Any:
+    try:
+        return workflow.get_task_from_id(task_id)
+    except SpiffWorkflowException:
+        return None
 
 
 def _root_cause(exc: BaseException) -> BaseException:

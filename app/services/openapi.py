@@ -132,6 +132,21 @@ def _schemas() -> dict[str, Schema]:
                                                      deployed_by=STR))),
         "Deployment": _obj(version=INT, created=BOOL),
         "Ok": _obj(ok=_t("boolean", enum=[True])),
+        # issue 4: deadlines
+        "Notification": _obj(id=INT, kind=_enum(["reminder", "supervision"]), title=STR, body=STR, case_id=NINT,
+                             case_number=NSTR, task_id=NINT, due_at=NTIME, created_at=TIME, read_at=NTIME),
+        "Notifications": _obj(items=_array(_ref("Notification"))),
+        "SupervisionLedger": _obj(items=_array(_obj(
+            id=INT, case_id=INT, case_number=STR, case_title=STR, unit=STR, unit_name=STR, task_type=STR,
+            stage=STR, task_id=NINT, due_at=TIME, opened_at=TIME, status=_enum(["open", "cleared"]),
+            cleared_at=NTIME, late_minutes=NINT,
+        ))),
+        "Incidents": _obj(items=_array(_obj(
+            id=INT, case_id=INT, case_number=STR, timer=STR, timer_title=STR, due_at=TIME, error=STR,
+            attempts=INT, status=_enum(["open", "retried"]), created_at=TIME, resolved_at=NTIME,
+            resolved_by=NSTR,
+        )), warnings={**_array(STR), "description": "运行提醒 Operational warnings, e.g. a missing holiday table"}),
+        "IncidentRetried": _obj(id=INT, status=_enum(["retried"])),
         **_audit_schemas(),
     }
 
@@ -201,6 +216,8 @@ PATH_PARAMS: dict[str, tuple[Schema, str]] = {
     "case_id": (INT, "案件编号 Case id"),
     "code": (STR, "查询码 Tracking code (case-insensitive)"),
     "step": (INT, "步骤 Step = the case's state version after it"),
+    "notification_id": (INT, "提醒编号 Notification id"),
+    "incident_id": (INT, "异常编号 Incident id"),
 }
 
 _FLAG = "1/true/yes 为真，其他为假 1/true/yes = on, anything else = off"
@@ -270,6 +287,19 @@ OPS: list[Op] = [
        body=_obj(files={"type": "object", "minProperties": 1, "additionalProperties": STR,
                         "description": "文件名 → 内容 File name → file content (BPMN, DMN, form schemas)"}),
        description="201 with a new version; 200 when the bundle equals the latest version."),
+    Op("get", "/api/notifications", "deadlines", "我的提醒 My notifications (reminders, 督办 notices)",
+       "Notifications", query=(("unread", BOOL, f"仅未读 Only unread; {_FLAG}"),)),
+    Op("post", "/api/notifications/{notification_id}/read", "deadlines", "标为已读 Mark a notification read",
+       "Notification"),
+    Op("get", "/api/supervision", "deadlines", "挂账督办台账 The supervised ledger of overdue work",
+       "SupervisionLedger", errors=(422,),
+       query=(("status", _enum(["open", "cleared"]), "未销号 open / 已销号 cleared; both when absent"),),
+       description="Entries on cases the caller can see; late_minutes is how late the work is (open) or "
+                   "was when it completed (cleared)."),
+    Op("get", "/api/incidents", "deadlines", "定时器异常 Timers that kept failing, and warnings (admin)", "Incidents",
+       errors=(403, 422), query=(("status", _enum(["open", "retried"]), "状态 Status; both when absent"),)),
+    Op("post", "/api/incidents/{incident_id}/retry", "deadlines", "重试 Retry a failed timer (admin)",
+       "IncidentRetried", errors=(403, 409)),
     Op("get", "/api/openapi.json", "meta", "接口文档 This OpenAPI document", None, public=True),
     Op("get", "/api/audit/verify", "audit", "校验哈希链 Verify the hash chains (auditor, admin)", "Verification",
        errors=(403, 404, 422), query=(("case", INT, "案件编号 One case (with its snapshots); all visible cases "

@@ -16,10 +16,9 @@ states and data, without the random task ids and wall-clock stamps) must hash to
 ``projection_hash`` the step recorded in its ``state_saved`` event; the first step that does not
 is reported, with the first task whose data or state differs from the stored snapshot.
 
-Time: each step's recorded time is ``step_time`` (a ``timer_fired`` event's ``fired_at`` if the step
-has one, else the step's first event's time). The engine does not yet take "now" explicitly (issue
-4 adds that); until it does, a diagram with timers cannot be replayed faithfully, and the present
-diagrams have none.
+Time: the engine sees only the "now" it is given. Each step records its one moment in its
+``state_saved`` event (``at``); the replay runs the step at that moment, so the timers that fired in
+it (a reminder, a 督办 boundary, an escalation) fire again, and no others.
 """
 
 from __future__ import annotations
@@ -124,7 +123,11 @@ def _replay(session: Session, case: Case, events: list[Event], result: ReplayRes
 
 
 def step_time(step: list[Event]) -> datetime:
-    """The recorded "now" of a step: when its timer fired, else when its first event happened."""
+    """The recorded "now" of a step: the moment its ``state_saved`` event names, else (records
+    older than that field) when its timer fired, else when its first event happened."""
+    for event in step:
+        if event.type == "state_saved" and isinstance(event.data.get("at"), str):
+            return datetime.fromisoformat(event.data["at"])
     for event in step:
         if event.type == "timer_fired" and isinstance(event.data.get("fired_at"), str):
             return datetime.fromisoformat(event.data["fired_at"].removesuffix("Z"))
@@ -137,10 +140,11 @@ def _run_step(bundle: Any, instance: Instance | None, version: int, step: list[E
                            for e in step if e.type == "handler_called"])
     started = next((e for e in step if e.type == "process_started"), None)
     completed = next((e for e in step if e.type == "task_completed"), None)
+    now = step_time(step)
     try:
         if started is not None:
             instance = Instance.start(bundle, started.data["process"], started.data["data"], script_engine())
-            instance.advance(None, calls)
+            instance.advance(None, now, calls)
         elif instance is None:
             raise _Diverged(version, step[0].seq, "the record does not start with a process_started event")
         elif completed is not None:
@@ -148,9 +152,9 @@ def _run_step(bundle: Any, instance: Instance | None, version: int, step: list[E
             if recorded_id not in mapped:
                 raise _Diverged(version, completed.seq,
                                 f"task '{completed.data.get('task')}' ({recorded_id}) was never ready in the replay")
-            instance.complete(mapped[recorded_id], completed.data.get("form") or {}, None, calls)
+            instance.complete(mapped[recorded_id], completed.data.get("form") or {}, None, now, calls)
         else:
-            instance.advance(None, calls)
+            instance.advance(None, now, calls)
     except ProcessError as exc:
         cause = exc.cause if isinstance(exc.cause, ReplayDivergence) else exc
         raise _Diverged(version, (completed or step[0]).seq, f"the replay failed: {cause}") from exc

@@ -9,17 +9,19 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db import Database
-from app.models import Case, Task, Unit
-from app.services import tasks
+from app.models import Case, Event, Task, Unit
+from app.services import clock, tasks
 from app.services.auth import Principal, principal_for, users_holding
 from app.services.cases import file_report
 from app.services.catalogue import load_catalogue
+from app.services.timers import fire_due
 
 TITLES = [
     ("垃圾满溢无人清运", "garbage_overflow"), ("占道经营影响通行", "street_vending"),
@@ -167,3 +169,24 @@ class Simulator:
 def run_simulation(db: Database, count: int, seed: int = 1) -> dict[str, Any]:
     return Simulator(db, seed).run(count)
 
+
+def advance_time(db: Database, delta: timedelta, step: timedelta = timedelta(minutes=30)) -> dict[str, int]:
+    """Let ``delta`` pass on the test clock in small steps, firing the timers due after each, as a
+    running scheduler would: reminders, 督办 entries and escalations appear at their moments.
+    Returns how many of each happened."""
+    shown = ("timer_fired", "reminder", "supervision_opened", "escalated", "incident_opened")
+    before = _event_counts(db, shown)
+    remaining = delta
+    while remaining > timedelta(0):
+        tick = min(step, remaining)
+        clock.advance(tick)
+        remaining -= tick
+        fire_due(db)
+    after = _event_counts(db, shown)
+    return {name: after.get(name, 0) - before.get(name, 0) for name in shown}
+
+
+def _event_counts(db: Database, types: tuple[str, ...]) -> dict[str, int]:
+    with db.unit_of_work() as s:
+        rows = s.execute(select(Event.type, func.count()).where(Event.type.in_(types)).group_by(Event.type)).all()
+    return {type_: int(count) for type_, count in rows}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -18,11 +18,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.engine import Instance, ProcessError, ProcessScriptEngine, ServiceCalls, TaskNotOpen
-from app.models import AuditChain, Case, CaseUnit, Event, Snapshot, Task, Unit, User
+from app.models import AuditChain, Case, CaseUnit, Event, Snapshot, Task, Timer, Unit, User
 from app.services import chain, clock
 from app.services.catalogue import load_catalogue
 from app.services.errors import Conflict, Invalid, ServiceError
 from app.services.processes import bundle_of
+from app.services.worktime import add_working_hours
 from handlers import HANDLERS, HandlerContext, HandlerError
 
 _script_engine: ProcessScriptEngine | None = None
@@ -49,8 +50,9 @@ def start(session: Session, case: Case, data: dict[str, Any], actor: User | None
     # The run's first event: what replay starts the process with.
     record_event(session, case, "process_started", actor, data={"process": case.process_id, "data": data})
     instance = Instance.start(bundle, case.process_id, data, script_engine())
-    _run(session, case, actor, lambda ctx, calls: instance.advance(ctx, calls))
-    save(session, case, instance, actor)
+    now = clock.now()
+    _run(session, case, actor, now, lambda ctx, calls: instance.advance(ctx, now, calls))
+    save(session, case, instance, actor, now)
     return instance
 
 
@@ -60,11 +62,13 @@ def load(session: Session, case: Case) -> Instance:
 
 
 def complete(session: Session, task: Task, form: dict[str, Any], actor: User) -> Instance:
+    from app.services.deadlines import clear_supervision  # it records events through this module
+
     case = task.case
     begin_step(case)
     instance = load(session, case)
     task.status = "completed"
-    task.completed_at = clock.now()
+    task.completed_at = now = clock.now()
     task.completed_by_id = actor.id
     record_event(
         session, case, "task_completed", actor, role=task.role, unit_id=task.unit_id,
@@ -73,8 +77,9 @@ def complete(session: Session, task: Task, form: dict[str, Any], actor: User) ->
     outcome = _decision_event(task, form)
     if outcome is not None:
         record_event(session, case, outcome[0], actor, role=task.role, unit_id=task.unit_id, data=outcome[1])
-    _run(session, case, actor, lambda ctx, calls: instance.complete(task.engine_task_id, form, ctx, calls))
-    save(session, case, instance, actor)
+    _run(session, case, actor, now, lambda ctx, calls: instance.complete(task.engine_task_id, form, ctx, now, calls))
+    save(session, case, instance, actor, now)
+    clear_supervision(session, task, actor, now)  # 销号: late work done strikes its 督办 entries off
     return instance
 
 
@@ -89,15 +94,28 @@ def _decision_event(task: Task, form: dict[str, Any]) -> tuple[str, dict[str, An
     return None
 
 
-def save(session: Session, case: Case, instance: Instance, actor: User | None) -> None:
-    """Store the engine state and bring the inbox rows and queryable columns in step with it."""
-    case.state, case.serializer_version, projected = instance.dump_with_projection()
+def fire_timers(session: Session, case: Case) -> Instance:
+    """One step that only lets time pass: the timers due now fire (reminder, 督办, escalation ...)."""
+    begin_step(case)
+    instance = load(session, case)
     now = clock.now()
+    _run(session, case, None, now, lambda ctx, calls: instance.advance(ctx, now, calls))
+    save(session, case, instance, None, now)
+    return instance
+
+
+def save(session: Session, case: Case, instance: Instance, actor: User | None, now: datetime | None = None) -> None:
+    """Store the engine state and bring the inbox rows, the timer table and queryable columns in
+    step with it."""
+    case.state, case.serializer_version, projected = instance.dump_with_projection()
+    now = now or clock.now()  # the step's one moment: deadlines set in the run and inbox deadlines agree
     case.updated_at = now
     ready_ids = instance.ready_task_ids()
-    _project(case, instance, ready_ids)
-    _sync_inbox(session, case, instance, ready_ids, actor, now)
-    _snapshot(session, case, actor, now, projected)
+    with session.no_autoflush:  # one UPDATE of the case per step, at the end
+        _project(case, instance, ready_ids)
+        _sync_inbox(session, case, instance, ready_ids, actor, now)
+        _sync_timers(session, case, instance, now)
+        _snapshot(session, case, actor, now, projected)
     session.flush()
 
 
@@ -109,7 +127,33 @@ def _snapshot(session: Session, case: Case, actor: User | None, now: datetime, p
         state=zlib.compress(case.state.encode("utf-8"), 6), state_hash=state_hash, projection_hash=projected,
         created_at=now,
     ))
-    record_event(session, case, "state_saved", actor, data={"state_hash": state_hash, "projection_hash": projected})
+    record_event(session, case, "state_saved", actor,
+                 data={"state_hash": state_hash, "projection_hash": projected, "at": now.isoformat()})
+
+
+def _sync_timers(session: Session, case: Case, instance: Instance, now: datetime) -> None:
+    """Timer rows = the engine's waiting timers. A row whose timer is gone was fired (it was due)
+    or cancelled (its task finished in time); each fired timer is recorded once, here."""
+    rows = {
+        row.engine_task_id: row
+        for row in session.scalars(select(Timer).where(Timer.case_id == case.id, Timer.status == "waiting"))
+    }
+    waiting = {timer.id: timer for timer in instance.waiting_timers()}
+    for engine_id, row in rows.items():
+        if engine_id in waiting:
+            continue
+        fired = row.due_at < now
+        row.status, row.closed_at = ("fired" if fired else "cancelled"), now
+        if fired:
+            record_event(session, case, "timer_fired", None, data={
+                "timer": row.name, "due_at": row.due_at.isoformat(), "fired_at": now.isoformat(),
+            })
+    for engine_id, timer in waiting.items():
+        if engine_id not in rows:
+            session.add(Timer(
+                case_id=case.id, engine_task_id=engine_id, name=timer.name[:64], title=timer.title[:128],
+                due_at=timer.due_at, fire_at=timer.due_at, status="waiting", attempts=0, created_at=now,
+            ))
 
 
 def record_event(
@@ -183,8 +227,8 @@ def link_unit(session: Session, case: Case, unit_id: int) -> None:
         session.add(CaseUnit(case_id=case.id, unit_id=unit_id))
 
 
-def _run(session: Session, case: Case, actor: User | None, work: Any) -> None:
-    context = HandlerContext(session=session, case=case, actor=actor, now=clock.now())
+def _run(session: Session, case: Case, actor: User | None, now: datetime, work: Any) -> None:
+    context = HandlerContext(session=session, case=case, actor=actor, now=now)
 
     def called(task: str, handler: str, params: dict[str, Any], result: Any) -> None:
         record_event(session, case, "handler_called", actor,
@@ -236,7 +280,8 @@ def _sync_inbox(
     except ProcessError as exc:  # a task's unit or deadline expression failed: the diagram is at fault
         raise ProcessFailure(str(exc)) from exc
     units = _units_by_code(session, {t.unit for t in new})
-    linked = set(session.scalars(select(CaseUnit.unit_id).where(CaseUnit.case_id == case.id)))
+    linked = set(session.scalars(select(CaseUnit.unit_id).where(CaseUnit.case_id == case.id))) if new else set()
+    linked |= {o.unit_id for o in session.new if isinstance(o, CaseUnit) and o.case_id == case.id}  # not flushed
     for item in new:
         unit = units.get(item.unit)
         if unit is None:
@@ -244,7 +289,7 @@ def _sync_inbox(
         row = Task(
             case_id=case.id, engine_task_id=item.id, task_type=item.name, title=item.title, stage=item.stage,
             role=item.role, unit_id=unit.id, form=item.form, context=item.context, status="open",
-            due_at=now + timedelta(hours=item.due_hours) if item.due_hours is not None else None, created_at=now,
+            due_at=add_working_hours(now, item.due_hours) if item.due_hours is not None else None, created_at=now,
         )
         session.add(row)
         open_rows[item.id] = row

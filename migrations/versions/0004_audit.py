@@ -1,7 +1,7 @@
 """audit: hash-chained events, chain heads, snapshots, append-only trigger (issue 5)
 
 Revision ID: 0004_audit
-Revises: 0001
+Revises: 0003_timers
 Create Date: 2026-11-21 09:50:00
 
 Existing events are chained in place (per case by seq; events of no case renumbered by id into
@@ -16,7 +16,7 @@ from app.services import chain
 
 
 revision = '0004_audit'
-down_revision = '0001'
+down_revision = '0003_timers'
 branch_labels = None
 depends_on = None
 

@@ -29,3 +29,14 @@ def test_lifecycle_benchmark_runs_both_paths(tmp_path: Path) -> None:
     assert result.engine_ms > 0
     assert "| sqlite" in table([result])
     assert "human tasks" in notes([result], 1)
+
+
+def test_timer_benchmark_fires_every_timer_once(tmp_path: Path) -> None:
+    from bench.timers import run_once
+    from bench.timers import table as timer_table
+
+    result = run_once(f"sqlite:///{tmp_path / 'timers.db'}", timers=5, schedulers=1, timeout=120)
+
+    assert (result.fired_events, result.duplicates, result.waiting_left) == (5, 0, 0)
+    assert result.p95_ms >= result.p50_ms > 0  # fired after they fell due, never before
+    assert "| 1 | 5 | 5 | 0 | 0 |" in timer_table([result])

@@ -1,8 +1,9 @@
 """Walk every path of processes/*.bpmn with bare SpiffWorkflow and stub handlers.
 
 Each scenario completes user tasks the way the engine does (validate the form, task.set_data(**form),
-task.run(), workflow.do_engine_steps()) and round-trips the workflow through the JSON serializer after
-every step. It records the user tasks it completed as (task id, lane, evaluated unit) and the handler
+task.run(), then the engine's steps, app.engine.run_engine_steps, at the run's own clock) and
+round-trips the workflow through the JSON serializer after every step. Run.tick() lets time pass.
+It records the user tasks it completed as (task id, lane, evaluated unit) and the handler
 calls as (handler, params), and asserts both. A final test checks that the scenarios together reach
 every flow node and take every sequence flow of every diagram.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
+from app.engine import engine_time, run_engine_steps
 from app.engine.sandbox import SandboxEnvironment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +74,29 @@ def whistle_units(data: dict, level: str) -> dict:
     return {"whistle": whistle, "filing": above, "verifier": above, "district": data["district"]}
 
 
+# The run's clock: the engine sees only this time (app.engine.clock), moved on by Run.tick().
+START = datetime(2024, 5, 6, 1, 0)
+
+
+STAGE_HOURS = {"review": 8, "verification": 16}  # config/calendar.yaml: limits the catalogue has no column for
+
+
+def set_deadline(data: dict, stage: str, hours: float | None, now: datetime) -> dict:
+    """80 % reminder, deadline and second limit (twice the limit), in plain hours for the stub."""
+    hours = hours if hours is not None else STAGE_HOURS[stage]
+    at = {"remind": 0.8, "due": 1.0, "escalate": 2.0}
+    moments = {key: iso(now + timedelta(hours=hours * share)) for key, share in at.items()}
+    return {"stage": stage, "hours": hours, "start": iso(now), **moments}
+
+
+def iso(moment: datetime) -> str:
+    return moment.replace(tzinfo=UTC).isoformat()
+
+
 HANDLERS = {
+    "set_deadline": set_deadline,
+    "send_reminder": lambda data, stage, unit, task: {"notified": 2},
+    "open_supervision": lambda data, stage, unit, task, due: {"entry": 1},
     "lookup_catalogue": lookup_catalogue,
     "whistle_units": whistle_units,
     "dispatch_case": lambda data, department: {
@@ -92,11 +117,14 @@ class StubEngine(PythonScriptEngine):
     def __init__(self) -> None:
         super().__init__(environment=SandboxEnvironment())
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.now = START
 
     def call_service(self, task, operation_name, operation_params):
         assert all(p["type"] == "any" for p in operation_params.values())
         params = {name: p["value"] for name, p in operation_params.items()}
         self.calls.append((operation_name, params))
+        if operation_name == "set_deadline":
+            params = {**params, "now": self.now}
         return json.dumps(HANDLERS[operation_name](task.data, **params))
 
 
@@ -136,7 +164,8 @@ class Run:
         return [name for name, _ in self.calls]
 
     def _advance(self) -> None:
-        self.workflow.do_engine_steps()
+        with engine_time(self.engine.now):
+            run_engine_steps(self.workflow)  # the engine's steps: due timers first
         self._record_coverage()
         state = SERIALIZER.serialize_json(self.workflow)
         restored = SERIALIZER.deserialize_json(state)
@@ -150,8 +179,8 @@ class Run:
             if node is None:
                 continue
             self.reached.add((task.workflow.spec.name, node))
-            for child in task.children:
-                if child.task_spec.bpmn_id not in (None, node) and child.state != TaskState.CANCELLED:
+            for child in _bpmn_children(task):
+                if child.task_spec.bpmn_id != node and child.state != TaskState.CANCELLED:
                     self.taken.add((task.workflow.spec.name, node, child.task_spec.bpmn_id))
 
     def _evaluate(self, task, prop: str) -> Any:
@@ -191,6 +220,11 @@ class Run:
         task.run()
         self._advance()
 
+    def tick(self, hours: float) -> None:
+        """Let time pass, then a step with no task completed (what the timer scheduler does)."""
+        self.engine.now += timedelta(hours=hours)
+        self._advance()
+
     @property
     def finished(self) -> bool:
         return self.workflow.completed
@@ -207,6 +241,18 @@ class Run:
             and t.workflow is self.workflow
             and type(t.task_spec).__name__ == "EndEvent"
         }
+
+
+def _bpmn_children(task) -> list:
+    """The next BPMN nodes after a task, looking through the engine's own structural tasks (the
+    split and join SpiffWorkflow puts around a task that has boundary events)."""
+    found = []
+    for child in task.children:
+        if child.task_spec.bpmn_id is None:
+            found.extend(_bpmn_children(child))
+        else:
+            found.append(child)
+    return found
 
 
 def case_data(**changes: Any) -> dict[str, Any]:
@@ -266,6 +312,10 @@ def from_report_in_to_close(run: Run, departments: list[str]) -> None:
     for dept in departments:
         run.complete("report_in", REPORT_IN, dept)
     run.complete("coordinate", PROCEED)
+    from_handling_to_close(run, departments)
+
+
+def from_handling_to_close(run: Run, departments: list[str]) -> None:
     for dept in departments:
         run.complete("handle", handle_form(dept), dept)
     run.complete("lead_confirm", LEAD_CONFIRM)
@@ -357,6 +407,8 @@ def scenario_grade_2_handled() -> Run:
     assert run.calls == [
         ("lookup_catalogue", {"matter": "food_safety_complaint", "urgent": False}),
         ("dispatch_case", {"department": SCJG}),
+        ("set_deadline", {"stage": "handling", "hours": 40}),
+        ("set_deadline", {"stage": "verification", "hours": None}),
         ("record_satisfaction", {"satisfaction": "satisfied", "comment": "处理及时"}),
         ("close_case", {"outcome": "closed"}),
     ]
@@ -381,10 +433,29 @@ def scenario_grade_2_returned_then_whistle() -> Run:
         ("triage", "platform_operator", DISTRICT),
         *whistle_trail(COMMUNITY, STREET, [HW, CGZF], HW),
     ]
-    assert run.handlers()[:4] == ["lookup_catalogue", "dispatch_case", "whistle_units", "lookup_catalogue"]
-    assert run.calls[3] == ("lookup_catalogue", {"matter": "garbage_overflow", "urgent": False})
+    assert run.handlers()[:5] == ["lookup_catalogue", "dispatch_case", "set_deadline", "whistle_units",
+                                  "lookup_catalogue"]
+    assert run.calls[4] == ("lookup_catalogue", {"matter": "garbage_overflow", "urgent": False})
     assert run.handlers()[-1] == "close_case" and run.calls[-1][1] == {"outcome": "closed"}
     assert run.final()["return_count"] == 1 and run.final()["grade"] == 3
+    return run
+
+
+def scenario_grade_2_handled_late() -> Run:
+    run = Run("case", case_data())
+    run.complete("triage", TRIAGE_DISPATCH)
+    run.tick(33)  # 80 % of 40 h
+    run.tick(8)
+    assert [(name, p["unit"]) for name, p in run.calls if name in ("send_reminder", "open_supervision")] == [
+        ("send_reminder", SCJG), ("open_supervision", SCJG)]
+    run.complete("handle_dispatched", {"action": "handled", "result": "已处理"})
+    run.tick(17)  # verification limit 16 h
+    assert [(name, p["unit"], p["task"]) for name, p in run.calls[-2:]] == [
+        ("send_reminder", DISTRICT, "verify_dispatched"), ("open_supervision", DISTRICT, "verify_dispatched")]
+    run.complete("verify_dispatched", FIXED)
+    run.complete("feedback_dispatched", FEEDBACK)
+    run.complete("callback", CALLBACK)
+    assert run.calls[-1] == ("close_case", {"outcome": "closed"})
     return run
 
 
@@ -460,8 +531,12 @@ def scenario_community_whistle_full() -> Run:
     assert run.calls == [
         ("whistle_units", {"level": "community"}),
         ("lookup_catalogue", {"matter": "garbage_overflow", "urgent": False}),
+        ("set_deadline", {"stage": "review", "hours": None}),
+        ("set_deadline", {"stage": "report_in", "hours": 2}),
         ("record_report_in", {"department": HW, "duty": "lead"}),
         ("record_report_in", {"department": CGZF, "duty": "cooperating"}),
+        ("set_deadline", {"stage": "handling", "hours": 24}),
+        ("set_deadline", {"stage": "verification", "hours": None}),
         ("record_satisfaction", {"satisfaction": "satisfied", "comment": "处理及时"}),
         (
             "record_evaluation",
@@ -567,13 +642,19 @@ def scenario_review_returns() -> Run:
     return run
 
 
-def scenario_whistle_rework() -> Run:
+def whistle_at_handling() -> Run:
+    """A community whistle on garbage_overflow whose departments have reported in and coordinated."""
     run = Run("case", case_data())
     run.complete("triage", TRIAGE_WHISTLE)
     review_chain(run)
     for dept in (HW, CGZF):
         run.complete("report_in", REPORT_IN, dept)
     run.complete("coordinate", PROCEED)
+    return run
+
+
+def scenario_whistle_rework() -> Run:
+    run = whistle_at_handling()
     for dept in (HW, CGZF):
         run.complete("handle", handle_form(dept), dept)
     run.complete("lead_confirm", LEAD_CONFIRM)
@@ -674,12 +755,110 @@ def scenario_escalated_whistle_started_on_its_own() -> Run:
     return run
 
 
+def scenario_late_departments_are_reminded_and_supervised() -> Run:
+    run = Run("case", case_data())
+    run.complete("triage", TRIAGE_WHISTLE)
+    review_chain(run)
+    run.tick(1.5)  # report-in limit 2 h: 80 % is 1.6 h
+    assert "send_reminder" not in run.handlers()
+    run.tick(0.6)
+    deadline_calls = [c for c in run.calls if c[0] in ("send_reminder", "open_supervision")]
+    due = START + timedelta(hours=2)
+    assert sorted(deadline_calls, key=str) == sorted([
+        ("send_reminder", {"stage": "report_in", "unit": dept, "task": "report_in"}) for dept in (HW, CGZF)
+    ] + [
+        ("open_supervision", {"stage": "report_in", "unit": dept, "task": "report_in", "due": iso(due)})
+        for dept in (HW, CGZF)
+    ], key=str)
+    # non-interrupting: the late departments still have to report in
+    assert run.ready() == [("report_in", "dept_staff", CGZF), ("report_in", "dept_staff", HW)]
+    run.tick(1)  # each timer fires once
+    assert len([c for c in run.calls if c[0] in ("send_reminder", "open_supervision")]) == 4
+    for dept in (HW, CGZF):
+        run.complete("report_in", REPORT_IN, dept)
+    run.complete("coordinate", PROCEED)
+    run.tick(25)  # handling limit 24 h
+    assert sorted(c[1]["unit"] for c in run.calls if c[0] == "open_supervision" and c[1]["stage"] == "handling") == [
+        CGZF, HW]
+    from_handling_to_close(run, [HW, CGZF])
+    assert run.calls[-1] == ("close_case", {"outcome": "closed"})
+    assert run.handlers().count("open_supervision") == 4 and run.handlers().count("send_reminder") == 4
+    return run
+
+
+def scenario_late_review_chain_and_verification() -> Run:
+    """Review limit 8 h from the prepared materials: the approval task waiting at 80 % / at the limit is
+    reminded / supervised."""
+    run = Run("case", case_data())
+    run.complete("triage", TRIAGE_WHISTLE)
+    run.complete("prepare_whistle", PREPARE)
+    run.tick(7)  # review_section still waiting at 80 %
+    assert [p["task"] for name, p in run.calls if name == "send_reminder"] == ["review_section"]
+    run.tick(1.5)  # and still at the limit
+    run.complete("review_section", APPROVE)
+    run.tick(0.1)  # the deputy gets it late: reminded and supervised at once
+    run.complete("review_deputy", APPROVE)
+    run.tick(0.1)
+    run.complete("review_head", APPROVE)
+    deadline = [(name, p["task"]) for name, p in run.calls if name in ("send_reminder", "open_supervision")]
+    # the stage's times hold for whoever has the whistle: a task taken on after 80 % is reminded at once
+    assert sorted(deadline) == sorted([
+        ("send_reminder", "review_section"), ("open_supervision", "review_section"),
+        ("send_reminder", "review_deputy"), ("open_supervision", "review_deputy"),
+        ("send_reminder", "review_head"), ("open_supervision", "review_head"),
+    ])
+    for dept in (HW, CGZF):
+        run.complete("report_in", REPORT_IN, dept)
+    run.complete("coordinate", PROCEED)
+    for dept in (HW, CGZF):
+        run.complete("handle", handle_form(dept), dept)
+    run.complete("lead_confirm", LEAD_CONFIRM)
+    run.tick(17)  # verification limit 16 h
+    assert [p["unit"] for name, p in run.calls if p.get("task") == "verify"] == [STREET, STREET]
+    run.complete("verify", FIXED)
+    run.complete("feedback", FEEDBACK)
+    run.complete("callback", CALLBACK)
+    for dept in (HW, CGZF):
+        run.complete("evaluate", SCORES[dept], dept)
+    assert run.calls[-1] == ("close_case", {"outcome": "closed"})
+    return run
+
+
+def scenario_report_in_past_the_second_limit_escalates() -> Run:
+    run = Run("case", case_data())
+    run.complete("triage", TRIAGE_WHISTLE)
+    review_chain(run)
+    run.tick(3.9)
+    assert not run.finished
+    run.tick(0.2)  # past twice the 2 h limit
+    assert run.finished and run.ready() == []
+    (name, params), closing = run.calls[-2:]
+    assert (name, params["level"]) == ("escalate_whistle", "street")  # 社呼街应
+    assert "第二时限" in params["reason"]
+    assert closing == ("close_case", {"outcome": "escalated"})
+    assert "record_report_in" not in run.handlers()
+    return run
+
+
+def scenario_handling_past_the_second_limit_escalates() -> Run:
+    run = whistle_at_handling()
+    run.tick(49)  # past twice the 24 h handling limit
+    assert run.finished
+    assert [name for name, _ in run.calls[-2:]] == ["escalate_whistle", "close_case"]
+    return run
+
+
 SCENARIOS = [
+    scenario_late_departments_are_reminded_and_supervised,
+    scenario_late_review_chain_and_verification,
+    scenario_report_in_past_the_second_limit_escalates,
+    scenario_handling_past_the_second_limit_escalates,
     scenario_grade_1,
     scenario_direct_whistle,
     scenario_grade_2_handled,
     scenario_grade_2_returned_then_whistle,
     scenario_grade_2_rework,
+    scenario_grade_2_handled_late,
     scenario_community_whistle_full,
     scenario_street_whistle,
     scenario_district_whistle,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -34,12 +35,15 @@ BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 </bpmn:definitions>"""
 
 
+NOW = datetime(2025, 6, 10, 1, 0)
+
+
 def _instance(script: str, time_limit: float = 1.0) -> Instance:
     files = {"p.bpmn": BPMN.replace("SCRIPT", script), "f.schema.json": json.dumps({"type": "object"})}
     bundle = parse_bundle(files)
     engine = ProcessScriptEngine({}, time_limit=time_limit)
     instance = Instance.start(bundle, "p", {"n": 1}, engine)
-    instance.advance(None)
+    instance.advance(None, NOW)
     state, version = instance.dump()
     # every step after this one runs on a reloaded instance, as the app does
     return Instance.load(bundle, "p", state, version, engine)
@@ -47,7 +51,7 @@ def _instance(script: str, time_limit: float = 1.0) -> Instance:
 
 def _complete(instance: Instance) -> None:
     [task] = instance.ready_tasks()
-    instance.complete(task.id, {"answer": 2}, None)
+    instance.complete(task.id, {"answer": 2}, None, NOW)
 
 
 def test_a_reloaded_instance_runs_scripts_in_the_sandbox() -> None:
@@ -97,7 +101,7 @@ def test_stored_state_leaves_out_the_specs() -> None:
 def test_completing_a_task_that_is_not_open_is_refused() -> None:
     instance = _instance("n = 1")
     with pytest.raises(ProcessError, match="not open"):
-        instance.complete("00000000-0000-0000-0000-000000000000", {}, None)
+        instance.complete("00000000-0000-0000-0000-000000000000", {}, None, NOW)
 
 
 def _stored(script: str = "n = 1") -> tuple[Any, str, ProcessScriptEngine]:
@@ -105,7 +109,7 @@ def _stored(script: str = "n = 1") -> tuple[Any, str, ProcessScriptEngine]:
     bundle = parse_bundle(files)
     engine = ProcessScriptEngine({})
     instance = Instance.start(bundle, "p", {"n": 1}, engine)
-    instance.advance(None)
+    instance.advance(None, NOW)
     return bundle, instance.dump()[0], engine
 
 

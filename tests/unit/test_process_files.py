@@ -79,6 +79,9 @@ HANDLERS = {
     "record_satisfaction": {"satisfaction", "comment"},
     "escalate_whistle": {"level", "reason"},
     "close_case": {"outcome"},
+    "set_deadline": {"stage", "hours"},
+    "send_reminder": {"stage", "unit", "task"},
+    "open_supervision": {"stage", "unit", "task", "due"},
 }
 OUTCOMES = {"self_handled", "closed", "escalated"}
 

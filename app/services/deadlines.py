@@ -1,0 +1,221 @@
+"""Deadlines of a stage (时限): reminders at 80 %, the supervised ledger (挂账督办), notifications.
+
+The diagrams decide *when* (timer events reading the absolute times that :func:`stage_deadlines`
+puts into the process data); this module decides *who* hears of it and what is recorded.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from app.models import Case, CaseUnit, Notification, SupervisionEntry, Task, Unit, User
+from app.services import workflow
+from app.services.auth import users_holding
+from app.services.errors import Invalid, NotFound
+from app.services.worktime import CALENDAR_FILE, load_calendar
+
+
+def head_role(unit: Unit) -> str:
+    """Who answers for a unit's late work: a department's head (一把手), else the unit's secretary."""
+    return "dept_head" if unit.kind == "department" else "secretary"
+
+
+@dataclass(frozen=True)
+class DeadlineRules:
+    reminder_at: float  # share of the limit after which the reminder goes out (0.8 = 80 %)
+    second_limit: float  # the escalation limit, as a multiple of the limit (2.0 = twice as long)
+    default_hours: dict[str, float]  # stages the catalogue has no limit for (review, verification)
+
+
+@functools.cache
+def load_rules(path: Path = CALENDAR_FILE) -> DeadlineRules:
+    raw: dict[str, Any] = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("deadlines") or {}
+    rules = DeadlineRules(
+        reminder_at=float(raw.get("reminder_at", 0.8)),
+        second_limit=float(raw.get("second_limit", 2.0)),
+        default_hours={str(k): float(v) for k, v in (raw.get("default_hours") or {}).items()},
+    )
+    if not 0 < rules.reminder_at < 1 or rules.second_limit <= 1:
+        raise ValueError("deadlines: reminder_at must be between 0 and 1, second_limit above 1")
+    return rules
+
+
+def stage_deadlines(start: datetime, hours: float) -> dict[str, Any]:
+    """Absolute times (ISO 8601, UTC) of a stage's reminder, deadline and second limit, counted in
+    working hours from ``start`` (naive UTC)."""
+    rules, calendar = load_rules(), load_calendar()
+    moments = {
+        "start": start,
+        "remind": calendar.add_hours(start, hours * rules.reminder_at),
+        "due": calendar.add_hours(start, hours),
+        "escalate": calendar.add_hours(start, hours * rules.second_limit),
+    }
+    return {"hours": hours, **{key: iso(value) for key, value in moments.items()}}
+
+
+def iso(moment: datetime) -> str:
+    return moment.replace(tzinfo=UTC).isoformat()
+
+
+def parse_iso(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+# ------------------------------------------------------------------------- notification channels
+# In-app notifications are always written. Other channels (e-mail, SMS ...) register a sender
+# here; each gets the user and the stored notification after it is written.
+Sender = Callable[[User, Notification], None]
+SENDERS: dict[str, Sender] = {}
+
+
+def register_sender(name: str, sender: Sender) -> None:
+    SENDERS[name] = sender
+
+
+def notify(session: Session, users: list[User], case: Case, task: Task | None, kind: str, title: str,
+           body: str, due_at: datetime | None, now: datetime) -> list[Notification]:
+    sent = []
+    for user in {u.id: u for u in users}.values():
+        note = Notification(user_id=user.id, case_id=case.id, task_id=task.id if task else None, kind=kind,
+                            title=title[:200], body=body, due_at=due_at, created_at=now)
+        session.add(note)
+        sent.append(note)
+        for sender in SENDERS.values():
+            sender(user, note)
+    return sent
+
+
+def open_task(session: Session, case: Case, task_type: str, unit: Unit) -> Task | None:
+    return session.scalar(
+        select(Task).where(Task.case_id == case.id, Task.task_type == task_type, Task.unit_id == unit.id,
+                           Task.status == "open").order_by(Task.id.desc()).limit(1)
+    )
+
+
+def _workers(session: Session, task: Task | None, unit: Unit) -> list[User]:
+    """The task's assignee, or every holder of its role in its unit."""
+    if task is None:
+        return []
+    if task.assignee is not None:
+        return [task.assignee]
+    return users_holding(session, task.role, unit.id)
+
+
+def remind(session: Session, case: Case, stage: str, unit: Unit, task_type: str, now: datetime) -> dict[str, Any]:
+    """80 %: the assignee (or every holder of the task's role) and the unit's head are reminded.
+    A reminder for work already done (the task completed in the same step) reminds no one."""
+    task = open_task(session, case, task_type, unit)
+    users = _workers(session, task, unit) + users_holding(session, head_role(unit), unit.id)
+    title = f"即将超时 Due soon: {case.number} {task.title if task else task_type}"
+    due = task.due_at if task else None
+    body = f"{unit.name}：{case.title}，办理时限 {_local(due)}。"
+    notes = notify(session, users, case, task, "reminder", title, body, due, now)
+    workflow.record_event(session, case, "reminder", None, unit_id=unit.id, data={
+        "stage": stage, "task": task_type, "users": sorted(u.username for u in users),
+        "due_at": due.isoformat() if due else None,
+    })
+    return {"notified": len(notes)}
+
+
+def open_supervision(session: Session, case: Case, stage: str, unit: Unit, task_type: str, due: datetime,
+                     now: datetime) -> dict[str, Any]:
+    """Deadline passed: a 挂账督办 entry (who is late, since when) and a supervision notice for the head."""
+    task = open_task(session, case, task_type, unit)
+    entry = SupervisionEntry(case_id=case.id, task_id=task.id if task else None, unit_id=unit.id,
+                             task_type=task_type, stage=stage, due_at=due, opened_at=now, status="open")
+    session.add(entry)
+    session.flush()
+    heads = users_holding(session, head_role(unit), unit.id) or _workers(session, task, unit)
+    title = f"挂账督办 Overdue: {case.number} {task.title if task else task_type}"
+    body = f"{unit.name} 已超过时限（{_local(due)}），请督促办理。"
+    notify(session, heads, case, task, "supervision", title, body, due, now)
+    workflow.record_event(session, case, "supervision_opened", None, unit_id=unit.id, data={
+        "entry": entry.id, "stage": stage, "task": task_type, "unit": unit.code, "due_at": due.isoformat(),
+        "late_minutes": late_minutes(due, now),
+    })
+    return {"entry": entry.id}
+
+
+def clear_supervision(session: Session, task: Task, actor: User | None, now: datetime) -> None:
+    """销号: the late work is done, so its ledger entries are struck off with how late it was."""
+    entries = session.scalars(
+        select(SupervisionEntry).where(SupervisionEntry.task_id == task.id, SupervisionEntry.status == "open")
+    ).all()
+    for entry in entries:
+        entry.status, entry.cleared_at = "cleared", now
+        entry.late_minutes = late_minutes(entry.due_at, now)
+        workflow.record_event(session, task.case, "supervision_cleared", actor, unit_id=entry.unit_id, data={
+            "entry": entry.id, "task": entry.task_type, "late_minutes": entry.late_minutes,
+        })
+
+
+def late_minutes(due: datetime, now: datetime) -> int:
+    return max(0, int((now - due).total_seconds() // 60))
+
+
+def _local(moment: datetime | None) -> str:
+    return load_calendar().to_local(moment).strftime("%Y-%m-%d %H:%M") if moment else "—"
+
+
+# ------------------------------------------------------------------------------ reading: API
+LEDGER_STATUSES = ("open", "cleared")
+
+
+def list_notifications(session: Session, principal: Any, unread: bool) -> dict[str, Any]:
+    query = select(Notification, Case.number).outerjoin(Case, Case.id == Notification.case_id).where(
+        Notification.user_id == principal.user.id)
+    if unread:
+        query = query.where(Notification.read_at.is_(None))
+    rows = session.execute(query.order_by(Notification.id.desc()).limit(200)).all()
+    return {"items": [_notification(note, number) for note, number in rows]}
+
+
+def mark_read(session: Session, principal: Any, notification_id: int, now: datetime) -> dict[str, Any]:
+    note = session.get(Notification, notification_id)
+    if note is None or note.user_id != principal.user.id:
+        raise NotFound(f"no notification {notification_id} of yours")
+    note.read_at = note.read_at or now
+    number = session.scalar(select(Case.number).where(Case.id == note.case_id)) if note.case_id else None
+    return _notification(note, number)
+
+
+def supervision_ledger(session: Session, principal: Any, status: Any, now: datetime) -> dict[str, Any]:
+    """挂账督办台账: entries on cases the user can see (their units and the units below them)."""
+    if status is not None and status not in LEDGER_STATUSES:
+        raise Invalid(f"unknown status '{status}'", {"status": "open or cleared"})
+    visible = exists().where(CaseUnit.case_id == SupervisionEntry.case_id,
+                             CaseUnit.unit_id.in_(principal.visible_units or [0]))
+    query = (select(SupervisionEntry, Case, Unit).join(Case, Case.id == SupervisionEntry.case_id)
+             .join(Unit, Unit.id == SupervisionEntry.unit_id).where(visible))
+    if status:
+        query = query.where(SupervisionEntry.status == status)
+    rows = session.execute(query.order_by(SupervisionEntry.id.desc()).limit(500)).all()
+    return {"items": [_entry(entry, case, unit, now) for entry, case, unit in rows]}
+
+
+def _notification(note: Notification, case_number: str | None) -> dict[str, Any]:
+    return {"id": note.id, "kind": note.kind, "title": note.title, "body": note.body, "case_id": note.case_id,
+            "case_number": case_number, "task_id": note.task_id, "due_at": _iso(note.due_at),
+            "created_at": _iso(note.created_at), "read_at": _iso(note.read_at)}
+
+
+def _entry(entry: SupervisionEntry, case: Case, unit: Unit, now: datetime) -> dict[str, Any]:
+    late = entry.late_minutes if entry.status == "cleared" else late_minutes(entry.due_at, now)
+    return {"id": entry.id, "case_id": case.id, "case_number": case.number, "case_title": case.title,
+            "unit": unit.code, "unit_name": unit.name, "task_type": entry.task_type, "stage": entry.stage,
+            "task_id": entry.task_id, "due_at": _iso(entry.due_at), "opened_at": _iso(entry.opened_at),
+            "status": entry.status, "cleared_at": _iso(entry.cleared_at), "late_minutes": late}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

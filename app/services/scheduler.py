@@ -1,0 +1,68 @@
+"""The timer scheduler: APScheduler wakes up at each timer's due time and fires what is due.
+
+No instance is ever polled. The timer table (written by every step) says when the next timers
+fall due; a short rescan of that table (one indexed query) schedules a wake-up job at each due
+time within the horizon, and doubles as the safety net for timers another process created. On
+start everything that fell due while no scheduler ran is fired at once. Any number of schedulers
+may run against one PostgreSQL database: app.services.timers makes each timer fire once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from app.db import Database
+from app.services import clock, timers
+
+log = logging.getLogger(__name__)
+
+
+class TimerScheduler:
+    def __init__(self, db: Database, scan_seconds: float = 10.0, horizon_seconds: float = 60.0,
+                 blocking: bool = False) -> None:
+        self.db = db
+        self.scan = timedelta(seconds=scan_seconds)
+        self.horizon = timedelta(seconds=max(horizon_seconds, scan_seconds * 2))
+        self.scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=UTC)
+        self._firing = threading.Lock()
+        self.fired = 0
+
+    def start(self) -> None:
+        """Fire what fell due while down, then keep waking at due times (blocks if ``blocking``)."""
+        self.scheduler.add_job(self.rescan, "interval", seconds=self.scan.total_seconds(), id="rescan",
+                               next_run_time=datetime.now(UTC), coalesce=True, max_instances=1)
+        self.scheduler.start()
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+
+    def rescan(self) -> None:
+        """Fire everything due now, then schedule a wake-up at each due time within the horizon."""
+        self.fire()
+        with self.db.unit_of_work() as session:
+            moments = timers.upcoming(session, clock.now() + self.horizon)
+        offset = clock.now() - datetime.now(UTC).replace(tzinfo=None)  # the test clock may run ahead
+        for moment in moments:
+            # SpiffWorkflow fires a timer strictly after its due time: wake a moment later
+            run_at = (moment - offset + timedelta(milliseconds=5)).replace(tzinfo=UTC)
+            self.scheduler.add_job(self.fire, "date", run_date=run_at, id=f"wake-{moment.isoformat()}",
+                                   replace_existing=True, misfire_grace_time=None)
+
+    def fire(self) -> None:
+        # one drain at a time per process: other processes drain in parallel, claims keep them apart
+        with self._firing:
+            try:
+                result = timers.fire_due(self.db)
+            except Exception:  # the scheduler must keep running; the next wake-up tries again
+                log.exception("firing due timers failed")
+                return
+        self.fired += result.fired
+        if result.fired or result.failed:
+            log.info("timers fired: %s, failed attempts: %s", result.fired, result.failed)

@@ -1,0 +1,206 @@
+"""Firing due timers: each exactly once, retried with back-off, an incident after N failed tries.
+
+A due timer is fired by one step on its case (``workflow.fire_timers``), which fires every timer
+of the case that is due and closes their rows (``workflow.save``). Several schedulers may run at
+once: on PostgreSQL each step first locks its case row with ``FOR UPDATE SKIP LOCKED`` (another
+scheduler skips to the next case); on both databases the step then claims the timer row with one
+conditional UPDATE (``status = 'waiting'``), so a timer another scheduler has just fired is left
+alone. A scheduler killed mid-step holds nothing: its transaction rolls back and the lock goes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.db import Database
+from app.models import Case, Incident, Timer
+from app.services import clock, workflow
+from app.services.auth import Principal
+from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+
+MAX_ATTEMPTS = 5
+BATCH = 50  # cases locked and fired per transaction (PostgreSQL)
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(hours=1)
+ADMIN_ROLES = {"admin"}
+
+log = logging.getLogger(__name__)
+
+
+class TimerNotFired(Exception):
+    """The engine did not fire a timer that the table says is due (its state disagrees)."""
+
+
+@dataclass
+class Firing:
+    fired: int = 0  # steps that fired at least the claimed timer
+    failed: int = 0  # failed attempts (retried later, or an incident)
+    skipped: set[int] = field(default_factory=set)
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
+
+
+def fire_due(db: Database, limit: int | None = None) -> Firing:
+    """Fire every timer due now (the app's clock) until none is left: on PostgreSQL up to BATCH
+    locked cases per transaction, each in a savepoint; on SQLite one case per transaction."""
+    result = Firing()
+    postgres = db.engine.dialect.name == "postgresql"
+    while limit is None or result.fired + result.failed < limit:
+        progressed = _fire_next_locked(db, result) if postgres else _fire_batch(db, result)
+        if not progressed:
+            break
+    return result
+
+
+def _fire_next_locked(db: Database, result: Firing) -> bool:
+    """PostgreSQL: lock the cases of the next due timers that no other scheduler holds (up to
+    BATCH cases, one commit), and fire each case in a savepoint of its own."""
+    now = clock.now()
+    failures: list[tuple[int, Exception]] = []
+    with db.unit_of_work() as session:
+        query = (
+            select(Timer.id, Timer.case_id).join(Case, Case.id == Timer.case_id)
+            .where(Timer.status == "waiting", Timer.fire_at < now, Timer.id.not_in(result.skipped or [0]))
+            .order_by(Timer.fire_at).limit(BATCH).with_for_update(of=Case, skip_locked=True)
+        )
+        rows = session.execute(query).all()
+        for row in rows:
+            try:
+                with session.begin_nested():
+                    if _fire_claimed(session, row.id, row.case_id, now):
+                        result.fired += 1
+            except (Conflict, StaleDataError):
+                result.skipped.add(row.id)  # a person acted on the case meanwhile: next round
+            except Exception as exc:  # any failure of a step is recorded, never lost
+                failures.append((row.id, exc))
+    for timer_id, exc in failures:
+        _record_failure(db, timer_id, exc, result)
+    return bool(rows)
+
+
+def _fire_batch(db: Database, result: Firing) -> bool:
+    """SQLite: list due timers, then fire each in its own transaction after claiming it."""
+    now = clock.now()
+    with db.unit_of_work() as session:
+        rows = session.execute(
+            select(Timer.id, Timer.case_id)
+            .where(Timer.status == "waiting", Timer.fire_at < now, Timer.id.not_in(result.skipped or [0]))
+            .order_by(Timer.fire_at).limit(100)
+        ).all()
+    for row in rows:
+        try:
+            with db.unit_of_work() as session:
+                if _fire_claimed(session, row.id, row.case_id, now):
+                    result.fired += 1
+        except (Conflict, StaleDataError):
+            result.skipped.add(row.id)
+        except Exception as exc:  # any failure of a step is recorded, never lost
+            _record_failure(db, row.id, exc, result)
+    return bool(rows)
+
+
+def _fire_claimed(session: Session, timer_id: int, case_id: int, now: datetime) -> bool:
+    claimed = session.execute(
+        update(Timer).where(Timer.id == timer_id, Timer.status == "waiting", Timer.fire_at < now)
+        .values(attempts=Timer.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        return False  # another scheduler fired it (with the rest of its case) a moment ago
+    case = session.get(Case, case_id, options=[undefer(Case.state)])
+    assert case is not None
+    workflow.fire_timers(session, case)
+    timer = session.get(Timer, timer_id)  # loaded by the step already: no query
+    if timer is None or timer.status == "waiting":
+        raise TimerNotFired(f"timer {timer_id} of case {case.number} is due but the engine did not fire it")
+    return True
+
+
+def _record_failure(db: Database, timer_id: int, exc: Exception, result: Firing) -> None:
+    """A failed step changed nothing; count the attempt, back off, or open an incident."""
+    result.failed += 1
+    result.skipped.add(timer_id)
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    log.warning("timer %s failed: %s", timer_id, error)
+    with db.unit_of_work() as session:
+        timer = session.get(Timer, timer_id)
+        if timer is None or timer.status != "waiting":
+            return
+        now = clock.now()
+        timer.attempts += 1
+        timer.last_error = error
+        if timer.attempts < MAX_ATTEMPTS:
+            timer.fire_at = now + backoff(timer.attempts)
+            return
+        timer.status = "failed"
+        incident = Incident(timer_id=timer.id, case_id=timer.case_id, error=error, attempts=timer.attempts,
+                            status="open", created_at=now)
+        session.add(incident)
+        session.flush()
+        case = session.get(Case, timer.case_id)
+        workflow.record_event(session, case, "incident_opened", None, data={
+            "incident": incident.id, "timer": timer.name, "due_at": timer.due_at.isoformat(), "error": error,
+        })
+
+
+# ------------------------------------------------------------------------------ admin: incidents
+def list_incidents(session: Session, principal: Principal, status: str | None) -> list[dict[str, Any]]:
+    _require_admin(principal)
+    if status is not None and status not in ("open", "retried"):
+        raise Invalid(f"unknown status '{status}'", {"status": "open or retried"})
+    query = select(Incident, Timer, Case.number).join(Timer, Timer.id == Incident.timer_id).join(
+        Case, Case.id == Incident.case_id).order_by(Incident.id.desc())
+    if status:
+        query = query.where(Incident.status == status)
+    return [
+        {"id": inc.id, "case_id": inc.case_id, "case_number": number, "timer": timer.name,
+         "timer_title": timer.title, "due_at": timer.due_at.isoformat(), "error": inc.error,
+         "attempts": inc.attempts, "status": inc.status, "created_at": inc.created_at.isoformat(),
+         "resolved_at": inc.resolved_at.isoformat() if inc.resolved_at else None, "resolved_by": inc.resolved_by}
+        for inc, timer, number in session.execute(query).all()
+    ]
+
+
+def retry_incident(session: Session, principal: Principal, incident_id: int) -> dict[str, Any]:
+    """An admin puts the failed timer back: it fires again at the next scan, with fresh attempts."""
+    _require_admin(principal)
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"no incident {incident_id}")
+    if incident.status != "open":
+        raise Conflict(f"incident {incident_id} was already retried")
+    timer = session.get(Timer, incident.timer_id)
+    assert timer is not None
+    now = clock.now()
+    incident.status, incident.resolved_at, incident.resolved_by = "retried", now, principal.user.username
+    timer.status, timer.attempts, timer.fire_at, timer.last_error = "waiting", 0, now, None
+    case = session.get(Case, incident.case_id)
+    workflow.record_event(session, case, "incident_retried", principal.user, data={"incident": incident.id,
+                                                                                  "timer": timer.name})
+    return {"id": incident.id, "status": incident.status}
+
+
+def next_due(session: Session) -> datetime | None:
+    return session.scalar(select(func.min(Timer.fire_at)).where(Timer.status == "waiting"))
+
+
+def upcoming(session: Session, until: datetime) -> list[datetime]:
+    """Distinct fire times of waiting timers up to ``until`` (what the scheduler wakes up for)."""
+    return list(session.scalars(
+        select(Timer.fire_at).where(Timer.status == "waiting", Timer.fire_at <= until)
+        .group_by(Timer.fire_at).order_by(Timer.fire_at).limit(1000)
+    ))
+
+
+def _require_admin(principal: Principal) -> None:
+    if not principal.roles & ADMIN_ROLES:
+        raise Forbidden("incidents are for process admins")

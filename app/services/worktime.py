@@ -1,0 +1,198 @@
+"""Working time (工作时 / 工作日): add N working hours or days to a moment.
+
+A working day is decided, in this order, by the local config (extra closures and working days),
+the year's holiday table in config (for years the ``chinesecalendar`` package does not know yet),
+``chinesecalendar`` (statutory holidays and make-up working days, 调休), and last Monday–Friday.
+Times go in and out as naive UTC (as stored); the arithmetic runs in the configured zone.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+import yaml
+
+from app.settings import ROOT
+
+CALENDAR_FILE = ROOT / "config" / "calendar.yaml"
+MAX_DAYS = 3 * 366  # no deadline looks further ahead than this: a bad calendar must not loop forever
+
+log = logging.getLogger(__name__)
+
+
+class CalendarError(ValueError):
+    """The calendar config is malformed (bad zone, office hours out of order ...)."""
+
+
+@dataclass(frozen=True)
+class YearTable:
+    holidays: frozenset[date]
+    workdays: frozenset[date]
+
+
+@dataclass
+class WorkCalendar:
+    zone: ZoneInfo
+    periods: tuple[tuple[time, time], ...]
+    closed: frozenset[date] = frozenset()
+    working: frozenset[date] = frozenset()
+    years: dict[int, YearTable] = field(default_factory=dict)
+    # Years neither the config nor chinesecalendar knows: weekends only. Shown to admins.
+    missing_years: set[int] = field(default_factory=set)
+
+    @property
+    def hours_per_day(self) -> float:
+        return sum(_seconds(start, end) for start, end in self.periods) / 3600
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.closed:
+            return False
+        if day in self.working:
+            return True
+        table = self.years.get(day.year)
+        if table is not None:
+            if day in table.holidays:
+                return False
+            return day in table.workdays or day.weekday() < 5
+        try:
+            return bool(chinese_calendar.is_workday(day))
+        except NotImplementedError:
+            if day.year not in self.missing_years:
+                self.missing_years.add(day.year)
+                log.warning("工作日历缺少 %s 年的节假日安排，按周一至周五计算 / no holiday table for %s: "
+                            "counting Monday–Friday only; add it to config/calendar.yaml", day.year, day.year)
+            return day.weekday() < 5
+
+    def add_hours(self, start: datetime, hours: float) -> datetime:
+        """``start`` (naive UTC) plus ``hours`` working hours, as naive UTC. A limit that ends exactly at
+        the end of a period ends there (12:00), not at the start of the next one (14:00)."""
+        if hours < 0:
+            raise ValueError("working hours must not be negative")
+        remaining = timedelta(hours=hours)
+        cursor = self.to_local(start)
+        for _ in range(MAX_DAYS):
+            day = cursor.date()
+            if self.is_working_day(day):
+                for begin, end in self.periods:
+                    period_start = datetime.combine(day, begin, self.zone)
+                    period_end = datetime.combine(day, end, self.zone)
+                    if cursor >= period_end:
+                        continue
+                    cursor = max(cursor, period_start)
+                    available = period_end - cursor
+                    if remaining <= available:
+                        return _to_utc(cursor + remaining)
+                    remaining -= available
+                    cursor = period_end
+            cursor = datetime.combine(day + timedelta(days=1), time(0), self.zone)
+        raise CalendarError(f"no working time found within {MAX_DAYS} days: check config/calendar.yaml")
+
+    def add_days(self, start: datetime, days: int) -> datetime:
+        """``days`` working days after ``start``: the same clock time on the Nth working day after it
+        (from outside office hours: the end of the Nth working day's office hours)."""
+        if days < 0:
+            raise ValueError("working days must not be negative")
+        local = self.to_local(start)
+        clock_time = local.time()
+        first, last = self.periods[0][0], self.periods[-1][1]
+        day = local.date()
+        count = 0
+        for _ in range(MAX_DAYS):
+            if count == days and (days > 0 or self.is_working_day(day)):
+                break
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                count += 1
+        else:
+            raise CalendarError(f"no working day found within {MAX_DAYS} days: check config/calendar.yaml")
+        at = clock_time if first <= clock_time <= last else last
+        return _to_utc(datetime.combine(day, at, self.zone))
+
+    def knows_year(self, year: int) -> bool:
+        if year in self.years:
+            return True
+        try:
+            chinese_calendar.is_workday(date(year, 6, 1))
+        except NotImplementedError:
+            return False
+        return True
+
+    def warnings(self, today: date) -> list[str]:
+        """For admins: the years deadlines reach into (this one, the next, any met so far) that have
+        no holiday table, so they count Monday–Friday only."""
+        years = sorted({today.year, today.year + 1, *self.missing_years})
+        return [
+            f"工作日历缺少 {year} 年的节假日安排（按周一至周五计算），请在 config/calendar.yaml 的 years 中补充 / "
+            f"no holiday table for {year}: deadlines count Monday–Friday only; add the State Council's "
+            f"notice to config/calendar.yaml (years)"
+            for year in years if not self.knows_year(year)
+        ]
+
+    def to_local(self, moment: datetime) -> datetime:
+        """A stored (naive UTC) moment in the calendar's zone, for display."""
+        return moment.replace(tzinfo=UTC).astimezone(self.zone)
+
+
+def _to_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _seconds(start: time, end: time) -> float:
+    return (datetime.combine(date.min, end) - datetime.combine(date.min, start)).total_seconds()
+
+
+def _parse_periods(raw: list[str]) -> tuple[tuple[time, time], ...]:
+    periods: list[tuple[time, time]] = []
+    for text in raw:
+        try:
+            begin, end = (time.fromisoformat(part.strip()) for part in str(text).split("-"))
+        except ValueError as exc:
+            raise CalendarError(f"office hours '{text}': expected 'HH:MM-HH:MM'") from exc
+        if begin >= end or (periods and begin < periods[-1][1]):
+            raise CalendarError(f"office hours '{text}': periods must be in order and not overlap")
+        periods.append((begin, end))
+    if not periods:
+        raise CalendarError("office_hours must list at least one period")
+    return tuple(periods)
+
+
+def _dates(raw: Any) -> frozenset[date]:
+    return frozenset(d if isinstance(d, date) else date.fromisoformat(str(d)) for d in raw or ())
+
+
+def parse_calendar(raw: dict[str, Any]) -> WorkCalendar:
+    try:
+        zone = ZoneInfo(str(raw.get("zone", "Asia/Shanghai")))
+    except (KeyError, ValueError) as exc:
+        raise CalendarError(f"unknown time zone '{raw.get('zone')}'") from exc
+    years = {
+        int(year): YearTable(_dates(table.get("holidays")), _dates(table.get("workdays")))
+        for year, table in (raw.get("years") or {}).items()
+    }
+    return WorkCalendar(
+        zone=zone,
+        periods=_parse_periods(raw.get("office_hours") or ["08:30-12:00", "14:00-17:30"]),
+        closed=_dates(raw.get("closed")),
+        working=_dates(raw.get("working")),
+        years=years,
+    )
+
+
+@functools.cache
+def load_calendar(path: Path = CALENDAR_FILE) -> WorkCalendar:
+    return parse_calendar(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+
+
+def add_working_hours(start: datetime, hours: float) -> datetime:
+    return load_calendar().add_hours(start, hours)
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    return load_calendar().add_days(start, days)
