@@ -14,12 +14,13 @@ from .bundle import (
     parse_bundle,
     read_bundle_dir,
 )
-from .runtime import Instance, ProcessError, ProcessScriptEngine, ReadyTask, TaskNotOpen
+from .runtime import ElementStates, Instance, ProcessError, ProcessScriptEngine, ReadyTask, TaskNotOpen
 from .serializer import SERIALIZER_VERSION
 
 __all__ = [
     "SERIALIZER_VERSION",
     "BundleError",
+    "ElementStates",
     "Instance",
     "ParsedBundle",
     "ProcessError",

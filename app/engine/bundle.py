@@ -50,6 +50,14 @@ class ParsedBundle:
         except KeyError:
             raise BundleError(f"process '{process_id}' is not in this process version") from None
 
+    def process_file(self, process_id: str) -> tuple[str, str]:
+        """(file name, process name) of a process: the BPMN file whose diagram draws it."""
+        for spec, subprocesses in self.specs.values():
+            for candidate in (spec, *subprocesses.values()):
+                if candidate.name == process_id:
+                    return candidate.file, candidate.description or process_id
+        raise BundleError(f"process '{process_id}' is not in this process version")
+
     def form(self, name: str) -> dict[str, Any]:
         try:
             return self.forms[name]
