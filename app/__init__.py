@@ -46,7 +46,11 @@ def _json_errors_under_api(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         if not request.path.startswith("/api"):
-            return exc
+            if (exc.code or 500) < 400:  # redirects raised by routing
+                return exc
+            from app.web.pages import web_http_error
+
+            return web_http_error(exc)  # the web pages' error page, in the reader's language
         names = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
         name = names.get(exc.code or 500, "http_error")
         return jsonify({"error": name, "message": exc.description}), exc.code

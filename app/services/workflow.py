@@ -55,13 +55,14 @@ def load(session: Session, case: Case) -> Instance:
     return Instance.load(bundle, case.process_id, case.state, case.serializer_version, script_engine())
 
 
-def complete(session: Session, task: Task, form: dict[str, Any], actor: User) -> Instance:
+def complete(session: Session, task: Task, form: dict[str, Any], actor: User | None) -> Instance:
+    """Complete a task; ``actor`` is None for the reporter answering on the public tracking page."""
     case = task.case
     begin_step(case)
     instance = load(session, case)
     task.status = "completed"
     task.completed_at = clock.now()
-    task.completed_by_id = actor.id
+    task.completed_by_id = actor.id if actor is not None else None
     record_event(
         session, case, "task_completed", actor, role=task.role, unit_id=task.unit_id,
         data={"task": task.task_type, "task_id": task.id, "form": form},

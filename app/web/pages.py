@@ -1,3 +1,249 @@
-"""Web routes: pages (filled in by issue 3)."""
+"""Staff pages: login, my inbox, a task with its form, a case with its timeline and comments.
+
+Each view translates HTTP into one call of the same services the JSON API uses; a ServiceError
+becomes the error page with its status, a validation error is shown next to the fields.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
+
+from app.api import unit_of_work
+from app.models import Task
+from app.services import attachments as attachment_service
+from app.services import auth, cases, comments, lookups, tasks
+from app.services.auth import Principal
+from app.services.errors import Invalid, ServiceError
+from app.web import bp
+from app.web.attachments import accepts_uploads, panel, upload_folder, uploads_from
+from app.web.forms import fields_of, parse, short_message
+from app.web.i18n import LANGUAGES, init_web
+from app.web.labels import template_helpers
+from app.web.session import LoginRequired, log_in, login_redirect, optional_principal, page, safe_next, staff
+
+PER_PAGE = 20
+bp.record_once(lambda state: init_web(state.app))
+
+
+@bp.app_context_processor
+def _helpers() -> dict[str, Any]:
+    return template_helpers() | {"languages": LANGUAGES}
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+def error_page(status: int, message: str) -> Any:
+    titles = {400: _("请求有误"), 403: _("无权访问"), 404: _("未找到"), 405: _("不支持的操作"),
+              409: _("操作冲突"), 413: _("内容过大"), 422: _("填写有误")}
+    title = titles.get(status, _("出错了"))
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+@bp.errorhandler(LoginRequired)
+def _login_required(_exc: LoginRequired) -> Any:
+    return login_redirect()
+
+
+@bp.errorhandler(ServiceError)
+def _service_error(exc: ServiceError) -> Any:
+    return error_page(exc.status, exc.message)
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(exc: CSRFError) -> Any:
+    return error_page(400, _("表单已过期或缺少安全令牌，请返回刷新页面后重试。"))
+
+
+def web_http_error(exc: HTTPException) -> Any:
+    """The page for routing errors outside /api (unknown address, wrong method)."""
+    return error_page(exc.code or 500, exc.description or "")
+
+
+# --- login, language -----------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    target = safe_next(request.values.get("next"))
+    error = None
+    if request.method == "POST":
+        try:
+            with unit_of_work() as s:
+                user = auth.authenticate(s, request.form.get("username", ""), request.form.get("password", ""))
+                log_in(user)
+            return redirect(target)
+        except ServiceError:
+            error = _("用户名或密码错误")
+    return render_template("login.html", error=error, next=target), 401 if error else 200
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("已退出登录"))
+    return redirect(url_for("web.login"))
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str) -> Any:
+    if code not in LANGUAGES:
+        abort(404)
+    session["lang"] = code
+    return redirect(safe_next(request.args.get("next")))
+
+
+# --- inbox ---------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+@page
+def inbox(s: Session, principal: Principal) -> Any:
+    args = request.args
+    flt = tasks.InboxFilter(
+        task_type=args.get("task_type") or None,
+        level=args.get("level") or None,
+        category=args.get("category") or None,
+        overdue=args.get("overdue") in ("1", "true", "on"),
+        mine=args.get("mine") in ("1", "true", "on"),
+        page=_page_number(args.get("page")),
+        per_page=PER_PAGE,
+    )
+    result = tasks.inbox(s, principal, flt)
+    pages = max(1, -(-result["total"] // PER_PAGE))
+    return render_template(
+        "inbox.html", result=result, flt=flt, pages=pages, me=principal.user,
+        task_titles=_task_titles(result), categories=lookups.categories(),
+        query={k: v for k, v in args.items() if k != "page" and v},
+        type_query={k: v for k, v in args.items() if k not in ("page", "task_type") and v},
+    )
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        return min(max(int(raw or 1), 1), 100_000)
+    except ValueError:
+        return 1
+
+
+def _task_titles(result: dict[str, Any]) -> dict[str, str]:
+    """A title per task type for the group chips (the rows on this page name theirs)."""
+    titles = {item["task_type"]: item["title"] for item in result["items"]}
+    return {task_type: titles.get(task_type, task_type) for task_type in result["counts"]}
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+@page
+def claim(s: Session, principal: Principal, task_id: int) -> Any:
+    tasks.claim(s, principal, task_id)
+    flash(_("已签收任务"))
+    return redirect(safe_next(request.form.get("next"), url_for("web.inbox")))
+
+
+@bp.post("/tasks/<int:task_id>/unclaim")
+@page
+def unclaim(s: Session, principal: Principal, task_id: int) -> Any:
+    tasks.unclaim(s, principal, task_id)
+    flash(_("已退回签收"))
+    return redirect(safe_next(request.form.get("next"), url_for("web.inbox")))
+
+
+# --- a task and its form -------------------------------------------------------------------------
+
+
+@bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
+@accepts_uploads
+def task_page(task_id: int) -> Any:
+    errors: dict[str, str] = {}
+    message = None
+    if request.method == "POST":
+        try:
+            with staff() as (s, principal):
+                _complete(s, principal, task_id)
+            flash(_("已提交，任务已完成"))
+            return redirect(url_for("web.inbox"))
+        except Invalid as exc:  # rolled back whole: show the form again with the messages
+            errors = {name.split(".")[0] or "": short_message(text) for name, text in exc.fields.items()}
+            message = exc.message
+    with staff() as (s, principal):
+        detail = tasks.task_detail(s, principal, task_id)  # 404 unless this user may see the task
+        case = s.get(Task, task_id).case
+        schema = detail["form_schema"] or {"properties": {}}
+        status = 422 if errors else 200
+        return render_template(
+            "task.html", task=detail, case=detail["case"], fields=fields_of(schema, _pickers(s)),
+            values=request.form if request.method == "POST" else MultiDict(), errors=errors, message=message,
+            units=lookups.unit_names(s), attachments_panel=panel(s, principal, case, task_id), case_id=case.id,
+            me=principal.user,
+        ), status
+
+
+def _complete(s: Session, principal: Principal, task_id: int) -> None:
+    detail = tasks.task_detail(s, principal, task_id)
+    schema = detail["form_schema"] or {"properties": {}}
+    data = parse(schema, request.form)
+    task = s.get(Task, task_id)
+    for f in fields_of(schema):
+        if f.kind == "attachments" and (stored := store_uploads(s, principal, task, f.name)):
+            data[f.name] = stored
+    tasks.complete(s, principal, task_id, data)
+
+
+def store_uploads(s: Session, principal: Principal, task: Task, name: str) -> list[str]:
+    """Store the files posted in the form's attachments field ``name``; the field holds their ids."""
+    uploads = uploads_from(request.files.getlist(name), name)
+    return [str(attachment_service.store(s, task.case, u, principal.user, folder=upload_folder(), task=task,
+                                         field=name).id) for u in uploads]
+
+
+def _pickers(s: Session) -> dict[str, list[tuple[str, str]]]:
+    return {"department": lookups.departments(s),
+            "matter": [(code, f"{name}（{klass}）") for code, name, klass in lookups.matters()]}
+
+
+# --- a case --------------------------------------------------------------------------------------
+
+
+@bp.get("/cases/<int:case_id>")
+@page
+def case_page(s: Session, principal: Principal, case_id: int) -> Any:
+    return _render_case(s, principal, case_id)
+
+
+@bp.post("/cases/<int:case_id>/comments")
+def add_comment(case_id: int) -> Any:
+    try:
+        with staff() as (s, principal):
+            comments.add_comment(s, principal, case_id, request.form.get("body", ""),
+                                 request.form.get("public") in ("1", "true", "on"))
+        flash(_("已添加跟哨记录"))
+        return redirect(url_for("web.case_page", case_id=case_id) + "#comments")
+    except Invalid as exc:
+        errors = {name: short_message(text) for name, text in exc.fields.items()}
+    with staff() as (s, principal):
+        return _render_case(s, principal, case_id, errors=errors, values=request.form), 422
+
+
+def _render_case(s: Session, principal: Principal, case_id: int, errors: dict[str, str] | None = None,
+                 values: Any = None) -> Any:
+    view = cases.case_view(s, principal, case_id)
+    case = cases.visible(s, principal, case_id)
+    return render_template(
+        "case.html", case=view, case_id=case_id, units=lookups.unit_names(s),
+        comments=comments.comments_for_staff(s, case), attachments_panel=panel(s, principal, case),
+        can_comment=not principal.read_only, errors=errors or {}, values=values or MultiDict(),
+        categories=lookups.categories(), me=principal.user,
+    )
+
+
+__all__ = ["bp", "error_page", "optional_principal", "web_http_error"]
