@@ -14,7 +14,8 @@ from app.settings import ROOT, Settings
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     settings = settings or Settings.from_env(**overrides)
-    app = Flask(__name__, instance_path=str(ROOT / "instance"))
+    # No app-level static folder: its /static route would shadow the web blueprint's /static files.
+    app = Flask(__name__, instance_path=str(ROOT / "instance"), static_folder=None)
     app.config.update(
         SECRET_KEY=_secret_key(app, settings),
         MAX_CONTENT_LENGTH=settings.max_body_bytes,

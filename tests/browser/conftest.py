@@ -1,0 +1,202 @@
+"""Browser tests: Playwright (pip) driving Debian's Chromium against a live server.
+
+The server is the real app served by Werkzeug in a thread, on a fresh SQLite database made by the
+migrations, with the demo district and the processes/ bundle deployed (what the README's set-up
+gives). Chromium is launched headless from /usr/bin/chromium with a fresh user-data dir (Playwright's
+own browser download does not work on these machines); without it the tests are skipped and say why.
+Screenshots go to the test's tmp_path; set WHISTLE_DOCS_SCREENSHOTS=<dir> to also keep the ones the
+README shows.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.cli import run_migrations
+from app.services.org import load_organisation
+from app.services.processes import deploy_directory
+from app.settings import ROOT, Settings
+from tests.conftest import PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+TIMEOUT_MS = 20_000
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        "browser tests need Debian's Chromium at /usr/bin/chromium (`apt-get install -y chromium "
+        "fonts-noto-cjk`; .ci/run installs it)", allow_module_level=True,
+    )
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' installs playwright")
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: Any
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    folder = tmp_path_factory.mktemp("live")
+    url = f"sqlite:///{folder / 'whistle.db'}"
+    run_migrations(url)
+    app = create_app(Settings(database_url=url, testing=True, upload_dir=folder / "uploads"))
+    db = app.extensions["whistle.db"]
+    with db.unit_of_work() as session:
+        load_organisation(session, ROOT / "config" / "demo_org.yaml")
+        deploy_directory(session, ROOT / "processes", "browser-tests")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        db.dispose()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Any]:
+    with sync_api.sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture()
+def browser_page(playwright: Any, tmp_path: Path) -> Iterator[Any]:
+    """One page in a Chromium with a fresh profile (user-data dir under this test's tmp_path)."""
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+        viewport=DESKTOP, locale="zh-CN", timezone_id="Asia/Shanghai",
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.pages[0] if context.pages else context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.js_errors = errors  # read by tests: a script error on any page fails them
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@dataclass
+class Browser:
+    """Drives the pages as the demo users do; every step leaves a numbered screenshot."""
+
+    page: Any
+    base: str
+    shots: Path
+    docs: Path | None = None
+    taken: list[Path] = field(default_factory=list)
+
+    def goto(self, path: str) -> None:
+        self.page.goto(self.base + path)
+
+    def shot(self, name: str, doc_name: str | None = None) -> Path:
+        self.shots.mkdir(parents=True, exist_ok=True)
+        path = self.shots / f"{len(self.taken) + 1:02d}-{re.sub(r'[^A-Za-z0-9_-]+', '-', name)}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        self.taken.append(path)
+        if doc_name and self.docs is not None:
+            self.docs.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, self.docs / doc_name)
+        return path
+
+    # --- staff ---------------------------------------------------------------------------------
+
+    def login(self, username: str) -> None:
+        self.page.set_viewport_size(DESKTOP)
+        self.goto("/login")
+        self.page.fill("input[name=username]", username)
+        self.page.fill("input[name=password]", PASSWORD)
+        self.page.click("[data-testid=login-submit]")
+        self.page.wait_for_selector("[data-testid=who]")
+        assert username in self.page.inner_text("[data-testid=who]")
+
+    def logout(self) -> None:
+        self.page.click("[data-testid=logout]")
+        self.page.wait_for_url(re.compile(r".*/login.*|.*/$"))
+
+    def open_task(self, case_id: int, task_type: str, unit: str | None = None) -> None:
+        """From the inbox, open the first task of this type on this case (filtered by task type)."""
+        self.goto(f"/?task_type={task_type}")
+        row = self.page.locator(
+            f'tr[data-testid=task-row][data-case-id="{case_id}"][data-task-type="{task_type}"]'
+        )
+        if unit is not None:
+            row = row.filter(has_text=unit) if row.count() > 1 else row
+        assert row.count() >= 1, f"no {task_type} for case {case_id} in the inbox: {self.page.inner_text('main')}"
+        row.first.locator("a[data-testid=open-task]").click()
+        self.page.wait_for_selector("form#task-form")
+
+    def fill_task_form(self, values: dict[str, Any]) -> None:
+        form = self.page.locator("form#task-form")
+        for name, value in values.items():
+            fields = form.locator(f'[name="{name}"]')
+            assert fields.count(), f"the form has no field '{name}'"
+            kind = fields.first.evaluate("e => e.tagName.toLowerCase() + ':' + (e.type || '')")
+            if kind == "input:radio":
+                form.locator(f'input[name="{name}"][value="{_text(value)}"]').check()
+            elif kind == "input:checkbox" and isinstance(value, list):
+                for item in value:
+                    form.locator(f'input[name="{name}"][value="{_text(item)}"]').check()
+            elif kind == "input:checkbox":
+                fields.first.set_checked(bool(value))
+            elif kind.startswith("select"):
+                fields.first.select_option([_text(v) for v in value] if isinstance(value, list) else _text(value))
+            elif kind.startswith("textarea") and isinstance(value, list):
+                fields.first.fill("\n".join(_text(v) for v in value))
+            else:
+                fields.first.fill(_text(value))
+
+    def submit_task(self) -> None:
+        self.page.click("[data-testid=submit-task]")
+        self.page.wait_for_load_state()
+        if self.page.locator("[data-testid=form-error]").count():
+            problems = self.page.locator(".field-error").all_inner_texts()
+            raise AssertionError(f"the task form was refused: {problems}")
+        self.page.wait_for_selector("[data-testid=flash]")
+
+    def do_task(self, user: str, case_id: int, task_type: str, values: dict[str, Any], shot: str | None = None,
+                unit: str | None = None) -> None:
+        """One step of the lifecycle: log in as the role's user, open the task, fill, submit."""
+        self.login(user)
+        self.open_task(case_id, task_type, unit)
+        self.fill_task_form(values)
+        self.shot(f"{user}-{task_type}-form", shot)
+        self.submit_task()
+        self.shot(f"{user}-{task_type}-done")
+        self.logout()
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@pytest.fixture()
+def browser(browser_page: Any, live_server: LiveServer, tmp_path: Path) -> Iterator[Browser]:
+    docs = os.environ.get("WHISTLE_DOCS_SCREENSHOTS")
+    driver = Browser(browser_page, live_server.url, tmp_path / "screenshots", Path(docs) if docs else None)
+    yield driver
+    print(f"\n{len(driver.taken)} screenshots in {driver.shots}")
+    assert browser_page.js_errors == [], f"script errors on the pages: {browser_page.js_errors}"
