@@ -33,7 +33,7 @@ def departments(session: Session) -> list[tuple[str, str]]:
 
 def unit_names(session: Session) -> dict[str, str]:
     """Unit code → name, for showing the codes the services return."""
-    return dict(session.execute(select(Unit.code, Unit.name)).tuples().all())
+    return {code: name for code, name in session.execute(select(Unit.code, Unit.name))}
 
 
 def matters() -> list[tuple[str, str, str]]:

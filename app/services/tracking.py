@@ -44,7 +44,7 @@ def case_by_code(session: Session, code: str) -> Case:
 
 
 def public_updates(session: Session, case: Case) -> list[PublicUpdate]:
-    units = dict(session.execute(select(Unit.id, Unit.name)).tuples().all())
+    units = {unit_id: name for unit_id, name in session.execute(select(Unit.id, Unit.name))}
     updates: list[PublicUpdate] = []
     for event in session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq)):
         unit = units.get(event.unit_id) if event.unit_id else None
