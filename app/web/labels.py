@@ -5,7 +5,7 @@ Message ids are Chinese (the default language); ``_`` translates them for Englis
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask_babel import format_datetime, format_timedelta, get_locale
@@ -101,6 +101,12 @@ def label(table: dict[str, str], code: Any) -> str:
     return _(table[code]) if code in table else (str(code) if code is not None else "")
 
 
+def step_titles(timeline: list[dict[str, Any]]) -> dict[str, str]:
+    """Task type → its title, as the case's own "task ready" events name them."""
+    return {e["data"]["task"]: e["data"].get("title", e["data"]["task"])
+            for e in timeline if e["type"] == "task_ready" and "task" in e["data"]}
+
+
 def template_helpers() -> dict[str, Any]:
     return {
         "bilingual": bilingual, "is_english": is_english, "deadline_light": deadline_light,
@@ -110,5 +116,5 @@ def template_helpers() -> dict[str, Any]:
         "duty_label": lambda c: label(DUTIES, c), "event_label": lambda c: label(EVENTS, c),
         "channel_label": lambda c: bilingual(CHANNELS.get(c, c)) if c else "",
         "role_label": lambda c: bilingual(ROLES.get(c, c)) if c else "",
-        "timedelta": timedelta,
+        "step_titles": step_titles,
     }

@@ -21,7 +21,7 @@ class Pages:
 
     def get(self, path: str, **kwargs: Any) -> TestResponse:
         resp = self.client.get(path, **kwargs)
-        if match := _TOKEN.search(resp.get_data(as_text=True)):
+        if resp.mimetype == "text/html" and (match := _TOKEN.search(resp.get_data(as_text=True))):
             self.token = match.group(1)
         return resp
 

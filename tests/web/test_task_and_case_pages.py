@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
+
+from PIL import Image
 
 from tests.conftest import Api
 from tests.integration.flow import APPROVE, DEPT_USERS, FORMS, REVIEWERS, Flow
@@ -177,3 +180,35 @@ def test_case_page_shows_status_units_open_tasks_and_the_diagram_slot(pages: Pag
     assert "社区哨" in html and "召集部门与报到" in html and "环境卫生服务中心" in html and "未报到" in html
     assert 'data-testid="open-tasks"' in html and "部门报到" in html
     assert 'id="case-diagram"' in html and 'data-testid="timeline"' in html
+
+
+def _png() -> io.BytesIO:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(out, "PNG")
+    out.seek(0)
+    return out
+
+
+def test_the_upload_field_of_a_task_form_stores_the_files_with_the_task(pages: Pages, api: Api) -> None:
+    flow = Flow(api)
+    case_id = flow.report(title="办理材料 上传")["id"]
+    flow.do("op-dc", case_id, "triage", FORMS["triage_whistle"])
+    flow.review_chain(case_id, "community")
+    flow.report_in_all(case_id, DEPTS)
+    flow.do("staff-s1c1", case_id, "coordinate", FORMS["coordinate"])
+    task = flow.task(case_id, "handle", "dept-cgzf")
+    pages.login("cgzf-staff")
+    html = text(pages.get(f"/tasks/{task['id']}"))
+    assert 'type="file" name="materials" multiple' in html and 'enctype="multipart/form-data"' in html
+    resp = pages.post(f"/tasks/{task['id']}", {"actions": "已清理", "materials": (io.BytesIO(b"%PDF? no"), "x.jpg")},
+                      content_type="multipart/form-data")
+    assert resp.status_code == 422 and field_errors(resp) == ["materials"]
+    assert flow.task(case_id, "handle", "dept-cgzf")["id"] == task["id"]  # still open, nothing stored
+    resp = pages.post(f"/tasks/{task['id']}", {"actions": "已清理", "materials": (_png(), "现场.png")},
+                      content_type="multipart/form-data")
+    assert resp.status_code == 302, field_errors(resp)
+    done = [e for e in flow.case(case_id)["timeline"] if e["type"] == "task_completed"][-1]
+    ids = done["data"]["form"]["materials"]
+    assert len(ids) == 1
+    assert "现场.png" in text(pages.get(f"/cases/{case_id}"))
+    assert pages.get(f"/attachments/{ids[0]}").status_code == 200
