@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -115,10 +114,19 @@ class Browser:
         path = self.shots / f"{len(self.taken) + 1:02d}-{re.sub(r'[^A-Za-z0-9_-]+', '-', name)}.png"
         self.page.screenshot(path=str(path), full_page=True)
         self.taken.append(path)
-        if doc_name and self.docs is not None:
-            self.docs.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, self.docs / doc_name)
+        if doc_name:
+            self.doc_shot(doc_name)
         return path
+
+    def doc_shot(self, name: str, selector: str | None = None) -> None:
+        """A screenshot for the README (the visible window, or one element), when asked for."""
+        if self.docs is None:
+            return
+        self.docs.mkdir(parents=True, exist_ok=True)
+        if selector:
+            self.page.locator(selector).screenshot(path=str(self.docs / name))
+        else:
+            self.page.screenshot(path=str(self.docs / name))
 
     # --- staff ---------------------------------------------------------------------------------
 
