@@ -124,4 +124,4 @@ def _service_error(exc: ServiceError) -> Any:
     return jsonify(body), exc.status
 
 
-from app.api import routes  # noqa: E402,F401  (registers the routes)
+from app.api import attachments, routes  # noqa: E402,F401  (registers the routes)

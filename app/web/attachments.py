@@ -1,61 +1,35 @@
 """Web routes: attachments (附件) — upload to a case, download and thumbnails, public ones by tracking code.
 
 Pages include ``web/_attachments.html`` with ``attachments_panel`` from :func:`panel` (staff) or
-:func:`public_panel` (tracking page). Views that take
-files are marked with :func:`accepts_uploads`, which lifts the 1 MB body cap for them (set before
-the CSRF check reads the form).
+:func:`public_panel` (tracking page). Views that take files are marked with ``accepts_uploads``
+(app/uploads.py), which lifts the 1 MB body cap for them before the CSRF check reads the form.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from flask import Flask, abort, current_app, flash, redirect, request, send_file, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.datastructures import FileStorage
 
 from app.models import Attachment, Case, User
 from app.services import attachments as service
 from app.services.auth import Principal
 from app.services.errors import ServiceError
+from app.uploads import (  # noqa: F401  (the pages import these from here)
+    UPLOAD_BODY_BYTES,
+    accepts_uploads,
+    file_response,
+    init_uploads,
+    read_upload,
+    upload_folder,
+    uploads_from,
+)
 from app.web import bp
 from app.web.session import page, public_page, safe_next
-
-# A request may carry several files of MAX_BYTES each, plus the form around them.
-UPLOAD_BODY_BYTES = service.MAX_FILES_PER_REQUEST * service.MAX_BYTES + 1024 * 1024
-
-
-def accepts_uploads(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Mark a view that receives files: its requests may be up to UPLOAD_BODY_BYTES."""
-    view.accepts_uploads = True  # type: ignore[attr-defined]
-    return view
-
-
-def init_uploads(app: Flask) -> None:
-    """Register the body-size hook; must run before CSRFProtect.init_app (which reads the form)."""
-
-    @app.before_request
-    def _upload_body_limit() -> None:
-        view = app.view_functions.get(request.endpoint or "")
-        if view is not None and getattr(view, "accepts_uploads", False):
-            request.max_content_length = UPLOAD_BODY_BYTES
-
-
-def upload_folder() -> Path:
-    return Path(current_app.extensions["whistle.settings"].upload_dir)
-
-
-def uploads_from(files: list[FileStorage], field: str = "files") -> list[service.Upload]:
-    """The non-empty files of a form field, each read with the per-file size limit."""
-    return [read_upload(f, field) for f in files if f is not None and (f.filename or f.content_length)]
-
-
-def read_upload(file: FileStorage, field: str = "files") -> service.Upload:
-    return service.Upload(file.filename or "", service.read_limited(file.stream, field))
 
 
 def save_public_photos(s: Session, case: Case, field: str = "photo") -> list[Attachment]:
@@ -164,12 +138,4 @@ def _send(find: Callable[[], service.Served]) -> Any:
         served = find()
     except ServiceError as exc:
         abort(exc.status, exc.message)
-    response = send_file(
-        served.path, mimetype=served.content_type, download_name=served.name,
-        as_attachment=not served.content_type.startswith("image/") and served.content_type != "application/pdf",
-        max_age=0, conditional=True,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return file_response(served)

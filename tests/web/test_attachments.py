@@ -253,3 +253,53 @@ def test_decompression_bomb_is_refused() -> None:
     Image.new("1", (9000, 9000)).save(out, "PNG")  # 81 MP, a few KB on disk
     with pytest.raises(Invalid, match="pixels"):
         service.check(service.Upload("bomb.png", out.getvalue()))
+
+
+# --- the JSON API -------------------------------------------------------------------------------
+
+
+def test_api_upload_list_and_download_match_the_openapi_document(
+    app: Flask, api: Api, folder: Path, case_id: int
+) -> None:
+    from tests.integration.test_openapi import Checker
+
+    check = Checker(api, api.get(None, "/api/openapi.json").get_json())
+    jpeg = picture()
+    body = check("staff-s1c1", "post", "/api/cases/{case_id}/attachments", 201, case_id=case_id,
+                 data={"files": [(io.BytesIO(jpeg), "现场.jpg"), (io.BytesIO(PDF), "记录.pdf")], "public": "1"},
+                 content_type="multipart/form-data")
+    photo, pdf = body["attachments"]
+    assert (photo["name"], photo["is_image"], photo["public"], pdf["thumb_url"]) == ("现场.jpg", True, True, None)
+    listed = check("auditor", "get", "/api/cases/{case_id}/attachments", 200, case_id=case_id)
+    assert [a["id"] for a in listed["attachments"]][-2:] == [photo["id"], pdf["id"]]
+
+    got = api.get("op-dc", photo["url"])
+    assert got.status_code == 200 and got.data == jpeg and got.mimetype == "image/jpeg"
+    assert api.get("op-dc", photo["thumb_url"]).mimetype == "image/jpeg"
+    assert api.get("gw-s2c1g1", photo["url"]).status_code == 404
+    check("gw-s2c1g1", "get", "/api/attachments/{attachment_id}", 404, attachment_id=photo["id"])
+    check(None, "get", "/api/attachments/{attachment_id}", 401, attachment_id=photo["id"])
+
+    before = state(app, folder, case_id)
+    refused = check("staff-s1c1", "post", "/api/cases/{case_id}/attachments", 422, case_id=case_id,
+                    data={"files": [(io.BytesIO(jpeg), "ok.jpg"), (io.BytesIO(b"<html>"), "x.png")]},
+                    content_type="multipart/form-data")
+    assert "files" in refused["fields"]
+    check("auditor", "post", "/api/cases/{case_id}/attachments", 403, case_id=case_id,
+          data={"files": [(io.BytesIO(jpeg), "a.jpg")]}, content_type="multipart/form-data")
+    check("gw-s2c1g1", "post", "/api/cases/{case_id}/attachments", 404, case_id=case_id,
+          data={"files": [(io.BytesIO(jpeg), "a.jpg")]}, content_type="multipart/form-data")
+    check("staff-s1c1", "post", "/api/cases/{case_id}/attachments", 422, case_id=case_id, data={},
+          content_type="multipart/form-data")
+    assert state(app, folder, case_id) == before
+
+
+def test_api_upload_body_limit_is_raised_only_for_uploads(api: Api, case_id: int) -> None:
+    """Two 6 MB photos pass the request limit of an upload; the same bytes elsewhere are a 413."""
+    big = b"\xff\xd8\xff" + b"\0" * (6 * 1024 * 1024)
+    resp = api.post("staff-s1c1", f"/api/cases/{case_id}/attachments",
+                    data={"files": [(io.BytesIO(big), "a.jpg"), (io.BytesIO(big), "b.jpg")]},
+                    content_type="multipart/form-data")
+    assert resp.status_code == 422 and "damaged" in resp.get_json()["message"]  # read whole, judged by content
+    resp = api.post("staff-s1c1", "/api/reports", data=big, content_type="application/json")
+    assert resp.status_code == 413
