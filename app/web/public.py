@@ -14,14 +14,18 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from app.api import unit_of_work
+from app.models import Case
+from app.services import attachments as attachment_service
 from app.services import cases, lookups, tracking
+from app.services.auth import Principal
 from app.services.errors import Invalid
 from app.web import bp
-from app.web.attachments import accepts_uploads, public_panel, save_public_photos
+from app.web.attachments import accepts_uploads, public_panel, save_public_photos, upload_folder, uploads_from
 from app.web.forms import N_, short_message
-from app.web.session import public_page
+from app.web.session import optional_principal, public_page
 
 PUBLIC_CHANNEL = "web"
+STAFF_CHANNEL = "app_photo"  # 随手拍: a grid worker's report with photos
 # What the page asks for, in the order of the JSON body of POST /api/public/reports.
 REPORT_FIELDS = ("title", "description", "grid", "address", "matter", "reporter_name", "reporter_phone")
 
@@ -29,33 +33,53 @@ REPORT_FIELDS = ("title", "description", "grid", "address", "matter", "reporter_
 @bp.route("/report", methods=["GET", "POST"])
 @accepts_uploads
 def public_report() -> Any:
+    """Anyone reports here; a logged-in grid worker reports as themself (随手拍) and may record a
+    problem of their own grid as fixed on the spot (grade 1, self-handled)."""
     errors: dict[str, str] = {}
     if request.method == "POST":
         try:
             with unit_of_work() as s:
-                code = _file(s, request.form)
-            return redirect(url_for("web.track_case", code=code, new=1))
+                principal = optional_principal(s)
+                case = _file(s, principal, request.form)
+                if _reports_as_staff(principal):
+                    flash(_("已上报，案件编号 %(n)s", n=case.number))
+                    return redirect(url_for("web.case_page", case_id=case.id))
+                return redirect(url_for("web.track_case", code=case.tracking_code, new=1))
         except Invalid as exc:
             errors = {name: short_message(text) for name, text in exc.fields.items()} or {"": exc.message}
     with unit_of_work() as s:
+        principal = optional_principal(s)
         return render_template(
             "report.html", places=lookups.places(s), matters=lookups.matters(), errors=errors,
             values=request.form if request.method == "POST" else MultiDict(),
+            me=principal.user if principal else None,
+            grid_worker=_reports_as_staff(principal),
         ), 422 if errors else 200
 
 
-def _file(s: Session, form: MultiDict[str, str]) -> str:
+def _file(s: Session, principal: Principal | None, form: MultiDict[str, str]) -> Case:
     _check_place(s, form)
-    body: dict[str, Any] = {"channel": PUBLIC_CHANNEL}
+    staff = _reports_as_staff(principal)
+    body: dict[str, Any] = {"channel": STAFF_CHANNEL if staff else PUBLIC_CHANNEL}
     for name in REPORT_FIELDS:
         value = (form.get(name) or "").strip()
         if value:
             body[name] = value
+    if staff and form.get("self_handled") in ("1", "true", "on"):
+        body["self_handled"] = True
     if "grid" not in body:
         raise Invalid("choose the grid", {"grid": N_("请选择网格")})
-    case = cases.file_report(s, None, body)
-    save_public_photos(s, case, "photo")
-    return case.tracking_code
+    case = cases.file_report(s, principal if staff else None, body)
+    if staff and principal is not None:
+        for upload in uploads_from(request.files.getlist("photo"), "photo"):
+            attachment_service.store(s, case, upload, principal.user, folder=upload_folder(), field="photo")
+    else:
+        save_public_photos(s, case, "photo")
+    return case
+
+
+def _reports_as_staff(principal: Principal | None) -> bool:
+    return principal is not None and "grid_worker" in principal.roles
 
 
 def _check_place(s: Session, form: MultiDict[str, str]) -> None:

@@ -125,3 +125,18 @@ def test_tracking_shows_public_updates_only_and_the_rating_flows_into_the_proces
     flow.do("sec-s1c1", case_id, "evaluate", FORMS["evaluate"])
     flow.do("sec-s1c1", case_id, "evaluate", FORMS["evaluate"])
     assert "已办结" in text(pages.get(f"/track/{code}"))
+
+
+def test_a_grid_worker_reports_as_themself_and_may_record_a_self_handled_problem(pages: Pages, api: Api) -> None:
+    pages.login("gw-s1c1g1")
+    html = text(pages.get("/report"))
+    assert "随手拍上报" in html and 'name="self_handled"' in html
+    form = {**PLACE, "title": "井盖松动 已处置", "self_handled": "1", "photo": (_photo(), "井盖.png")}
+    resp = pages.post("/report", form, content_type="multipart/form-data")
+    assert resp.status_code == 302 and resp.location.startswith("/cases/")
+    case = Flow(api).case(int(resp.location.split("/")[2]))
+    assert (case["channel"], case["status"], case["outcome"]) == ("app_photo", "closed", "self_handled")
+    assert "井盖.png" in text(pages.get(resp.location))
+    other = {"street": "dc-s2", "community": "dc-s2-c1", "grid": "dc-s2-c1-g1"}
+    resp = pages.post("/report", {**other, "title": "别的网格", "self_handled": "1"})
+    assert resp.status_code == 403  # only the grid's own worker records a self-handled problem
