@@ -57,6 +57,9 @@ def panel(s: Session, principal: Principal, case: Case, task_id: int | None = No
         for a in rows
     ]
     upload_url = None if principal.read_only else url_for("web.upload_attachments", case_id=case.id)
+    can_publish = bool(principal.roles & set(service.PUBLISHING_ROLES))
+    for item in items:
+        item["visibility_url"] = url_for("web.attachment_visibility", attachment_id=item["id"]) if can_publish else None
     return {"items": items, "upload_url": upload_url, "task_id": task_id, "public_view": False}
 
 
@@ -107,6 +110,18 @@ def upload_attachments(s: Session, principal: Principal, case_id: int) -> Any:
         return redirect(back)
     flash(_("已上传 %(n)d 个文件", n=len(stored)), "success")
     return redirect(back)
+
+
+@bp.post("/attachments/<int:attachment_id>/visibility")
+@page
+def attachment_visibility(s: Session, principal: Principal, attachment_id: int) -> Any:
+    public = request.form.get("public") == "1"
+    try:
+        attachment = service.set_public(s, principal, attachment_id, public)
+    except ServiceError as exc:
+        abort(exc.status, exc.message)
+    flash(_("已公开给上报人") if public else _("已取消公开"), "success")
+    return redirect(safe_next(request.form.get("next"), f"/cases/{attachment.case_id}"))
 
 
 @bp.get("/attachments/<int:attachment_id>")

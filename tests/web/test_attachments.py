@@ -303,3 +303,31 @@ def test_api_upload_body_limit_is_raised_only_for_uploads(api: Api, case_id: int
     assert resp.status_code == 422 and "damaged" in resp.get_json()["message"]  # read whole, judged by content
     resp = api.post("staff-s1c1", "/api/reports", data=big, content_type="application/json")
     assert resp.status_code == 413
+
+
+def test_staff_who_talk_to_the_reporter_decide_what_the_tracking_page_shows(
+    app: Flask, client: FlaskClient, case_id: int
+) -> None:
+    login(client, "op-dc")
+    upload(app, client, case_id, (picture(), "有路人.jpg"), public="1")
+    with app.extensions["whistle.db"].unit_of_work() as s:
+        code = s.get(Case, case_id).tracking_code
+        row = s.scalars(select(Attachment).where(Attachment.case_id == case_id)).one()
+    public_url = f"/track/{code}/attachments/{row.id}"
+    form = {"csrf_token": csrf_token(app, client), "public": "0", "next": f"/cases/{case_id}"}
+    assert client.post(f"/attachments/{row.id}/visibility", data=form).status_code == 302
+    assert client.get(public_url).status_code == 404
+    login(client, "gw-s1c1g1")  # sees the case, but does not decide what the reporter sees
+    form["csrf_token"], form["public"] = csrf_token(app, client), "1"
+    assert client.post(f"/attachments/{row.id}/visibility", data=form).status_code == 403
+    login(client, "gw-s2c1g1")  # cannot see the case
+    form["csrf_token"] = csrf_token(app, client)
+    assert client.post(f"/attachments/{row.id}/visibility", data=form).status_code == 404
+    login(client, "staff-s1c1")
+    form["csrf_token"] = csrf_token(app, client)
+    assert client.post(f"/attachments/{row.id}/visibility", data=form).status_code == 302
+    assert client.get(public_url).status_code == 200
+    with app.extensions["whistle.db"].unit_of_work() as s:
+        changes = s.scalars(select(Event).where(Event.case_id == case_id, Event.type == "attachment_visibility")
+                            .order_by(Event.seq)).all()
+    assert [(e.actor, e.data["public"]) for e in changes] == [("op-dc", False), ("staff-s1c1", True)]
