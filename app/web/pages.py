@@ -20,7 +20,7 @@ from app.models import Task
 from app.services import attachments as attachment_service
 from app.services import auth, cases, comments, lookups, tasks
 from app.services.auth import Principal
-from app.services.errors import Invalid, ServiceError
+from app.services.errors import Conflict, Invalid, ServiceError
 from app.web import bp
 from app.web.attachments import accepts_uploads, panel, upload_folder, uploads_from
 from app.web.forms import fields_of, parse, short_message
@@ -143,19 +143,25 @@ def _task_titles(result: dict[str, Any]) -> dict[str, str]:
 
 
 @bp.post("/tasks/<int:task_id>/claim")
-@page
-def claim(s: Session, principal: Principal, task_id: int) -> Any:
-    tasks.claim(s, principal, task_id)
-    flash(_("已签收任务"))
-    return redirect(safe_next(request.form.get("next"), url_for("web.inbox")))
+def claim(task_id: int) -> Any:
+    return _claiming(task_id, tasks.claim, _("已签收任务"))
 
 
 @bp.post("/tasks/<int:task_id>/unclaim")
-@page
-def unclaim(s: Session, principal: Principal, task_id: int) -> Any:
-    tasks.unclaim(s, principal, task_id)
-    flash(_("已退回签收"))
-    return redirect(safe_next(request.form.get("next"), url_for("web.inbox")))
+def unclaim(task_id: int) -> Any:
+    return _claiming(task_id, tasks.unclaim, _("已退回签收"))
+
+
+def _claiming(task_id: int, action: Any, done: str) -> Any:
+    """Claim or give back; someone else got there first (409) is said on the inbox, not an error page."""
+    back = safe_next(request.form.get("next"), url_for("web.inbox"))
+    try:
+        with staff() as (s, principal):
+            action(s, principal, task_id)
+        flash(done)
+    except Conflict as exc:
+        flash(exc.message, "error")
+    return redirect(back)
 
 
 # --- a task and its form -------------------------------------------------------------------------

@@ -115,3 +115,15 @@ def test_claiming_a_task_of_another_role_is_refused(pages: Pages, api: Api) -> N
     pages.get("/")
     resp = pages.post(f"/tasks/{task_id}/claim")
     assert resp.status_code in (403, 404) and "data-testid=\"error-page\"" in text(resp)
+
+
+def test_claiming_from_a_stale_inbox_is_said_on_the_inbox(pages: Pages, api: Api) -> None:
+    flow = Flow(api)
+    case_id = flow.report(title="过期的收件箱")["id"]
+    task_id = flow.task(case_id, "triage")["id"]
+    pages.login("op-dc")
+    pages.get("/")
+    flow.do("op-dc", case_id, "triage", {"grade": 2, "matter": "garbage_overflow"})  # done elsewhere meanwhile
+    resp = pages.post(f"/tasks/{task_id}/claim")
+    assert resp.status_code == 302
+    assert 'class="flash error"' in text(pages.get("/"))
