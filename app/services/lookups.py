@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Unit
 from app.services.catalogue import load_catalogue
+from app.services.processes import bundle_of
 
 
 @dataclass(frozen=True)
@@ -45,3 +46,23 @@ def matters() -> list[tuple[str, str, str]]:
 
 def categories() -> dict[str, str]:
     return dict(load_catalogue().classes)
+
+
+@dataclass(frozen=True)
+class FormLabels:
+    """Titles of the form fields and choices of one process version, to show submitted answers."""
+
+    fields: dict[str, str]
+    choices: dict[tuple[str, str], str]
+
+
+def form_labels(session: Session, process_version_id: int) -> FormLabels:
+    fields: dict[str, str] = {}
+    choices: dict[tuple[str, str], str] = {}
+    for schema in bundle_of(session, process_version_id).forms.values():
+        for name, prop in schema.get("properties", {}).items():
+            fields.setdefault(name, prop.get("title", name))
+            for option in prop.get("oneOf", []):
+                if isinstance(option, dict) and "const" in option:
+                    choices.setdefault((name, str(option["const"])), option.get("title", str(option["const"])))
+    return FormLabels(fields, choices)

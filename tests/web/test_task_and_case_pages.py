@@ -62,6 +62,7 @@ def test_a_community_whistle_is_cleared_through_the_pages(pages: Pages, api: Api
     assert view["timeline"][-1]["type"] == "case_closed"
     html = text(pages.get(f"/cases/{case_id}"))  # the secretary's view of the closed case
     assert "已办结" in html and "一哨一考" in html and "城市管理综合执法局" in html and "按时" in html
+    assert "<dt>分级</dt>" in html and "三级：跨部门或职责不清，吹哨" in html  # answers shown with the form's titles
 
 
 def test_task_page_shows_the_case_and_a_form_built_from_the_schema(pages: Pages, api: Api) -> None:
