@@ -36,6 +36,8 @@ EVENTS = {
     "satisfaction": N_("满意度回访"),
     "case_closed": N_("办结销号"),
     "comment_added": N_("跟哨记录"),
+    "attachment_added": N_("上传附件"),
+    "attachment_visibility": N_("附件公开设置"),
     "feedback": N_("反馈"),
     "comment": N_("进展说明"),
 }
