@@ -43,36 +43,53 @@ def case_by_code(session: Session, code: str) -> Case:
     return case
 
 
+def followed(session: Session, case: Case) -> list[Case]:
+    """The reported case and the whistles it was escalated to (社呼街应、街呼市应), oldest first:
+    the reporter follows their problem, not one case number."""
+    chain = [case]
+    while child := session.scalar(
+        select(Case).where(Case.parent_case_id == chain[-1].id).order_by(Case.id.desc()).limit(1)
+    ):
+        if child in chain:
+            break
+        chain.append(child)
+    return chain
+
+
 def public_updates(session: Session, case: Case) -> list[PublicUpdate]:
+    """Milestones, feedback and public notes of the case and of the whistles it became."""
     units = {unit_id: name for unit_id, name in session.execute(select(Unit.id, Unit.name))}
+    chain = followed(session, case)
+    ids = [c.id for c in chain]
     updates: list[PublicUpdate] = []
-    for event in session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq)):
+    for event in session.scalars(select(Event).where(Event.case_id.in_(ids)).order_by(Event.created_at, Event.id)):
         unit = units.get(event.unit_id) if event.unit_id else None
         if event.type in MILESTONES:
             updates.append(PublicUpdate(event.created_at, event.type, unit))
         elif event.type == "task_completed" and _feedback_text(event.data):
             updates.append(PublicUpdate(event.created_at, "feedback", unit, _feedback_text(event.data)))
-    updates += [PublicUpdate(c.at, "comment", c.unit_name, c.body) for c in public_comments(session, case)]
+    for item in chain:
+        updates += [PublicUpdate(c.at, "comment", c.unit_name, c.body) for c in public_comments(session, item)]
     return sorted(updates, key=lambda u: u.at)
 
 
 def rating_task(session: Session, case: Case) -> Task | None:
-    """The open call-back task, if the case is waiting for the reporter's satisfaction."""
+    """The open call-back task, if the case (or the whistle it became) waits for the reporter's rating."""
+    ids = [c.id for c in followed(session, case)]
     return session.scalar(
-        select(Task).where(Task.case_id == case.id, Task.status == "open", Task.stage == RATING_STAGE).order_by(Task.id)
+        select(Task).where(Task.case_id.in_(ids), Task.status == "open", Task.stage == RATING_STAGE).order_by(Task.id)
     )
 
 
 def rate(session: Session, code: str, form: Any) -> Case:
     """The reporter's satisfaction (满意/基本满意/不满意) and comment complete the call-back task,
     exactly as the call-back agent's answer would: the process goes on from there."""
-    case = case_by_code(session, code)
-    task = rating_task(session, case)
+    task = rating_task(session, case_by_code(session, code))
     if task is None:
         raise Conflict("this case is not waiting for your rating")
-    data = validate(bundle_of(session, case.process_version_id).validator(task.form), form)
+    data = validate(bundle_of(session, task.case.process_version_id).validator(task.form), form)
     workflow.complete(session, task, data, None)
-    return case
+    return task.case
 
 
 def _feedback_text(data: dict[str, Any]) -> str | None:

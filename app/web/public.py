@@ -124,7 +124,7 @@ def rate(code: str) -> Any:
 def _render_track(s: Session, code: str, errors: dict[str, str] | None = None, values: Any = None) -> Any:
     case = tracking.case_by_code(s, code)
     return render_template(
-        "track.html", case=case, updates=tracking.public_updates(s, case),
+        "track.html", case=case, current=tracking.followed(s, case)[-1], updates=tracking.public_updates(s, case),
         awaiting_rating=tracking.rating_task(s, case) is not None, errors=errors or {},
         values=values or MultiDict(), new=request.args.get("new") == "1",
         attachments_panel=public_panel(s, case), case_id=case.id,

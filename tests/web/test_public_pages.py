@@ -140,3 +140,19 @@ def test_a_grid_worker_reports_as_themself_and_may_record_a_self_handled_problem
     other = {"street": "dc-s2", "community": "dc-s2-c1", "grid": "dc-s2-c1-g1"}
     resp = pages.post("/report", {**other, "title": "别的网格", "self_handled": "1"})
     assert resp.status_code == 403  # only the grid's own worker records a self-handled problem
+
+
+def test_the_reporter_follows_their_problem_into_the_whistle_it_was_escalated_to(pages: Pages, api: Api) -> None:
+    flow = Flow(api)
+    code = _report(pages, title="社区协调不了的问题")
+    case_id = _case_id(api, code)
+    flow.do("op-dc", case_id, "triage", FORMS["triage_whistle"])
+    flow.review_chain(case_id, "community")
+    flow.report_in_all(case_id, ["dept-cgzf", "dept-hw"])
+    flow.do("staff-s1c1", case_id, "coordinate",
+            FORMS["coordinate"] | {"decision": "escalate", "escalate_reason": "社区协调不了"})
+    [street_number] = flow.case(case_id)["escalated_to"]
+    html = text(pages.get(f"/track/{code}"))
+    assert 'data-status="open"' in html and f'data-testid="escalated-number">{street_number}<' in html
+    assert 'data-kind="escalated"' in html  # the escalation is one of the updates
+    assert html.count('data-kind="whistle_started"') == 2  # the community whistle, then the street's
