@@ -39,6 +39,7 @@ class Field:
     minimum: float | None = None
     maximum: float | None = None
     max_length: int | None = None
+    codes_readable: bool = False  # the choice values are English words, worth showing to English readers
 
 
 def fields_of(schema: dict[str, Any], options: dict[str, list[tuple[str, str]]] | None = None) -> list[Field]:
@@ -60,10 +61,10 @@ def _field(name: str, prop: dict[str, Any], required: bool, options: dict[str, l
         f.options = options.get(widget, [])
         f.kind = "multi" if kind == "array" else "select"
     elif choices := _choices(prop):
-        f.options = choices
+        f.options, f.codes_readable = choices, True
         f.kind = "choice" if len(choices) <= RADIO_MAX else "select"
     elif kind == "array" and (choices := _choices(items)):
-        f.options, f.kind = choices, "multi"
+        f.options, f.kind, f.codes_readable = choices, "multi", True
     elif kind == "array":
         f.kind = "lines"
     elif widget == "rating":

@@ -96,16 +96,16 @@ def test_server_side_errors_are_shown_next_to_the_fields(pages: Pages, api: Api)
     assert resp.status_code == 422 and "grade" in field_errors(resp) and "请从选项中选择" in text(resp)
 
 
-def test_rating_fields_and_english_labels(pages: Pages, api: Api) -> None:
-    import json
-
-    from app.settings import ROOT
-    from app.web.forms import fields_of
-
-    schema = json.loads((ROOT / "processes/forms/evaluate.schema.json").read_text())
-    kinds = {f.name: f.kind for f in fields_of(schema)}
-    assert kinds == {"efficiency": "rating", "cooperation": "rating", "professionalism": "rating",
-                     "responsibility": "rating", "comment": "textarea"}
+def test_the_form_in_english(pages: Pages, api: Api) -> None:
+    flow = Flow(api)
+    task = flow.task(flow.report(title="英文 表单")["id"], "triage")
+    pages.login("op-dc")
+    pages.get("/lang/en")
+    html = text(pages.get(f"/tasks/{task['id']}"))
+    assert "Triage" in html and "Whistle level" in html and "(community)" in html and "Submit" in html
+    resp = pages.post(f"/tasks/{task['id']}", {"grade": "3"})
+    assert resp.status_code == 422 and "Required" in text(resp)
+    pages.get("/lang/zh_CN")
 
 
 def test_other_units_tasks_and_cases_are_not_found(pages: Pages, api: Api) -> None:
