@@ -181,6 +181,9 @@ def task_page(task_id: int) -> Any:
         except Invalid as exc:  # rolled back whole: show the form again with the messages
             errors = {name.split(".")[0] or "": short_message(text) for name, text in exc.fields.items()}
             message = exc.message
+        except Conflict as exc:  # done or claimed by someone else meanwhile: nothing to fill in any more
+            flash(exc.message, "error")
+            return redirect(url_for("web.inbox"))
     with staff() as (s, principal):
         detail = tasks.task_detail(s, principal, task_id)  # 404 unless this user may see the task
         case = s.get(Task, task_id).case
@@ -242,10 +245,9 @@ def add_comment(case_id: int) -> Any:
 
 def _render_case(s: Session, principal: Principal, case_id: int, errors: dict[str, str] | None = None,
                  values: Any = None) -> Any:
-    view = cases.case_view(s, principal, case_id)
     case = cases.visible(s, principal, case_id)
     return render_template(
-        "case.html", case=view, case_id=case_id, units=lookups.unit_names(s),
+        "case.html", case=cases.describe(s, case, principal), case_id=case_id, units=lookups.unit_names(s),
         comments=comments.comments_for_staff(s, case), attachments_panel=panel(s, principal, case),
         can_comment=not principal.read_only, errors=errors or {}, values=values or MultiDict(),
         categories=lookups.categories(), me=principal.user,

@@ -213,3 +213,16 @@ def test_the_upload_field_of_a_task_form_stores_the_files_with_the_task(pages: P
     assert len(ids) == 1
     assert "现场.png" in text(pages.get(f"/cases/{case_id}"))
     assert pages.get(f"/attachments/{ids[0]}").status_code == 200
+
+
+def test_submitting_a_task_done_meanwhile_returns_to_the_inbox_with_a_message(pages: Pages, api: Api) -> None:
+    flow = Flow(api)
+    case_id = flow.report(title="已被办理")["id"]
+    task_id = flow.task(case_id, "triage")["id"]
+    pages.login("op-dc")
+    pages.get(f"/tasks/{task_id}")
+    flow.do("op-dc", case_id, "triage", {"grade": 2, "matter": "garbage_overflow"})  # in another window
+    resp = pages.post(f"/tasks/{task_id}", {"grade": "2", "matter": "garbage_overflow"})
+    assert resp.status_code == 302 and resp.location == "/"
+    assert 'class="flash error"' in text(pages.get("/"))
+    assert 'data-testid="task-closed"' in text(pages.get(f"/tasks/{task_id}"))
