@@ -27,8 +27,10 @@ from app import create_app
 from app.cli import run_migrations
 from app.services.org import load_organisation
 from app.services.processes import deploy_directory
+from app.services.simulate import run_simulation
 from app.settings import ROOT, Settings
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Api
+from tests.integration.flow import Flow
 
 CHROMIUM = Path(os.environ.get("WHISTLE_CHROMIUM", "/usr/bin/chromium"))  # Debian's package puts it here
 CHROMIUM_ARGS = [
@@ -69,6 +71,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     with db.unit_of_work() as session:
         load_organisation(session, ROOT / "config" / "demo_org.yaml")
         deploy_directory(session, ROOT / "processes", "browser-tests")
+    if os.environ.get("WHISTLE_DOCS_SCREENSHOTS"):  # inboxes with work in them, as in the README's demo
+        run_simulation(db, 30)
+        _open_work(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
@@ -78,6 +83,18 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         server.shutdown()
         thread.join(timeout=10)
         db.dispose()
+
+
+def _open_work(app: Any) -> None:
+    """Open cases for the README's screenshots: reports waiting for triage, and cases dispatched to
+    城管执法 with deadlines running (the simulator takes nearly every case to its end)."""
+    flow = Flow(Api(app.test_client(), {}))
+    for title, matter in [("占道经营影响通行", "street_vending"), ("违规张贴小广告", "illegal_advertising"),
+                          ("夜市摊点油烟扰民", "street_vending")]:
+        case = flow.report(title=title)
+        flow.do("op-dc", case["id"], "triage", {"grade": 2, "matter": matter})
+    for title in ("楼道堆放杂物", "路面塌陷", "绿地被占用"):
+        flow.report(title=title)
 
 
 @pytest.fixture(scope="session")
@@ -134,6 +151,7 @@ class Browser:
         if selector:
             self.page.locator(selector).screenshot(path=str(self.docs / name))
         else:
+            self.page.evaluate("window.scrollTo(0, 0)")
             self.page.screenshot(path=str(self.docs / name))
 
     # --- staff ---------------------------------------------------------------------------------
@@ -151,16 +169,21 @@ class Browser:
         self.page.click("[data-testid=logout]")
         self.page.wait_for_url(re.compile(r".*/login.*|.*/$"))
 
-    def open_task(self, case_id: int, task_type: str, unit: str | None = None) -> None:
-        """From the inbox, open the first task of this type on this case (filtered by task type)."""
+    def inbox_row(self, task_type: str, **data: Any) -> Any:
+        """The inbox row of this task type whose data-* attributes match, paging on until found."""
         self.goto(f"/?task_type={task_type}")
-        row = self.page.locator(
-            f'tr[data-testid=task-row][data-case-id="{case_id}"][data-task-type="{task_type}"]'
-        )
-        if unit is not None:
-            row = row.filter(has_text=unit) if row.count() > 1 else row
-        assert row.count() >= 1, f"no {task_type} for case {case_id} in the inbox: {self.page.inner_text('main')}"
-        row.first.locator("a[data-testid=open-task]").click()
+        attrs = "".join(f'[data-{name.replace("_", "-")}="{value}"]' for name, value in data.items())
+        selector = f'tr[data-testid=task-row][data-task-type="{task_type}"]{attrs}'
+        while not self.page.locator(selector).count() and self.page.locator("[data-testid=next-page]").count():
+            self.page.click("[data-testid=next-page]")
+            self.page.wait_for_load_state()
+        row = self.page.locator(selector)
+        assert row.count() >= 1, f"no {task_type} {data} in the inbox: {self.page.inner_text('main')}"
+        return row.first
+
+    def open_task(self, case_id: int, task_type: str) -> None:
+        """From the inbox, open this case's (first) task of this type."""
+        self.inbox_row(task_type, case_id=case_id).locator("a[data-testid=open-task]").click()
         self.page.wait_for_selector("form#task-form")
 
     def fill_task_form(self, values: dict[str, Any]) -> None:
@@ -192,10 +215,12 @@ class Browser:
         self.page.wait_for_selector("[data-testid=flash]")
 
     def do_task(self, user: str, case_id: int, task_type: str, values: dict[str, Any], shot: str | None = None,
-                unit: str | None = None) -> None:
+                inbox_shot: str | None = None) -> None:
         """One step of the lifecycle: log in as the role's user, open the task, fill, submit."""
         self.login(user)
-        self.open_task(case_id, task_type, unit)
+        if inbox_shot:
+            self.shot(f"{user}-inbox", inbox_shot)
+        self.open_task(case_id, task_type)
         self.fill_task_form(values)
         self.shot(f"{user}-{task_type}-form", shot)
         self.submit_task()
