@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Unit
+from app.models import Case, Unit
 from app.services.catalogue import load_catalogue
 from app.services.processes import bundle_of
 
@@ -66,3 +66,9 @@ def form_labels(session: Session, process_version_id: int) -> FormLabels:
                 if isinstance(option, dict) and "const" in option:
                     choices.setdefault((name, str(option["const"])), option.get("title", str(option["const"])))
     return FormLabels(fields, choices)
+
+
+def case_id_by_number(session: Session, number: str) -> int | None:
+    """The id of the case with this number (20260501-000123); whether the user may see it is
+    for ``cases.visible`` to say."""
+    return session.scalar(select(Case.id).where(Case.number == number.strip())) if number.strip() else None

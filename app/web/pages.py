@@ -20,7 +20,7 @@ from app.models import Task
 from app.services import attachments as attachment_service
 from app.services import auth, cases, comments, lookups, tasks
 from app.services.auth import Principal
-from app.services.errors import Conflict, Invalid, ServiceError
+from app.services.errors import Conflict, Invalid, NotFound, ServiceError
 from app.web import bp
 from app.web.attachments import accepts_uploads, panel, upload_folder, uploads_from
 from app.web.forms import fields_of, parse, short_message
@@ -221,6 +221,18 @@ def _pickers(s: Session) -> dict[str, list[tuple[str, str]]]:
 
 
 # --- a case --------------------------------------------------------------------------------------
+
+
+@bp.get("/cases")
+@page
+def find_case(s: Session, principal: Principal) -> Any:
+    """查找案件: open a case by its number (the same 404 whether it does not exist or is not yours)."""
+    number = request.args.get("number", "")
+    case_id = lookups.case_id_by_number(s, number)
+    if case_id is None:
+        raise NotFound(f"case {number} not found")
+    cases.visible(s, principal, case_id)
+    return redirect(url_for("web.case_page", case_id=case_id))
 
 
 @bp.get("/cases/<int:case_id>")

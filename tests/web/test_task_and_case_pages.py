@@ -226,3 +226,15 @@ def test_submitting_a_task_done_meanwhile_returns_to_the_inbox_with_a_message(pa
     assert resp.status_code == 302 and resp.location == "/"
     assert 'class="flash error"' in text(pages.get("/"))
     assert 'data-testid="task-closed"' in text(pages.get(f"/tasks/{task_id}"))
+
+
+def test_find_a_case_by_its_number(pages: Pages, api: Api) -> None:
+    case = Flow(api).report(title="按编号查找")
+    pages.login("auditor")
+    resp = pages.get(f"/cases?number={case['number']}")
+    assert resp.status_code == 302 and resp.location == f"/cases/{case['id']}"
+    assert pages.get("/cases?number=19990101-000001").status_code == 404
+    assert pages.get("/cases?number=").status_code == 404
+    pages.logout()
+    pages.login("sec-s2")  # another street: the same answer as for a number that does not exist
+    assert pages.get(f"/cases?number={case['number']}").status_code == 404
