@@ -93,10 +93,13 @@ def ago(value: Any) -> str:
 
 
 def until(value: Any) -> str:
+    """Time left to a deadline ("剩 3小时"), or how far past it ("超期 2天")."""
     moment = parse_time(value)
     if moment is None:
         return ""
-    return format_timedelta(moment - clock.now(), granularity="minute", add_direction=True, threshold=1.1)
+    left = moment - clock.now()
+    span = format_timedelta(abs(left), granularity="minute", threshold=1.1)
+    return _("剩 %(t)s", t=span) if left.total_seconds() > 0 else _("超期 %(t)s", t=span)
 
 
 def label(table: dict[str, str], code: Any) -> str:

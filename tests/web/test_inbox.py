@@ -83,12 +83,13 @@ def test_rows_show_case_unit_category_and_a_light_that_turns_red(pages: Pages, a
     pages.login("cgw-staff")
     html = text(pages.get("/?task_type=handle_dispatched"))
     row = next(r for r in _rows(html) if r["case-id"] == str(case_id))
-    assert row["light"] == "green"
+    assert row["light"] == "green" and "剩 " in html
     assert row["case-number"] in html and "交通运输与市政设施" in html and "城市管理委员会" in html
     try:
         clock.advance(timedelta(days=60))  # far past any working-hour limit
         html = text(pages.get("/?task_type=handle_dispatched&overdue=1"))
         assert any(r["case-id"] == str(case_id) and r["light"] == "red" for r in _rows(html))
+        assert "超期" in html
     finally:
         clock.reset()
 
