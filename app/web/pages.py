@@ -252,18 +252,19 @@ def add_comment(case_id: int) -> Any:
     except Invalid as exc:
         errors = {name: short_message(text) for name, text in exc.fields.items()}
     with staff() as (s, principal):
-        return _render_case(s, principal, case_id, errors=errors, values=request.form), 422
+        return _render_case(s, principal, case_id, errors=errors, values=request.form,
+                            here=url_for("web.case_page", case_id=case_id)), 422
 
 
 def _render_case(s: Session, principal: Principal, case_id: int, errors: dict[str, str] | None = None,
-                 values: Any = None) -> Any:
+                 values: Any = None, here: str | None = None) -> Any:
     case = cases.visible(s, principal, case_id)
     return render_template(
         "case.html", case=cases.describe(s, case, principal), case_id=case_id, units=lookups.unit_names(s),
         comments=comments.comments_for_staff(s, case), attachments_panel=panel(s, principal, case),
         can_comment=not principal.read_only, errors=errors or {}, values=values or MultiDict(),
         categories=lookups.categories(), me=principal.user,
-        form_labels=lookups.form_labels(s, case.process_version_id),
+        form_labels=lookups.form_labels(s, case.process_version_id), here=here or request.path,
     )
 
 

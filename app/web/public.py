@@ -128,4 +128,5 @@ def _render_track(s: Session, code: str, errors: dict[str, str] | None = None, v
         awaiting_rating=tracking.rating_task(s, case) is not None, errors=errors or {},
         values=values or MultiDict(), new=request.args.get("new") == "1",
         attachments_panel=public_panel(s, case), case_id=case.id,
+        here=url_for("web.track_case", code=case.tracking_code),
     )

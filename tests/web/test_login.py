@@ -84,3 +84,13 @@ def test_unknown_pages_get_the_error_page_and_the_api_keeps_json(pages: Pages, a
     assert resp.status_code == 404 and "未找到" in text(resp) and resp.mimetype == "text/html"
     resp = api.get(None, "/api/no/such")
     assert resp.status_code == 404 and resp.get_json()["error"] == "not_found"
+
+
+def test_the_language_links_of_a_form_shown_again_lead_to_a_page_not_to_the_post_address(pages: Pages,
+                                                                                          api: Api) -> None:
+    case_id = api.post("gw-s1c1g1", "/api/reports", json={"title": "语言链接", "grid": "dc-s1-c1-g1",
+                                                          "channel": "grid_patrol"}).get_json()["id"]
+    pages.login("op-dc")
+    pages.get(f"/cases/{case_id}")
+    html = text(pages.post(f"/cases/{case_id}/comments", {"body": ""}))
+    assert f'href="/lang/en?next=/cases/{case_id}"' in html
