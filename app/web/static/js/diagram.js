@@ -27,12 +27,31 @@
     process.active.forEach(function (id) { if (registry.get(id)) canvas.addMarker(id, "state-active"); });
   }
 
+  // Wide processes fitted whole are too small to read: then open on the current task, readable.
+  var READABLE_ZOOM = 0.75;
+
+  function frame(process) {
+    var canvas = viewer.get("canvas");
+    var registry = viewer.get("elementRegistry");
+    canvas.zoom("fit-viewport", "auto");
+    var current = process.active.map(function (id) { return registry.get(id); })
+      .filter(function (el) { return el && el.width; })
+      .sort(function (a, b) { return a.width * a.height - b.width * b.height; })[0];
+    if (!current || canvas.zoom() >= READABLE_ZOOM) return;
+    var width = canvasEl.clientWidth / READABLE_ZOOM;
+    var height = canvasEl.clientHeight / READABLE_ZOOM;
+    canvas.viewbox({
+      x: current.x + current.width / 2 - width / 2, y: current.y + current.height / 2 - height / 2,
+      width: width, height: height
+    });
+  }
+
   function show(process, button) {
     section.dataset.state = "loading";
     Array.prototype.forEach.call(tabs.children, function (b) { b.setAttribute("aria-selected", String(b === button)); });
     return viewer.importXML(process.xml).then(function () {
-      viewer.get("canvas").zoom("fit-viewport", "auto");
       mark(process);
+      frame(process);
       section.dataset.process = process.id;
       section.dataset.state = "ready";
     }).catch(function (err) { fail(section.dataset.msgError + ": " + err.message); });
