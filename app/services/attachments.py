@@ -258,8 +258,11 @@ def _write(session: Session, path: Path, data: bytes) -> None:
         event.listen(session, "after_commit", _keep_written)
 
 
-def _discard_written(session: Session, _previous: Any) -> None:
-    """The unit of work rolled back: the files it wrote must not outlive it."""
+def _discard_written(session: Session, previous: Any) -> None:
+    """The unit of work rolled back: the files it wrote must not outlive it. (A savepoint rolled
+    back inside it leaves them: the outer transaction may still commit their rows.)"""
+    if previous.parent is not None:
+        return
     for path in session.info.pop("whistle.written_files", []):
         path.unlink(missing_ok=True)
 

@@ -331,3 +331,16 @@ def test_staff_who_talk_to_the_reporter_decide_what_the_tracking_page_shows(
         changes = s.scalars(select(Event).where(Event.case_id == case_id, Event.type == "attachment_visibility")
                             .order_by(Event.seq)).all()
     assert [(e.actor, e.data["public"]) for e in changes] == [("op-dc", False), ("staff-s1c1", True)]
+
+
+def test_a_savepoint_rolled_back_does_not_delete_files_whose_rows_commit(app: Flask, folder: Path,
+                                                                         case_id: int) -> None:
+    db = app.extensions["whistle.db"]
+    with db.unit_of_work() as s:
+        case = s.get(Case, case_id)
+        row = service.store(s, case, service.Upload("a.jpg", picture()), None, folder=folder)
+        savepoint = s.begin_nested()
+        savepoint.rollback()
+    assert (folder / row.stored_name).exists()
+    with db.unit_of_work() as s:
+        assert s.get(Attachment, row.id) is not None
