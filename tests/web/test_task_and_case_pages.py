@@ -181,6 +181,12 @@ def test_case_page_shows_status_units_open_tasks_and_the_diagram_slot(pages: Pag
     assert "社区哨" in html and "召集部门与报到" in html and "环境卫生服务中心" in html and "未报到" in html
     assert 'data-testid="open-tasks"' in html and "部门报到" in html
     assert 'id="case-diagram"' in html and 'data-testid="timeline"' in html
+    assert "配合责任" in html  # 环卫 is summoned as a cooperating department
+    task = flow.task(case_id, "report_in", "dept-hw")
+    pages.logout()
+    pages.login("hw-staff")
+    html = text(pages.get(f"/tasks/{task['id']}"))
+    assert re.search(r'data-testid="task-dept">[^<]*<b>环境卫生服务中心</b>', html)
 
 
 def _png() -> io.BytesIO:
