@@ -42,7 +42,7 @@ def uploads_from(files: list[FileStorage], field: str = "files") -> list[service
 
 
 def read_upload(file: FileStorage, field: str = "files") -> service.Upload:
-    return service.Upload(file.filename or "", service.read_limited(file.stream, field))
+    return service.Upload(file.filename or "", service.read_limited(file.stream, field, file.filename or ""))
 
 
 def file_response(served: service.Served) -> Response:

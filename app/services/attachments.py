@@ -51,7 +51,7 @@ KINDS: dict[str, tuple[str, tuple[str, ...], str]] = {
 }
 PILLOW_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 ACCEPT = "image/jpeg,image/png,image/webp,application/pdf,.jpg,.jpeg,.png,.webp,.pdf"
-ALLOWED_TEXT = "JPEG、PNG、WebP 照片或 PDF / JPEG, PNG, WebP photos or PDFs"
+MAX_MB = MAX_BYTES // 1024 // 1024
 
 
 @dataclass(frozen=True)
@@ -71,12 +71,16 @@ class Checked:
     thumbnail: bytes | None = None
 
 
-def read_limited(stream: IO[bytes], field: str = "files") -> bytes:
+def read_limited(stream: IO[bytes], field: str = "files", name: str = "") -> bytes:
     """Read an upload stream, refusing it as soon as it passes MAX_BYTES."""
     data = stream.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
-        raise _refuse(field, f"文件超过 {MAX_BYTES // 1024 // 1024} MB / larger than {MAX_BYTES // 1024 // 1024} MB")
+        raise _refuse(field, _too_big(clean_name(name)))
     return data
+
+
+def _too_big(name: str) -> str:
+    return f"{name}: 文件超过 {MAX_MB} MB / larger than {MAX_MB} MB"
 
 
 def check(upload: Upload, field: str = "files") -> Checked:
@@ -85,11 +89,11 @@ def check(upload: Upload, field: str = "files") -> Checked:
     if not upload.data:
         raise _refuse(field, f"{name}: 文件是空的 / the file is empty")
     if len(upload.data) > MAX_BYTES:
-        raise _refuse(field, f"{name}: 文件超过 10 MB / larger than 10 MB")
+        raise _refuse(field, _too_big(name))
     content_type = sniff(upload.data)
     if content_type is None:
-        raise _refuse(field, f"{name}: 只能上传{ALLOWED_TEXT}（按文件内容判断）/ only {ALLOWED_TEXT.split(' / ')[1]} "
-                             "are accepted (judged by the content, not the name)")
+        raise _refuse(field, f"{name}: 只能上传 JPEG、PNG、WebP 照片或 PDF（按文件内容判断）/ only JPEG, PNG, "
+                             "WebP photos or PDFs are accepted (judged by the content, not the name)")
     label, extensions, _ = KINDS[content_type]
     suffix = Path(name).suffix.lower()
     if suffix and suffix not in extensions:

@@ -20,7 +20,7 @@ from typing import Any
 from flask import Flask
 
 from app.services.attachments import KINDS as ATTACHMENT_KINDS
-from app.services.attachments import MAX_BYTES as ATTACHMENT_MAX_BYTES
+from app.services.attachments import MAX_MB as ATTACHMENT_MAX_MB
 from app.services.cases import CHANNELS, REPORT_SCHEMA
 from app.services.org import ROLES, WHISTLE_LEVELS
 
@@ -238,7 +238,7 @@ OPS: list[Op] = [
        "Attachments", status=(201,), errors=(403,), body_type="multipart/form-data",
        body=_obj("public", "task_id",
                  files=_array({"type": "string", "format": "binary",
-                               "description": f"JPEG/PNG/WebP/PDF, ≤ {ATTACHMENT_MAX_BYTES // 2**20} MB each"}),
+                               "description": f"JPEG/PNG/WebP/PDF, ≤ {ATTACHMENT_MAX_MB} MB each"}),
                  public={"type": "string", "enum": ["1", "true", "on"],
                          "description": "公开给上报人 Show on the public tracking page"},
                  task_id=INT),

@@ -79,7 +79,7 @@ def public_panel(s: Session, case: Case) -> dict[str, Any]:
 
 @bp.app_context_processor
 def _upload_limits() -> dict[str, Any]:
-    return {"attachment_limits": {"max_mb": service.MAX_BYTES // 1024 // 1024,
+    return {"attachment_limits": {"max_mb": service.MAX_MB,
                                   "max_files": service.MAX_FILES_PER_REQUEST, "accept": service.ACCEPT}}
 
 
