@@ -7,6 +7,7 @@ catalogue is compiled; ``app/translations/en`` holds the English catalogue.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -38,8 +39,10 @@ def compile_catalogues(directory: Path = TRANSLATIONS) -> list[Path]:
             continue
         with po.open("rb") as handle:
             catalog = read_po(handle, locale=po.parent.parent.name)
-        with mo.open("wb") as handle:
+        partial = mo.with_name(f".{mo.name}.{os.getpid()}")
+        with partial.open("wb") as handle:
             write_mo(handle, catalog)
+        os.replace(partial, mo)  # atomic: a worker starting at the same time never reads half a file
         written.append(mo)
     return written
 
