@@ -164,6 +164,27 @@ def _claiming(task_id: int, action: Any, done: str) -> Any:
     return redirect(back)
 
 
+@bp.post("/tasks/<int:task_id>/assign")
+def assign(task_id: int) -> Any:
+    """指派: a head of the unit (or a holder of the task's role) hands the task to a colleague."""
+    try:
+        with staff() as (s, principal):
+            task = tasks.assign(s, principal, task_id, request.form.get("username") or None)
+            flash(_("已指派给 %(who)s", who=task.assignee.name if task.assignee else ""))
+    except (Conflict, Invalid) as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("web.task_page", task_id=task_id))
+
+
+def _assignees(s: Session, principal: Principal, task: Task) -> list[Any]:
+    """Who this user may hand the task to; empty when they may not assign it (the service decides)."""
+    if task.status != "open" or not any(
+        principal.holds(role, task.unit_id) for role in (*tasks.ASSIGNING_ROLES, task.role)
+    ):
+        return []
+    return auth.users_holding(s, task.role, task.unit_id)
+
+
 # --- a task and its form -------------------------------------------------------------------------
 
 
@@ -186,7 +207,8 @@ def task_page(task_id: int) -> Any:
             return redirect(url_for("web.inbox"))
     with staff() as (s, principal):
         detail = tasks.task_detail(s, principal, task_id)  # 404 unless this user may see the task
-        case = s.get(Task, task_id).case
+        task = s.get(Task, task_id)
+        case = task.case
         schema = detail["form_schema"] or {"properties": {}}
         status = 422 if errors else 200
         return render_template(
@@ -194,6 +216,7 @@ def task_page(task_id: int) -> Any:
             values=request.form if request.method == "POST" else MultiDict(), errors=errors, message=message,
             units=lookups.unit_names(s), attachments_panel=panel(s, principal, case, task_id), case_id=case.id,
             me=principal.user, form_labels=lookups.form_labels(s, case.process_version_id),
+            assignees=_assignees(s, principal, task),
         ), status
 
 

@@ -244,3 +244,26 @@ def test_find_a_case_by_its_number(pages: Pages, api: Api) -> None:
     pages.logout()
     pages.login("sec-s2")  # another street: the same answer as for a number that does not exist
     assert pages.get(f"/cases?number={case['number']}").status_code == 404
+
+
+def test_a_department_head_assigns_a_task_to_a_staff_member(pages: Pages, api: Api) -> None:
+    flow = Flow(api)
+    case_id = flow.report(title="指派 任务")["id"]
+    flow.do("op-dc", case_id, "triage", {"grade": 2, "matter": "garbage_overflow"})
+    task = flow.task(case_id, "handle_dispatched")
+    pages.login("hw-head")
+    html = text(pages.get(f"/tasks/{task['id']}"))
+    assert 'id="assign-form"' in html and 'value="hw-staff"' in html
+    assert 'data-testid="task-readonly"' in html  # the head assigns; the staff member fills the form in
+    resp = pages.post(f"/tasks/{task['id']}/assign", {"username": "hw-staff"})
+    assert resp.status_code == 302
+    assert "已指派给" in text(pages.get(resp.location))
+    assert flow.task(case_id, "handle_dispatched")["assignee"] == "hw-staff"
+    resp = pages.post(f"/tasks/{task['id']}/assign", {"username": "cgzf-staff"})  # not of this department
+    assert 'class="flash error"' in text(pages.get(resp.location))
+    assert flow.task(case_id, "handle_dispatched")["assignee"] == "hw-staff"
+    pages.logout()
+    pages.login("gw-s1c1g1")  # neither a head nor of this role: no assign form, and refused
+    assert 'id="assign-form"' not in text(pages.get(f"/tasks/{task['id']}"))
+    pages.get("/")
+    assert pages.post(f"/tasks/{task['id']}/assign", {"username": "hw-staff"}).status_code in (403, 404)
