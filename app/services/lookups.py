@@ -4,11 +4,12 @@ catalogue matters and classes."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Case, Unit
+from app.models import Case, Task, Unit
 from app.services.catalogue import load_catalogue
 from app.services.processes import bundle_of
 
@@ -50,22 +51,33 @@ def categories() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class FormLabels:
-    """Titles of the form fields and choices of one process version, to show submitted answers."""
+    """The form of each task of a case, to show its submitted answers with the form's own titles
+    (the same field name may mean different things in two forms: ``decision``)."""
 
-    fields: dict[str, str]
-    choices: dict[tuple[str, str], str]
+    forms: dict[str, dict[str, Any]]  # form file → its schema's properties
+    task_forms: dict[int, str]  # task id → form file
+
+    def field(self, task_id: Any, name: str, english: bool = False) -> str:
+        prop = self._prop(task_id, name)
+        return str(prop.get("description" if english else "title") or prop.get("title") or name)
+
+    def choice(self, task_id: Any, name: str, value: Any) -> str | None:
+        for option in self._prop(task_id, name).get("oneOf", []):
+            if isinstance(option, dict) and option.get("const") == value:
+                return str(option.get("title", value))
+        return None
+
+    def _prop(self, task_id: Any, name: str) -> dict[str, Any]:
+        form = self.task_forms.get(task_id) if isinstance(task_id, int) else None
+        return self.forms.get(form or "", {}).get(name, {})
 
 
-def form_labels(session: Session, process_version_id: int) -> FormLabels:
-    fields: dict[str, str] = {}
-    choices: dict[tuple[str, str], str] = {}
-    for schema in bundle_of(session, process_version_id).forms.values():
-        for name, prop in schema.get("properties", {}).items():
-            fields.setdefault(name, prop.get("title", name))
-            for option in prop.get("oneOf", []):
-                if isinstance(option, dict) and "const" in option:
-                    choices.setdefault((name, str(option["const"])), option.get("title", str(option["const"])))
-    return FormLabels(fields, choices)
+def form_labels(session: Session, case: Case) -> FormLabels:
+    bundle = bundle_of(session, case.process_version_id)
+    forms = {name: schema.get("properties", {}) for name, schema in bundle.forms.items()}
+    task_forms = {task_id: form for task_id, form in session.execute(
+        select(Task.id, Task.form).where(Task.case_id == case.id))}
+    return FormLabels(forms, task_forms)
 
 
 def case_id_by_number(session: Session, number: str) -> int | None:

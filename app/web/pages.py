@@ -215,7 +215,7 @@ def task_page(task_id: int) -> Any:
             "task.html", task=detail, case=detail["case"], fields=fields_of(schema, _pickers(s)),
             values=request.form if request.method == "POST" else MultiDict(), errors=errors, message=message,
             units=lookups.unit_names(s), attachments_panel=panel(s, principal, case, task_id), case_id=case.id,
-            me=principal.user, form_labels=lookups.form_labels(s, case.process_version_id),
+            me=principal.user, form_labels=lookups.form_labels(s, case),
             assignees=_assignees(s, principal, task),
         ), status
 
@@ -287,7 +287,7 @@ def _render_case(s: Session, principal: Principal, case_id: int, errors: dict[st
         comments=comments.comments_for_staff(s, case), attachments_panel=panel(s, principal, case),
         can_comment=not principal.read_only, errors=errors or {}, values=values or MultiDict(),
         categories=lookups.categories(), me=principal.user,
-        form_labels=lookups.form_labels(s, case.process_version_id), here=here or request.path,
+        form_labels=lookups.form_labels(s, case), here=here or request.path,
     )
 
 

@@ -63,6 +63,7 @@ def test_a_community_whistle_is_cleared_through_the_pages(pages: Pages, api: Api
     html = text(pages.get(f"/cases/{case_id}"))  # the secretary's view of the closed case
     assert "已办结" in html and "一哨一考" in html and "城市管理综合执法局" in html and "按时" in html
     assert "<dt>分级</dt>" in html and "三级：跨部门或职责不清，吹哨" in html  # answers shown with the form's titles
+    assert "<dt>审核意见</dt>" in html and "<dt>下一步</dt>" in html  # `decision` of the review and of coordination
 
 
 def test_task_page_shows_the_case_and_a_form_built_from_the_schema(pages: Pages, api: Api) -> None:
