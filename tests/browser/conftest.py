@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,12 +215,15 @@ class Browser:
         self.page.wait_for_selector("[data-testid=flash]")
 
     def do_task(self, user: str, case_id: int, task_type: str, values: dict[str, Any], shot: str | None = None,
-                inbox_shot: str | None = None) -> None:
-        """One step of the lifecycle: log in as the role's user, open the task, fill, submit."""
+                inbox_shot: str | None = None, first: Callable[[], None] | None = None) -> None:
+        """One step of the lifecycle: log in as the role's user, open the task (do ``first`` there),
+        fill the form, submit."""
         self.login(user)
         if inbox_shot:
             self.shot(f"{user}-inbox", inbox_shot)
         self.open_task(case_id, task_type)
+        if first is not None:
+            first()
         self.fill_task_form(values)
         self.shot(f"{user}-{task_type}-form", shot)
         self.submit_task()

@@ -22,13 +22,14 @@ from tests.integration.flow import APPROVE, FORMS, GRID
 DEPARTMENTS = ["cgzf", "hw"]
 
 
-def phone_photo() -> bytes:
-    """A made-up street scene: sky, pavement, a wall with an unlicensed billboard on it."""
+def phone_photo(billboard: bool = True) -> bytes:
+    """A made-up street scene: sky, pavement, a wall with (or cleared of) an unlicensed billboard."""
     image = Image.new("RGB", (1200, 900), (150, 190, 230))
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 620, 1200, 900), fill=(120, 120, 120))
     draw.rectangle((80, 250, 1120, 620), fill=(200, 180, 150))
-    draw.rectangle((300, 320, 900, 520), fill=(220, 40, 40), outline=(250, 220, 0), width=12)
+    if billboard:
+        draw.rectangle((300, 320, 900, 520), fill=(220, 40, 40), outline=(250, 220, 0), width=12)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=85)
     return out.getvalue()
@@ -84,6 +85,21 @@ def secretary_watches_the_whistle(b: Browser, case_id: int) -> None:
     b.logout()
 
 
+def photograph_the_result(b: Browser) -> None:
+    """On the task page, on a phone: take a photo of the cleared wall with the camera button and
+    show it to the reporter (随手拍)."""
+    b.page.set_viewport_size(PHONE)
+    b.page.set_input_files("[data-testid=camera-input]", files=[
+        {"name": "image.jpg", "mimeType": "image/jpeg", "buffer": phone_photo(billboard=False)}])
+    b.page.check("[data-testid=attachment-public]")
+    b.shot("cgzf-staff-photo-before-upload")
+    b.page.click("[data-testid=upload-submit]")
+    b.page.wait_for_selector("[data-testid=flash]")
+    assert b.page.locator("[data-testid=attachment]").count() == 2, b.page.inner_text("[data-testid=attachments]")
+    b.page.wait_for_selector("form#task-form")  # back on the task page, the form still to fill
+    b.shot("cgzf-staff-photo-uploaded")
+
+
 def test_whole_lifecycle_through_the_pages(browser: Browser) -> None:
     b = browser
     code, number = citizen_reports(b)
@@ -100,8 +116,8 @@ def test_whole_lifecycle_through_the_pages(browser: Browser) -> None:
     secretary_watches_the_whistle(b, case_id)
     b.do_task("hw-staff", case_id, "report_in", FORMS["report_in"])
     b.do_task("staff-s1c1", case_id, "coordinate", FORMS["coordinate"])
-    for prefix in DEPARTMENTS:
-        b.do_task(f"{prefix}-staff", case_id, "handle", FORMS["handle"])
+    b.do_task("cgzf-staff", case_id, "handle", FORMS["handle"], first=lambda: photograph_the_result(b))
+    b.do_task("hw-staff", case_id, "handle", FORMS["handle"])
     b.do_task("cgzf-head", case_id, "lead_confirm", FORMS["lead_confirm"])
 
     # 核实结案: the street platform verifies on site, the community tells the reporter
@@ -138,7 +154,7 @@ def test_whole_lifecycle_through_the_pages(browser: Browser) -> None:
     for element in ("review_head", "report_in", "coordinate", "handle", "verify", "evaluate"):
         assert b.page.locator(f".djs-element.state-completed[data-element-id={element}]").count() == 1, element
     assert b.page.locator(".djs-element.state-active").count() == 0
-    assert b.page.locator("[data-testid=attachment-thumb]").count() == 1
+    assert b.page.locator("[data-testid=attachment-thumb]").count() == 2
     assert b.page.locator(".bjs-powered-by").is_visible()
     b.shot("sec-s1c1-case-closed")
     b.goto("/")
@@ -147,4 +163,5 @@ def test_whole_lifecycle_through_the_pages(browser: Browser) -> None:
 
     b.goto(f"/track/{code}")
     assert b.page.locator("[data-testid=satisfaction]").is_visible()
+    assert b.page.locator("[data-testid=attachment-thumb]").count() == 2  # hers and the public result photo
     b.shot("citizen-final-status")
