@@ -26,7 +26,7 @@ from app.web.attachments import accepts_uploads, panel, upload_folder, uploads_f
 from app.web.forms import fields_of, parse, short_message
 from app.web.i18n import LANGUAGES, init_web
 from app.web.labels import template_helpers
-from app.web.session import LoginRequired, log_in, login_redirect, optional_principal, page, safe_next, staff
+from app.web.session import LoginRequired, log_in, log_out, login_redirect, page, safe_next, staff
 
 PER_PAGE = 20
 bp.record_once(lambda state: init_web(state.app))
@@ -87,10 +87,7 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    log_out()
     flash(_("已退出登录"))
     return redirect(url_for("web.login"))
 
@@ -290,5 +287,3 @@ def _render_case(s: Session, principal: Principal, case_id: int, errors: dict[st
         form_labels=lookups.form_labels(s, case), here=here or request.path,
     )
 
-
-__all__ = ["bp", "error_page", "optional_principal", "web_http_error"]

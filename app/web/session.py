@@ -67,9 +67,18 @@ def public_page(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def log_in(user: User) -> None:
-    lang = session.get("lang")
-    session.clear()  # a new session on login: no fixation of an earlier one
+    _new_session()  # no fixation of an earlier session
     session["user_id"] = user.id
+
+
+def log_out() -> None:
+    _new_session()
+
+
+def _new_session() -> None:
+    """Start a fresh session; the chosen language stays."""
+    lang = session.get("lang")
+    session.clear()
     if lang:
         session["lang"] = lang
 
