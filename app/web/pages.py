@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from app.api import unit_of_work
-from app.models import Task
+from app.models import Case, Task
 from app.services import attachments as attachment_service
 from app.services import auth, cases, comments, lookups, tasks
 from app.services.auth import Principal
@@ -223,15 +223,15 @@ def _complete(s: Session, principal: Principal, task_id: int) -> None:
     data = parse(schema, request.form)
     task = s.get(Task, task_id)
     for f in fields_of(schema):
-        if f.kind == "attachments" and (stored := store_uploads(s, principal, task, f.name)):
+        if f.kind == "attachments" and (stored := store_uploads(s, principal, task.case, f.name, task)):
             data[f.name] = stored
     tasks.complete(s, principal, task_id, data)
 
 
-def store_uploads(s: Session, principal: Principal, task: Task, name: str) -> list[str]:
-    """Store the files posted in the form's attachments field ``name``; the field holds their ids."""
+def store_uploads(s: Session, principal: Principal, case: Case, name: str, task: Task | None = None) -> list[str]:
+    """Store the files posted in input ``name`` as this user's; a form's field holds their ids."""
     uploads = uploads_from(request.files.getlist(name), name)
-    return [str(attachment_service.store(s, task.case, u, principal.user, folder=upload_folder(), task=task,
+    return [str(attachment_service.store(s, case, u, principal.user, folder=upload_folder(), task=task,
                                          field=name).id) for u in uploads]
 
 

@@ -15,13 +15,13 @@ from werkzeug.datastructures import MultiDict
 
 from app.api import unit_of_work
 from app.models import Case
-from app.services import attachments as attachment_service
 from app.services import cases, lookups, tracking
 from app.services.auth import Principal
 from app.services.errors import Invalid
 from app.web import bp
-from app.web.attachments import accepts_uploads, public_panel, save_public_photos, upload_folder, uploads_from
+from app.web.attachments import accepts_uploads, public_panel, save_public_photos
 from app.web.forms import N_, short_message
+from app.web.pages import store_uploads
 from app.web.session import optional_principal, public_page
 
 PUBLIC_CHANNEL = "web"
@@ -71,8 +71,7 @@ def _file(s: Session, principal: Principal | None, form: MultiDict[str, str]) ->
         raise Invalid("choose the grid", {"grid": N_("请选择网格")})
     case = cases.file_report(s, principal if staff else None, body)
     if staff and principal is not None:
-        for upload in uploads_from(request.files.getlist("photo"), "photo"):
-            attachment_service.store(s, case, upload, principal.user, folder=upload_folder(), field="photo")
+        store_uploads(s, principal, case, "photo")
     else:
         save_public_photos(s, case, "photo")
     return case
