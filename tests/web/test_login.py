@@ -94,3 +94,10 @@ def test_the_language_links_of_a_form_shown_again_lead_to_a_page_not_to_the_post
     pages.get(f"/cases/{case_id}")
     html = text(pages.post(f"/cases/{case_id}/comments", {"body": ""}))
     assert f'href="/lang/en?next=/cases/{case_id}"' in html
+
+
+def test_pages_forbid_inline_scripts_and_framing(pages: Pages) -> None:
+    for path in ("/login", "/report", "/no/such/page"):
+        csp = pages.get(path).headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-eval" not in csp
+    assert "<script>" not in text(pages.get("/login"))  # every script is a file the app serves
