@@ -51,7 +51,7 @@ def panel(s: Session, principal: Principal, case: Case, task_id: int | None = No
     items = [
         service.describe(
             a, url_for("web.attachment", attachment_id=a.id),
-            url_for("web.attachment_thumb", attachment_id=a.id) if a.has_thumbnail else None,
+            url_for("web.attachment", attachment_id=a.id, thumb=1) if a.has_thumbnail else None,
             _uploader(users.get(a.uploaded_by_id) if a.uploaded_by_id else None),
         )
         for a in rows
@@ -69,7 +69,7 @@ def public_panel(s: Session, case: Case) -> dict[str, Any]:
     items = [
         service.describe(
             a, url_for("web.public_attachment", code=code, attachment_id=a.id),
-            url_for("web.public_attachment_thumb", code=code, attachment_id=a.id) if a.has_thumbnail else None,
+            url_for("web.public_attachment", code=code, attachment_id=a.id, thumb=1) if a.has_thumbnail else None,
             None,
         )
         for a in service.attachments_of(s, case, public_only=True)
@@ -127,25 +127,19 @@ def attachment_visibility(s: Session, principal: Principal, attachment_id: int) 
 @bp.get("/attachments/<int:attachment_id>")
 @page
 def attachment(s: Session, principal: Principal, attachment_id: int) -> Any:
-    return _send(lambda: service.serve(s, principal, attachment_id, upload_folder()))
-
-
-@bp.get("/attachments/<int:attachment_id>/thumb")
-@page
-def attachment_thumb(s: Session, principal: Principal, attachment_id: int) -> Any:
-    return _send(lambda: service.serve(s, principal, attachment_id, upload_folder(), thumb=True))
+    """The file; ``?thumb=1`` its JPEG thumbnail."""
+    return _send(lambda: service.serve(s, principal, attachment_id, upload_folder(), thumb=_thumb()))
 
 
 @bp.get("/track/<code>/attachments/<int:attachment_id>")
 @public_page
 def public_attachment(s: Session, code: str, attachment_id: int) -> Any:
-    return _send(lambda: service.serve_public(s, code, attachment_id, upload_folder()))
+    """A public file of the case with this tracking code; ``?thumb=1`` its thumbnail."""
+    return _send(lambda: service.serve_public(s, code, attachment_id, upload_folder(), thumb=_thumb()))
 
 
-@bp.get("/track/<code>/attachments/<int:attachment_id>/thumb")
-@public_page
-def public_attachment_thumb(s: Session, code: str, attachment_id: int) -> Any:
-    return _send(lambda: service.serve_public(s, code, attachment_id, upload_folder(), thumb=True))
+def _thumb() -> bool:
+    return request.args.get("thumb") == "1"
 
 
 def _send(find: Callable[[], service.Served]) -> Any:
