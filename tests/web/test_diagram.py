@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from app.engine import ElementStates
 from app.models import Case, ProcessVersion
@@ -132,3 +133,21 @@ def test_viewer_version_is_pinned() -> None:
     pinned = package["dependencies"]["bpmn-js"]
     assert pinned[0].isdigit(), "pin bpmn-js to an exact version"
     assert lock["packages"]["node_modules/bpmn-js"]["version"] == pinned
+
+
+def test_an_escalated_whistle_draws_its_own_main_process(app: Flask, client: FlaskClient, flow: Flow) -> None:
+    """社呼街应: the new street whistle runs the whistle process alone; its diagram starts there."""
+    case_id = whistle_case(flow)
+    flow.report_in_all(case_id, DEPTS)
+    flow.do("staff-s1c1", case_id, "coordinate",
+            FORMS["coordinate"] | {"decision": "escalate", "escalate_reason": "社区协调不了"})
+    found = states(app, case_id)
+    assert {"escalate", "close_escalated"} <= set(found["whistle"].completed)
+    assert all(not state.active for state in found.values())
+    [street_number] = flow.case(case_id)["escalated_to"]
+    with app.extensions["whistle.db"].unit_of_work() as s:
+        street_id = s.scalar(select(Case.id).where(Case.number == street_number))
+    login(client, "sec-s1")
+    data = client.get(f"/cases/{street_id}/diagram.json").get_json()
+    assert [p["id"] for p in data["processes"]] == ["whistle"]
+    assert data["processes"][0]["active"] == ["prepare_whistle"]
