@@ -58,6 +58,17 @@ class ParsedBundle:
                     return candidate.file, candidate.description or process_id
         raise BundleError(f"process '{process_id}' is not in this process version")
 
+    def task_titles(self) -> dict[str, str]:
+        """Element id → name of every task in the version (the inbox names its task types so)."""
+        titles: dict[str, str] = {}
+        for spec, subprocesses in self.specs.values():
+            for process in (spec, *subprocesses.values()):
+                for task_id, task_spec in process.task_specs.items():
+                    name = getattr(task_spec, "bpmn_name", None)
+                    if name:
+                        titles.setdefault(task_id, name)
+        return titles
+
     def form(self, name: str) -> dict[str, Any]:
         try:
             return self.forms[name]

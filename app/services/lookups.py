@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Case, Task, Unit
 from app.services.catalogue import load_catalogue
-from app.services.processes import bundle_of
+from app.services.processes import bundle_of, latest_version
 
 
 @dataclass(frozen=True)
@@ -84,3 +84,8 @@ def case_id_by_number(session: Session, number: str) -> int | None:
     """The id of the case with this number (20260501-000123); whether the user may see it is
     for ``cases.visible`` to say."""
     return session.scalar(select(Case.id).where(Case.number == number.strip())) if number.strip() else None
+
+
+def task_titles(session: Session) -> dict[str, str]:
+    """Task type → title in the latest process version (for inbox groups not on the current page)."""
+    return bundle_of(session, latest_version(session).id).task_titles()

@@ -136,7 +136,7 @@ def inbox(s: Session, principal: Principal) -> Any:
     pages = max(1, -(-result["total"] // PER_PAGE))
     return render_template(
         "inbox.html", result=result, flt=flt, pages=pages, me=principal.user,
-        task_titles=_task_titles(result), categories=lookups.categories(),
+        task_titles=_task_titles(s, result), categories=lookups.categories(),
         query={k: v for k, v in args.items() if k != "page" and v},
         type_query={k: v for k, v in args.items() if k not in ("page", "task_type") and v},
     )
@@ -149,9 +149,11 @@ def _page_number(raw: str | None) -> int:
         return 1
 
 
-def _task_titles(result: dict[str, Any]) -> dict[str, str]:
-    """A title per task type for the group chips (the rows on this page name theirs)."""
+def _task_titles(s: Session, result: dict[str, Any]) -> dict[str, str]:
+    """A title per task type for the group chips: from the rows of this page, else the process."""
     titles = {item["task_type"]: item["title"] for item in result["items"]}
+    if set(result["counts"]) - set(titles):
+        titles = lookups.task_titles(s) | titles
     return {task_type: titles.get(task_type, task_type) for task_type in result["counts"]}
 
 

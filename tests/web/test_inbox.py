@@ -128,3 +128,15 @@ def test_claiming_from_a_stale_inbox_is_said_on_the_inbox(pages: Pages, api: Api
     resp = pages.post(f"/tasks/{task_id}/claim")
     assert resp.status_code == 302
     assert 'class="flash error"' in text(pages.get("/"))
+
+
+def test_group_chips_name_task_types_not_on_the_page(pages: Pages, api: Api) -> None:
+    flow = Flow(api)
+    case_id = flow.report(title="分组 名称")["id"]
+    flow.do("op-dc", case_id, "triage", {"grade": 2, "matter": "streetlight_broken"})
+    flow.do("cgw-staff", case_id, "handle_dispatched", {"action": "handled", "result": "已修复"})
+    flow.report(title="分组 名称 研判")
+    pages.login("op-dc")
+    html = text(pages.get("/?task_type=triage"))  # the rows are triage only; verification is a chip
+    chip = re.search(r'data-testid="group-verify_dispatched"[^>]*>([^<]*)<b>', html)
+    assert chip and chip.group(1).strip() == "核查"
