@@ -14,7 +14,8 @@ from app.settings import ROOT, Settings
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     settings = settings or Settings.from_env(**overrides)
-    app = Flask(__name__, instance_path=str(ROOT / "instance"))
+    # No app-level static folder: its /static route would shadow the web blueprint's /static files.
+    app = Flask(__name__, instance_path=str(ROOT / "instance"), static_folder=None)
     app.config.update(
         SECRET_KEY=_secret_key(app, settings),
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
@@ -68,7 +69,11 @@ def _json_errors_under_api(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         if not request.path.startswith("/api"):
-            return exc
+            if (exc.code or 500) < 400:  # redirects raised by routing
+                return exc
+            from app.web.pages import web_http_error
+
+            return web_http_error(exc)  # the web pages' error page, in the reader's language
         names = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
         name = names.get(exc.code or 500, "http_error")
         return jsonify({"error": name, "message": exc.description}), exc.code

@@ -16,6 +16,7 @@ class Settings:
     secret_key: str = field(default_factory=lambda: secrets.token_hex(32))
     processes_dir: Path = ROOT / "processes"
     config_dir: Path = ROOT / "config"
+    upload_dir: Path = ROOT / "instance" / "uploads"  # outside the web root; files under generated names
     max_body_bytes: int = 1 * 1024 * 1024
     script_time_limit: float = 1.0
     testing: bool = False
@@ -38,5 +39,7 @@ class Settings:
             values["scheduler"] = True
         if env.get("WHISTLE_SCHEDULER_SCAN_SECONDS"):
             values["scheduler_scan_seconds"] = float(env["WHISTLE_SCHEDULER_SCAN_SECONDS"])
+        if env.get("WHISTLE_UPLOAD_DIR"):
+            values["upload_dir"] = Path(env["WHISTLE_UPLOAD_DIR"])
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

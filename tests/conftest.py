@@ -53,9 +53,10 @@ def _fresh_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str) -> Iterator[Flask]:
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     run_migrations(database_url)
-    application = create_app(Settings(database_url=database_url, testing=True))
+    uploads = tmp_path_factory.mktemp("uploads")
+    application = create_app(Settings(database_url=database_url, testing=True, upload_dir=uploads))
     db = application.extensions["whistle.db"]
     with db.unit_of_work() as session:
         load_organisation(session, ROOT / "config" / "demo_org.yaml")

@@ -134,4 +134,4 @@ def _service_error(exc: ServiceError) -> Any:
     return jsonify(body), exc.status
 
 
-from app.api import audit, deadlines, routes  # noqa: E402,F401  (registers the routes)
+from app.api import attachments, audit, deadlines, routes  # noqa: E402,F401  (registers the routes)

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import jsonify, request, session
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.api import bp, endpoint, json_body, unit_of_work
-from app.models import Case
-from app.services import auth, cases, processes, tasks
+from app.services import auth, cases, processes, tasks, tracking
 from app.services.auth import Principal
 from app.services.catalogue import load_catalogue
-from app.services.errors import Invalid, NotFound, Unauthorized
+from app.services.errors import Invalid, Unauthorized
 from app.services.openapi import openapi_document
 
 
@@ -99,9 +97,7 @@ def public_report() -> Any:
 @bp.get("/public/track/<code>")
 def track(code: str) -> Any:
     with unit_of_work() as s:
-        case = s.scalar(select(Case).where(Case.tracking_code == code.upper()))
-        if case is None:
-            raise NotFound("no case has this tracking code")
+        case = tracking.case_by_code(s, code)
         return jsonify(
             {"number": case.number, "title": case.title, "status": case.status, "outcome": case.outcome,
              "stage": case.current_step, "created_at": cases.iso(case.created_at),

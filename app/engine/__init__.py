@@ -17,6 +17,7 @@ from .bundle import (
 from .clock import engine_time
 from .history import projection, projection_hash
 from .runtime import (
+    ElementStates,
     Instance,
     ProcessError,
     ProcessScriptEngine,
@@ -33,6 +34,7 @@ from .serializer import SERIALIZER_VERSION
 __all__ = [
     "SERIALIZER_VERSION",
     "BundleError",
+    "ElementStates",
     "Instance",
     "ParsedBundle",
     "ProcessError",

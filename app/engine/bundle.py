@@ -51,6 +51,25 @@ class ParsedBundle:
         except KeyError:
             raise BundleError(f"process '{process_id}' is not in this process version") from None
 
+    def process_file(self, process_id: str) -> tuple[str, str]:
+        """(file name, process name) of a process: the BPMN file whose diagram draws it."""
+        for spec, subprocesses in self.specs.values():
+            for candidate in (spec, *subprocesses.values()):
+                if candidate.name == process_id:
+                    return candidate.file, candidate.description or process_id
+        raise BundleError(f"process '{process_id}' is not in this process version")
+
+    def task_titles(self) -> dict[str, str]:
+        """Element id → name of every task in the version (the inbox names its task types so)."""
+        titles: dict[str, str] = {}
+        for spec, subprocesses in self.specs.values():
+            for process in (spec, *subprocesses.values()):
+                for task_id, task_spec in process.task_specs.items():
+                    name = getattr(task_spec, "bpmn_name", None)
+                    if name:
+                        titles.setdefault(task_id, name)
+        return titles
+
     def form(self, name: str) -> dict[str, Any]:
         try:
             return self.forms[name]

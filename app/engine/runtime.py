@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -113,6 +114,26 @@ class ProcessScriptEngine(PythonScriptEngine):
         calls = _service_calls.get() or ServiceCalls()
         result = calls.call(handler, _handler_context.get(None), task.task_spec.name, operation_name, params)
         return json.dumps(result if result is not None else {}, ensure_ascii=False)
+
+
+# Task states that hold a token: waiting for a person, a timer or a message, or running a (call) subprocess.
+_TOKEN_STATES = TaskState.READY | TaskState.STARTED | TaskState.WAITING | TaskState.ERROR
+
+
+@dataclass(frozen=True)
+class ElementStates:
+    """Where one process (one diagram) of a case stands, by BPMN element id.
+
+    ``completed``: elements that have run at least once. ``active``: elements holding a token now
+    (a READY or WAITING task, a running call activity or subprocess). An element in a loop or a
+    multi-instance can be in both. Both are sorted, so equal states compare equal.
+    """
+
+    completed: tuple[str, ...]
+    active: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {"completed": list(self.completed), "active": list(self.active)}
 
 
 @dataclass(frozen=True)
@@ -247,21 +268,42 @@ class Instance:
         """(engine task id, BPMN element id) of every READY human task, in tree order."""
         return [(str(t.id), t.task_spec.name) for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)]
 
-    def element_states(self) -> dict[str, dict[str, list[str]]]:
-        """Per BPMN process id: the element ids completed so far, and those holding a token now
-        (READY, WAITING or STARTED: a user task open, a timer or a call waiting). Elements inside
-        a subprocess that has finished are no longer in the task tree (the engine drops it)."""
-        states: dict[str, dict[str, set[str]]] = {}
+    def element_states(self) -> dict[str, ElementStates]:
+        """Completed elements and elements holding tokens, per process the case has entered.
+
+        Keyed by BPMN process id (the main process first, then called processes in the order they
+        were entered). Elements of an embedded subprocess count for the process whose diagram
+        draws them; a call activity's called process gets its own entry, merged over all calls.
+        Engine-internal tasks (implicit start/end joins) have no element id and are left out.
+        """
+        completed: dict[str, set[str]] = {}
+        active: dict[str, set[str]] = {}
+        owners: dict[Any, str] = {}
         for task in self.workflow.get_tasks():
             element = getattr(task.task_spec, "bpmn_id", None)
-            if not element:
+            process = self._diagram_process(task.workflow, owners)
+            completed.setdefault(process, set())
+            active.setdefault(process, set())
+            if element is None:
                 continue
-            entry = states.setdefault(task.workflow.spec.name, {"completed": set(), "active": set()})
             if task.state == TaskState.COMPLETED:
-                entry["completed"].add(element)
-            elif task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED):
-                entry["active"].add(element)
-        return {pid: {key: sorted(ids) for key, ids in entry.items()} for pid, entry in sorted(states.items())}
+                completed[process].add(element)
+            elif task.state & _TOKEN_STATES:
+                active[process].add(element)
+        return {p: ElementStates(tuple(sorted(completed[p])), tuple(sorted(active[p]))) for p in completed}
+
+    def _diagram_process(self, workflow: Any, owners: dict[Any, str]) -> str:
+        """The id of the process whose diagram draws this (sub)workflow's elements."""
+        key = id(workflow)
+        if key not in owners:
+            parent_id = getattr(workflow, "parent_task_id", None)
+            if parent_id is None:
+                owners[key] = workflow.spec.name
+            else:
+                parent = self.workflow.get_task_from_id(parent_id)
+                called = isinstance(parent.task_spec, CallActivity)
+                owners[key] = workflow.spec.name if called else self._diagram_process(parent.workflow, owners)
+        return owners[key]
 
     def _engine_steps(self) -> None:
         run_engine_steps(self.workflow)

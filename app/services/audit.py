@@ -320,10 +320,10 @@ def state_at(session: Session, principal: Principal, case_id: int, step: int) ->
     for snap in snaps:  # elements of subprocesses that finished are only in earlier snapshots
         instance = _open(bundle, case.process_id, snap)
         for pid, states in instance.element_states().items():
-            completed.setdefault(pid, set()).update(states["completed"])
+            completed.setdefault(pid, set()).update(states.completed)
     assert instance is not None
     last = snaps[-1]
-    elements = instance.element_states()
+    elements = {pid: states.to_dict() for pid, states in instance.element_states().items()}
     for pid, states in elements.items():
         states["completed"] = sorted(completed.get(pid, set()) | set(states["completed"]))
     for pid, ids in completed.items():

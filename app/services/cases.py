@@ -290,12 +290,18 @@ def describe(session: Session, case: Case, principal: Principal) -> dict[str, An
         "timeline": [
             {"seq": e.seq, "type": e.type, "actor": e.actor, "role": e.role, "state_version": e.state_version,
              "unit": units[e.unit_id].code if e.unit_id else None, "at": iso(e.created_at), "data": e.data}
-            for e in session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq))
+            for e in session.scalars(select(Event).where(
+                Event.case_id == case.id, Event.type.not_in(RECORD_KEEPING)).order_by(Event.seq))
         ],
     }
     if principal.roles & CONTACT_ROLES:
         view["reporter"] = {"name": case.reporter_name, "phone": case.reporter_phone}
     return view
+
+
+# Events that keep the audit record replayable (snapshot hashes, handler results, start data): shown
+# in the case's history (/api/cases/{id}/history), not in the timeline people read.
+RECORD_KEEPING = ("state_saved", "handler_called", "process_started")
 
 
 def task_summary(task: Task, units: dict[int, Unit]) -> dict[str, Any]:

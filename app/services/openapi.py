@@ -19,12 +19,15 @@ from typing import Any
 
 from flask import Flask
 
+from app.services.attachments import KINDS as ATTACHMENT_KINDS
+from app.services.attachments import MAX_MB as ATTACHMENT_MAX_MB
 from app.services.cases import CHANNELS, REPORT_SCHEMA
 from app.services.org import ROLES, WHISTLE_LEVELS
 
 Schema = dict[str, Any]
 
 OPENAPI_VERSION = "3.1.0"
+ATTACHMENT_TYPES = list(ATTACHMENT_KINDS)
 AUTH_SCHEMES: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"cookieAuth": []}]
 
 # --- schema helpers ------------------------------------------------------------------------------
@@ -131,6 +134,11 @@ def _schemas() -> dict[str, Schema]:
         "ProcessVersions": _obj(versions=_array(_obj(version=INT, content_hash=STR, deployed_at=TIME,
                                                      deployed_by=STR))),
         "Deployment": _obj(version=INT, created=BOOL),
+        "Attachment": _obj(
+            id=INT, name=STR, content_type=_enum(ATTACHMENT_TYPES), kind=STR, is_image=BOOL, size=INT,
+            size_text=STR, width=NINT, height=NINT, public=BOOL, url=STR, thumb_url=NSTR, created_at=TIME,
+        ),
+        "Attachments": _obj(attachments=_array(_ref("Attachment"))),
         "Ok": _obj(ok=_t("boolean", enum=[True])),
         # issue 4: deadlines
         "Notification": _obj(id=INT, kind=_enum(["reminder", "supervision"]), title=STR, body=STR, case_id=NINT,
@@ -218,6 +226,7 @@ PATH_PARAMS: dict[str, tuple[Schema, str]] = {
     "step": (INT, "步骤 Step = the case's state version after it"),
     "notification_id": (INT, "提醒编号 Notification id"),
     "incident_id": (INT, "异常编号 Incident id"),
+    "attachment_id": (INT, "附件编号 Attachment id"),
 }
 
 _FLAG = "1/true/yes 为真，其他为假 1/true/yes = on, anything else = off"
@@ -246,6 +255,8 @@ class Op:
     query: tuple[tuple[str, Schema, str], ...] = ()
     description: str = ""
     media: str = "application/json"
+    body_type: str = "application/json"  # media type of the request body
+    ok_types: tuple[str, ...] = ("application/json",)  # media types of the success body
 
 
 OPS: list[Op] = [
@@ -300,6 +311,21 @@ OPS: list[Op] = [
        errors=(403, 422), query=(("status", _enum(["open", "retried"]), "状态 Status; both when absent"),)),
     Op("post", "/api/incidents/{incident_id}/retry", "deadlines", "重试 Retry a failed timer (admin)",
        "IncidentRetried", errors=(403, 409)),
+    Op("get", "/api/cases/{case_id}/attachments", "attachments", "附件列表 The attachments of a case", "Attachments"),
+    Op("post", "/api/cases/{case_id}/attachments", "attachments", "上传附件 Add photos or PDFs to a case",
+       "Attachments", status=(201,), errors=(403,), body_type="multipart/form-data",
+       body=_obj("public", "task_id",
+                 files=_array({"type": "string", "format": "binary",
+                               "description": f"JPEG/PNG/WebP/PDF, ≤ {ATTACHMENT_MAX_MB} MB each"}),
+                 public={"type": "string", "enum": ["1", "true", "on"],
+                         "description": "公开给上报人 Show on the public tracking page"},
+                 task_id=INT),
+       description="The type is judged by the content, not the name; a refused file (wrong type, lying "
+                   "extension, too large, damaged) refuses the whole request with 422 and stores nothing. "
+                   "403 for read-only roles."),
+    Op("get", "/api/attachments/{attachment_id}", "attachments", "下载附件 An attachment's file", None,
+       ok_types=(*ATTACHMENT_TYPES,),
+       query=(("thumb", _t("string", enum=["1"]), "缩略图 The photo's JPEG thumbnail"),)),
     Op("get", "/api/openapi.json", "meta", "接口文档 This OpenAPI document", None, public=True),
     Op("get", "/api/audit/verify", "audit", "校验哈希链 Verify the hash chains (auditor, admin)", "Verification",
        errors=(403, 404, 422), query=(("case", INT, "案件编号 One case (with its snapshots); all visible cases "
@@ -339,6 +365,10 @@ def _error_statuses(op: Op) -> list[int]:
 def _operation(op: Op) -> Schema:
     body_schema = _ref(op.ok) if op.ok else (FREE_OBJECT if op.media == "application/json" else STR)
     content: Schema = {op.media: {"schema": body_schema}}
+    if op.ok_types == ("application/json",):
+        content: Schema = {"application/json": {"schema": _ref(op.ok) if op.ok else FREE_OBJECT}}
+    else:
+        content = {media: {"schema": {"type": "string", "format": "binary"}} for media in op.ok_types}
     ok_text = {200: "成功 OK", 201: "已创建 Created"}
     responses: Schema = {str(s): {"description": ok_text[s], "content": content} for s in op.status}
     responses |= {str(s): _ref(ERRORS[s][0], "responses") for s in _error_statuses(op)}
@@ -354,7 +384,7 @@ def _operation(op: Op) -> Schema:
     if params := _parameters(op):
         operation["parameters"] = params
     if op.body is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": op.body}}}
+        operation["requestBody"] = {"required": True, "content": {op.body_type: {"schema": op.body}}}
     return operation
 
 

@@ -61,7 +61,8 @@ def load(session: Session, case: Case) -> Instance:
     return Instance.load(bundle, case.process_id, case.state, case.serializer_version, script_engine())
 
 
-def complete(session: Session, task: Task, form: dict[str, Any], actor: User) -> Instance:
+def complete(session: Session, task: Task, form: dict[str, Any], actor: User | None) -> Instance:
+    """Complete a task; ``actor`` is None for the reporter answering on the public tracking page."""
     from app.services.deadlines import clear_supervision  # it records events through this module
 
     case = task.case
@@ -69,7 +70,7 @@ def complete(session: Session, task: Task, form: dict[str, Any], actor: User) ->
     instance = load(session, case)
     task.status = "completed"
     task.completed_at = now = clock.now()
-    task.completed_by_id = actor.id
+    task.completed_by_id = actor.id if actor is not None else None
     record_event(
         session, case, "task_completed", actor, role=task.role, unit_id=task.unit_id,
         data={"task": task.task_type, "task_id": task.id, "engine_task_id": task.engine_task_id, "form": form},

@@ -1,3 +1,307 @@
-"""Web routes: pages (filled in by issue 3)."""
+"""Staff pages: login, my inbox, a task with its form, a case with its timeline and comments.
+
+Each view translates HTTP into one call of the same services the JSON API uses; a ServiceError
+becomes the error page with its status, a validation error is shown next to the fields.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
+
+from app.api import unit_of_work
+from app.models import Case, Task
+from app.services import attachments as attachment_service
+from app.services import auth, cases, comments, lookups, tasks
+from app.services.auth import Principal
+from app.services.errors import Conflict, Invalid, NotFound, ServiceError
+from app.web import bp
+from app.web.attachments import accepts_uploads, panel, upload_folder, uploads_from
+from app.web.forms import fields_of, parse, short_message
+from app.web.i18n import LANGUAGES, init_web
+from app.web.labels import template_helpers
+from app.web.session import LoginRequired, log_in, log_out, login_redirect, page, safe_next, staff
+
+PER_PAGE = 20
+bp.record_once(lambda state: init_web(state.app))
+
+
+@bp.app_context_processor
+def _helpers() -> dict[str, Any]:
+    return template_helpers() | {"languages": LANGUAGES}
+
+
+# Everything a page loads comes from the app itself (no CDN); no inline script may run, so a text that
+# slipped through escaping still could not execute. Styles may be inline (the diagram viewer sets them).
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+       "frame-ancestors 'none'")
+
+
+@bp.after_app_request
+def _page_headers(response: Any) -> Any:
+    if response.mimetype == "text/html" and not request.path.startswith("/api"):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+def error_page(status: int, message: str) -> Any:
+    titles = {400: _("请求有误"), 403: _("无权访问"), 404: _("未找到"), 405: _("不支持的操作"),
+              409: _("操作冲突"), 413: _("内容过大"), 422: _("填写有误")}
+    title = titles.get(status, _("出错了"))
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+@bp.errorhandler(LoginRequired)
+def _login_required(_exc: LoginRequired) -> Any:
+    return login_redirect()
+
+
+@bp.errorhandler(ServiceError)
+def _service_error(exc: ServiceError) -> Any:
+    return error_page(exc.status, exc.message)
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(exc: CSRFError) -> Any:
+    return error_page(400, _("表单已过期或缺少安全令牌，请返回刷新页面后重试。"))
+
+
+def web_http_error(exc: HTTPException) -> Any:
+    """The page for routing errors outside /api (unknown address, wrong method)."""
+    return error_page(exc.code or 500, exc.description or "")
+
+
+# --- login, language -----------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    target = safe_next(request.values.get("next"))
+    error = None
+    if request.method == "POST":
+        try:
+            with unit_of_work() as s:
+                user = auth.authenticate(s, request.form.get("username", ""), request.form.get("password", ""))
+                log_in(user)
+            return redirect(target)
+        except ServiceError:
+            error = _("用户名或密码错误")
+    return render_template("login.html", error=error, next=target), 401 if error else 200
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    log_out()
+    flash(_("已退出登录"))
+    return redirect(url_for("web.login"))
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str) -> Any:
+    if code not in LANGUAGES:
+        abort(404)
+    session["lang"] = code
+    return redirect(safe_next(request.args.get("next")))
+
+
+# --- inbox ---------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+@page
+def inbox(s: Session, principal: Principal) -> Any:
+    args = request.args
+    flt = tasks.InboxFilter(
+        task_type=args.get("task_type") or None,
+        level=args.get("level") or None,
+        category=args.get("category") or None,
+        overdue=args.get("overdue") in ("1", "true", "on"),
+        mine=args.get("mine") in ("1", "true", "on"),
+        page=_page_number(args.get("page")),
+        per_page=PER_PAGE,
+    )
+    result = tasks.inbox(s, principal, flt)
+    pages = max(1, -(-result["total"] // PER_PAGE))
+    return render_template(
+        "inbox.html", result=result, flt=flt, pages=pages, me=principal.user,
+        task_titles=_task_titles(s, result), categories=lookups.categories(),
+        query={k: v for k, v in args.items() if k != "page" and v},
+        type_query={k: v for k, v in args.items() if k not in ("page", "task_type") and v},
+    )
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        return min(max(int(raw or 1), 1), 100_000)
+    except ValueError:
+        return 1
+
+
+def _task_titles(s: Session, result: dict[str, Any]) -> dict[str, str]:
+    """A title per task type for the group chips: from the rows of this page, else the process."""
+    titles = {item["task_type"]: item["title"] for item in result["items"]}
+    if set(result["counts"]) - set(titles):
+        titles = lookups.task_titles(s) | titles
+    return {task_type: titles.get(task_type, task_type) for task_type in result["counts"]}
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+def claim(task_id: int) -> Any:
+    return _claiming(task_id, tasks.claim, _("已签收任务"))
+
+
+@bp.post("/tasks/<int:task_id>/unclaim")
+def unclaim(task_id: int) -> Any:
+    return _claiming(task_id, tasks.unclaim, _("已退回签收"))
+
+
+def _claiming(task_id: int, action: Any, done: str) -> Any:
+    """Claim or give back; someone else got there first (409) is said on the inbox, not an error page."""
+    back = safe_next(request.form.get("next"), url_for("web.inbox"))
+    try:
+        with staff() as (s, principal):
+            action(s, principal, task_id)
+        flash(done)
+    except Conflict as exc:
+        flash(exc.message, "error")
+    return redirect(back)
+
+
+@bp.post("/tasks/<int:task_id>/assign")
+def assign(task_id: int) -> Any:
+    """指派: a head of the unit (or a holder of the task's role) hands the task to a colleague."""
+    try:
+        with staff() as (s, principal):
+            task = tasks.assign(s, principal, task_id, request.form.get("username") or None)
+            flash(_("已指派给 %(who)s", who=task.assignee.name if task.assignee else ""))
+    except (Conflict, Invalid) as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("web.task_page", task_id=task_id))
+
+
+def _assignees(s: Session, principal: Principal, task: Task) -> list[Any]:
+    """Who this user may hand the task to; empty when they may not assign it (the service decides)."""
+    if task.status != "open" or not any(
+        principal.holds(role, task.unit_id) for role in (*tasks.ASSIGNING_ROLES, task.role)
+    ):
+        return []
+    return auth.users_holding(s, task.role, task.unit_id)
+
+
+# --- a task and its form -------------------------------------------------------------------------
+
+
+@bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
+@accepts_uploads
+def task_page(task_id: int) -> Any:
+    errors: dict[str, str] = {}
+    message = None
+    if request.method == "POST":
+        try:
+            with staff() as (s, principal):
+                _complete(s, principal, task_id)
+            flash(_("已提交，任务已完成"))
+            return redirect(url_for("web.inbox"))
+        except Invalid as exc:  # rolled back whole: show the form again with the messages
+            errors = {name.split(".")[0] or "": short_message(text) for name, text in exc.fields.items()}
+            message = exc.message
+        except Conflict as exc:  # done or claimed by someone else meanwhile: nothing to fill in any more
+            flash(exc.message, "error")
+            return redirect(url_for("web.inbox"))
+    with staff() as (s, principal):
+        detail = tasks.task_detail(s, principal, task_id)  # 404 unless this user may see the task
+        task = s.get(Task, task_id)
+        case = task.case
+        schema = detail["form_schema"] or {"properties": {}}
+        status = 422 if errors else 200
+        return render_template(
+            "task.html", task=detail, case=detail["case"], fields=fields_of(schema, _pickers(s)),
+            values=request.form if request.method == "POST" else MultiDict(), errors=errors, message=message,
+            units=lookups.unit_names(s), attachments_panel=panel(s, principal, case, task_id), case_id=case.id,
+            me=principal.user, form_labels=lookups.form_labels(s, case),
+            assignees=_assignees(s, principal, task),
+        ), status
+
+
+def _complete(s: Session, principal: Principal, task_id: int) -> None:
+    detail = tasks.task_detail(s, principal, task_id)
+    schema = detail["form_schema"] or {"properties": {}}
+    data = parse(schema, request.form)
+    task = s.get(Task, task_id)
+    for f in fields_of(schema):
+        if f.kind == "attachments" and (stored := store_uploads(s, principal, task.case, f.name, task)):
+            data[f.name] = stored
+    tasks.complete(s, principal, task_id, data)
+
+
+def store_uploads(s: Session, principal: Principal, case: Case, name: str, task: Task | None = None) -> list[str]:
+    """Store the files posted in input ``name`` as this user's; a form's field holds their ids."""
+    uploads = uploads_from(request.files.getlist(name), name)
+    return [str(attachment_service.store(s, case, u, principal.user, folder=upload_folder(), task=task,
+                                         field=name).id) for u in uploads]
+
+
+def _pickers(s: Session) -> dict[str, list[tuple[str, str]]]:
+    return {"department": lookups.departments(s),
+            "matter": [(code, f"{name}（{klass}）") for code, name, klass in lookups.matters()]}
+
+
+# --- a case --------------------------------------------------------------------------------------
+
+
+@bp.get("/cases")
+@page
+def find_case(s: Session, principal: Principal) -> Any:
+    """查找案件: open a case by its number (the same 404 whether it does not exist or is not yours)."""
+    number = request.args.get("number", "")
+    case_id = lookups.case_id_by_number(s, number)
+    if case_id is None:
+        raise NotFound(f"case {number} not found")
+    cases.visible(s, principal, case_id)
+    return redirect(url_for("web.case_page", case_id=case_id))
+
+
+@bp.get("/cases/<int:case_id>")
+@page
+def case_page(s: Session, principal: Principal, case_id: int) -> Any:
+    return _render_case(s, principal, case_id)
+
+
+@bp.post("/cases/<int:case_id>/comments")
+def add_comment(case_id: int) -> Any:
+    try:
+        with staff() as (s, principal):
+            comments.add_comment(s, principal, case_id, request.form.get("body", ""),
+                                 request.form.get("public") in ("1", "true", "on"))
+        flash(_("已添加跟哨记录"))
+        return redirect(url_for("web.case_page", case_id=case_id) + "#comments")
+    except Invalid as exc:
+        errors = {name: short_message(text) for name, text in exc.fields.items()}
+    with staff() as (s, principal):
+        return _render_case(s, principal, case_id, errors=errors, values=request.form,
+                            here=url_for("web.case_page", case_id=case_id)), 422
+
+
+def _render_case(s: Session, principal: Principal, case_id: int, errors: dict[str, str] | None = None,
+                 values: Any = None, here: str | None = None) -> Any:
+    case = cases.visible(s, principal, case_id)
+    return render_template(
+        "case.html", case=cases.describe(s, case, principal), case_id=case_id, units=lookups.unit_names(s),
+        comments=comments.comments_for_staff(s, case), attachments_panel=panel(s, principal, case),
+        can_comment=not principal.read_only, errors=errors or {}, values=values or MultiDict(),
+        categories=lookups.categories(), me=principal.user,
+        form_labels=lookups.form_labels(s, case), here=here or request.path,
+    )
+

@@ -1,3 +1,131 @@
-"""Web routes: public (filled in by issue 3)."""
+"""Public pages, no login, phone first: report a problem, track it by code, rate the result.
+
+A citizen sees their case's status and public updates only: units and what was done, never the
+names or phone numbers of staff or of other people.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+
+from app.api import unit_of_work
+from app.models import Case
+from app.services import cases, lookups, tracking
+from app.services.auth import Principal
+from app.services.errors import Invalid
+from app.web import bp
+from app.web.attachments import accepts_uploads, public_panel, save_public_photos
+from app.web.forms import N_, short_message
+from app.web.pages import store_uploads
+from app.web.session import optional_principal, public_page
+
+PUBLIC_CHANNEL = "web"
+STAFF_CHANNEL = "app_photo"  # 随手拍: a grid worker's report with photos
+# What the page asks for, in the order of the JSON body of POST /api/public/reports.
+REPORT_FIELDS = ("title", "description", "grid", "address", "matter", "reporter_name", "reporter_phone")
+
+
+@bp.route("/report", methods=["GET", "POST"])
+@accepts_uploads
+def public_report() -> Any:
+    """Anyone reports here; a logged-in grid worker reports as themself (随手拍) and may record a
+    problem of their own grid as fixed on the spot (grade 1, self-handled)."""
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            with unit_of_work() as s:
+                principal = optional_principal(s)
+                case = _file(s, principal, request.form)
+                if _reports_as_staff(principal):
+                    flash(_("已上报，案件编号 %(n)s", n=case.number))
+                    return redirect(url_for("web.case_page", case_id=case.id))
+                return redirect(url_for("web.track_case", code=case.tracking_code, new=1))
+        except Invalid as exc:
+            errors = {name: short_message(text) for name, text in exc.fields.items()} or {"": exc.message}
+    with unit_of_work() as s:
+        principal = optional_principal(s)
+        return render_template(
+            "report.html", places=lookups.places(s), matters=lookups.matters(), errors=errors,
+            values=request.form if request.method == "POST" else MultiDict(),
+            me=principal.user if principal else None,
+            grid_worker=_reports_as_staff(principal),
+        ), 422 if errors else 200
+
+
+def _file(s: Session, principal: Principal | None, form: MultiDict[str, str]) -> Case:
+    _check_place(s, form)
+    staff = _reports_as_staff(principal)
+    body: dict[str, Any] = {"channel": STAFF_CHANNEL if staff else PUBLIC_CHANNEL}
+    for name in REPORT_FIELDS:
+        value = (form.get(name) or "").strip()
+        if value:
+            body[name] = value
+    if staff and form.get("self_handled") in ("1", "true", "on"):
+        body["self_handled"] = True
+    if "grid" not in body:
+        raise Invalid("choose the grid", {"grid": N_("请选择网格")})
+    case = cases.file_report(s, principal if staff else None, body)
+    if staff and principal is not None:
+        store_uploads(s, principal, case, "photo")
+    else:
+        save_public_photos(s, case, "photo")
+    return case
+
+
+def _reports_as_staff(principal: Principal | None) -> bool:
+    return principal is not None and "grid_worker" in principal.roles
+
+
+def _check_place(s: Session, form: MultiDict[str, str]) -> None:
+    """The three pickers must name one line of the tree (without script they are not filtered)."""
+    parents = {p.code: p.parent for p in lookups.places(s)}
+    grid, community, street = form.get("grid"), form.get("community"), form.get("street")
+    if grid and community and parents.get(grid) != community:
+        raise Invalid("the grid is not in the community", {"grid": N_("该网格不属于所选社区")})
+    if community and street and parents.get(community) != street:
+        raise Invalid("the community is not in the street", {"community": N_("该社区不属于所选街道")})
+
+
+@bp.get("/track")
+def track() -> Any:
+    code = (request.args.get("code") or "").strip()
+    if code:
+        return redirect(url_for("web.track_case", code=code.upper()))
+    return render_template("track_lookup.html")
+
+
+@bp.get("/track/<code>")
+@public_page
+def track_case(s: Session, code: str) -> Any:
+    return _render_track(s, code)
+
+
+@bp.post("/track/<code>/rate")
+def rate(code: str) -> Any:
+    answers = {"satisfaction": request.form.get("satisfaction", ""), "comment": request.form.get("comment", "").strip()}
+    payload = {k: v for k, v in answers.items() if v}
+    try:
+        with unit_of_work() as s:
+            tracking.rate(s, code, payload)
+        flash(_("感谢您的评价！"))
+        return redirect(url_for("web.track_case", code=code))
+    except Invalid as exc:
+        errors = {name: short_message(text) for name, text in exc.fields.items()}
+    with unit_of_work() as s:
+        return _render_track(s, code, errors=errors, values=request.form), 422
+
+
+def _render_track(s: Session, code: str, errors: dict[str, str] | None = None, values: Any = None) -> Any:
+    case = tracking.case_by_code(s, code)
+    return render_template(
+        "track.html", case=case, current=tracking.followed(s, case)[-1], updates=tracking.public_updates(s, case),
+        awaiting_rating=tracking.rating_task(s, case) is not None, errors=errors or {},
+        values=values or MultiDict(), new=request.args.get("new") == "1",
+        attachments_panel=public_panel(s, case), case_id=case.id,
+        here=url_for("web.track_case", code=case.tracking_code),
+    )

@@ -1,7 +1,7 @@
 """issue 4: timers, notifications, supervised ledger (挂账督办), incidents
 
 Revision ID: 0003_timers
-Revises: 0001
+Revises: 0002_web
 Create Date: 2026-11-21 09:37:37.952526
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0003_timers'
-down_revision = '0001'
+down_revision = '0002_web'
 branch_labels = None
 depends_on = None
 

@@ -77,7 +77,8 @@ def test_every_operation_documents_errors_and_security(doc: dict[str, Any]) -> N
 def test_declared_security_matches_the_routes(client: FlaskClient, doc: dict[str, Any]) -> None:
     """Operations with security answer 401 without credentials; public ones never do."""
     for (path, method), op in _operations(doc).items():
-        url = path.format(task_id=1, case_id=1, code="NOSUCHCODE", step=1, notification_id=1, incident_id=1)
+        url = path.format(task_id=1, case_id=1, code="NOSUCHCODE", step=1, notification_id=1, incident_id=1,
+                          attachment_id=1)
         status = client.open(url, method=method.upper()).status_code
         assert (status == 401) == bool(op["security"]), (method, path, status)
 
@@ -106,7 +107,7 @@ class Checker:
         self.registry: Registry[Any] = Registry().with_resource("urn:openapi", resource)
 
     def __call__(self, user: str | None, method: str, path: str, status: int, **kwargs: Any) -> Any:
-        names = ("task_id", "case_id", "code", "step", "notification_id", "incident_id")
+        names = ("task_id", "case_id", "code", "step", "notification_id", "incident_id", "attachment_id")
         params = {k: kwargs.pop(k) for k in names if k in kwargs}
         resp = self.api.call(method.upper(), user, path.format(**params), **kwargs)
         assert resp.status_code == status, (method, path, resp.get_json())

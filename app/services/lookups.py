@@ -1,0 +1,91 @@
+"""Read-only lists the pages offer as choices: places (street → community → grid), departments,
+catalogue matters and classes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Case, Task, Unit
+from app.services.catalogue import load_catalogue
+from app.services.processes import bundle_of, latest_version
+
+
+@dataclass(frozen=True)
+class Place:
+    code: str
+    name: str
+    kind: str
+    parent: str | None
+
+
+def places(session: Session) -> list[Place]:
+    """Streets, communities and grids in code order, each naming its parent's code."""
+    units = session.scalars(select(Unit).where(Unit.kind.in_(("street", "community", "grid"))).order_by(Unit.code))
+    return [Place(u.code, u.name, u.kind, u.parent.code if u.parent else None) for u in units]
+
+
+def departments(session: Session) -> list[tuple[str, str]]:
+    query = select(Unit).where(Unit.kind == "department").order_by(Unit.code)
+    return [(u.code, u.name) for u in session.scalars(query)]
+
+
+def unit_names(session: Session) -> dict[str, str]:
+    """Unit code → name, for showing the codes the services return."""
+    return {code: name for code, name in session.execute(select(Unit.code, Unit.name))}
+
+
+def matters() -> list[tuple[str, str, str]]:
+    """(code, name, class name) of every catalogue matter, grouped by class."""
+    cat = load_catalogue()
+    return [(m.code, m.name, cat.classes.get(m.klass, m.klass)) for m in sorted(cat.matters.values(),
+            key=lambda m: (list(cat.classes).index(m.klass) if m.klass in cat.classes else 99, m.code))]
+
+
+def categories() -> dict[str, str]:
+    return dict(load_catalogue().classes)
+
+
+@dataclass(frozen=True)
+class FormLabels:
+    """The form of each task of a case, to show its submitted answers with the form's own titles
+    (the same field name may mean different things in two forms: ``decision``)."""
+
+    forms: dict[str, dict[str, Any]]  # form file → its schema's properties
+    task_forms: dict[int, str]  # task id → form file
+
+    def field(self, task_id: Any, name: str, english: bool = False) -> str:
+        prop = self._prop(task_id, name)
+        return str(prop.get("description" if english else "title") or prop.get("title") or name)
+
+    def choice(self, task_id: Any, name: str, value: Any) -> str | None:
+        for option in self._prop(task_id, name).get("oneOf", []):
+            if isinstance(option, dict) and option.get("const") == value:
+                return str(option.get("title", value))
+        return None
+
+    def _prop(self, task_id: Any, name: str) -> dict[str, Any]:
+        form = self.task_forms.get(task_id) if isinstance(task_id, int) else None
+        return self.forms.get(form or "", {}).get(name, {})
+
+
+def form_labels(session: Session, case: Case) -> FormLabels:
+    bundle = bundle_of(session, case.process_version_id)
+    forms = {name: schema.get("properties", {}) for name, schema in bundle.forms.items()}
+    task_forms = {task_id: form for task_id, form in session.execute(
+        select(Task.id, Task.form).where(Task.case_id == case.id))}
+    return FormLabels(forms, task_forms)
+
+
+def case_id_by_number(session: Session, number: str) -> int | None:
+    """The id of the case with this number (20260501-000123); whether the user may see it is
+    for ``cases.visible`` to say."""
+    return session.scalar(select(Case.id).where(Case.number == number.strip())) if number.strip() else None
+
+
+def task_titles(session: Session) -> dict[str, str]:
+    """Task type → title in the latest process version (for inbox groups not on the current page)."""
+    return bundle_of(session, latest_version(session).id).task_titles()

@@ -1,0 +1,99 @@
+"""The reporter's side of a case, by tracking code: status, public updates, and their rating.
+
+A reporter sees units and what was done, never the names or phones of staff or other people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Case, Event, Task, Unit
+from app.services import workflow
+from app.services.comments import public_comments
+from app.services.errors import Conflict, NotFound
+from app.services.processes import bundle_of
+from app.services.validation import validate
+
+# The stage of the call-back task (回访): while it is open, the reporter may rate on the page.
+RATING_STAGE = "callback"
+# Milestones a reporter sees; feedback tasks add the text written for them (一对一反馈).
+MILESTONES = {
+    "case_created", "dispatched", "whistle_started", "reported_in", "escalated", "satisfaction", "case_closed",
+}
+FEEDBACK_FIELD = "feedback"
+
+
+@dataclass(frozen=True)
+class PublicUpdate:
+    at: datetime
+    kind: str  # an event type above, "feedback" or "comment"
+    unit: str | None = None
+    text: str | None = None
+
+
+def case_by_code(session: Session, code: str) -> Case:
+    case = session.scalar(select(Case).where(Case.tracking_code == code.strip().upper())) if code else None
+    if case is None:
+        raise NotFound("no case has this tracking code")
+    return case
+
+
+def followed(session: Session, case: Case) -> list[Case]:
+    """The reported case and the whistles it was escalated to (社呼街应、街呼市应), oldest first:
+    the reporter follows their problem, not one case number."""
+    chain = [case]
+    while child := session.scalar(
+        select(Case).where(Case.parent_case_id == chain[-1].id).order_by(Case.id.desc()).limit(1)
+    ):
+        if child in chain:
+            break
+        chain.append(child)
+    return chain
+
+
+def public_updates(session: Session, case: Case) -> list[PublicUpdate]:
+    """Milestones, feedback and public notes of the case and of the whistles it became."""
+    units = {unit_id: name for unit_id, name in session.execute(select(Unit.id, Unit.name))}
+    chain = followed(session, case)
+    ids = [c.id for c in chain]
+    updates: list[PublicUpdate] = []
+    for event in session.scalars(select(Event).where(Event.case_id.in_(ids)).order_by(Event.created_at, Event.id)):
+        unit = units.get(event.unit_id) if event.unit_id else None
+        if event.type in MILESTONES:
+            updates.append(PublicUpdate(event.created_at, event.type, unit))
+        elif event.type == "task_completed" and _feedback_text(event.data):
+            updates.append(PublicUpdate(event.created_at, "feedback", unit, _feedback_text(event.data)))
+    for item in chain:
+        updates += [PublicUpdate(c.at, "comment", c.unit_name, c.body) for c in public_comments(session, item)]
+    return sorted(updates, key=lambda u: u.at)
+
+
+def rating_task(session: Session, case: Case) -> Task | None:
+    """The open call-back task, if the case (or the whistle it became) waits for the reporter's rating."""
+    ids = [c.id for c in followed(session, case)]
+    return session.scalar(
+        select(Task).where(Task.case_id.in_(ids), Task.status == "open", Task.stage == RATING_STAGE).order_by(Task.id)
+    )
+
+
+def rate(session: Session, code: str, form: Any) -> Case:
+    """The reporter's satisfaction (满意/基本满意/不满意) and comment complete the call-back task,
+    exactly as the call-back agent's answer would: the process goes on from there."""
+    task = rating_task(session, case_by_code(session, code))
+    if task is None:
+        raise Conflict("this case is not waiting for your rating")
+    data = validate(bundle_of(session, task.case.process_version_id).validator(task.form), form)
+    workflow.complete(session, task, data, None)
+    return task.case
+
+
+def _feedback_text(data: dict[str, Any]) -> str | None:
+    """What the feedback form (反馈群众) told the reporter."""
+    form = data.get("form") or {}
+    text = form.get(FEEDBACK_FIELD)
+    return text if isinstance(text, str) and text else None

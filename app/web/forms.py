@@ -1,0 +1,160 @@
+"""Task forms from their JSON Schema: the fields to draw, and the posted form turned back into data.
+
+Validation stays where it is for the API (the task's JSON Schema, checked by the service); this
+module only turns HTML inputs into typed values and the service's field errors into short messages.
+
+Widgets (``processes/forms/*.schema.json``):
+- ``oneOf`` of ``const`` choices → radio buttons (a drop-down past 5 choices);
+  an array whose items have choices → check boxes (multi choice)
+- ``"x-widget": "rating"`` → 1–5 radio scale · integer/number → number input
+- boolean → 是/否 radios when required, a check box otherwise
+- string: ``"format": "date"`` / ``"date-time"`` → date pickers; ``"x-widget": "text"`` or a
+  ``maxLength`` up to 200 → one line; any other string → long text
+- array of strings → long text, one item per line
+- ``"x-widget": "department"`` (string or array) → department picker; ``"x-widget": "matter"`` →
+  responsibility-catalogue matter picker; ``"x-widget": "attachments"`` → file upload
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+ONE_LINE_MAX = 200
+RADIO_MAX = 5
+
+
+@dataclass
+class Field:
+    name: str
+    label: str
+    help: str
+    # choice|select|multi|rating|boolean|checkbox|integer|number|date|datetime|text|textarea|lines|attachments
+    kind: str
+    required: bool = False
+    options: list[tuple[str, str]] = field(default_factory=list)
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+    codes_readable: bool = False  # the choice values are English words, worth showing to English readers
+
+
+def fields_of(schema: dict[str, Any], options: dict[str, list[tuple[str, str]]] | None = None) -> list[Field]:
+    """The fields of a form, in the schema's order; ``options`` fills department and matter pickers."""
+    required = set(schema.get("required", []))
+    return [_field(name, prop, name in required, options or {}) for name, prop in schema.get("properties", {}).items()]
+
+
+def _field(name: str, prop: dict[str, Any], required: bool, options: dict[str, list[tuple[str, str]]]) -> Field:
+    f = Field(name=name, label=prop.get("title", name), help=prop.get("description", ""), kind="text",
+              required=required, minimum=prop.get("minimum"), maximum=prop.get("maximum"),
+              max_length=prop.get("maxLength"))
+    widget = prop.get("x-widget")
+    kind = prop.get("type")
+    items = prop.get("items", {}) if kind == "array" else {}
+    if widget == "attachments":
+        f.kind = "attachments"
+    elif widget in ("department", "matter"):
+        f.options = options.get(widget, [])
+        f.kind = "multi" if kind == "array" else "select"
+    elif choices := _choices(prop):
+        f.options, f.codes_readable = choices, True
+        f.kind = "choice" if len(choices) <= RADIO_MAX else "select"
+    elif kind == "array" and (choices := _choices(items)):
+        f.options, f.kind, f.codes_readable = choices, "multi", True
+    elif kind == "array":
+        f.kind = "lines"
+    elif widget == "rating":
+        f.kind = "rating"
+        f.options = [(str(n), str(n)) for n in range(int(prop.get("minimum", 1)), int(prop.get("maximum", 5)) + 1)]
+    elif kind == "boolean":
+        f.kind = "boolean" if required else "checkbox"
+    elif kind in ("integer", "number"):
+        f.kind = kind
+    elif prop.get("format") in ("date", "date-time"):
+        f.kind = "date" if prop["format"] == "date" else "datetime"
+    elif widget == "text" or (f.max_length is not None and f.max_length <= ONE_LINE_MAX):
+        f.kind = "text"
+    else:
+        f.kind = "textarea"
+    return f
+
+
+def _choices(prop: dict[str, Any]) -> list[tuple[str, str]]:
+    if "oneOf" in prop and all(isinstance(o, dict) and "const" in o for o in prop["oneOf"]):
+        return [(str(o["const"]), o.get("title", str(o["const"]))) for o in prop["oneOf"]]
+    if "enum" in prop:
+        return [(str(v), str(v)) for v in prop["enum"]]
+    return []
+
+
+def parse(schema: dict[str, Any], form: MultiDict[str, str]) -> dict[str, Any]:
+    """The posted inputs as the typed data the schema describes. Empty inputs are left out (so a
+    required one is reported missing); what cannot be converted is passed on as typed, for the
+    schema check to name it."""
+    data: dict[str, Any] = {}
+    for f in fields_of(schema):
+        prop = schema["properties"][f.name]
+        if f.kind == "attachments":
+            continue  # the page stores the uploaded files and fills these in
+        if f.kind == "checkbox":
+            data[f.name] = form.get(f.name) in ("true", "on", "1")
+            continue
+        if f.kind in ("multi", "lines"):
+            raw = form.getlist(f.name) if f.kind == "multi" else (form.get(f.name) or "").splitlines()
+            values = [v.strip() for v in raw if v.strip()]
+            if values:
+                data[f.name] = [_typed(prop.get("items", {}), v) for v in values]
+            continue
+        value = (form.get(f.name) or "").strip()
+        if value:
+            data[f.name] = _typed(prop, value)
+    return data
+
+
+def _typed(prop: dict[str, Any], value: str) -> Any:
+    consts = [o["const"] for o in prop.get("oneOf", []) if isinstance(o, dict) and "const" in o]
+    for const in consts:
+        if str(const) == value:
+            return const
+    kind = prop.get("type")
+    try:
+        if kind == "integer":
+            return int(value)
+        if kind == "number":
+            return float(value)
+    except ValueError:
+        return value
+    if kind == "boolean":
+        return {"true": True, "false": False}.get(value, value)
+    return value
+
+
+def N_(text: str) -> str:
+    """Marks a message id for extraction; translated where it is shown."""
+    return text
+
+
+# jsonschema's messages, said shortly for a person next to the field
+_MESSAGES: list[tuple[str, str]] = [
+    (r"is a required property|required", N_("必填")),
+    (r"should be non-empty|is too short", N_("不能为空")),
+    (r"is not valid under any of the given schemas|is not one of", N_("请从选项中选择")),
+    (r"is less than the minimum|is greater than the maximum", N_("超出允许范围")),
+    (r"is too long", N_("内容过长")),
+    (r"is not of type 'integer'|is not of type 'number'", N_("请填写数字")),
+    (r"is not of type", N_("格式不正确")),
+    (r"does not match", N_("格式不正确")),
+    (r"contains control characters", N_("含有不允许的控制字符")),
+]
+
+
+def short_message(message: str) -> str:
+    """A Chinese msgid for a validation message we know, else the message as the service gave it."""
+    for pattern, text in _MESSAGES:
+        if re.search(pattern, message):
+            return text
+    return message

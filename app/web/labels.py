@@ -1,0 +1,125 @@
+"""What the pages show for codes: levels, statuses, event types, deadline lights, times.
+
+Message ids are Chinese (the default language); ``_`` translates them for English readers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask_babel import format_datetime, format_timedelta, get_locale
+from flask_babel import gettext as _
+
+from app.services import clock
+from app.services.cases import CHANNELS
+from app.services.org import ROLES
+from app.web.forms import N_
+
+LEVELS = {"community": N_("社区哨"), "street": N_("街道哨"), "district": N_("区级哨")}
+STATUSES = {"open": N_("办理中"), "closed": N_("已办结")}
+OUTCOMES = {"self_handled": N_("网格员自行处置"), "closed": N_("已解决"), "escalated": N_("已上报上级")}
+SATISFACTION = {"satisfied": N_("满意"), "basically_satisfied": N_("基本满意"), "dissatisfied": N_("不满意")}
+DUTIES = {"lead": N_("主体责任"), "cooperating": N_("配合责任")}
+EVENTS = {
+    "case_created": N_("受理登记"),
+    "task_ready": N_("待办生成"),
+    "task_completed": N_("办理完成"),
+    "task_claimed": N_("签收"),
+    "task_unclaimed": N_("退回签收"),
+    "task_assigned": N_("指派"),
+    "dispatched": N_("派单"),
+    "whistle_started": N_("吹哨"),
+    "reported_in": N_("部门报到"),
+    "escalated": N_("上报上级"),
+    "evaluated": N_("一哨一考评价"),
+    "satisfaction": N_("满意度回访"),
+    "case_closed": N_("办结销号"),
+    "comment_added": N_("跟哨记录"),
+    "attachment_added": N_("上传附件"),
+    "attachment_visibility": N_("附件公开设置"),
+    "feedback": N_("反馈"),
+    "comment": N_("进展说明"),
+}
+# Chinese city-management platforms: green under 80 % of the time limit, yellow until the deadline.
+YELLOW_AT = 0.8
+
+
+def is_english() -> bool:
+    locale = get_locale()
+    return locale is not None and locale.language == "en"
+
+
+def bilingual(text: str | None) -> str:
+    """Names written "中文 English" (task titles, role names): the half for the reader's language."""
+    if not text:
+        return ""
+    head, _sep, tail = text.partition(" ")
+    if not tail or not any("\u4e00" <= ch <= "\u9fff" for ch in head):
+        return text
+    return tail if is_english() else head
+
+
+def parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime) or value is None:
+        return value
+    return datetime.fromisoformat(str(value).removesuffix("Z"))
+
+
+def deadline_light(created_at: Any, due_at: Any, now: datetime | None = None) -> str | None:
+    """green / yellow / red for a task's deadline, None when it has none."""
+    start, due = parse_time(created_at), parse_time(due_at)
+    if start is None or due is None:
+        return None
+    now = now or clock.now()
+    if now >= due:
+        return "red"
+    limit = (due - start).total_seconds()
+    if limit <= 0 or (now - start).total_seconds() >= YELLOW_AT * limit:
+        return "yellow"
+    return "green"
+
+
+def when(value: Any) -> str:
+    moment = parse_time(value)
+    return format_datetime(moment, "yyyy-MM-dd HH:mm") if moment else ""
+
+
+def ago(value: Any) -> str:
+    moment = parse_time(value)
+    if moment is None:
+        return ""
+    return format_timedelta(moment - clock.now(), granularity="minute", add_direction=True)
+
+
+def until(value: Any) -> str:
+    """Time left to a deadline ("剩 3小时"), or how far past it ("超期 2天")."""
+    moment = parse_time(value)
+    if moment is None:
+        return ""
+    left = moment - clock.now()
+    span = format_timedelta(abs(left), granularity="minute", threshold=1.1)
+    return _("剩 %(t)s", t=span) if left.total_seconds() > 0 else _("超期 %(t)s", t=span)
+
+
+def label(table: dict[str, str], code: Any) -> str:
+    return _(table[code]) if code in table else (str(code) if code is not None else "")
+
+
+def step_titles(timeline: list[dict[str, Any]]) -> dict[str, str]:
+    """Task type → its title, as the case's own "task ready" events name them."""
+    return {e["data"]["task"]: e["data"].get("title", e["data"]["task"])
+            for e in timeline if e["type"] == "task_ready" and "task" in e["data"]}
+
+
+def template_helpers() -> dict[str, Any]:
+    return {
+        "bilingual": bilingual, "is_english": is_english, "deadline_light": deadline_light,
+        "when": when, "ago": ago, "until": until,
+        "level_label": lambda c: label(LEVELS, c), "status_label": lambda c: label(STATUSES, c),
+        "outcome_label": lambda c: label(OUTCOMES, c), "satisfaction_label": lambda c: label(SATISFACTION, c),
+        "duty_label": lambda c: label(DUTIES, c), "event_label": lambda c: label(EVENTS, c),
+        "channel_label": lambda c: bilingual(CHANNELS.get(c, c)) if c else "",
+        "role_label": lambda c: bilingual(ROLES.get(c, c)) if c else "",
+        "step_titles": step_titles,
+    }

@@ -1,0 +1,81 @@
+// 流程图: render the case's own process version with bpmn-js (NavigatedViewer: pan and zoom only)
+// and mark completed elements and elements holding a token. One tab per process the case entered.
+(function () {
+  "use strict";
+  var section = document.querySelector("[data-diagram-url]");
+  if (!section) return;
+  var canvasEl = section.querySelector(".diagram-canvas");
+  var tabs = section.querySelector(".diagram-tabs");
+  var message = section.querySelector(".diagram-message");
+
+  function fail(text) {
+    message.textContent = text;
+    message.hidden = false;
+    section.dataset.state = "error";
+  }
+
+  if (typeof window.BpmnJS === "undefined") {
+    fail(section.dataset.msgMissing);
+    return;
+  }
+  var viewer = new window.BpmnJS({ container: canvasEl });
+
+  function mark(process) {
+    var canvas = viewer.get("canvas");
+    var registry = viewer.get("elementRegistry");
+    process.completed.forEach(function (id) { if (registry.get(id)) canvas.addMarker(id, "state-completed"); });
+    process.active.forEach(function (id) { if (registry.get(id)) canvas.addMarker(id, "state-active"); });
+  }
+
+  // Wide processes fitted whole are too small to read: then open on the current task, readable.
+  var READABLE_ZOOM = 0.75;
+
+  function frame(process) {
+    var canvas = viewer.get("canvas");
+    var registry = viewer.get("elementRegistry");
+    canvas.zoom("fit-viewport", "auto");
+    var current = process.active.map(function (id) { return registry.get(id); })
+      .filter(function (el) { return el && el.width; })
+      .sort(function (a, b) { return a.width * a.height - b.width * b.height; })[0];
+    if (!current || canvas.zoom() >= READABLE_ZOOM) return;
+    var width = canvasEl.clientWidth / READABLE_ZOOM;
+    var height = canvasEl.clientHeight / READABLE_ZOOM;
+    canvas.viewbox({
+      x: current.x + current.width / 2 - width / 2, y: current.y + current.height / 2 - height / 2,
+      width: width, height: height
+    });
+  }
+
+  function show(process, button) {
+    section.dataset.state = "loading";
+    Array.prototype.forEach.call(tabs.children, function (b) { b.setAttribute("aria-selected", String(b === button)); });
+    return viewer.importXML(process.xml).then(function () {
+      mark(process);
+      frame(process);
+      section.dataset.process = process.id;
+      section.dataset.state = "ready";
+    }).catch(function (err) { fail(section.dataset.msgError + ": " + err.message); });
+  }
+
+  fetch(section.dataset.diagramUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    .then(function (resp) {
+      if (!resp.ok) throw new Error("HTTP " + resp.status);
+      return resp.json();
+    })
+    .then(function (data) {
+      // Open on the innermost process holding a token (e.g. the whistle rather than the case).
+      var current = 0;
+      data.processes.forEach(function (process, index) { if (process.active.length) current = index; });
+      data.processes.forEach(function (process, index) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.setAttribute("role", "tab");
+        button.dataset.process = process.id;
+        button.textContent = process.name;
+        button.addEventListener("click", function () { show(process, button); });
+        tabs.appendChild(button);
+        if (index === current) show(process, button);
+      });
+    })
+    .catch(function (err) { fail(section.dataset.msgError + ": " + err.message); });
+})();
