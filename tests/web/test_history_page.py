@@ -107,6 +107,7 @@ def test_the_slider_step_shows_the_case_as_it_was_then(pages: Pages, api: Api) -
     tasks = open_tasks(second)
     assert 'data-task-type="prepare_whistle"' in tasks and "<td>—</td>" in tasks  # nobody held it yet
     assert '<dd data-key="grade">3</dd>' in second and '<dd data-key="level">community</dd>' in second
+    assert '<dd data-key="urgent">否</dd>' in second and "准备吹哨材料" in second  # task titles, not codes
 
     third = body_of(pages.get(f"/cases/{case_id}/history?step=3"))
     tasks = open_tasks(third)
