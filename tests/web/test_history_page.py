@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import Connection, text
 
 from tests.conftest import Api
@@ -78,7 +79,7 @@ def test_the_auditor_opens_the_history_of_any_case_from_the_case_page(pages: Pag
     assert f'data-diagram-url="/cases/{case_id}/history/{last}/diagram.json"' in html
 
 
-def test_another_units_staff_get_404_and_strangers_the_login(pages: Pages, api: Api, client) -> None:
+def test_another_units_staff_get_404_and_strangers_the_login(pages: Pages, api: Api, client: FlaskClient) -> None:
     case_id = triaged(api)
     resp = client.get(f"/cases/{case_id}/history?step=2")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
