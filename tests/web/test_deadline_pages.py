@@ -89,6 +89,11 @@ def test_a_late_department_is_on_the_ledger_and_its_head_is_notified(
     assert ledger(pages, "zj-head", case_id) == [] and ledger(pages, "sec-s3c2", case_id) == []
     assert [e["status"] for e, _ in ledger(pages, "auditor", case_id)] == ["open"]
 
+    task = Flow(api).task(case_id, "report_in", COOP)  # the task page shows the same local deadline
+    pages.logout()
+    pages.login("hw-staff")
+    assert "截止 2026-06-08 15:00" in text(pages.get(f"/tasks/{task['id']}"))
+
     Flow(api).do("hw-staff", case_id, "report_in", FORMS["report_in"], unit=COOP)  # the late work: 销号
     assert ledger(pages, "auditor", case_id, "?status=open") == []
     [(cleared, inner)] = ledger(pages, "auditor", case_id, "?status=cleared")
