@@ -119,6 +119,10 @@ def test_mark_read_is_for_the_owner_and_needs_the_csrf_token(
     pages.get("/notifications")
     assert pages.post(path).status_code == 404  # somebody else's notification
     pages.logout()
+    pages.login("auditor")
+    pages.get("/notifications")
+    assert pages.post(path).status_code == 403  # auditors read only
+    pages.logout()
     pages.login("hw-staff")
     pages.get("/notifications")
     assert [n["read"] for n, _ in notes(pages, case_id)] == ["no"]
