@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from app.models import Case, CaseUnit, Notification, SupervisionEntry, Task, Unit, User
@@ -178,6 +178,12 @@ def list_notifications(session: Session, principal: Any, unread: bool) -> dict[s
         query = query.where(Notification.read_at.is_(None))
     rows = session.execute(query.order_by(Notification.id.desc()).limit(200)).all()
     return {"items": [_notification(note, number) for note, number in rows]}
+
+
+def unread_count(session: Session, user_id: int) -> int:
+    """How many of a user's notifications are unread (the badge in the staff navigation)."""
+    return int(session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None))) or 0)
 
 
 def mark_read(session: Session, principal: Any, notification_id: int, now: datetime) -> dict[str, Any]:

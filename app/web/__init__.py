@@ -9,4 +9,4 @@ from flask import Blueprint
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
 
-from app.web import attachments, diagram, history, pages, public  # noqa: E402,F401  (routes register on import)
+from app.web import attachments, deadlines, diagram, history, pages, public  # noqa: E402,F401  (routes register on import)

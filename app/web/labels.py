@@ -5,15 +5,17 @@ Message ids are Chinese (the default language); ``_`` translates them for Englis
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from flask_babel import format_datetime, format_timedelta, get_locale
+from babel import dates
+from flask_babel import format_timedelta, get_locale
 from flask_babel import gettext as _
 
 from app.services import clock
 from app.services.cases import CHANNELS
 from app.services.org import ROLES
+from app.services.worktime import load_calendar
 from app.web.forms import N_
 
 LEVELS = {"community": N_("社区哨"), "street": N_("街道哨"), "district": N_("区级哨")}
@@ -81,8 +83,13 @@ def deadline_light(created_at: Any, due_at: Any, now: datetime | None = None) ->
 
 
 def when(value: Any) -> str:
+    """A stored time (UTC) as the wall-clock time of the working-time calendar's zone (Asia/Shanghai)."""
     moment = parse_time(value)
-    return format_datetime(moment, "yyyy-MM-dd HH:mm") if moment else ""
+    if moment is None:
+        return ""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return dates.format_datetime(aware, "yyyy-MM-dd HH:mm", tzinfo=load_calendar().zone,
+                                 locale=get_locale() or "zh_CN")
 
 
 def ago(value: Any) -> str:
