@@ -77,6 +77,7 @@ def test_task_page_shows_the_case_and_a_form_built_from_the_schema(pages: Pages,
     assert 'name="grade" value="3"' in html and 'type="radio"' in html  # single choice
     assert '<select id="f-matter" name="matter">' in html and "垃圾满溢 / 垃圾堆放" in html  # catalogue picker
     assert 'type="checkbox" name="urgent"' in html  # optional boolean
+    assert 'id="assign-form"' not in html  # op-dc is the only platform operator of the district
     assert 'data-event="case_created"' in html and "gw-s1c1g1" in html  # earlier steps, who and when
 
 
