@@ -114,7 +114,7 @@ def demo(host: str, port: int, no_serve: bool, cases: int) -> None:
     from app.services.errors import ServiceError
     from app.services.org import load_organisation
     from app.services.processes import deploy_directory
-    from app.services.simulate import run_simulation
+    from app.services.simulate import leave_open_work, run_simulation
 
     run_migrations(_settings().database_url)
     try:
@@ -127,10 +127,17 @@ def demo(host: str, port: int, no_serve: bool, cases: int) -> None:
     if empty and cases:
         summary = run_simulation(_db(), cases)
         click.echo(f"{cases} demo cases simulated: {summary['ends']}")
+        waiting = leave_open_work(_db())
+        click.echo(f"{sum(waiting['ends'].values())} more cases left waiting at every kind of task "
+                   f"(和平里社区 第一网格): {waiting['ends']}")
     click.echo(_demo_banner(host, port, version.version))
     if not no_serve:
         from werkzeug.serving import run_simple
 
+        from app.services.scheduler import TimerScheduler
+
+        # Deadlines fire while the demo runs: reminders, 督办 and escalations (see `scheduler`).
+        TimerScheduler(_db(), scan_seconds=_settings().scheduler_scan_seconds).start()
         # Flask refuses app.run() inside a CLI command; serve the same app with Werkzeug directly.
         run_simple(host, port, current_app._get_current_object(), threaded=True)  # type: ignore[attr-defined]
 
@@ -149,9 +156,12 @@ def _demo_banner(host: str, port: int, version: int) -> str:
     ]
     lines = [
         f"吹哨报到 demo — process version {version}",
+        f"  网页 Web: http://{host}:{port}/  — open it in a browser and log in as any user below",
+        f"  市民 Public report / tracking: http://{host}:{port}/report , http://{host}:{port}/track",
         f"  API:      http://{host}:{port}/api  (OpenAPI: http://{host}:{port}/api/openapi.json)",
+        "  The deadline scheduler runs inside this server (reminders, 督办, escalation).",
         "  Password for every demo user: demo1234",
-        "  Logins (POST /api/login or POST /api/tokens):",
+        "  Logins (web page, or POST /api/login / POST /api/tokens):",
         *[f"    {u:<52} {what}" for u, what in logins],
         "  All users are listed in config/demo_org.yaml.",
     ]

@@ -62,6 +62,26 @@ SCENARIOS = [
 ]
 
 
+# One case waiting at each kind of human task, for `demo`: every demo role finds work in its inbox.
+OPEN_WORK = [
+    Scenario("open_triage", 0, 2, stop_at="triage"),
+    Scenario("open_handle_dispatched", 0, 2, stop_at="handle_dispatched"),
+    Scenario("open_verify_dispatched", 0, 2, stop_at="verify_dispatched"),
+    Scenario("open_prepare_whistle", 0, 3, stop_at="prepare_whistle"),
+    Scenario("open_review_section", 0, 3, stop_at="review_section"),
+    Scenario("open_review_deputy", 0, 3, stop_at="review_deputy"),
+    Scenario("open_review_head", 0, 3, stop_at="review_head"),
+    Scenario("open_file_whistle", 0, 3, level="street", stop_at="file_whistle"),
+    Scenario("open_report_in", 0, 3, stop_at="report_in"),
+    Scenario("open_coordinate", 0, 3, stop_at="coordinate"),
+    Scenario("open_handle", 0, 3, stop_at="handle"),
+    Scenario("open_verify", 0, 3, stop_at="verify"),
+    Scenario("open_callback", 0, 3, stop_at="callback"),
+    Scenario("open_evaluate", 0, 3, stop_at="evaluate"),
+]
+DEMO_GRID = "dc-s1-c1-g1"  # 和平里社区 第一网格: the grid of the README's demo logins
+
+
 class Simulator:
     def __init__(self, db: Database, seed: int) -> None:
         self.db = db
@@ -78,11 +98,19 @@ class Simulator:
                 ends[final] += 1
         return {"steps": self.steps, "ends": dict(sorted(ends.items()))}
 
-    def file(self, scenario: Scenario) -> int:
+    def open_work(self, grid_code: str) -> dict[str, Any]:
+        """Leave one case on ``grid_code`` waiting at each kind of human task (OPEN_WORK)."""
+        ends: Counter[str] = Counter()
+        for scenario in OPEN_WORK:
+            for final in self.drive(self.file(scenario, grid_code), scenario):
+                ends[final] += 1
+        return {"steps": self.steps, "ends": dict(sorted(ends.items()))}
+
+    def file(self, scenario: Scenario, grid_code: str | None = None) -> int:
         title, matter = self.rng.choice(TITLES)
         with self.db.unit_of_work() as s:
             grids = s.scalars(select(Unit).where(Unit.kind == "grid")).all()
-            grid = self.rng.choice(grids)
+            grid = next(g for g in grids if g.code == grid_code) if grid_code else self.rng.choice(grids)
             reporter = self._principal(s, "grid_worker", grid.id)
             body: dict[str, Any] = {
                 "title": title, "grid": grid.code, "description": f"{grid.name}: {title}",
@@ -168,6 +196,10 @@ class Simulator:
 
 def run_simulation(db: Database, count: int, seed: int = 1) -> dict[str, Any]:
     return Simulator(db, seed).run(count)
+
+
+def leave_open_work(db: Database, grid_code: str = DEMO_GRID, seed: int = 2) -> dict[str, Any]:
+    return Simulator(db, seed).open_work(grid_code)
 
 
 def advance_time(db: Database, delta: timedelta, step: timedelta = timedelta(minutes=30)) -> dict[str, int]:

@@ -22,6 +22,7 @@ from app.models import Case, ProcessVersion, Task
 from app.services.auth import principal_for, users_holding
 from app.services.cases import file_report
 from app.services.org import unit_by_code
+from app.services.simulate import OPEN_WORK
 from app.services.tasks import complete
 from app.settings import ROOT, Settings
 
@@ -119,18 +120,21 @@ def test_demo_sets_everything_up_and_prints_logins(fresh_app: Flask) -> None:
     code, out = _run(fresh_app, "demo", "--no-serve", "--cases", "5")
     assert code == 0, out
     assert "demo1234" in out and "gw-s1c1g1" in out and "process version 1" in out
-    assert "5 demo cases simulated" in out
+    assert "5 demo cases simulated" in out and "left waiting at every kind of task" in out
     with fresh_app.extensions["whistle.db"].unit_of_work() as s:
         cases = s.scalar(select(func.count()).select_from(Case))
-    assert cases >= 5
+        waiting = set(s.scalars(select(Task.task_type).where(Task.status == "open")))
+    assert cases >= 5 + len(OPEN_WORK)
+    assert {scenario.stop_at for scenario in OPEN_WORK} <= waiting  # every demo role finds work
     code, out = _run(fresh_app, "demo", "--no-serve", "--cases", "5")  # running it again changes nothing
     assert code == 0 and "simulated" not in out
     with fresh_app.extensions["whistle.db"].unit_of_work() as s:
         assert s.scalar(select(func.count()).select_from(Case)) == cases
 
 
-def test_the_readme_run_command_serves_the_api(backend: str, tmp_path: Path) -> None:
-    """`flask --app wsgi demo` sets up SQLite and keeps serving (the README's first command)."""
+def test_the_readme_run_command_serves_the_pages_and_the_api(backend: str, tmp_path: Path) -> None:
+    """`flask --app wsgi demo` sets up SQLite and keeps serving the pages, the API and the deadline
+    scheduler (the README's first command)."""
     if backend != "sqlite":
         pytest.skip("the run command uses the embedded default database")
     port = _free_port()
@@ -143,10 +147,12 @@ def test_the_readme_run_command_serves_the_api(backend: str, tmp_path: Path) -> 
     try:
         body = _poll(f"http://127.0.0.1:{port}/api/openapi.json", seconds=90)
         assert json.loads(body)["openapi"].startswith("3.")
+        assert "csrf_token" in _poll(f"http://127.0.0.1:{port}/login", seconds=10).decode()
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0].decode()
-    assert "demo1234" in output
+    assert "demo1234" in output and f"http://127.0.0.1:{port}/ " in output
+    assert "scheduler runs inside this server" in output
 
 
 def _free_port() -> int:
