@@ -63,7 +63,7 @@ def load(session: Session, case: Case) -> Instance:
 
 def complete(session: Session, task: Task, form: dict[str, Any], actor: User | None) -> Instance:
     """Complete a task; ``actor`` is None for the reporter answering on the public tracking page."""
-    from app.services.deadlines import clear_supervision  # it records events through this module
+    from app.services.deadlines import SUPERVISE_FORM, answer_supervision, clear_supervision  # they record events here
 
     case = task.case
     begin_step(case)
@@ -78,6 +78,8 @@ def complete(session: Session, task: Task, form: dict[str, Any], actor: User | N
     outcome = _decision_event(task, form)
     if outcome is not None:
         record_event(session, case, outcome[0], actor, role=task.role, unit_id=task.unit_id, data=outcome[1])
+    if task.form == SUPERVISE_FORM:
+        answer_supervision(session, task, form, actor)
     _run(session, case, actor, now, lambda ctx, calls: instance.complete(task.engine_task_id, form, ctx, now, calls))
     save(session, case, instance, actor, now)
     clear_supervision(session, task, actor, now)  # 销号: late work done strikes its 督办 entries off
