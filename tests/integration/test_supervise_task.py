@@ -4,6 +4,7 @@ work's completion withdraws an unanswered one. The case still replays with zero 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -13,9 +14,16 @@ from app.db import Database
 from app.models import Task
 from app.services import replay
 from app.services.audit import verify
+from app.services.deadlines import parse_iso
 from tests.integration.flow import FORMS, Flow
 from tests.integration.test_deadlines import (
-    COOP, LEAD, at_monday_morning, beijing, events, travel, whistle_at_report_in,
+    COOP,
+    LEAD,
+    at_monday_morning,
+    beijing,
+    events,
+    travel,
+    whistle_at_report_in,
 )
 
 __all__ = ["at_monday_morning"]  # the fixture, used by name below
@@ -112,3 +120,24 @@ def test_departments_on_time_get_no_supervision_task(app: Flask, api: Any, at_mo
     for head in ("cgzf-head", "hw-head"):
         assert supervise_tasks(api, head, case_id) == []
     assert events(db, case_id, "supervision_opened") == []
+
+
+def test_a_late_dispatched_case_gets_its_departments_head_a_supervision_task(
+    app: Flask, api: Any, at_monday_morning: None
+) -> None:
+    db: Database = app.extensions["whistle.db"]
+    flow = Flow(api)
+    case_id = flow.report(title="路灯不亮")["id"]
+    flow.do("op-dc", case_id, "triage", {"grade": 2, "matter": "streetlight_broken"})
+    due = parse_iso(flow.task(case_id, "handle_dispatched")["due_at"])
+    travel(db, due - timedelta(minutes=1))
+    assert supervise_tasks(api, "cgw-head", case_id) == []
+    travel(db, due + timedelta(minutes=1))
+    [task] = supervise_tasks(api, "cgw-head", case_id)
+    assert (task["task_type"], task["role"], task["unit"]) == (
+        "handle_dispatched_head_supervise", "dept_head", "dept-cgw")
+    assert sorted(flow.open_types(case_id)) == ["handle_dispatched", "handle_dispatched_head_supervise"]
+    flow.do("cgw-staff", case_id, "handle_dispatched", {"action": "handled", "result": "已更换灯泡"})
+    assert supervise_tasks(api, "cgw-head", case_id) == [] and flow.open_types(case_id) == ["verify_dispatched"]
+    assert len(events(db, case_id, "supervision_cleared")) == 1
+    replays_cleanly(db, case_id)

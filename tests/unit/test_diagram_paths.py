@@ -444,6 +444,17 @@ def scenario_grade_2_returned_then_whistle() -> Run:
     return run
 
 
+def scenario_grade_2_handled_late_before_the_head_answers() -> Run:
+    """The handling done withdraws the head's open 督办 task: the subprocess's end terminates it."""
+    run = Run("case", case_data())
+    run.complete("triage", TRIAGE_DISPATCH)
+    run.tick(41)
+    assert [t[0] for t in run.ready()] == ["handle_dispatched", "handle_dispatched_head_supervise"]
+    run.complete("handle_dispatched", {"action": "returned", "reason": "非本部门职责"})
+    assert run.ready() == [("triage", "platform_operator", DISTRICT)]
+    return run
+
+
 def scenario_grade_2_handled_late() -> Run:
     run = Run("case", case_data())
     run.complete("triage", TRIAGE_DISPATCH)
@@ -451,6 +462,11 @@ def scenario_grade_2_handled_late() -> Run:
     run.tick(8)
     assert [(name, p["unit"]) for name, p in run.calls if name in ("send_reminder", "open_supervision")] == [
         ("send_reminder", SCJG), ("open_supervision", SCJG)]
+    # 督办: the late department's head answers; the handling task stays open meanwhile
+    assert run.ready() == [("handle_dispatched", "dept_staff", SCJG),
+                           ("handle_dispatched_head_supervise", "dept_head", SCJG)]
+    run.complete("handle_dispatched_head_supervise", SUPERVISE)
+    assert run.ready() == [("handle_dispatched", "dept_staff", SCJG)]
     run.complete("handle_dispatched", {"action": "handled", "result": "已处理"})
     run.tick(17)  # verification limit 16 h
     assert [(name, p["unit"], p["task"]) for name, p in run.calls[-2:]] == [
@@ -871,6 +887,7 @@ SCENARIOS = [
     scenario_grade_2_returned_then_whistle,
     scenario_grade_2_rework,
     scenario_grade_2_handled_late,
+    scenario_grade_2_handled_late_before_the_head_answers,
     scenario_community_whistle_full,
     scenario_street_whistle,
     scenario_district_whistle,
