@@ -11,10 +11,13 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.db import Database
-from app.models import Task
+from app.models import Case, ProcessVersion, Task
 from app.services import replay
 from app.services.audit import verify
-from app.services.deadlines import parse_iso
+from app.services.deadlines import SUPERVISE_FORM, parse_iso
+from app.services.processes import bundle_of
+from app.services.simulate import SCENARIOS, Simulator
+from app.services.validation import validate
 from tests.integration.flow import FORMS, Flow
 from tests.integration.test_deadlines import (
     COOP,
@@ -141,3 +144,13 @@ def test_a_late_dispatched_case_gets_its_departments_head_a_supervision_task(
     assert supervise_tasks(api, "cgw-head", case_id) == [] and flow.open_types(case_id) == ["verify_dispatched"]
     assert len(events(db, case_id, "supervision_cleared")) == 1
     replays_cleanly(db, case_id)
+
+
+def test_the_simulator_answers_any_supervision_task(app: Flask) -> None:
+    db: Database = app.extensions["whistle.db"]
+    simulator = Simulator(db, seed=1)
+    for task_type in ("report_in_head_supervise", "handle_dispatched_head_supervise"):
+        form = simulator.form(Task(task_type=task_type, form=SUPERVISE_FORM), SCENARIOS[0], 1, Case())
+        with db.unit_of_work() as s:
+            bundle = bundle_of(s, s.scalars(select(ProcessVersion.id)).first())
+        assert validate(bundle.validator(SUPERVISE_FORM), form) == form
