@@ -222,6 +222,11 @@ def _check_user_task(process_id: str, task_spec: Any, roles: set[str], stages: s
     ]
     if task_spec.lane and task_spec.lane not in roles:
         problems.append(f"{where}: lane '{task_spec.lane}' is not a role ({', '.join(sorted(roles))})")
+    if "role" in props:  # a task inside a subprocess naming another role than the lane (督办)
+        try:
+            compile(props["role"], where, "eval")
+        except SyntaxError:
+            problems.append(f"{where}: role '{props['role'][:40]}' is not a Python expression")
     if props.get("stage") and props["stage"] not in stages:
         problems.append(f"{where}: stage '{props['stage']}' is unknown ({', '.join(sorted(stages))})")
     return problems

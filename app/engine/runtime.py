@@ -345,7 +345,8 @@ class Instance:
             id=str(task.id),
             name=spec.name,
             title=spec.bpmn_name or spec.name,
-            role=spec.lane or "",
+            # A task inside a subprocess sits in the subprocess's lane; "role" names another (督办).
+            role=str(self._evaluate(task, props["role"])) if "role" in props else spec.lane or "",
             unit=str(self._evaluate(task, props.get("unit", "district"))),
             stage=props.get("stage", ""),
             form=props.get("formJsonSchemaFilename", ""),

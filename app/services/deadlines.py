@@ -143,7 +143,8 @@ def open_supervision(session: Session, case: Case, stage: str, unit: Unit, task_
         "entry": entry.id, "stage": stage, "task": task_type, "unit": unit.code, "due_at": due.isoformat(),
         "late_minutes": late_minutes(due, now),
     })
-    return {"entry": entry.id}
+    # the diagram's 督办 task goes to this role of the late unit
+    return {"entry": entry.id, "head_role": head_role(unit)}
 
 
 def clear_supervision(session: Session, task: Task, actor: User | None, now: datetime) -> None:
@@ -157,6 +158,23 @@ def clear_supervision(session: Session, task: Task, actor: User | None, now: dat
         workflow.record_event(session, task.case, "supervision_cleared", actor, unit_id=entry.unit_id, data={
             "entry": entry.id, "task": entry.task_type, "late_minutes": entry.late_minutes,
         })
+
+
+SUPERVISE_FORM = "supervise.schema.json"  # the diagrams' 督办 task: the late unit's head answers
+ANSWER_FIELDS = ("reason", "measures", "promised_date")
+
+
+def answer_supervision(session: Session, task: Task, form: dict[str, Any], actor: User | None) -> None:
+    """督办 answered: why the work is late, what is done about it, by when — recorded against the
+    unit's latest ledger entry of the stage (the entry itself is cleared only by the late work)."""
+    entry = session.scalar(
+        select(SupervisionEntry).where(SupervisionEntry.case_id == task.case_id,
+                                       SupervisionEntry.unit_id == task.unit_id, SupervisionEntry.stage == task.stage)
+        .order_by(SupervisionEntry.id.desc()).limit(1)
+    )
+    workflow.record_event(session, task.case, "supervision_answered", actor, role=task.role, unit_id=task.unit_id,
+                          data={"entry": entry.id if entry else None, "task": entry.task_type if entry else None,
+                                **{key: form.get(key) for key in ANSWER_FIELDS}})
 
 
 def late_minutes(due: datetime, now: datetime) -> int:

@@ -21,6 +21,7 @@ from app.services import clock, tasks
 from app.services.auth import Principal, principal_for, users_holding
 from app.services.cases import file_report
 from app.services.catalogue import load_catalogue
+from app.services.deadlines import SUPERVISE_FORM
 from app.services.timers import fire_due
 
 TITLES = [
@@ -143,6 +144,9 @@ class Simulator:
 
     def form(self, task: Task, sc: Scenario, nth: int, case: Case) -> dict[str, Any]:
         rng = self.rng
+        if task.form == SUPERVISE_FORM:  # 督办, whichever late task it supervises
+            return {"reason": "人手紧张，未能按时完成", "measures": "已督促加派人员",
+                    "promised_date": (clock.now() + timedelta(days=1)).date().isoformat()}
         match task.task_type:
             case "triage":
                 matter = case.matter or "garbage_overflow"

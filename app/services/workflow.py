@@ -22,6 +22,7 @@ from app.models import AuditChain, Case, CaseUnit, Event, Snapshot, Task, Timer,
 from app.services import chain, clock
 from app.services.catalogue import load_catalogue
 from app.services.errors import Conflict, Invalid, ServiceError
+from app.services.org import ROLES
 from app.services.processes import bundle_of
 from app.services.worktime import add_working_hours
 from handlers import HANDLERS, HandlerContext, HandlerError
@@ -63,7 +64,7 @@ def load(session: Session, case: Case) -> Instance:
 
 def complete(session: Session, task: Task, form: dict[str, Any], actor: User | None) -> Instance:
     """Complete a task; ``actor`` is None for the reporter answering on the public tracking page."""
-    from app.services.deadlines import clear_supervision  # it records events through this module
+    from app.services.deadlines import SUPERVISE_FORM, answer_supervision, clear_supervision  # they record events here
 
     case = task.case
     begin_step(case)
@@ -78,6 +79,8 @@ def complete(session: Session, task: Task, form: dict[str, Any], actor: User | N
     outcome = _decision_event(task, form)
     if outcome is not None:
         record_event(session, case, outcome[0], actor, role=task.role, unit_id=task.unit_id, data=outcome[1])
+    if task.form == SUPERVISE_FORM:
+        answer_supervision(session, task, form, actor)
     _run(session, case, actor, now, lambda ctx, calls: instance.complete(task.engine_task_id, form, ctx, now, calls))
     save(session, case, instance, actor, now)
     clear_supervision(session, task, actor, now)  # 销号: late work done strikes its 督办 entries off
@@ -287,6 +290,8 @@ def _sync_inbox(
         unit = units.get(item.unit)
         if unit is None:
             raise ProcessFailure(f"task '{item.name}' belongs to unknown unit '{item.unit}'")
+        if item.role not in ROLES:
+            raise ProcessFailure(f"task '{item.name}' names unknown role '{item.role}'")
         row = Task(
             case_id=case.id, engine_task_id=item.id, task_type=item.name, title=item.title, stage=item.stage,
             role=item.role, unit_id=unit.id, form=item.form, context=item.context, status="open",

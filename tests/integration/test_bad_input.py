@@ -373,6 +373,8 @@ def _bad_bundles() -> dict[str, tuple[dict[str, str], str]]:
                           "longer than 128"),
         "unknown_lane": (files | {"case.bpmn": case.replace('name="platform_operator"', 'name="wizard"', 1)},
                          "lane 'wizard' is not a role"),
+        "bad_role_expression": (files | {"whistle.bpmn": whistle.replace(
+            "value=\"supervision['head_role']\"", "value=\"supervision[\"", 1)}, "is not a Python expression"),
         "unknown_stage": (files | {"case.bpmn": case.replace('value="triage"', 'value="brewing"', 1)},
                           "stage 'brewing' is unknown"),
     }

@@ -96,7 +96,8 @@ def iso(moment: datetime) -> str:
 HANDLERS = {
     "set_deadline": set_deadline,
     "send_reminder": lambda data, stage, unit, task: {"notified": 2},
-    "open_supervision": lambda data, stage, unit, task, due: {"entry": 1},
+    "open_supervision": lambda data, stage, unit, task, due: {
+        "entry": 1, "head_role": "dept_head" if unit.startswith("dept-") else "secretary"},
     "lookup_catalogue": lookup_catalogue,
     "whistle_units": whistle_units,
     "dispatch_case": lambda data, department: {
@@ -188,7 +189,8 @@ class Run:
         return None if expression is None else self.engine.evaluate(task, expression)
 
     def _view(self, task) -> tuple[str, str, str]:
-        return task.task_spec.name, task.task_spec.lane, self._evaluate(task, "unit")
+        role = self._evaluate(task, "role") or task.task_spec.lane  # as the engine: "role" names another lane
+        return task.task_spec.name, role, self._evaluate(task, "unit")
 
     def _ready(self, name: str | None = None, dept: str | None = None) -> list:
         tasks = self.workflow.get_tasks(state=TaskState.READY, manual=True)
@@ -279,6 +281,7 @@ PREPARE = {"summary": "三个小区交界处垃圾无人清运", "situation": "f
 APPROVE = {"decision": "approve"}
 RETURN = {"decision": "return", "reason": "材料不全"}
 REPORT_IN = {"on_site": True, "attendees": "张三", "note": "30分钟到场"}
+SUPERVISE = {"reason": "人手不足", "measures": "增派人员", "promised_date": "2026-11-23"}
 PROCEED = {
     "meeting_held": True,
     "attendees": ["社区", "环卫", "城管"],
@@ -441,6 +444,17 @@ def scenario_grade_2_returned_then_whistle() -> Run:
     return run
 
 
+def scenario_grade_2_handled_late_before_the_head_answers() -> Run:
+    """The handling done withdraws the head's open 督办 task: the subprocess's end terminates it."""
+    run = Run("case", case_data())
+    run.complete("triage", TRIAGE_DISPATCH)
+    run.tick(41)
+    assert [t[0] for t in run.ready()] == ["handle_dispatched", "handle_dispatched_head_supervise"]
+    run.complete("handle_dispatched", {"action": "returned", "reason": "非本部门职责"})
+    assert run.ready() == [("triage", "platform_operator", DISTRICT)]
+    return run
+
+
 def scenario_grade_2_handled_late() -> Run:
     run = Run("case", case_data())
     run.complete("triage", TRIAGE_DISPATCH)
@@ -448,6 +462,11 @@ def scenario_grade_2_handled_late() -> Run:
     run.tick(8)
     assert [(name, p["unit"]) for name, p in run.calls if name in ("send_reminder", "open_supervision")] == [
         ("send_reminder", SCJG), ("open_supervision", SCJG)]
+    # 督办: the late department's head answers; the handling task stays open meanwhile
+    assert run.ready() == [("handle_dispatched", "dept_staff", SCJG),
+                           ("handle_dispatched_head_supervise", "dept_head", SCJG)]
+    run.complete("handle_dispatched_head_supervise", SUPERVISE)
+    assert run.ready() == [("handle_dispatched", "dept_staff", SCJG)]
     run.complete("handle_dispatched", {"action": "handled", "result": "已处理"})
     run.tick(17)  # verification limit 16 h
     assert [(name, p["unit"], p["task"]) for name, p in run.calls[-2:]] == [
@@ -770,16 +789,25 @@ def scenario_late_departments_are_reminded_and_supervised() -> Run:
         ("open_supervision", {"stage": "report_in", "unit": dept, "task": "report_in", "due": iso(due)})
         for dept in (HW, CGZF)
     ], key=str)
-    # non-interrupting: the late departments still have to report in
-    assert run.ready() == [("report_in", "dept_staff", CGZF), ("report_in", "dept_staff", HW)]
+    # non-interrupting: the late departments still have to report in, and each one's head has a 督办 task
+    assert run.ready() == [
+        ("report_in", "dept_staff", CGZF), ("report_in", "dept_staff", HW),
+        ("report_in_head_supervise", "dept_head", CGZF), ("report_in_head_supervise", "dept_head", HW)]
     run.tick(1)  # each timer fires once
     assert len([c for c in run.calls if c[0] in ("send_reminder", "open_supervision")]) == 4
+    run.complete("report_in_head_supervise", SUPERVISE, HW)  # HW's head answers; the work still waits
+    assert run.ready() == [("report_in", "dept_staff", CGZF), ("report_in", "dept_staff", HW),
+                           ("report_in_head_supervise", "dept_head", CGZF)]
     for dept in (HW, CGZF):
         run.complete("report_in", REPORT_IN, dept)
+    # CGZF reported in without its head answering: the 督办 task went with the department's instance
+    assert run.ready() == [("coordinate", "whistle_staff", COMMUNITY)]
     run.complete("coordinate", PROCEED)
     run.tick(25)  # handling limit 24 h
     assert sorted(c[1]["unit"] for c in run.calls if c[0] == "open_supervision" and c[1]["stage"] == "handling") == [
         CGZF, HW]
+    run.complete("handle_head_supervise", SUPERVISE, CGZF)
+    assert [t for t in run.ready() if t[0] == "handle_head_supervise"] == [("handle_head_supervise", "dept_head", HW)]
     from_handling_to_close(run, [HW, CGZF])
     assert run.calls[-1] == ("close_case", {"outcome": "closed"})
     assert run.handlers().count("open_supervision") == 4 and run.handlers().count("send_reminder") == 4
@@ -859,6 +887,7 @@ SCENARIOS = [
     scenario_grade_2_returned_then_whistle,
     scenario_grade_2_rework,
     scenario_grade_2_handled_late,
+    scenario_grade_2_handled_late_before_the_head_answers,
     scenario_community_whistle_full,
     scenario_street_whistle,
     scenario_district_whistle,

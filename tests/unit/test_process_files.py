@@ -96,6 +96,8 @@ USER_TASKS = {
             "handling",
             "catalogue['handle_hours']",
         ),
+        "handle_dispatched_head_supervise": (
+            "dept_staff", "supervise.schema.json", "catalogue['lead']", "handling", None),
         "verify_dispatched": ("platform_operator", "verify.schema.json", "district", "verification", None),
         "feedback_dispatched": ("platform_operator", "feedback.schema.json", "street", "feedback", None),
     },
@@ -118,6 +120,7 @@ USER_TASKS = {
             "report_in",
             "catalogue['report_in_hours']",
         ),
+        "report_in_head_supervise": ("dept_staff", "supervise.schema.json", "dept['code']", "report_in", None),
         "coordinate": ("whistle_staff", "coordinate.schema.json", "units['whistle']", "coordination", None),
         "handle": (
             "dept_staff",
@@ -126,6 +129,7 @@ USER_TASKS = {
             "handling",
             "catalogue['handle_hours']",
         ),
+        "handle_head_supervise": ("dept_staff", "supervise.schema.json", "dept['code']", "handling", None),
         "lead_confirm": ("dept_head", "lead_confirm.schema.json", "catalogue['lead']", "confirmation", None),
         "verify": ("platform_operator", "verify.schema.json", "units['verifier']", "verification", None),
         "feedback": ("whistle_staff", "feedback.schema.json", "units['whistle']", "feedback", None),
@@ -135,6 +139,10 @@ USER_TASKS = {
         "callback": ("callback_agent", "callback.schema.json", "district", "callback", None),
     },
 }
+# 督办 tasks sit inside the late work's subprocess (so in its lane) and name their role instead: the
+# late unit's head, as open_supervision decides (dept_head, or the secretary of a street/community).
+ROLE_PROPERTY = {tid: "supervision['head_role']" for tid in (
+    "handle_dispatched_head_supervise", "report_in_head_supervise", "handle_head_supervise")}
 # Multi-instance subprocesses: id -> (input collection, input item).
 MULTI_INSTANCE = {
     "report_in_all": ("departments", "report_dept"),
@@ -333,7 +341,8 @@ def test_user_tasks_follow_the_engine_contract(pid):
         assert lane_of(task, lanes) == lane, tid
         p = props(task)
         assert {"formJsonSchemaFilename", "unit", "stage"} <= set(p), tid
-        assert set(p) <= {"formJsonSchemaFilename", "unit", "stage", "dueHours"}, tid
+        assert set(p) <= {"formJsonSchemaFilename", "unit", "stage", "dueHours", "role"}, tid
+        assert p.get("role") == ROLE_PROPERTY.get(tid), tid
         assert (p["formJsonSchemaFilename"], p["unit"], p["stage"], p.get("dueHours")) == (
             form,
             unit,
@@ -343,6 +352,8 @@ def test_user_tasks_follow_the_engine_contract(pid):
         assert p["stage"] in STAGES
         assert (FORMS / p["formJsonSchemaFilename"]).is_file(), p["formJsonSchemaFilename"]
         check_python(p["unit"], "eval", f"{tid}.unit")
+        if "role" in p:
+            check_python(p["role"], "eval", f"{tid}.role")
         if "dueHours" in p:
             check_python(p["dueHours"], "eval", f"{tid}.dueHours")
 
@@ -540,6 +551,10 @@ def _valid(form: str, data: dict) -> bool:
         ("handle_dispatched.schema.json", {"action": "returned"}, False),  # reason needed
         ("handle_dispatched.schema.json", {"action": "returned", "reason": "非本部门职责"}, True),
         ("handle_dispatched.schema.json", {"action": "handled", "materials": ["a.jpg"]}, True),
+        ("supervise.schema.json", {"reason": "人手不足", "measures": "增派人员", "promised_date": "2026-06-09"}, True),
+        ("supervise.schema.json", {"reason": "人手不足", "measures": "增派人员"}, False),  # by when?
+        ("supervise.schema.json", {"reason": "人手不足", "measures": "增派人员", "promised_date": "明天"}, False),
+        ("supervise.schema.json", {"reason": "", "measures": "增派人员", "promised_date": "2026-06-09"}, False),
         ("review.schema.json", {"decision": "return"}, False),
         ("review.schema.json", {"decision": "approve"}, True),
         ("coordinate.schema.json", {"meeting_held": True, "decision": "escalate"}, False),

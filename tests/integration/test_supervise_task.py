@@ -1,0 +1,156 @@
+"""督办 as a task: at the deadline the late department's head gets one supervision task in the inbox;
+it does not hold the work up, the head's answer is recorded against the ledger entry, and the late
+work's completion withdraws an unanswered one. The case still replays with zero divergence."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+
+from app.db import Database
+from app.models import Case, ProcessVersion, Task
+from app.services import replay
+from app.services.audit import verify
+from app.services.deadlines import SUPERVISE_FORM, parse_iso
+from app.services.processes import bundle_of
+from app.services.simulate import SCENARIOS, Simulator
+from app.services.validation import validate
+from tests.integration.flow import FORMS, Flow
+from tests.integration.test_deadlines import (
+    COOP,
+    LEAD,
+    at_monday_morning,
+    beijing,
+    events,
+    travel,
+    whistle_at_report_in,
+)
+
+__all__ = ["at_monday_morning"]  # the fixture, used by name below
+
+SUPERVISE = "report_in_head_supervise"
+ANSWER = {"reason": "人员在外执法，未能及时到场", "measures": "已增派两名队员赶赴现场", "promised_date": "2026-06-08"}
+
+
+def supervise_tasks(api: Any, user: str, case_id: int) -> list[dict[str, Any]]:
+    items = api.get(user, "/api/inbox", query_string={"per_page": 100}).get_json()["items"]
+    return [t for t in items if t["case_id"] == case_id and t["task_type"].endswith("_head_supervise")]
+
+
+def late_cooperating_department(app: Flask, api: Any) -> tuple[Database, Flow, int]:
+    """The lead department reports in on time, the cooperating one is past its deadline (15:00)."""
+    db: Database = app.extensions["whistle.db"]
+    flow = Flow(api)
+    case_id = whistle_at_report_in(flow)
+    flow.do("cgzf-staff", case_id, "report_in", FORMS["report_in"], unit=LEAD)
+    travel(db, beijing(8, 14, 13))  # the 80 % reminder: no supervision task yet
+    assert supervise_tasks(api, "hw-head", case_id) == []
+    travel(db, beijing(8, 15, 2))
+    return db, flow, case_id
+
+
+def replays_cleanly(db: Database, case_id: int) -> None:
+    with db.unit_of_work() as s:
+        assert verify(s, [case_id], snapshots=True).first_break is None
+        result = replay.replay_case(s, case_id)
+        assert result.ok, result.line()
+
+
+def test_the_late_departments_head_answers_and_the_work_goes_on(
+    app: Flask, api: Any, at_monday_morning: None
+) -> None:
+    db, flow, case_id = late_cooperating_department(app, api)
+    [task] = supervise_tasks(api, "hw-head", case_id)
+    assert (task["task_type"], task["role"], task["unit"], task["stage"]) == (SUPERVISE, "dept_head", COOP, "report_in")
+    assert supervise_tasks(api, "cgzf-head", case_id) == []  # the on-time department's head gets none
+    assert supervise_tasks(api, "hw-staff", case_id) == []  # the head's, not the staff's
+    detail = api.get("hw-head", f"/api/tasks/{task['id']}").get_json()
+    assert detail["can_complete"] and detail["form_schema"]["title"] == "督办"
+    assert sorted(detail["form_schema"]["required"]) == ["measures", "promised_date", "reason"]
+
+    travel(db, beijing(8, 15, 30))  # nothing is due twice: still one task
+    assert len(supervise_tasks(api, "hw-head", case_id)) == 1
+
+    assert api.post("hw-staff", f"/api/tasks/{task['id']}/complete", json=ANSWER).status_code == 403
+    bad = api.post("hw-head", f"/api/tasks/{task['id']}/complete", json={**ANSWER, "promised_date": "明天"})
+    assert bad.status_code == 422 and "promised_date" in bad.get_json()["fields"]
+    assert events(db, case_id, "supervision_answered") == []
+
+    assert api.post("hw-head", f"/api/tasks/{task['id']}/complete", json=ANSWER).status_code == 200
+    [opened] = events(db, case_id, "supervision_opened")
+    [answered] = events(db, case_id, "supervision_answered")
+    assert answered.data == {"entry": opened.data["entry"], "task": "report_in", **ANSWER}
+    assert (answered.actor, answered.role) == ("hw-head", "dept_head")
+    # the answer does not strike the entry off, nor does it hold the work up
+    assert supervise_tasks(api, "hw-head", case_id) == []
+    assert flow.open_types(case_id) == ["report_in"]
+    [entry] = [e for e in api.get("hw-head", "/api/supervision", query_string={"status": "open"}).get_json()["items"]
+               if e["case_id"] == case_id]
+    assert entry["id"] == opened.data["entry"]
+
+    flow.do("hw-staff", case_id, "report_in", FORMS["report_in"], unit=COOP)  # 销号
+    assert len(events(db, case_id, "supervision_cleared")) == 1
+    assert flow.open_types(case_id) == ["coordinate"]
+    replays_cleanly(db, case_id)
+
+
+def test_the_late_work_done_withdraws_an_unanswered_supervision_task(
+    app: Flask, api: Any, at_monday_morning: None
+) -> None:
+    db, flow, case_id = late_cooperating_department(app, api)
+    [task] = supervise_tasks(api, "hw-head", case_id)
+    flow.do("hw-staff", case_id, "report_in", FORMS["report_in"], unit=COOP)
+    assert supervise_tasks(api, "hw-head", case_id) == []
+    with db.unit_of_work() as s:
+        row = s.get(Task, task["id"])
+        assert row is not None and row.status == "cancelled"
+        assert s.scalars(select(Task.task_type).where(Task.case_id == case_id, Task.status == "open")).all() == [
+            "coordinate"]
+    assert api.post("hw-head", f"/api/tasks/{task['id']}/complete", json=ANSWER).status_code == 409
+    assert len(events(db, case_id, "supervision_cleared")) == 1 and events(db, case_id, "supervision_answered") == []
+    replays_cleanly(db, case_id)
+
+
+def test_departments_on_time_get_no_supervision_task(app: Flask, api: Any, at_monday_morning: None) -> None:
+    db: Database = app.extensions["whistle.db"]
+    flow = Flow(api)
+    case_id = whistle_at_report_in(flow)
+    flow.report_in_all(case_id, [LEAD, COOP])
+    travel(db, beijing(8, 16))
+    for head in ("cgzf-head", "hw-head"):
+        assert supervise_tasks(api, head, case_id) == []
+    assert events(db, case_id, "supervision_opened") == []
+
+
+def test_a_late_dispatched_case_gets_its_departments_head_a_supervision_task(
+    app: Flask, api: Any, at_monday_morning: None
+) -> None:
+    db: Database = app.extensions["whistle.db"]
+    flow = Flow(api)
+    case_id = flow.report(title="路灯不亮")["id"]
+    flow.do("op-dc", case_id, "triage", {"grade": 2, "matter": "streetlight_broken"})
+    due = parse_iso(flow.task(case_id, "handle_dispatched")["due_at"])
+    travel(db, due - timedelta(minutes=1))
+    assert supervise_tasks(api, "cgw-head", case_id) == []
+    travel(db, due + timedelta(minutes=1))
+    [task] = supervise_tasks(api, "cgw-head", case_id)
+    assert (task["task_type"], task["role"], task["unit"]) == (
+        "handle_dispatched_head_supervise", "dept_head", "dept-cgw")
+    assert sorted(flow.open_types(case_id)) == ["handle_dispatched", "handle_dispatched_head_supervise"]
+    flow.do("cgw-staff", case_id, "handle_dispatched", {"action": "handled", "result": "已更换灯泡"})
+    assert supervise_tasks(api, "cgw-head", case_id) == [] and flow.open_types(case_id) == ["verify_dispatched"]
+    assert len(events(db, case_id, "supervision_cleared")) == 1
+    replays_cleanly(db, case_id)
+
+
+def test_the_simulator_answers_any_supervision_task(app: Flask) -> None:
+    db: Database = app.extensions["whistle.db"]
+    simulator = Simulator(db, seed=1)
+    for task_type in ("report_in_head_supervise", "handle_dispatched_head_supervise"):
+        form = simulator.form(Task(task_type=task_type, form=SUPERVISE_FORM), SCENARIOS[0], 1, Case())
+        with db.unit_of_work() as s:
+            bundle = bundle_of(s, s.scalars(select(ProcessVersion.id)).first())
+        assert validate(bundle.validator(SUPERVISE_FORM), form) == form
