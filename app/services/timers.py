@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import Database
-from app.models import Case, Incident, Timer
+from app.models import Case, Incident, Task, Timer
 from app.services import clock, workflow
 from app.services.auth import Principal
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -63,28 +63,71 @@ def fire_due(db: Database, limit: int | None = None) -> Firing:
 
 def _fire_next_locked(db: Database, result: Firing) -> bool:
     """PostgreSQL: lock the cases of the next due timers that no other scheduler holds (up to
-    BATCH cases, one commit), and fire each case in a savepoint of its own."""
+    BATCH cases, one commit) and fire them. First all together, written by one flush; if any step
+    fails, that transaction is rolled back whole and the next batch is fired case by case, each in
+    a savepoint of its own, so the failure is recorded and the other cases still fire."""
+    try:
+        return _fire_locked_batch(db, result, isolated=False)
+    except Exception:  # nothing of the batch was committed; the isolated round records what fails
+        return _fire_locked_batch(db, result, isolated=True)
+
+
+def _fire_locked_batch(db: Database, result: Firing, isolated: bool) -> bool:
     now = clock.now()
+    fired = 0
     failures: list[tuple[int, Exception]] = []
     with db.unit_of_work() as session:
-        query = (
-            select(Timer.id, Timer.case_id).join(Case, Case.id == Timer.case_id)
+        locked = session.execute(
+            select(Timer.id, Case).join(Case, Case.id == Timer.case_id)
             .where(Timer.status == "waiting", Timer.fire_at < now, Timer.id.not_in(result.skipped or [0]))
-            .order_by(Timer.fire_at).limit(BATCH).with_for_update(of=Case, skip_locked=True)
-        )
-        rows = session.execute(query).all()
-        for row in rows:
+            .order_by(Timer.fire_at).limit(BATCH).options(undefer(Case.state))
+            .with_for_update(of=Case, skip_locked=True)
+        ).all()
+        listed = {timer_id for timer_id, _ in locked}
+        cases = {case.id: case for _, case in locked}
+        open_rows = _open_rows(session, list(cases))  # read under the locks: sees every step committed before
+        for case in cases.values():
+            rows = open_rows[case.id]
+            # The claim: a listed timer still waiting now that the case is locked (not just fired by another).
+            claimed = [timer for timer in rows.timers if timer.id in listed and timer.fire_at < now]
+            if not claimed:
+                continue
+            if not isolated:
+                _fire_case(session, case, claimed, rows, flush=False)
+                fired += 1
+                continue
             try:
                 with session.begin_nested():
-                    if _fire_claimed(session, row.id, row.case_id, now):
-                        result.fired += 1
+                    _fire_case(session, case, claimed, rows, flush=True)
+                    fired += 1
             except (Conflict, StaleDataError):
-                result.skipped.add(row.id)  # a person acted on the case meanwhile: next round
+                result.skipped.update(timer.id for timer in claimed)  # a person acted meanwhile: next round
             except Exception as exc:  # any failure of a step is recorded, never lost
-                failures.append((row.id, exc))
+                failures.extend((timer.id, exc) for timer in claimed)
+    result.fired += fired
     for timer_id, exc in failures:
         _record_failure(db, timer_id, exc, result)
-    return bool(rows)
+    return bool(locked)
+
+
+def _open_rows(session: Session, case_ids: list[int]) -> dict[int, workflow.OpenRows]:
+    """The open inbox rows and waiting timer rows of the cases, in two queries."""
+    rows = {case_id: workflow.OpenRows([], []) for case_id in case_ids}
+    if case_ids:
+        for task in session.scalars(select(Task).where(Task.case_id.in_(case_ids), Task.status == "open")):
+            rows[task.case_id].tasks.append(task)
+        for timer in session.scalars(select(Timer).where(Timer.case_id.in_(case_ids), Timer.status == "waiting")):
+            rows[timer.case_id].timers.append(timer)
+    return rows
+
+
+def _fire_case(session: Session, case: Case, claimed: list[Timer], rows: workflow.OpenRows, flush: bool) -> None:
+    for timer in claimed:
+        timer.attempts += 1
+    workflow.fire_timers(session, case, rows, flush)
+    for timer in claimed:
+        if timer.status == "waiting":
+            raise TimerNotFired(f"timer {timer.id} of case {case.number} is due but the engine did not fire it")
 
 
 def _fire_batch(db: Database, result: Firing) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -98,29 +99,43 @@ def _decision_event(task: Task, form: dict[str, Any]) -> tuple[str, dict[str, An
     return None
 
 
-def fire_timers(session: Session, case: Case) -> Instance:
+@dataclass
+class OpenRows:
+    """A case's open inbox rows and waiting timer rows, when the caller has loaded them already
+    (the scheduler loads them for a whole batch of cases in two queries)."""
+
+    tasks: list[Task]
+    timers: list[Timer]
+
+
+def fire_timers(session: Session, case: Case, rows: OpenRows | None = None, flush: bool = True) -> Instance:
     """One step that only lets time pass: the timers due now fire (reminder, 督办, escalation ...)."""
     begin_step(case)
     instance = load(session, case)
     now = clock.now()
     _run(session, case, None, now, lambda ctx, calls: instance.advance(ctx, now, calls))
-    save(session, case, instance, None, now)
+    save(session, case, instance, None, now, rows, flush)
     return instance
 
 
-def save(session: Session, case: Case, instance: Instance, actor: User | None, now: datetime | None = None) -> None:
+def save(
+    session: Session, case: Case, instance: Instance, actor: User | None, now: datetime | None = None,
+    rows: OpenRows | None = None, flush: bool = True,
+) -> None:
     """Store the engine state and bring the inbox rows, the timer table and queryable columns in
-    step with it."""
+    step with it. ``flush=False`` leaves the writes to the caller's next flush (a batch of steps
+    written together)."""
     case.state, case.serializer_version, projected = instance.dump_with_projection()
     now = now or clock.now()  # the step's one moment: deadlines set in the run and inbox deadlines agree
     case.updated_at = now
     ready_ids = instance.ready_task_ids()
     with session.no_autoflush:  # one UPDATE of the case per step, at the end
         _project(case, instance, ready_ids)
-        _sync_inbox(session, case, instance, ready_ids, actor, now)
-        _sync_timers(session, case, instance, now)
+        _sync_inbox(session, case, instance, ready_ids, actor, now, rows.tasks if rows else None)
+        _sync_timers(session, case, instance, now, rows.timers if rows else None)
         _snapshot(session, case, actor, now, projected)
-    session.flush()
+    if flush:
+        session.flush()
 
 
 def _snapshot(session: Session, case: Case, actor: User | None, now: datetime, projected: str) -> None:
@@ -135,13 +150,14 @@ def _snapshot(session: Session, case: Case, actor: User | None, now: datetime, p
                  data={"state_hash": state_hash, "projection_hash": projected, "at": now.isoformat()})
 
 
-def _sync_timers(session: Session, case: Case, instance: Instance, now: datetime) -> None:
+def _sync_timers(
+    session: Session, case: Case, instance: Instance, now: datetime, waiting_rows: list[Timer] | None
+) -> None:
     """Timer rows = the engine's waiting timers. A row whose timer is gone was fired (it was due)
     or cancelled (its task finished in time); each fired timer is recorded once, here."""
-    rows = {
-        row.engine_task_id: row
-        for row in session.scalars(select(Timer).where(Timer.case_id == case.id, Timer.status == "waiting"))
-    }
+    if waiting_rows is None:
+        waiting_rows = list(session.scalars(select(Timer).where(Timer.case_id == case.id, Timer.status == "waiting")))
+    rows = {row.engine_task_id: row for row in waiting_rows}
     waiting = {timer.id: timer for timer in instance.waiting_timers()}
     for engine_id, row in rows.items():
         if engine_id in waiting:
@@ -268,13 +284,13 @@ def _project(case: Case, instance: Instance, ready_ids: list[str]) -> None:
 
 
 def _sync_inbox(
-    session: Session, case: Case, instance: Instance, ready_ids: list[str], actor: User | None, now: datetime
+    session: Session, case: Case, instance: Instance, ready_ids: list[str], actor: User | None, now: datetime,
+    task_rows: list[Task] | None,
 ) -> None:
     """Inbox rows = the READY human tasks: new ones get a row, rows of tasks gone are cancelled."""
-    open_rows = {
-        row.engine_task_id: row
-        for row in session.scalars(select(Task).where(Task.case_id == case.id, Task.status == "open"))
-    }
+    if task_rows is None:
+        task_rows = list(session.scalars(select(Task).where(Task.case_id == case.id, Task.status == "open")))
+    open_rows = {row.engine_task_id: row for row in task_rows}
     for engine_id, row in open_rows.items():
         if engine_id not in ready_ids:
             row.status = "cancelled"

@@ -174,6 +174,35 @@ def test_a_failing_timer_backs_off_then_becomes_an_incident_an_admin_retries(
     assert len(events(db, case_id, "incident_opened")) == 1
 
 
+def test_a_failing_timer_does_not_hold_back_the_other_cases_fired_with_it(
+    app: Flask, api: Any, at_monday_morning: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler fires due cases in batches (one transaction on PostgreSQL): one case whose
+    step fails gets its failed attempt, the others in the batch still fire, each exactly once."""
+    db: Database = app.extensions["whistle.db"]
+    flow = Flow(api)
+    case_ids = [whistle_at_report_in(flow) for _ in range(3)]
+    for case_id in case_ids:
+        flow.do("cgzf-staff", case_id, "report_in", FORMS["report_in"], unit=LEAD)
+    broken_case = case_ids[1]
+    send_reminder = HANDLERS["send_reminder"]
+
+    def broken_for_one(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        if ctx.case.id == broken_case:
+            raise RuntimeError("SMS gateway down")
+        return send_reminder(ctx, *args, **kwargs)
+
+    monkeypatch.setitem(HANDLERS, "send_reminder", broken_for_one)
+    travel(db, beijing(8, 14, 13))
+    assert [len(events(db, case_id, "reminder")) for case_id in case_ids] == [1, 0, 1]
+    with db.unit_of_work() as s:
+        timer = s.scalar(select(Timer).where(Timer.case_id == broken_case, Timer.status == "waiting")
+                         .order_by(Timer.fire_at).limit(1))
+        assert timer is not None and timer.attempts == 1 and "SMS gateway down" in (timer.last_error or "")
+        fired = s.scalars(select(Timer).where(Timer.case_id.in_(case_ids), Timer.status == "fired")).all()
+        assert sorted(t.case_id for t in fired) == [case_ids[0], case_ids[2]] and {t.attempts for t in fired} == {1}
+
+
 def test_notifications_are_marked_read_by_their_owner_only(app: Flask, api: Any, at_monday_morning: None) -> None:
     db: Database = app.extensions["whistle.db"]
     case_id = whistle_at_report_in(Flow(api))
