@@ -27,15 +27,11 @@ from app.web.forms import N_
 from app.web.labels import EVENTS
 from app.web.session import page
 
-# The record-keeping events the case page leaves out, and the others it has no label for.
+# The record-keeping events the case page leaves out (cases.RECORD_KEEPING).
 RECORD_EVENTS = {
     "process_started": N_("流程启动"),
     "state_saved": N_("状态快照"),
     "handler_called": N_("调用处理程序"),
-    "review_approved": N_("审核通过"),
-    "review_returned": N_("审核退回"),
-    "whistle_filed": N_("备案"),
-    "timer_fired": N_("时限到达"),
 }
 HISTORY_EVENTS = EVENTS | RECORD_EVENTS
 SHORT_HASH = 12

@@ -42,6 +42,16 @@ EVENTS = {
     "attachment_visibility": N_("附件公开设置"),
     "feedback": N_("反馈"),
     "comment": N_("进展说明"),
+    "review_approved": N_("审核通过"),
+    "review_returned": N_("审核退回"),
+    "whistle_filed": N_("备案"),
+    "timer_fired": N_("时限到达"),
+    "reminder": N_("时限提醒"),
+    "supervision_opened": N_("挂账督办"),
+    "supervision_answered": N_("督办回复"),
+    "supervision_cleared": N_("督办销号"),
+    "incident_opened": N_("定时器异常"),
+    "incident_retried": N_("异常重试"),
 }
 # Chinese city-management platforms: green under 80 % of the time limit, yellow until the deadline.
 YELLOW_AT = 0.8

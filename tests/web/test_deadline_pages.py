@@ -99,6 +99,10 @@ def test_a_late_department_is_on_the_ledger_and_its_head_is_notified(
     [(cleared, inner)] = ledger(pages, "auditor", case_id, "?status=cleared")
     assert cleared["entry-id"] == entry["entry-id"] and "已销号" in inner
     assert pages.get("/supervision?status=late").status_code == 422
+    timeline = text(pages.get(f"/cases/{case_id}"))  # the case's timeline names what the deadlines did
+    for label in ("时限提醒", "挂账督办", "督办销号"):
+        assert label in timeline, label
+    assert "<b>supervision_opened</b>" not in timeline and "<b>挂账督办</b>" in timeline
 
 
 def test_mark_read_is_for_the_owner_and_needs_the_csrf_token(
