@@ -108,15 +108,9 @@ def track(code: str) -> Any:
 @bp.get("/inbox")
 @endpoint
 def inbox(s: Session, principal: Principal) -> Any:
-    args = request.args
-    flt = tasks.InboxFilter(
-        task_type=args.get("task_type") or None,
-        level=args.get("level") or None,
-        category=args.get("category") or None,
-        overdue=_bool_arg("overdue"),
-        mine=_bool_arg("mine"),
-        page=_int_arg("page", 1, 1, 100_000),
-        per_page=_int_arg("per_page", 20, 1, 100),
+    flt = tasks.InboxFilter.from_query(
+        request.args, overdue=_bool_arg("overdue"), mine=_bool_arg("mine"),
+        page=_int_arg("page", 1, 1, 100_000), per_page=_int_arg("per_page", 20, 1, 100),
     )
     return jsonify(tasks.inbox(s, principal, flt))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,15 @@ class InboxFilter:
     mine: bool = False
     page: int = 1
     per_page: int = 20
+
+    @classmethod
+    def from_query(cls, args: Mapping[str, str], *, overdue: bool, mine: bool, page: int, per_page: int) -> InboxFilter:
+        """The filter a query string asks for; the caller has read the flags and numbers its own way
+        (the API refuses bad ones with 422, the pages fall back to defaults)."""
+        return cls(
+            task_type=args.get("task_type") or None, level=args.get("level") or None,
+            category=args.get("category") or None, overdue=overdue, mine=mine, page=page, per_page=per_page,
+        )
 
 
 def inbox(session: Session, principal: Principal, flt: InboxFilter) -> dict[str, Any]:

@@ -123,14 +123,9 @@ def set_language(code: str) -> Any:
 @page
 def inbox(s: Session, principal: Principal) -> Any:
     args = request.args
-    flt = tasks.InboxFilter(
-        task_type=args.get("task_type") or None,
-        level=args.get("level") or None,
-        category=args.get("category") or None,
-        overdue=args.get("overdue") in ("1", "true", "on"),
-        mine=args.get("mine") in ("1", "true", "on"),
-        page=_page_number(args.get("page")),
-        per_page=PER_PAGE,
+    flt = tasks.InboxFilter.from_query(
+        args, overdue=args.get("overdue") in ("1", "true", "on"), mine=args.get("mine") in ("1", "true", "on"),
+        page=_page_number(args.get("page")), per_page=PER_PAGE,
     )
     result = tasks.inbox(s, principal, flt)
     pages = max(1, -(-result["total"] // PER_PAGE))
