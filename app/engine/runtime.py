@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,14 @@ from .serializer import (
     load_state,
     state_projection_hash,
 )
+
+# SpiffWorkflow logs every task state change at INFO, and while its loggers' own level is unset it
+# also collects each task's data and walks the whole task tree for those log records, whether or
+# not anything is logged. The case history is the audit record, so these stay at WARNING unless
+# they were configured otherwise.
+for _name in ("spiff.task", "spiff.workflow"):
+    if logging.getLogger(_name).level == logging.NOTSET:
+        logging.getLogger(_name).setLevel(logging.WARNING)
 
 Handler = Callable[..., Any]
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from app.db import stage_insert
 from app.engine import Instance, ProcessError, ProcessScriptEngine, ServiceCalls, TaskNotOpen
 from app.models import AuditChain, Case, CaseUnit, Event, Snapshot, Task, Timer, Unit, User
 from app.services import chain, clock
@@ -141,11 +142,11 @@ def save(
 def _snapshot(session: Session, case: Case, actor: User | None, now: datetime, projected: str) -> None:
     """Keep the state after this step (compressed), and put its hashes into the case's chain."""
     state_hash = chain.sha256_text(case.state)
-    session.add(Snapshot(
-        case_id=case.id, state_version=case.version, serializer_version=case.serializer_version,
-        state=zlib.compress(case.state.encode("utf-8"), 6), state_hash=state_hash, projection_hash=projected,
-        created_at=now,
-    ))
+    stage_insert(session, Snapshot.__table__, {
+        "case_id": case.id, "state_version": case.version, "serializer_version": case.serializer_version,
+        "state": zlib.compress(case.state.encode("utf-8"), 6), "state_hash": state_hash,
+        "projection_hash": projected, "created_at": now,
+    })
     record_event(session, case, "state_saved", actor,
                  data={"state_hash": state_hash, "projection_hash": projected, "at": now.isoformat()})
 
@@ -185,9 +186,10 @@ def record_event(
     role: str | None = None,
     unit_id: int | None = None,
     data: dict[str, Any] | None = None,
-) -> Event:
+) -> None:
     """Append one event to its chain: the case's, or ``system`` for events of no case. ``actor``
-    is a user, a name (a login attempt, a deploy by the CLI) or None for the system itself."""
+    is a user, a name (a login attempt, a deploy by the CLI) or None for the system itself. The
+    row is written at the session's next flush (``stage_insert``)."""
     if case is not None:
         seq = case.event_count = (case.event_count or 0) + 1
         prev_hash = case.chain_head or chain.GENESIS
@@ -199,33 +201,24 @@ def record_event(
         actor_id, actor_name = actor.id, actor.username
     else:
         actor_id, actor_name = None, (actor or "system")[:64]
-    event = Event(
-        case_id=case.id if case is not None else None,
-        seq=seq,
-        type=type_,
-        actor_id=actor_id,
-        actor=actor_name,
-        role=role,
-        unit_id=unit_id,
-        process_version_id=case.process_version_id if case is not None else None,
-        state_version=case.version if case is not None else None,
-        created_at=clock.now(),
-        prev_hash=prev_hash,
-    )
+    case_id = case.id if case is not None else None
+    version_id = case.process_version_id if case is not None else None
+    state_version = case.version if case is not None else None
+    created_at = clock.now()
     # The canonical text is what the engine stores (app/db.py) and what the hash covers; the row
     # gets a parsed copy, so a later in-place change by the caller cannot reach the stored value.
     text = chain.canonical_json(data or {})
-    event.data = json.loads(text)
-    event.hash = chain.text_hash(
-        event.case_id, seq, type_, actor_name, actor_id, role, unit_id, event.process_version_id,
-        event.state_version, event.created_at, text, prev_hash,
-    )
+    digest = chain.text_hash(case_id, seq, type_, actor_name, actor_id, role, unit_id, version_id, state_version,
+                             created_at, text, prev_hash)
     if case is not None:
-        case.chain_head = event.hash
+        case.chain_head = digest
     else:
-        head.head = event.hash
-    session.add(event)
-    return event
+        head.head = digest
+    stage_insert(session, Event.__table__, {
+        "case_id": case_id, "seq": seq, "type": type_, "actor_id": actor_id, "actor": actor_name, "role": role,
+        "unit_id": unit_id, "process_version_id": version_id, "state_version": state_version,
+        "data": json.loads(text), "created_at": created_at, "prev_hash": prev_hash, "hash": digest,
+    })
 
 
 SYSTEM_CHAIN = "system"

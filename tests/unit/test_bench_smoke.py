@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bench.lifecycle import notes, run_backend, table
 
 
@@ -31,12 +33,15 @@ def test_lifecycle_benchmark_runs_both_paths(tmp_path: Path) -> None:
     assert "human tasks" in notes([result], 1)
 
 
-def test_timer_benchmark_fires_every_timer_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["cold", "running"])
+def test_timer_benchmark_fires_every_timer_once(tmp_path: Path, mode: str) -> None:
     from bench.timers import run_once
     from bench.timers import table as timer_table
 
-    result = run_once(f"sqlite:///{tmp_path / 'timers.db'}", timers=5, schedulers=1, timeout=120)
+    result = run_once(f"sqlite:///{tmp_path / 'timers.db'}", timers=5, schedulers=1, timeout=120, mode=mode,
+                      lead=3.0)
 
     assert (result.fired_events, result.duplicates, result.waiting_left) == (5, 0, 0)
     assert result.p95_ms >= result.p50_ms > 0  # fired after they fell due, never before
-    assert "| 1 | 5 | 5 | 0 | 0 |" in timer_table([result])
+    assert result.scheduler_cpu_ms > 0
+    assert f"| {mode} | 1 | 5 | 5 | 0 | 0 |" in timer_table([result])
