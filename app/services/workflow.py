@@ -292,7 +292,8 @@ def _sync_inbox(
         task_rows = list(session.scalars(select(Task).where(Task.case_id == case.id, Task.status == "open")))
     open_rows = {row.engine_task_id: row for row in task_rows}
     for engine_id, row in open_rows.items():
-        if engine_id not in ready_ids:
+        # the row of the task completed in this step is still "open" in the database (not flushed)
+        if engine_id not in ready_ids and row.status == "open":
             row.status = "cancelled"
             row.completed_at = now
     try:
