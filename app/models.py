@@ -7,12 +7,13 @@ happened (吹哨全留痕).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -340,7 +341,8 @@ class Notification(Base):
 
 
 class SupervisionEntry(Base):
-    """挂账督办: a unit's overdue work on a case, open until the late work completes (销号)."""
+    """挂账督办: a unit's overdue work on a case, open until the late work completes (销号) or is
+    taken away unfinished (转办: an escalation to the level above cancelled it)."""
 
     __tablename__ = "supervision_entries"
     __table_args__ = (Index("ix_supervision_unit", "unit_id", "status"),)
@@ -353,9 +355,16 @@ class SupervisionEntry(Base):
     stage: Mapped[str] = mapped_column(String(32))
     due_at: Mapped[datetime] = mapped_column(DateTime)
     opened_at: Mapped[datetime] = mapped_column(DateTime)
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open|cleared
-    cleared_at: Mapped[datetime | None] = mapped_column(DateTime)
-    late_minutes: Mapped[int | None] = mapped_column(Integer)  # how late the work was, once cleared
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|cleared|transferred
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)  # struck off (销号) or transferred (转办)
+    late_minutes: Mapped[int | None] = mapped_column(Integer)  # how late the work was, once closed
+    transferred_to_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))  # the whistle one level up
+    # the late unit's head's 督办 answer: why late, what is done, by when; who answered and when
+    answer_reason: Mapped[str | None] = mapped_column(Text)
+    answer_measures: Mapped[str | None] = mapped_column(Text)
+    promised_date: Mapped[date | None] = mapped_column(Date)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Incident(Base):

@@ -9,13 +9,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.models import Case, CaseUnit, Notification, SupervisionEntry, Task, Unit, User
 from app.services import workflow
@@ -153,28 +153,89 @@ def clear_supervision(session: Session, task: Task, actor: User | None, now: dat
         select(SupervisionEntry).where(SupervisionEntry.task_id == task.id, SupervisionEntry.status == "open")
     ).all()
     for entry in entries:
-        entry.status, entry.cleared_at = "cleared", now
-        entry.late_minutes = late_minutes(entry.due_at, now)
+        _close(entry, "cleared", now)
         workflow.record_event(session, task.case, "supervision_cleared", actor, unit_id=entry.unit_id, data={
             "entry": entry.id, "task": entry.task_type, "late_minutes": entry.late_minutes,
         })
 
 
+def transfer_supervision(session: Session, case: Case, cancelled: list[Task], actor: User | None,
+                         now: datetime) -> None:
+    """转办: late work taken away unfinished (its inbox row cancelled — past the second limit the
+    whistle goes to the level above) leaves the open ledger with how late it was by then and, when
+    the case was escalated, the whistle that took it over. Called with the rows a step cancels."""
+    entries = session.scalars(select(SupervisionEntry).where(
+        SupervisionEntry.task_id.in_([row.id for row in cancelled]), SupervisionEntry.status == "open")).all()
+    if not entries:
+        return
+    target = _escalated_to(session, case)
+    for entry in entries:
+        _close(entry, "transferred", now)
+        entry.transferred_to_id = target.id if target else None
+        workflow.record_event(session, case, "supervision_transferred", actor, unit_id=entry.unit_id, data={
+            "entry": entry.id, "task": entry.task_type, "late_minutes": entry.late_minutes,
+            "to_case": target.number if target else None,
+        })
+
+
+def _close(entry: SupervisionEntry, status: str, now: datetime) -> None:
+    entry.status, entry.closed_at, entry.late_minutes = status, now, late_minutes(entry.due_at, now)
+
+
+def _escalated_to(session: Session, case: Case) -> Case | None:
+    """The whistle one level up that a case escalated to (社呼街应、街呼市应), if it was escalated."""
+    if case.outcome != "escalated":
+        return None
+    return session.scalar(select(Case).where(Case.parent_case_id == case.id).order_by(Case.id.desc()).limit(1))
+
+
 SUPERVISE_FORM = "supervise.schema.json"  # the diagrams' 督办 task: the late unit's head answers
 ANSWER_FIELDS = ("reason", "measures", "promised_date")
+SUPERVISION_RESULT = "supervision"  # open_supervision's resultVariable in the diagrams: {"entry": id, ...}
 
 
-def answer_supervision(session: Session, task: Task, form: dict[str, Any], actor: User | None) -> None:
-    """督办 answered: why the work is late, what is done about it, by when — recorded against the
-    unit's latest ledger entry of the stage (the entry itself is cleared only by the late work)."""
-    entry = session.scalar(
+def answer_supervision(session: Session, task: Task, form: dict[str, Any], actor: User | None,
+                       task_data: dict[str, Any], now: datetime) -> None:
+    """督办 answered: why the work is late, what is done about it, by when — stored on the ledger
+    entry the 督办 task was opened for (the entry itself is cleared only by the late work)."""
+    entry = supervised_entry(session, task, task_data)
+    promised = _promised_date(form.get("promised_date"))
+    if entry is not None:
+        entry.answer_reason, entry.answer_measures = form.get("reason"), form.get("measures")
+        entry.promised_date, entry.answered_at = promised, now
+        entry.answered_by_id = actor.id if actor is not None else None
+    workflow.record_event(session, task.case, "supervision_answered", actor, role=task.role, unit_id=task.unit_id,
+                          data={"entry": entry.id if entry else None, "task": entry.task_type if entry else None,
+                                **{key: form.get(key) for key in ANSWER_FIELDS}})
+
+
+def supervised_entry(session: Session, task: Task, task_data: dict[str, Any]) -> SupervisionEntry | None:
+    """The ledger entry a 督办 task answers: the one open_supervision returned into the task's data
+    (``supervision['entry']``), whichever unit the task goes to. A task whose data names none (a
+    diagram that keeps the result under another name) falls back to the latest entry of the
+    task's own unit and stage."""
+    result = task_data.get(SUPERVISION_RESULT)
+    entry_id = result.get("entry") if isinstance(result, dict) else None
+    if isinstance(entry_id, int) and not isinstance(entry_id, bool):
+        entry = session.get(SupervisionEntry, entry_id)
+        if entry is not None and entry.case_id == task.case_id:
+            return entry
+    return session.scalar(
         select(SupervisionEntry).where(SupervisionEntry.case_id == task.case_id,
                                        SupervisionEntry.unit_id == task.unit_id, SupervisionEntry.stage == task.stage)
         .order_by(SupervisionEntry.id.desc()).limit(1)
     )
-    workflow.record_event(session, task.case, "supervision_answered", actor, role=task.role, unit_id=task.unit_id,
-                          data={"entry": entry.id if entry else None, "task": entry.task_type if entry else None,
-                                **{key: form.get(key) for key in ANSWER_FIELDS}})
+
+
+def _promised_date(value: Any) -> date | None:
+    """The form's schema checks the shape (YYYY-MM-DD); the calendar is checked here."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise Invalid(f"promised_date '{value}' is not a calendar date",
+                      {"promised_date": "a date that exists, YYYY-MM-DD"}) from None
 
 
 def late_minutes(due: datetime, now: datetime) -> int:
@@ -186,7 +247,7 @@ def _local(moment: datetime | None) -> str:
 
 
 # ------------------------------------------------------------------------------ reading: API
-LEDGER_STATUSES = ("open", "cleared")
+LEDGER_STATUSES = ("open", "cleared", "transferred")  # 挂账中, 已销号, 已转办
 
 
 def list_notifications(session: Session, principal: Any, unread: bool) -> dict[str, Any]:
@@ -216,15 +277,19 @@ def mark_read(session: Session, principal: Any, notification_id: int, now: datet
 def supervision_ledger(session: Session, principal: Any, status: Any, now: datetime) -> dict[str, Any]:
     """挂账督办台账: entries on cases the user can see (their units and the units below them)."""
     if status is not None and status not in LEDGER_STATUSES:
-        raise Invalid(f"unknown status '{status}'", {"status": "open or cleared"})
+        raise Invalid(f"unknown status '{status}'", {"status": " or ".join(LEDGER_STATUSES)})
     visible = exists().where(CaseUnit.case_id == SupervisionEntry.case_id,
                              CaseUnit.unit_id.in_(principal.visible_units or [0]))
-    query = (select(SupervisionEntry, Case, Unit).join(Case, Case.id == SupervisionEntry.case_id)
-             .join(Unit, Unit.id == SupervisionEntry.unit_id).where(visible))
+    target = aliased(Case)
+    query = (select(SupervisionEntry, Case, Unit, target.number, User.username, User.name)
+             .join(Case, Case.id == SupervisionEntry.case_id).join(Unit, Unit.id == SupervisionEntry.unit_id)
+             .outerjoin(target, target.id == SupervisionEntry.transferred_to_id)
+             .outerjoin(User, User.id == SupervisionEntry.answered_by_id).where(visible))
     if status:
         query = query.where(SupervisionEntry.status == status)
     rows = session.execute(query.order_by(SupervisionEntry.id.desc()).limit(500)).all()
-    return {"items": [_entry(entry, case, unit, now) for entry, case, unit in rows]}
+    return {"items": [_entry(entry, case, unit, now, target_number, (username, name))
+                      for entry, case, unit, target_number, username, name in rows]}
 
 
 def _notification(note: Notification, case_number: str | None) -> dict[str, Any]:
@@ -233,12 +298,22 @@ def _notification(note: Notification, case_number: str | None) -> dict[str, Any]
             "created_at": _iso(note.created_at), "read_at": _iso(note.read_at)}
 
 
-def _entry(entry: SupervisionEntry, case: Case, unit: Unit, now: datetime) -> dict[str, Any]:
-    late = entry.late_minutes if entry.status == "cleared" else late_minutes(entry.due_at, now)
+def _entry(entry: SupervisionEntry, case: Case, unit: Unit, now: datetime, target_number: str | None,
+           answerer: tuple[str | None, str | None]) -> dict[str, Any]:
+    late = late_minutes(entry.due_at, now) if entry.status == "open" else entry.late_minutes
+    transferred = ({"case_id": entry.transferred_to_id, "case_number": target_number}
+                   if entry.transferred_to_id is not None else None)
+    answer = None if entry.answered_at is None else {
+        "reason": entry.answer_reason, "measures": entry.answer_measures,
+        "promised_date": entry.promised_date.isoformat() if entry.promised_date else None,
+        "answered_at": _iso(entry.answered_at), "answered_by": answerer[0], "answered_by_name": answerer[1],
+    }
     return {"id": entry.id, "case_id": case.id, "case_number": case.number, "case_title": case.title,
             "unit": unit.code, "unit_name": unit.name, "task_type": entry.task_type, "stage": entry.stage,
             "task_id": entry.task_id, "due_at": _iso(entry.due_at), "opened_at": _iso(entry.opened_at),
-            "status": entry.status, "cleared_at": _iso(entry.cleared_at), "late_minutes": late}
+            "status": entry.status, "closed_at": _iso(entry.closed_at),
+            "cleared_at": _iso(entry.closed_at) if entry.status == "cleared" else None,
+            "late_minutes": late, "transferred_to": transferred, "answer": answer}
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -22,6 +22,7 @@ from flask import Flask
 from app.services.attachments import KINDS as ATTACHMENT_KINDS
 from app.services.attachments import MAX_MB as ATTACHMENT_MAX_MB
 from app.services.cases import CHANNELS, REPORT_SCHEMA
+from app.services.deadlines import LEDGER_STATUSES
 from app.services.org import ROLES, WHISTLE_LEVELS
 
 Schema = dict[str, Any]
@@ -146,8 +147,18 @@ def _schemas() -> dict[str, Schema]:
         "Notifications": _obj(items=_array(_ref("Notification"))),
         "SupervisionLedger": _obj(items=_array(_obj(
             id=INT, case_id=INT, case_number=STR, case_title=STR, unit=STR, unit_name=STR, task_type=STR,
-            stage=STR, task_id=NINT, due_at=TIME, opened_at=TIME, status=_enum(["open", "cleared"]),
-            cleared_at=NTIME, late_minutes=NINT,
+            stage=STR, task_id=NINT, due_at=TIME, opened_at=TIME, status=_enum(LEDGER_STATUSES),
+            closed_at={**NTIME, "description": "销号或转办时间 When struck off (cleared) or transferred"},
+            cleared_at={**NTIME, "description": "销号时间 When struck off; null unless cleared"},
+            late_minutes=NINT,
+            transferred_to={**_obj(case_id=INT, case_number=NSTR), "type": ["object", "null"],
+                            "description": "转办去向 The whistle one level up that took the late work over "
+                                           "(an escalation); null otherwise"},
+            answer={**_obj(reason=NSTR, measures=NSTR, promised_date=_t("string", True, format="date"),
+                           answered_at=TIME, answered_by=NSTR, answered_by_name=NSTR),
+                    "type": ["object", "null"],
+                    "description": "督办回复 The late unit's head's answer: why late, measures, promised "
+                                   "date; null until answered"},
         ))),
         "Incidents": _obj(items=_array(_obj(
             id=INT, case_id=INT, case_number=STR, timer=STR, timer_title=STR, due_at=TIME, error=STR,
@@ -304,9 +315,11 @@ OPS: list[Op] = [
        "Notification"),
     Op("get", "/api/supervision", "deadlines", "挂账督办台账 The supervised ledger of overdue work",
        "SupervisionLedger", errors=(422,),
-       query=(("status", _enum(["open", "cleared"]), "未销号 open / 已销号 cleared; both when absent"),),
-       description="Entries on cases the caller can see; late_minutes is how late the work is (open) or "
-                   "was when it completed (cleared)."),
+       query=(("status", _enum(LEDGER_STATUSES),
+               "挂账中 open / 已销号 cleared / 已转办 transferred; all when absent"),),
+       description="Entries on cases the caller can see; late_minutes is how late the work is (open), was "
+                   "when it completed (cleared), or was when it was taken away unfinished (transferred: "
+                   "past the second limit the whistle went to the level above, transferred_to)."),
     Op("get", "/api/incidents", "deadlines", "定时器异常 Timers that kept failing, and warnings (admin)", "Incidents",
        errors=(403, 422), query=(("status", _enum(["open", "retried"]), "状态 Status; both when absent"),)),
     Op("post", "/api/incidents/{incident_id}/retry", "deadlines", "重试 Retry a failed timer (admin)",

@@ -81,9 +81,13 @@ def complete(session: Session, task: Task, form: dict[str, Any], actor: User | N
     outcome = _decision_event(task, form)
     if outcome is not None:
         record_event(session, case, outcome[0], actor, role=task.role, unit_id=task.unit_id, data=outcome[1])
-    if task.form == SUPERVISE_FORM:
-        answer_supervision(session, task, form, actor)
-    _run(session, case, actor, now, lambda ctx, calls: instance.complete(task.engine_task_id, form, ctx, now, calls))
+
+    def run(ctx: HandlerContext, calls: ServiceCalls) -> None:
+        if task.form == SUPERVISE_FORM:  # the task's data names the ledger entry it answers
+            answer_supervision(session, task, form, actor, instance.task_data(task.engine_task_id), now)
+        instance.complete(task.engine_task_id, form, ctx, now, calls)
+
+    _run(session, case, actor, now, run)
     save(session, case, instance, actor, now)
     clear_supervision(session, task, actor, now)  # 销号: late work done strikes its 督办 entries off
     return instance
@@ -284,10 +288,15 @@ def _sync_inbox(
     if task_rows is None:
         task_rows = list(session.scalars(select(Task).where(Task.case_id == case.id, Task.status == "open")))
     open_rows = {row.engine_task_id: row for row in task_rows}
-    for engine_id, row in open_rows.items():
-        if engine_id not in ready_ids:
-            row.status = "cancelled"
-            row.completed_at = now
+    # the row of the task completed in this step is still "open" in the database (not flushed)
+    cancelled = [row for engine_id, row in open_rows.items() if engine_id not in ready_ids and row.status == "open"]
+    for row in cancelled:
+        row.status = "cancelled"
+        row.completed_at = now
+    if cancelled:  # 转办: late work taken away unfinished leaves the 督办 ledger
+        from app.services.deadlines import transfer_supervision  # it records events here
+
+        transfer_supervision(session, case, cancelled, actor, now)
     try:
         new = [instance.describe(task_id) for task_id in ready_ids if task_id not in open_rows]
     except ProcessError as exc:  # a task's unit or deadline expression failed: the diagram is at fault

@@ -22,7 +22,7 @@ from app.web.labels import bilingual, is_english, label
 from app.web.session import page
 
 NOTIFICATION_KINDS = {"reminder": N_("80% 提醒"), "supervision": N_("督办")}
-LEDGER_STATUSES = {"open": N_("挂账中"), "cleared": N_("已销号")}
+LEDGER_STATUSES = {"open": N_("挂账中"), "cleared": N_("已销号"), "transferred": N_("已转办")}
 INCIDENT_STATUSES = {"open": N_("待处理"), "retried": N_("已重试")}
 
 
@@ -71,6 +71,7 @@ def supervision(s: Session, principal: Principal) -> Any:
     ledger = deadlines.supervision_ledger(s, principal, status, clock.now())  # 422 for an unknown status
     titles = lookups.task_titles(s) if ledger["items"] else {}
     return render_template("supervision.html", items=ledger["items"], status=status, me=principal.user,
+                           statuses=list(LEDGER_STATUSES),
                            task_titles={k: bilingual(v) for k, v in titles.items()},
                            limit_reached=len(ledger["items"]) >= 500)
 

@@ -50,6 +50,7 @@ EVENTS = {
     "supervision_opened": N_("挂账督办"),
     "supervision_answered": N_("督办回复"),
     "supervision_cleared": N_("督办销号"),
+    "supervision_transferred": N_("督办转办"),
     "incident_opened": N_("定时器异常"),
     "incident_retried": N_("异常重试"),
 }

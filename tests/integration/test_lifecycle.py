@@ -38,6 +38,9 @@ def test_grade_2_dispatched_handled_verified_closed(flow: Flow) -> None:
     task = flow.task(case_id, "handle_dispatched")
     assert (task["unit"], task["role"]) == ("dept-cgw", "dept_staff")
     flow.do("cgw-staff", case_id, "handle_dispatched", {"action": "handled", "result": "已更换灯泡"})
+    # completed, not cancelled: the step after it runs no handler that writes (nothing flushed before the sync)
+    done = flow.api.get("auditor", f"/api/tasks/{task['id']}").get_json()
+    assert done["status"] == "completed"
     flow.do("op-dc", case_id, "verify_dispatched", FORMS["verify_ok"])
     flow.do("op-s1", case_id, "feedback_dispatched", FORMS["feedback"])
     flow.do("callback", case_id, "callback", FORMS["callback"] | {"satisfaction": "basically_satisfied"})

@@ -89,3 +89,79 @@ def test_the_audit_migration_chains_events_recorded_before_it(empty_database_url
         assert (result.chains, result.events) == (2, 3)
     finally:
         db.dispose()
+
+
+def test_the_ledger_migration_keeps_answers_and_transfers_stranded_entries(empty_database_url: str) -> None:
+    """0005_ledger: an entry answered before it gets the answer from its event; an open entry whose
+    late task was cancelled by an escalation is transferred to the escalated whistle; down again, a
+    transferred entry is open (0004 knows no other) and a cleared one keeps its time."""
+    from datetime import date, datetime
+
+    from sqlalchemy import MetaData, Table, select
+
+    run_migrations(empty_database_url, "0004_audit")
+    engine = create_engine(empty_database_url)
+    now = datetime(2026, 6, 8, 7, 0)
+    try:
+        meta = MetaData()
+        t = {name: Table(name, meta, autoload_with=engine) for name in (
+            "units", "users", "process_versions", "cases", "tasks", "supervision_entries", "events")}
+        case = {"process_id": "whistle", "process_version_id": 1, "title": "违规广告", "description": "",
+                "channel": "web", "address": "", "reporter_name": "", "reporter_phone": "", "grid_id": 1,
+                "community_id": 1, "street_id": 1, "district_id": 1, "status": "closed", "current_step": "",
+                "rework_count": 0, "return_count": 0, "urgent": False, "created_at": now, "updated_at": now,
+                "event_count": 1, "serializer_version": "", "state": "", "version": 1, "chain_head": ""}
+        task = {"title": "部门报到", "stage": "report_in", "role": "dept_staff", "unit_id": 1, "form": "",
+                "context": {}, "created_at": now}
+        entry = {"unit_id": 1, "task_type": "report_in", "stage": "report_in", "due_at": now, "opened_at": now}
+        with engine.begin() as conn:
+            conn.execute(t["units"].insert(), [{"id": 1, "code": "dept-hw", "name": "环卫", "kind": "department"}])
+            conn.execute(t["users"].insert(), [{"id": 7, "username": "hw-head", "name": "环卫一把手",
+                                                "password_hash": "x", "active": True}])
+            conn.execute(t["process_versions"].insert(), [{"id": 1, "version": 1, "content_hash": "x", "files": {},
+                                                           "deployed_at": now, "deployed_by": "t"}])
+            conn.execute(t["cases"].insert(), [
+                {**case, "id": 1, "number": "N1", "tracking_code": "T1", "outcome": "escalated",
+                 "parent_case_id": None},
+                {**case, "id": 2, "number": "N2", "tracking_code": "T2", "outcome": None, "parent_case_id": 1,
+                 "status": "open"}])
+            conn.execute(t["tasks"].insert(), [
+                {**task, "id": 1, "case_id": 1, "engine_task_id": "late", "task_type": "report_in",
+                 "status": "cancelled", "completed_at": datetime(2026, 6, 9, 2, 1)},
+                {**task, "id": 2, "case_id": 1, "engine_task_id": "done", "task_type": "report_in",
+                 "status": "completed", "completed_at": datetime(2026, 6, 8, 8, 30)}])
+            conn.execute(t["supervision_entries"].insert(), [
+                {**entry, "id": 1, "case_id": 1, "task_id": 1, "status": "open", "cleared_at": None,
+                 "late_minutes": None},
+                {**entry, "id": 2, "case_id": 1, "task_id": 2, "status": "cleared",
+                 "cleared_at": datetime(2026, 6, 8, 8, 30), "late_minutes": 90}])
+            conn.execute(t["events"].insert(), [{
+                "case_id": 1, "seq": 1, "type": "supervision_answered", "actor": "hw-head", "actor_id": 7,
+                "data": {"entry": 2, "task": "report_in", "reason": "在外执法", "measures": "增派人员",
+                         "promised_date": "2026-06-09"},
+                "created_at": datetime(2026, 6, 8, 7, 30), "state_version": 1, "process_version_id": 1,
+                "prev_hash": "", "hash": ""}])
+
+        run_migrations(empty_database_url, "0005_ledger")
+        entries = Table("supervision_entries", MetaData(), autoload_with=engine)
+        with engine.connect() as conn:
+            rows = {row.id: row for row in conn.execute(select(entries))}
+        transferred, answered = rows[1], rows[2]
+        assert (transferred.status, transferred.closed_at, transferred.transferred_to_id) == (
+            "transferred", datetime(2026, 6, 9, 2, 1), 2)
+        assert transferred.late_minutes == 19 * 60 + 1 and transferred.answered_at is None
+        assert (answered.status, answered.closed_at, answered.late_minutes) == (
+            "cleared", datetime(2026, 6, 8, 8, 30), 90)
+        assert (answered.answer_reason, answered.answer_measures, answered.promised_date) == (
+            "在外执法", "增派人员", date(2026, 6, 9))
+        assert (answered.answered_at, answered.answered_by_id) == (datetime(2026, 6, 8, 7, 30), 7)
+
+        run_migrations(empty_database_url, "0004_audit", "downgrade")
+        entries = Table("supervision_entries", MetaData(), autoload_with=engine)
+        with engine.connect() as conn:
+            rows = {row.id: row for row in conn.execute(select(entries))}
+        assert (rows[1].status, rows[1].cleared_at) == ("open", None)
+        assert (rows[2].status, rows[2].cleared_at) == ("cleared", datetime(2026, 6, 8, 8, 30))
+        assert "answer_reason" not in entries.c
+    finally:
+        engine.dispose()

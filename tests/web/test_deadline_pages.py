@@ -105,6 +105,49 @@ def test_a_late_department_is_on_the_ledger_and_its_head_is_notified(
     assert "<b>supervision_opened</b>" not in timeline and "<b>挂账督办</b>" in timeline
 
 
+def test_the_ledger_shows_the_heads_answer_and_the_transfer_to_the_level_above(
+    app: Flask, api: Api, pages: Pages, at_monday_morning: None
+) -> None:
+    """督办回复 on the entry; past the second limit the whistle goes up and the entry is 已转办 with
+    the new case's number — in Chinese and in English."""
+    db: Database = app.extensions["whistle.db"]
+    case_id = late_case(api, "督办 回复")
+    travel(db, beijing(8, 15, 2))
+    [(entry, inner)] = ledger(pages, "hw-head", case_id, "?status=open")
+    assert entry["answered"] == "no" and "未回复" in inner
+    [task] = [t for t in Flow(api).case(case_id)["open_tasks"] if t["task_type"] == "report_in_head_supervise"]
+    answer = {"reason": f"人员在外执法 {XSS}", "measures": "已增派两名队员", "promised_date": "2026-06-09"}
+    assert api.post("hw-head", f"/api/tasks/{task['id']}/complete", json=answer).status_code == 200
+
+    [(entry, inner)] = ledger(pages, "hw-head", case_id, "?status=open")
+    assert entry["answered"] == "yes" and entry["status"] == "open"
+    assert "人员在外执法 &lt;script&gt;" in inner and XSS not in inner
+    assert "已增派两名队员" in inner and "2026-06-09" in inner and "熊桂兰 · 2026-06-08 15:0" in inner
+
+    travel(db, beijing(9, 10, 1))  # the second limit: the whistle goes to the street
+    new_number = Flow(api).case(case_id)["escalated_to"][0]
+    assert ledger(pages, "hw-head", case_id, "?status=open") == []
+    [(moved, inner)] = ledger(pages, "hw-head", case_id, "?status=transferred")
+    assert (moved["entry-id"], moved["status"], moved["transferred-to"]) == (entry["entry-id"], "transferred",
+                                                                            new_number)
+    [target] = [e["transferred_to"] for e in api.get("hw-head", "/api/supervision").get_json()["items"]
+                if e["case_id"] == case_id]
+    assert target["case_number"] == new_number
+    assert "已转办" in inner and f'转至 <a href="/cases/{target["case_id"]}">{new_number}</a>' in inner
+    assert "已增派两名队员" in inner  # the answer stays
+    assert re.search(r"超时 19小时(1分)?</span>", inner)  # how late when it was taken away (Mon 15:00 → Tue 10:01)
+    html = text(pages.get("/supervision?status=transferred"))
+    assert re.search(r'class="chip active" data-testid="filter-transferred"', html)
+    assert "督办转办" in text(pages.get(f"/cases/{case_id}"))  # the timeline names it
+
+    pages.get("/lang/en?next=/supervision")
+    [(_, inner)] = [r for r in rows(text(pages.get("/supervision?status=transferred")), "ledger-row")
+                    if r[0]["case-id"] == str(case_id)]
+    assert "Transferred" in inner and "Moved to" in inner and "Why late" in inner
+    assert "Measures" in inner and "Promised by" in inner and "已转办" not in inner
+    assert pages.get("/supervision?status=closed").status_code == 422
+
+
 def test_mark_read_is_for_the_owner_and_needs_the_csrf_token(
     app: Flask, api: Api, pages: Pages, at_monday_morning: None
 ) -> None:
