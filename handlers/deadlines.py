@@ -31,8 +31,21 @@ def send_reminder(ctx: HandlerContext, stage: str, unit: str, task: str) -> dict
     return deadlines.remind(ctx.session, ctx.case, stage, unit_by_code(ctx.session, unit), task, ctx.now)
 
 
+# Who supervises a late unit (督办), as the diagram's open_supervision names it.
+SUPERVISORS = ("head", "above")
+
+
 @handler("open_supervision")
-def open_supervision(ctx: HandlerContext, stage: str, unit: str, task: str, due: str) -> dict[str, Any]:
-    return deadlines.open_supervision(
-        ctx.session, ctx.case, stage, unit_by_code(ctx.session, unit), task, deadlines.parse_iso(due), ctx.now
-    )
+def open_supervision(ctx: HandlerContext, stage: str, unit: str, task: str, due: str,
+                     supervisor: str = "head") -> dict[str, Any]:
+    """The ledger entry of a late ``unit`` and who supervises it: ``head``, the unit's own head
+    (一把手: a department's head, a street's or community's secretary); ``above``, the head of the
+    unit above it, for work the head itself is late with (a secretary's own approval)."""
+    late = unit_by_code(ctx.session, unit)
+    if supervisor not in SUPERVISORS:
+        raise HandlerError(f"unknown supervisor '{supervisor}'", {"supervisor": " or ".join(SUPERVISORS)})
+    # The top of the tree (the district) has no unit above it: its own head supervises, the one
+    # case where the late secretary gets the 督办 task of their own approval.
+    head = (late.parent or late) if supervisor == "above" else late
+    return deadlines.open_supervision(ctx.session, ctx.case, stage, late, task, deadlines.parse_iso(due), ctx.now,
+                                      head)

@@ -145,6 +145,11 @@ class ElementStates:
         return {"completed": list(self.completed), "active": list(self.active)}
 
 
+# Task data kept with the inbox row: the department of a multi-instance task, and on a 督办 task the
+# open_supervision reply it was opened for (which ledger entry it answers).
+CONTEXT_KEYS = ("dept", "supervision")
+
+
 @dataclass(frozen=True)
 class ReadyTask:
     """A READY human task, with the properties the diagram gives it evaluated on its data."""
@@ -349,7 +354,7 @@ class Instance:
         spec = task.task_spec
         props: dict[str, str] = spec.extensions.get("properties", {})
         due = props.get("dueHours")
-        context = {key: task.data[key] for key in ("dept",) if key in task.data}
+        context = {key: task.data[key] for key in CONTEXT_KEYS if key in task.data}
         return ReadyTask(
             id=str(task.id),
             name=spec.name,

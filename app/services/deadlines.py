@@ -128,23 +128,25 @@ def remind(session: Session, case: Case, stage: str, unit: Unit, task_type: str,
 
 
 def open_supervision(session: Session, case: Case, stage: str, unit: Unit, task_type: str, due: datetime,
-                     now: datetime) -> dict[str, Any]:
-    """Deadline passed: a 挂账督办 entry (who is late, since when) and a supervision notice for the head."""
+                     now: datetime, supervisor: Unit | None = None) -> dict[str, Any]:
+    """Deadline passed: a 挂账督办 entry (who is late, since when) and a supervision notice for the
+    head of ``supervisor`` (the late unit itself unless the diagram names another)."""
+    head = supervisor or unit
     task = open_task(session, case, task_type, unit)
     entry = SupervisionEntry(case_id=case.id, task_id=task.id if task else None, unit_id=unit.id,
                              task_type=task_type, stage=stage, due_at=due, opened_at=now, status="open")
     session.add(entry)
     session.flush()
-    heads = users_holding(session, head_role(unit), unit.id) or _workers(session, task, unit)
+    heads = users_holding(session, head_role(head), head.id) or _workers(session, task, unit)
     title = f"挂账督办 Overdue: {case.number} {task.title if task else task_type}"
     body = f"{unit.name} 已超过时限（{_local(due)}），请督促办理。"
     notify(session, heads, case, task, "supervision", title, body, due, now)
     workflow.record_event(session, case, "supervision_opened", None, unit_id=unit.id, data={
         "entry": entry.id, "stage": stage, "task": task_type, "unit": unit.code, "due_at": due.isoformat(),
-        "late_minutes": late_minutes(due, now),
+        "late_minutes": late_minutes(due, now), "supervisor": head.code,
     })
-    # the diagram's 督办 task goes to this role of the late unit
-    return {"entry": entry.id, "head_role": head_role(unit)}
+    # the diagram's 督办 task goes to this role in this unit
+    return {"entry": entry.id, "head_role": head_role(head), "head_unit": head.code}
 
 
 def clear_supervision(session: Session, task: Task, actor: User | None, now: datetime) -> None:

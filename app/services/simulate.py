@@ -45,6 +45,7 @@ class Scenario:
     review_return: bool = False
     escalate: bool = False
     stop_at: str | None = None  # leave the case open at this task
+    overdue: bool = False  # (open work) reported long ago: the open task is past its deadline, 督办
 
 
 SCENARIOS = [
@@ -79,7 +80,12 @@ OPEN_WORK = [
     Scenario("open_verify", 0, 3, stop_at="verify"),
     Scenario("open_callback", 0, 3, stop_at="callback"),
     Scenario("open_evaluate", 0, 3, stop_at="evaluate"),
+    # 督办 tasks: a community secretary's late approval for the street's secretary, a late grade-2
+    # verification for the district's (stages without a second limit, so they wait rather than escalate)
+    Scenario("open_review_head_overdue", 0, 3, stop_at="review_head", overdue=True),
+    Scenario("open_verify_dispatched_overdue", 0, 2, stop_at="verify_dispatched", overdue=True),
 ]
+OVERDUE_BY = timedelta(days=30)  # past any review or verification limit, holidays included
 DEMO_GRID = "dc-s1-c1-g1"  # 和平里社区 第一网格: the grid of the README's demo logins
 
 
@@ -103,8 +109,14 @@ class Simulator:
         """Leave one case on ``grid_code`` waiting at each kind of human task (OPEN_WORK)."""
         ends: Counter[str] = Counter()
         for scenario in OPEN_WORK:
-            for final in self.drive(self.file(scenario, grid_code), scenario):
-                ends[final] += 1
+            back = OVERDUE_BY if scenario.overdue else timedelta(0)
+            clock.advance(-back)  # an overdue one is reported and driven a month ago ...
+            try:
+                for final in self.drive(self.file(scenario, grid_code), scenario):
+                    ends[final] += 1
+            finally:
+                clock.advance(back)
+        fire_due(self.db)  # ... and its deadline has passed by now: 挂账督办 and a 督办 task
         return {"steps": self.steps, "ends": dict(sorted(ends.items()))}
 
     def file(self, scenario: Scenario, grid_code: str | None = None) -> int:

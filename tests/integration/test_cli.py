@@ -126,6 +126,7 @@ def test_demo_sets_everything_up_and_prints_logins(fresh_app: Flask) -> None:
         waiting = set(s.scalars(select(Task.task_type).where(Task.status == "open")))
     assert cases >= 5 + len(OPEN_WORK)
     assert {scenario.stop_at for scenario in OPEN_WORK} <= waiting  # every demo role finds work
+    assert {"review_head_head_supervise", "verify_dispatched_head_supervise"} <= waiting  # 督办 too
     code, out = _run(fresh_app, "demo", "--no-serve", "--cases", "5")  # running it again changes nothing
     assert code == 0 and "simulated" not in out
     with fresh_app.extensions["whistle.db"].unit_of_work() as s:

@@ -93,11 +93,19 @@ def iso(moment: datetime) -> str:
     return moment.replace(tzinfo=UTC).isoformat()
 
 
+PARENT = {COMMUNITY: STREET, STREET: DISTRICT, HW: DISTRICT, CGZF: DISTRICT, SCJG: DISTRICT}
+
+
+def open_supervision(data: dict, stage: str, unit: str, task: str, due: str, supervisor: str = "head") -> dict:
+    """The head who supervises: the late unit's own, or (``above``) its parent's."""
+    head = PARENT.get(unit, unit) if supervisor == "above" else unit
+    return {"entry": 1, "head_role": "dept_head" if head.startswith("dept-") else "secretary", "head_unit": head}
+
+
 HANDLERS = {
     "set_deadline": set_deadline,
     "send_reminder": lambda data, stage, unit, task: {"notified": 2},
-    "open_supervision": lambda data, stage, unit, task, due: {
-        "entry": 1, "head_role": "dept_head" if unit.startswith("dept-") else "secretary"},
+    "open_supervision": open_supervision,
     "lookup_catalogue": lookup_catalogue,
     "whistle_units": whistle_units,
     "dispatch_case": lambda data, department: {
@@ -471,6 +479,11 @@ def scenario_grade_2_handled_late() -> Run:
     run.tick(17)  # verification limit 16 h
     assert [(name, p["unit"], p["task"]) for name, p in run.calls[-2:]] == [
         ("send_reminder", DISTRICT, "verify_dispatched"), ("open_supervision", DISTRICT, "verify_dispatched")]
+    # the verifying unit's secretary supervises; verification goes on meanwhile
+    assert run.ready() == [("verify_dispatched", "platform_operator", DISTRICT),
+                           ("verify_dispatched_head_supervise", "secretary", DISTRICT)]
+    run.complete("verify_dispatched_head_supervise", SUPERVISE)
+    assert run.ready() == [("verify_dispatched", "platform_operator", DISTRICT)]
     run.complete("verify_dispatched", FIXED)
     run.complete("feedback_dispatched", FEEDBACK)
     run.complete("callback", CALLBACK)
@@ -822,11 +835,21 @@ def scenario_late_review_chain_and_verification() -> Run:
     run.complete("prepare_whistle", PREPARE)
     run.tick(7)  # review_section still waiting at 80 %
     assert [p["task"] for name, p in run.calls if name == "send_reminder"] == ["review_section"]
-    run.tick(1.5)  # and still at the limit
+    run.tick(1.5)  # and still at the limit: the community's secretary supervises the review
+    assert run.ready() == [("review_section", "section_head", COMMUNITY),
+                           ("review_section_head_supervise", "secretary", COMMUNITY)]
+    run.complete("review_section_head_supervise", SUPERVISE)  # answered; the review still waits
+    assert run.ready() == [("review_section", "section_head", COMMUNITY)]
     run.complete("review_section", APPROVE)
     run.tick(0.1)  # the deputy gets it late: reminded and supervised at once
+    assert run.ready() == [("review_deputy", "deputy_leader", COMMUNITY),
+                           ("review_deputy_head_supervise", "secretary", COMMUNITY)]
+    run.complete("review_deputy_head_supervise", SUPERVISE)
     run.complete("review_deputy", APPROVE)
     run.tick(0.1)
+    # the secretary's own approval is late: the secretary of the street above supervises it
+    assert run.ready() == [("review_head", "secretary", COMMUNITY), ("review_head_head_supervise", "secretary", STREET)]
+    run.complete("review_head_head_supervise", SUPERVISE)
     run.complete("review_head", APPROVE)
     deadline = [(name, p["task"]) for name, p in run.calls if name in ("send_reminder", "open_supervision")]
     # the stage's times hold for whoever has the whistle: a task taken on after 80 % is reminded at once
@@ -843,12 +866,42 @@ def scenario_late_review_chain_and_verification() -> Run:
     run.complete("lead_confirm", LEAD_CONFIRM)
     run.tick(17)  # verification limit 16 h
     assert [p["unit"] for name, p in run.calls if p.get("task") == "verify"] == [STREET, STREET]
+    assert run.ready() == [("verify", "platform_operator", STREET), ("verify_head_supervise", "secretary", STREET)]
+    run.complete("verify_head_supervise", SUPERVISE)
     run.complete("verify", FIXED)
     run.complete("feedback", FEEDBACK)
     run.complete("callback", CALLBACK)
     for dept in (HW, CGZF):
         run.complete("evaluate", SCORES[dept], dept)
     assert run.calls[-1] == ("close_case", {"outcome": "closed"})
+    return run
+
+
+def scenario_late_reviews_withdrawn_when_done() -> Run:
+    """A street whistle's reviews run late: the street's secretary supervises the section head's and
+    the deputy's, the district's secretary the street secretary's own approval. Each review done
+    withdraws its unanswered 督办 task, and its decision still steers the chain."""
+    run = Run("case", case_data())
+    run.complete("triage", {**TRIAGE_WHISTLE, "level": "street"})
+    run.complete("prepare_whistle", PREPARE)
+    run.tick(8.5)
+    assert run.ready() == [("review_section", "section_head", STREET),
+                           ("review_section_head_supervise", "secretary", STREET)]
+    run.complete("review_section", APPROVE)
+    # the section head's 督办 went with the review; the deputy has the whistle past the deadline at once
+    assert run.ready() == [("review_deputy", "deputy_leader", STREET),
+                           ("review_deputy_head_supervise", "secretary", STREET)]
+    run.complete("review_deputy", APPROVE)
+    assert run.ready() == [("review_head", "secretary", STREET), ("review_head_head_supervise", "secretary", DISTRICT)]
+    run.complete("review_head", RETURN)  # the decision and reason leave the subprocess for the gateway
+    assert run.ready() == [("prepare_whistle", "whistle_staff", STREET)]
+    data = run.data("prepare_whistle")
+    assert (data["review_returns"], data["decision"], data["reason"]) == (1, "return", "材料不全")
+    assert "supervision" not in data  # the 督办 path's data stays in its subprocess
+    review_chain(run)  # a new round, on time
+    assert run.ready() == [("file_whistle", "platform_operator", DISTRICT)]
+    assert [(p["task"], p.get("supervisor", "head")) for name, p in run.calls if name == "open_supervision"] == [
+        ("review_section", "head"), ("review_deputy", "head"), ("review_head", "above")]
     return run
 
 
@@ -879,6 +932,7 @@ def scenario_handling_past_the_second_limit_escalates() -> Run:
 SCENARIOS = [
     scenario_late_departments_are_reminded_and_supervised,
     scenario_late_review_chain_and_verification,
+    scenario_late_reviews_withdrawn_when_done,
     scenario_report_in_past_the_second_limit_escalates,
     scenario_handling_past_the_second_limit_escalates,
     scenario_grade_1,

@@ -83,6 +83,9 @@ HANDLERS = {
     "send_reminder": {"stage", "unit", "task"},
     "open_supervision": {"stage", "unit", "task", "due"},
 }
+# Parameters a handler may be given besides those: who supervises the late unit (督办).
+OPTIONAL_PARAMETERS = {"open_supervision": {"supervisor"}}
+SUPERVISORS = {"head", "above"}
 OUTCOMES = {"self_handled", "closed", "escalated"}
 
 # The contract the engine relies on: user task id -> (lane, form, unit, stage, dueHours).
@@ -97,8 +100,10 @@ USER_TASKS = {
             "catalogue['handle_hours']",
         ),
         "handle_dispatched_head_supervise": (
-            "dept_staff", "supervise.schema.json", "catalogue['lead']", "handling", None),
+            "dept_staff", "supervise.schema.json", "supervision['head_unit']", "handling", None),
         "verify_dispatched": ("platform_operator", "verify.schema.json", "district", "verification", None),
+        "verify_dispatched_head_supervise": (
+            "platform_operator", "supervise.schema.json", "supervision['head_unit']", "verification", None),
         "feedback_dispatched": ("platform_operator", "feedback.schema.json", "street", "feedback", None),
     },
     "whistle": {
@@ -110,8 +115,14 @@ USER_TASKS = {
             None,
         ),
         "review_section": ("section_head", "review.schema.json", "units['whistle']", "review", None),
+        "review_section_head_supervise": (
+            "section_head", "supervise.schema.json", "supervision['head_unit']", "review", None),
         "review_deputy": ("deputy_leader", "review.schema.json", "units['whistle']", "review", None),
+        "review_deputy_head_supervise": (
+            "deputy_leader", "supervise.schema.json", "supervision['head_unit']", "review", None),
         "review_head": ("secretary", "review.schema.json", "units['whistle']", "review", None),
+        "review_head_head_supervise": (
+            "secretary", "supervise.schema.json", "supervision['head_unit']", "review", None),
         "file_whistle": ("platform_operator", "file_whistle.schema.json", "units['filing']", "filing", None),
         "report_in": (
             "dept_staff",
@@ -120,7 +131,8 @@ USER_TASKS = {
             "report_in",
             "catalogue['report_in_hours']",
         ),
-        "report_in_head_supervise": ("dept_staff", "supervise.schema.json", "dept['code']", "report_in", None),
+        "report_in_head_supervise": (
+            "dept_staff", "supervise.schema.json", "supervision['head_unit']", "report_in", None),
         "coordinate": ("whistle_staff", "coordinate.schema.json", "units['whistle']", "coordination", None),
         "handle": (
             "dept_staff",
@@ -129,9 +141,12 @@ USER_TASKS = {
             "handling",
             "catalogue['handle_hours']",
         ),
-        "handle_head_supervise": ("dept_staff", "supervise.schema.json", "dept['code']", "handling", None),
+        "handle_head_supervise": (
+            "dept_staff", "supervise.schema.json", "supervision['head_unit']", "handling", None),
         "lead_confirm": ("dept_head", "lead_confirm.schema.json", "catalogue['lead']", "confirmation", None),
         "verify": ("platform_operator", "verify.schema.json", "units['verifier']", "verification", None),
+        "verify_head_supervise": (
+            "platform_operator", "supervise.schema.json", "supervision['head_unit']", "verification", None),
         "feedback": ("whistle_staff", "feedback.schema.json", "units['whistle']", "feedback", None),
         "evaluate": ("secretary", "evaluate.schema.json", "units['whistle']", "evaluation", None),
     },
@@ -139,10 +154,11 @@ USER_TASKS = {
         "callback": ("callback_agent", "callback.schema.json", "district", "callback", None),
     },
 }
-# 督办 tasks sit inside the late work's subprocess (so in its lane) and name their role instead: the
-# late unit's head, as open_supervision decides (dept_head, or the secretary of a street/community).
-ROLE_PROPERTY = {tid: "supervision['head_role']" for tid in (
-    "handle_dispatched_head_supervise", "report_in_head_supervise", "handle_head_supervise")}
+# 督办 tasks sit inside the late work's subprocess (so in its lane) and name their role and unit
+# instead: the head open_supervision names (dept_head, or the secretary of a street/community; of the
+# late unit, or of the unit above it).
+ROLE_PROPERTY = {tid: "supervision['head_role']" for tasks in USER_TASKS.values() for tid in tasks
+                 if tid.endswith("_head_supervise")}
 # Multi-instance subprocesses: id -> (input collection, input item).
 MULTI_INSTANCE = {
     "report_in_all": ("departments", "report_dept"),
@@ -379,12 +395,46 @@ def test_service_tasks_call_known_handlers_with_their_parameters(path):
         assert handler in HANDLERS, f"{task.get('id')}: unknown handler {handler}"
         assert op.get("resultVariable"), task.get("id")
         params = {p.get("id"): p for p in op.iterfind(".//spiffworkflow:parameter", NS)}
-        assert set(params) == HANDLERS[handler], task.get("id")
+        assert HANDLERS[handler] <= set(params) <= HANDLERS[handler] | OPTIONAL_PARAMETERS.get(handler, set()), (
+            task.get("id"))
         for name, param in params.items():
             assert param.get("type") == "any"
             check_python(param.get("value"), "eval", f"{task.get('id')}.{name}")
         if handler == "close_case":
             assert ast.literal_eval(params["outcome"].get("value")) in OUTCOMES
+        if "supervisor" in params:
+            assert ast.literal_eval(params["supervisor"].get("value")) in SUPERVISORS, task.get("id")
+
+
+def test_late_work_gets_a_supervision_task_that_its_completion_withdraws():
+    """Every deadline path (open_supervision) leads to a 督办 task for the head it names, in one
+    subprocess with the late task, whose completion ends at a terminate end event."""
+    supervisors = {}
+    for _, proc in processes().values():
+        after = {f.get("sourceRef"): f.get("targetRef") for f in proc.iter(B + "sequenceFlow")}
+        for service in proc.iter(B + "serviceTask"):
+            op = service.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
+            if op.get("id") != "open_supervision":
+                continue
+            params = {p.get("id"): p.get("value") for p in op.iterfind(".//spiffworkflow:parameter", NS)}
+            late = ast.literal_eval(params["task"])
+            sub = service.getparent()
+            assert sub.tag == B + "subProcess", service.get("id")
+            answer = sub.find(f'bpmn:userTask[@id="{after[service.get("id")]}"]', NS)
+            assert answer is not None, service.get("id")
+            assert (props(answer)["formJsonSchemaFilename"], props(answer)["unit"], props(answer)["role"]) == (
+                "supervise.schema.json", "supervision['head_unit']", "supervision['head_role']")
+            assert sub.find(f'bpmn:userTask[@id="{late}"]', NS) is not None, late
+            done = after[late]  # where the completed work goes (report-in is recorded first)
+            while sub.find(f'bpmn:endEvent[@id="{done}"]', NS) is None:
+                done = after[done]
+            assert sub.find(f'bpmn:endEvent[@id="{done}"]/bpmn:terminateEventDefinition', NS) is not None, late
+            supervisors[late] = ast.literal_eval(params.get("supervisor", "'head'"))
+    assert supervisors == {
+        "report_in": "head", "handle": "head", "handle_dispatched": "head", "verify": "head",
+        "verify_dispatched": "head", "review_section": "head", "review_deputy": "head",
+        "review_head": "above",  # the secretary's own approval: the secretary of the unit above
+    }
 
 
 @pytest.mark.parametrize("path", BPMN_FILES, ids=lambda p: p.name)
