@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 
 from app import create_app
 from app.db import Database, temporary_postgres_database
-from app.models import Event, Timer
+from app.models import Case, Event, Timer
 from app.services import clock
+from app.services.audit import verify
 from app.services.scheduler import TimerScheduler
 from app.settings import Settings
 from bench.timers import create_due_timers, fired_count, prepare_database, start_schedulers, stop
@@ -122,6 +123,11 @@ def test_four_scheduler_processes_fire_1000_timers_exactly_once_and_survive_a_ki
             finally:
                 stop(processes)
             assert (fired_count(db), _fired_twice(db), _waiting(db)) == (1100, 0, 0)
+            # the batches wrote every case row whole: chain head, event count, state and its snapshot agree
+            with db.unit_of_work() as s:
+                checked = verify(s, snapshots=True)
+                assert checked.first_break is None, checked.as_dict()
+                assert {c.version for c in s.scalars(select(Case))} == {2}  # started, then fired: two steps each
         finally:
             db.dispose()
 
