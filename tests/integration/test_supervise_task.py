@@ -152,7 +152,7 @@ def test_the_supervision_object_is_as_documented(app: Flask, api: Any, doc: dict
     [task] = supervise_tasks(api, "hw-head", case_id)
     assert check("hw-head", "get", "/api/tasks/{task_id}", 200, task_id=task["id"])["supervision"]["unit"] == COOP
     page = check("hw-head", "get", "/api/inbox", 200, query_string={"per_page": 100})
-    assert [item["supervision"]["unit"] for item in page["items"] if item["supervision"]] == [COOP]
+    assert [item["supervision"]["unit"] for item in page["items"] if item["case_id"] == case_id] == [COOP]
 
 
 def test_departments_on_time_get_no_supervision_task(app: Flask, api: Any, at_monday_morning: None) -> None:

@@ -5,12 +5,15 @@ case. The inbox row says the same in a line. Escaped; only for users who can see
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from app.db import Database
 from app.models import Task, Unit
 from tests.integration.flow import FORMS
 from tests.integration.test_deadlines import COOP, beijing, travel
@@ -35,13 +38,24 @@ def block(html: str) -> tuple[dict[str, str], dict[str, str]]:
     return attrs, fields
 
 
-def test_the_supervision_task_page_says_what_is_late(app: Flask, api: Any, pages: Pages,
-                                                     at_monday_morning: None) -> None:
+@pytest.fixture()
+def hw_named_with_markup(app: Flask) -> Iterator[None]:
+    """dept-hw named with markup (as an admin might) for one test: the database is the session's."""
+    db: Database = app.extensions["whistle.db"]
+    with db.unit_of_work() as s:
+        unit = s.scalars(select(Unit).where(Unit.code == COOP)).one()
+        name, unit.name = unit.name, f"环卫{XSS}"
+    yield
+    with db.unit_of_work() as s:
+        s.scalars(select(Unit).where(Unit.code == COOP)).one().name = name
+
+
+def test_the_supervision_task_page_says_what_is_late(app: Flask, api: Any, pages: Pages, at_monday_morning: None,
+                                                     hw_named_with_markup: None) -> None:
     db, _flow, case_id = late_cooperating_department(app, api)  # dept-hw's report-in was due at 15:00
     [task] = supervise_tasks(api, "hw-head", case_id)
-    with db.unit_of_work() as s:  # names an admin or a diagram gave: shown as text, never as markup
+    with db.unit_of_work() as s:  # a title a diagram gave: shown as text, never as markup
         unit = s.scalars(select(Unit).where(Unit.code == COOP)).one()
-        unit.name = f"环卫{XSS}"
         late = s.scalars(select(Task).where(Task.case_id == case_id, Task.task_type == "report_in",
                                             Task.unit_id == unit.id)).one()
         late.title = f"报到{XSS} Report in"
