@@ -350,4 +350,3 @@ def _entry(entry: SupervisionEntry, case: Case, unit: Unit, now: datetime, targe
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
-
