@@ -18,7 +18,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.models import Case, CaseUnit, Notification, SupervisionEntry, Task, Unit, User
-from app.services import workflow
+from app.services import cases, workflow
 from app.services.auth import users_holding
 from app.services.errors import Invalid, NotFound
 from app.services.worktime import CALENDAR_FILE, load_calendar
@@ -229,6 +229,36 @@ def supervised_entry(session: Session, task: Task, task_data: dict[str, Any]) ->
     )
 
 
+def supervised_work(session: Session, tasks: list[Task], now: datetime) -> dict[int, dict[str, Any]]:
+    """督办事项 of each 督办 task among ``tasks`` (by task id): which unit is late with which task,
+    its deadline, how late it is (until now while the entry is open, else when it was closed) and
+    whether the late work is still open. Read from the ledger entry the task answers (the inbox
+    row's context names it, as the engine's data does)."""
+    found = {task.id: entry for task in tasks if task.form == SUPERVISE_FORM
+             and (entry := supervised_entry(session, task, task.context or {})) is not None}
+    if not found:
+        return {}
+    entries = list(found.values())
+    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_({e.unit_id for e in entries})))}
+    late = {t.id: t for t in session.scalars(select(Task).where(
+        Task.id.in_({e.task_id for e in entries if e.task_id is not None})))}
+    return {task_id: _supervised(entry, units[entry.unit_id], late.get(entry.task_id or 0), now)
+            for task_id, entry in found.items()}
+
+
+def _supervised(entry: SupervisionEntry, unit: Unit, task: Task | None, now: datetime) -> dict[str, Any]:
+    return {"entry": entry.id, "unit": unit.code, "unit_name": unit.name, "task_type": entry.task_type,
+            "task_title": task.title if task else entry.task_type, "task_id": entry.task_id,
+            "task_status": task.status if task else None, "stage": entry.stage,
+            "due_at": cases.iso(entry.due_at), "late_minutes": _late(entry, now), "status": entry.status,
+            "closed_at": cases.iso(entry.closed_at)}
+
+
+def _late(entry: SupervisionEntry, now: datetime) -> int | None:
+    """How late: still growing while the entry is open, as it was when struck off or transferred."""
+    return late_minutes(entry.due_at, now) if entry.status == "open" else entry.late_minutes
+
+
 def _promised_date(value: Any) -> date | None:
     """The form's schema checks the shape (YYYY-MM-DD); the calendar is checked here."""
     if value is None:
@@ -302,7 +332,7 @@ def _notification(note: Notification, case_number: str | None) -> dict[str, Any]
 
 def _entry(entry: SupervisionEntry, case: Case, unit: Unit, now: datetime, target_number: str | None,
            answerer: tuple[str | None, str | None]) -> dict[str, Any]:
-    late = late_minutes(entry.due_at, now) if entry.status == "open" else entry.late_minutes
+    late = _late(entry, now)
     transferred = ({"case_id": entry.transferred_to_id, "case_number": target_number}
                    if entry.transferred_to_id is not None else None)
     answer = None if entry.answered_at is None else {

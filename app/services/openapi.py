@@ -81,6 +81,17 @@ def _schemas() -> dict[str, Schema]:
         status=_enum(["open", "completed", "cancelled"]), assignee=NSTR, due_at=NTIME, overdue=BOOL,
         created_at=TIME, context=FREE_OBJECT,
     )
+    # 督办事项: what a 督办 task is about (null on other tasks), from the ledger entry it answers
+    supervised = {**_obj(
+        entry=INT, unit=STR, unit_name=STR, task_type=STR,
+        task_title={**STR, "description": "超时任务 The late task's title (its task type if no row)"},
+        task_id=NINT, task_status={**_enum(["open", "completed", "cancelled"], True),
+                                   "description": "超时任务的状态 Whether the late work is still open"},
+        stage=STR, due_at=TIME, late_minutes={**NINT, "description": "已超时分钟 Minutes late: until now "
+                                                                     "while open, else when closed"},
+        status=_enum(LEDGER_STATUSES), closed_at=NTIME,
+    ), "type": ["object", "null"],
+        "description": "督办事项 On a 督办 task: the late unit, task, deadline and lateness; null otherwise"}
     return {
         "Error": _obj(
             "fields",
@@ -100,13 +111,14 @@ def _schemas() -> dict[str, Schema]:
                             closed_at=NTIME, satisfaction=NSTR),
         "Task": task,
         "InboxItem": _extend(task, case_id=INT, case_number=STR, case_title=STR,
-                             level=_enum(WHISTLE_LEVELS, True), category=NSTR, urgent=BOOL),
+                             level=_enum(WHISTLE_LEVELS, True), category=NSTR, urgent=BOOL,
+                             supervision=supervised),
         "InboxPage": _obj(
             items=_array(_ref("InboxItem")), total=INT, page=INT, per_page=INT,
             counts={"type": "object", "additionalProperties": INT,
                     "description": "按任务类型计数 Open tasks per task_type, ignoring the filters"},
         ),
-        "TaskDetail": _extend(task, can_complete=BOOL, case=_ref("Case"),
+        "TaskDetail": _extend(task, can_complete=BOOL, case=_ref("Case"), supervision=supervised,
                               form_schema={**_t("object", True), "description": "任务表单 Form schema"}),
         "TaskAssignee": _obj(task=INT, assignee=NSTR),
         "TaskCompleted": _obj(task=INT, status=STR, case=INT),

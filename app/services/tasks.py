@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.models import Case, Task, Unit, User
-from app.services import clock, workflow
+from app.services import clock, deadlines, workflow
 from app.services.auth import Principal, users_holding
 from app.services.cases import can_see, describe, task_summary
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -66,8 +66,9 @@ def inbox(session: Session, principal: Principal, flt: InboxFilter) -> dict[str,
         select(Task.task_type, func.count()).where(Task.status == "open", base).group_by(Task.task_type)
     ).all()
     units = _units(session, {r.unit_id for r in rows})
+    supervised = deadlines.supervised_work(session, list(rows), clock.now())
     return {
-        "items": [_inbox_item(row, units) for row in rows],
+        "items": [_inbox_item(row, units, supervised.get(row.id)) for row in rows],
         "total": total,
         "page": flt.page,
         "per_page": flt.per_page,
@@ -82,6 +83,7 @@ def task_detail(session: Session, principal: Principal, task_id: int) -> dict[st
     detail["form_schema"] = bundle.form(task.form) if task.form else None
     detail["can_complete"] = task.status == "open" and principal.holds(task.role, task.unit_id)
     detail["case"] = describe(session, task.case, principal)
+    detail["supervision"] = deadlines.supervised_work(session, [task], clock.now()).get(task.id)  # 督办事项
     return detail
 
 
@@ -185,11 +187,11 @@ def _units(session: Session, ids: set[int]) -> dict[int, Unit]:
     return {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))} if ids else {}
 
 
-def _inbox_item(task: Task, units: dict[int, Unit]) -> dict[str, Any]:
+def _inbox_item(task: Task, units: dict[int, Unit], supervised: dict[str, Any] | None) -> dict[str, Any]:
     item = task_summary(task, units)
     case = task.case
     item.update(
         case_id=case.id, case_number=case.number, case_title=case.title,
-        level=case.level, category=case.category, urgent=case.urgent,
+        level=case.level, category=case.category, urgent=case.urgent, supervision=supervised,
     )
     return item

@@ -28,6 +28,11 @@ INCIDENT_STATUSES = {"open": N_("待处理"), "retried": N_("已重试")}
 
 def late_label(minutes: int | None) -> str:
     """How late, in days, hours and minutes: "超时 1小时30分" / "1 h 30 min late"."""
+    return _("超时 %(t)s", t=duration(minutes))
+
+
+def duration(minutes: int | None) -> str:
+    """Minutes in days, hours and minutes: "1天 2小时" / "1 d 2 h"."""
     days, rest = divmod(max(int(minutes or 0), 0), 24 * 60)
     hours, mins = divmod(rest, 60)
     parts = [_("%(n)s天", n=days)] if days else []
@@ -35,7 +40,7 @@ def late_label(minutes: int | None) -> str:
         parts.append(_("%(n)s小时", n=hours))
     if mins or not parts:
         parts.append(_("%(n)s分", n=mins))
-    return _("超时 %(t)s", t=(" " if is_english() else "").join(parts))
+    return (" " if is_english() else "").join(parts)
 
 
 def warning_text(text: str) -> str:
@@ -57,7 +62,7 @@ def staff_nav(me: User | None) -> dict[str, Any]:
 @bp.app_context_processor
 def _deadline_helpers() -> dict[str, Any]:
     return {
-        "staff_nav": staff_nav, "late_label": late_label,
+        "staff_nav": staff_nav, "late_label": late_label, "duration": duration,
         "notification_kind_label": lambda c: label(NOTIFICATION_KINDS, c),
         "ledger_status_label": lambda c: label(LEDGER_STATUSES, c),
         "incident_status_label": lambda c: label(INCIDENT_STATUSES, c),

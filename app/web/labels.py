@@ -23,6 +23,12 @@ STATUSES = {"open": N_("办理中"), "closed": N_("已办结")}
 OUTCOMES = {"self_handled": N_("网格员自行处置"), "closed": N_("已解决"), "escalated": N_("已上报上级")}
 SATISFACTION = {"satisfied": N_("满意"), "basically_satisfied": N_("基本满意"), "dissatisfied": N_("不满意")}
 DUTIES = {"lead": N_("主体责任"), "cooperating": N_("配合责任")}
+# The stages the diagrams give their tasks (a diagram may add others: those show their code).
+STAGES = {
+    "triage": N_("分拨"), "review": N_("审核"), "filing": N_("备案"), "report_in": N_("报到"),
+    "coordination": N_("协调"), "handling": N_("问题处理"), "verification": N_("核查"),
+    "feedback": N_("反馈"), "confirmation": N_("确认"), "callback": N_("回访"), "evaluation": N_("评价"),
+}
 EVENTS = {
     "case_created": N_("受理登记"),
     "task_ready": N_("待办生成"),
@@ -136,7 +142,8 @@ def template_helpers() -> dict[str, Any]:
         "when": when, "ago": ago, "until": until,
         "level_label": lambda c: label(LEVELS, c), "status_label": lambda c: label(STATUSES, c),
         "outcome_label": lambda c: label(OUTCOMES, c), "satisfaction_label": lambda c: label(SATISFACTION, c),
-        "duty_label": lambda c: label(DUTIES, c), "event_label": lambda c: label(EVENTS, c),
+        "duty_label": lambda c: label(DUTIES, c),
+        "stage_label": lambda c: label(STAGES, c), "event_label": lambda c: label(EVENTS, c),
         "channel_label": lambda c: bilingual(CHANNELS.get(c, c)) if c else "",
         "role_label": lambda c: bilingual(ROLES.get(c, c)) if c else "",
         "step_titles": step_titles,

@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.db import Database
-from app.models import Case, ProcessVersion, Task
+from app.models import Case, ProcessVersion, Task, Unit
 from app.services import replay
 from app.services.audit import verify
 from app.services.deadlines import SUPERVISE_FORM, parse_iso
@@ -28,6 +28,8 @@ from tests.integration.test_deadlines import (
     travel,
     whistle_at_report_in,
 )
+from tests.integration.test_openapi import Checker
+from tests.integration.test_openapi import doc as doc  # the fixture
 
 __all__ = ["at_monday_morning"]  # the fixture, used by name below
 
@@ -112,6 +114,45 @@ def test_the_late_work_done_withdraws_an_unanswered_supervision_task(
     assert api.post("hw-head", f"/api/tasks/{task['id']}/complete", json=ANSWER).status_code == 409
     assert len(events(db, case_id, "supervision_cleared")) == 1 and events(db, case_id, "supervision_answered") == []
     replays_cleanly(db, case_id)
+
+
+def test_the_supervision_task_says_what_is_late(app: Flask, api: Any, at_monday_morning: None) -> None:
+    """督办事项 in the task's JSON (and its inbox row): the late unit and task, the deadline, minutes
+    late (growing while open, fixed once struck off), whether the late work is still open."""
+    db, flow, case_id = late_cooperating_department(app, api)
+    [task] = supervise_tasks(api, "hw-head", case_id)
+    late = flow.task(case_id, "report_in", COOP)
+    [opened] = events(db, case_id, "supervision_opened")
+    with db.unit_of_work() as s:
+        unit_name = s.scalars(select(Unit.name).where(Unit.code == COOP)).one()
+    travel(db, parse_iso(late["due_at"]) + timedelta(minutes=90, seconds=30))
+    expected = {"entry": opened.data["entry"], "unit": COOP, "unit_name": unit_name, "task_type": "report_in",
+                "task_title": late["title"], "task_id": late["id"], "task_status": "open", "stage": "report_in",
+                "due_at": late["due_at"], "late_minutes": 90, "status": "open", "closed_at": None}
+    assert api.get("hw-head", f"/api/tasks/{task['id']}").get_json()["supervision"] == expected
+    assert [row["supervision"] for row in supervise_tasks(api, "hw-head", case_id)] == [expected]
+    assert api.get("hw-staff", f"/api/tasks/{late['id']}").get_json()["supervision"] is None  # not a 督办 task
+    assert api.get("cgw-head", f"/api/tasks/{task['id']}").status_code == 404  # not summoned: sees nothing
+
+    flow.do("hw-staff", case_id, "report_in", FORMS["report_in"], unit=COOP)  # 销号 at 90 minutes late
+    travel(db, parse_iso(late["due_at"]) + timedelta(hours=3))
+    after = api.get("hw-head", f"/api/tasks/{task['id']}").get_json()  # withdrawn, still readable
+    assert after["status"] == "cancelled"
+    assert {k: after["supervision"][k] for k in ("task_status", "late_minutes", "status")} == {
+        "task_status": "completed", "late_minutes": 90, "status": "cleared"}
+    assert after["supervision"]["closed_at"] is not None
+    replays_cleanly(db, case_id)
+
+
+def test_the_supervision_object_is_as_documented(app: Flask, api: Any, doc: dict[str, Any],
+                                                 at_monday_morning: None) -> None:
+    """The task detail and the inbox row of a 督办 task validate against the OpenAPI document (closed)."""
+    _db, _flow, case_id = late_cooperating_department(app, api)
+    check = Checker(api, doc)
+    [task] = supervise_tasks(api, "hw-head", case_id)
+    assert check("hw-head", "get", "/api/tasks/{task_id}", 200, task_id=task["id"])["supervision"]["unit"] == COOP
+    page = check("hw-head", "get", "/api/inbox", 200, query_string={"per_page": 100})
+    assert [item["supervision"]["unit"] for item in page["items"] if item["case_id"] == case_id] == [COOP]
 
 
 def test_departments_on_time_get_no_supervision_task(app: Flask, api: Any, at_monday_morning: None) -> None:
