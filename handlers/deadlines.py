@@ -1,4 +1,4 @@
-"""Handlers for time limits (时限): a stage's deadlines, the 80 % reminder, 挂账督办.
+"""Handlers for time limits (时限): a stage's deadlines, the 80 % reminder, 挂账督办, escalation.
 
 ``set_deadline`` turns a limit in working hours into absolute times (ISO 8601, UTC) in the process
 data; the diagram's timer events read them (``timeDate``), so no script or expression ever reads a
@@ -49,3 +49,12 @@ def open_supervision(ctx: HandlerContext, stage: str, unit: str, task: str, due:
     head = (late.parent or late) if supervisor == "above" else late
     return deadlines.open_supervision(ctx.session, ctx.case, stage, late, task, deadlines.parse_iso(due), ctx.now,
                                       head)
+
+
+@handler("escalate_late_work")
+def escalate_late_work(ctx: HandlerContext, stage: str, unit: str, task: str, to: str, reason: str) -> dict[str, Any]:
+    """Past the second limit the late ``unit``'s work goes up to the unit ``to`` (a dispatched case
+    back to the platform's triage). The diagram's interrupting timer has withdrawn the late task and
+    its 督办 task; this records the escalation (the ledger entry is transferred by the inbox sync)."""
+    return deadlines.escalate(ctx.session, ctx.case, stage, unit_by_code(ctx.session, unit), task,
+                              unit_by_code(ctx.session, to), reason, ctx.actor, ctx.now)

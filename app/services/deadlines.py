@@ -180,6 +180,18 @@ def transfer_supervision(session: Session, case: Case, cancelled: list[Task], ac
         })
 
 
+def escalate(session: Session, case: Case, stage: str, unit: Unit, task_type: str, to: Unit, reason: str,
+             actor: User | None, now: datetime) -> dict[str, Any]:
+    """Past the second limit: ``unit``'s late work goes up to ``to`` in the same case (a dispatched
+    case back to the platform to be re-judged). An ``escalated`` event, under the unit that now has
+    it, says from whom, which work and why (the timeline of the re-judging task shows it)."""
+    workflow.record_event(session, case, "escalated", actor, unit_id=to.id, data={
+        "stage": stage, "task": task_type, "from_unit": unit.code, "to_unit": to.code, "reason": reason,
+    })
+    return {"stage": stage, "task": task_type, "from_unit": unit.code, "to_unit": to.code, "reason": reason,
+            "at": iso(now)}
+
+
 def _close(entry: SupervisionEntry, status: str, now: datetime) -> None:
     entry.status, entry.closed_at, entry.late_minutes = status, now, late_minutes(entry.due_at, now)
 

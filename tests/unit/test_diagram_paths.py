@@ -116,6 +116,9 @@ HANDLERS = {
     "record_evaluation": lambda data, **scores: {},
     "record_satisfaction": lambda data, satisfaction, comment: {},
     "escalate_whistle": lambda data, level, reason: {"case_number": "DC-20240506-0099"},
+    "escalate_late_work": lambda data, stage, unit, task, to, reason: {
+        "stage": stage, "task": task, "from_unit": unit, "to_unit": to, "reason": reason,
+    },
     "close_case": lambda data, outcome: {},
 }
 
@@ -488,6 +491,61 @@ def scenario_grade_2_handled_late() -> Run:
     run.complete("feedback_dispatched", FEEDBACK)
     run.complete("callback", CALLBACK)
     assert run.calls[-1] == ("close_case", {"outcome": "closed"})
+    return run
+
+
+def grade_2_past_the_second_limit() -> Run:
+    """The department never handles it: reminded at 80 %, supervised at the limit (its head never
+    answers either), and past twice the 40 h limit the case goes back to the platform's triage."""
+    run = Run("case", case_data())
+    run.complete("triage", TRIAGE_DISPATCH)
+    run.tick(41)
+    assert run.ready() == [("handle_dispatched", "dept_staff", SCJG),
+                           ("handle_dispatched_head_supervise", "dept_head", SCJG)]
+    run.tick(38.9)  # 79.9 h: still the department's
+    assert "escalate_late_work" not in run.handlers()
+    run.tick(0.2)
+    # interrupting: the handling task and the unanswered 督办 task are gone, the platform re-judges
+    assert run.ready() == [("triage", "platform_operator", DISTRICT)]
+    assert run.calls[-1] == ("escalate_late_work", {
+        "stage": "handling", "unit": SCJG, "task": "handle_dispatched", "to": DISTRICT,
+        "reason": run.calls[-1][1]["reason"]})
+    assert "第二时限" in run.calls[-1][1]["reason"]
+    assert [n for n in run.handlers() if n != "set_deadline"] == [
+        "lookup_catalogue", "dispatch_case", "send_reminder", "open_supervision", "escalate_late_work"]
+    data = run.data("triage")
+    assert data["rejudge"]["from_unit"] == SCJG and data["return_count"] == 0  # not the department's 回退
+    assert "supervision" not in data  # the 督办 path's data stayed in the subprocess
+    run.tick(100)  # nothing of the withdrawn stage fires again
+    assert run.handlers().count("escalate_late_work") == 1 and run.handlers().count("open_supervision") == 1
+    return run
+
+
+def scenario_grade_2_past_the_second_limit_is_redispatched() -> Run:
+    run = grade_2_past_the_second_limit()
+    run.complete("triage", TRIAGE_DISPATCH)  # dispatched again: a new handling limit, handled in time
+    assert run.ready() == [("handle_dispatched", "dept_staff", SCJG)]
+    assert run.handlers().count("dispatch_case") == 2
+    run.complete("handle_dispatched", {"action": "handled", "result": "已处理"})
+    run.complete("verify_dispatched", FIXED)
+    run.complete("feedback_dispatched", FEEDBACK)
+    run.complete("callback", CALLBACK)
+    assert [t[0] for t in run.trail] == ["triage", "triage", "handle_dispatched", "verify_dispatched",
+                                         "feedback_dispatched", "callback"]
+    assert run.calls[-1] == ("close_case", {"outcome": "closed"})
+    assert run.ended_at() == {"end_closed"}
+    return run
+
+
+def scenario_grade_2_past_the_second_limit_becomes_a_whistle() -> Run:
+    run = grade_2_past_the_second_limit()
+    run.complete("triage", TRIAGE_WHISTLE)  # upgraded: grade 3
+    review_chain(run)
+    from_report_in_to_close(run, [HW, CGZF])
+    final = run.final()
+    assert (final["grade"], final["return_count"]) == (3, 0)
+    assert run.calls[-1] == ("close_case", {"outcome": "closed"})
+    assert run.ended_at() == {"end_whistle"}
     return run
 
 
@@ -942,6 +1000,8 @@ SCENARIOS = [
     scenario_grade_2_rework,
     scenario_grade_2_handled_late,
     scenario_grade_2_handled_late_before_the_head_answers,
+    scenario_grade_2_past_the_second_limit_is_redispatched,
+    scenario_grade_2_past_the_second_limit_becomes_a_whistle,
     scenario_community_whistle_full,
     scenario_street_whistle,
     scenario_district_whistle,

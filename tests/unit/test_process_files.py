@@ -82,6 +82,7 @@ HANDLERS = {
     "set_deadline": {"stage", "hours"},
     "send_reminder": {"stage", "unit", "task"},
     "open_supervision": {"stage", "unit", "task", "due"},
+    "escalate_late_work": {"stage", "unit", "task", "to", "reason"},
 }
 # Parameters a handler may be given besides those: who supervises the late unit (督办).
 OPTIONAL_PARAMETERS = {"open_supervision": {"supervisor"}}
