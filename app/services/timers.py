@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, inspect, select, update
 from sqlalchemy.orm import Session, undefer
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import Database
@@ -122,20 +121,12 @@ def _write_cases(session: Session, cases: list[Case]) -> None:
     statements: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for case in cases:
         state = inspect(case)
-        changed: dict[str, Any] = {}
-        version = None
-        for attr in state.attrs:
-            history = attr.history
-            if not history.has_changes() or attr.key not in table.c:
-                continue
-            if attr.key == "version":
-                version = history.deleted[0] if history.deleted else None
-            changed[attr.key] = attr.value
+        # committed_state: the loaded values of the attributes the step changed
+        changed = {key: state.dict[key] for key in state.committed_state if key in table.c}
         if not changed:
             continue
-        for key, value in changed.items():  # the ORM's own flush leaves these rows alone now
-            set_committed_value(case, key, value)
-        row = {**changed, "_id": case.id, "_version": case.version if version is None else version}
+        row = {**changed, "_id": case.id, "_version": state.committed_state.get("version", case.version)}
+        session.expire(case)  # the ORM's own flush leaves the row alone now (and need not look at it)
         statements.setdefault(tuple(sorted(changed)), []).append(row)
     statement = update(table).where(table.c.id == bindparam("_id"), table.c.version == bindparam("_version"))
     for rows in statements.values():  # the SET clause: the columns of the rows' keys
