@@ -184,10 +184,15 @@ def escalate(session: Session, case: Case, stage: str, unit: Unit, task_type: st
              actor: User | None, now: datetime) -> dict[str, Any]:
     """Past the second limit: ``unit``'s late work goes up to ``to`` in the same case (a dispatched
     case back to the platform to be re-judged). An ``escalated`` event, under the unit that now has
-    it, says from whom, which work and why (the timeline of the re-judging task shows it)."""
+    it, says from whom, which work and why (the timeline of the re-judging task shows it). The late
+    unit's head hears of it: the withdrawn task and 督办 are gone from their inbox."""
     workflow.record_event(session, case, "escalated", actor, unit_id=to.id, data={
         "stage": stage, "task": task_type, "from_unit": unit.code, "to_unit": to.code, "reason": reason,
     })
+    title = f"超期收回 Taken back: {case.number} {case.title}"
+    body = f"{unit.name} 超过第二时限仍未办理，案件已转{to.name}重新研判。"
+    notify(session, users_holding(session, head_role(unit), unit.id), case, None, "escalation", title, body, None,
+           now)
     return {"stage": stage, "task": task_type, "from_unit": unit.code, "to_unit": to.code, "reason": reason,
             "at": iso(now)}
 

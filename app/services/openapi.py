@@ -154,8 +154,9 @@ def _schemas() -> dict[str, Schema]:
         "Attachments": _obj(attachments=_array(_ref("Attachment"))),
         "Ok": _obj(ok=_t("boolean", enum=[True])),
         # issue 4: deadlines
-        "Notification": _obj(id=INT, kind=_enum(["reminder", "supervision"]), title=STR, body=STR, case_id=NINT,
-                             case_number=NSTR, task_id=NINT, due_at=NTIME, created_at=TIME, read_at=NTIME),
+        "Notification": _obj(id=INT, kind=_enum(["reminder", "supervision", "escalation"]), title=STR, body=STR,
+                             case_id=NINT, case_number=NSTR, task_id=NINT, due_at=NTIME, created_at=TIME,
+                             read_at=NTIME),
         "Notifications": _obj(items=_array(_ref("Notification"))),
         "SupervisionLedger": _obj(items=_array(_obj(
             id=INT, case_id=INT, case_number=STR, case_title=STR, unit=STR, unit_name=STR, task_type=STR,

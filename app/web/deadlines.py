@@ -21,7 +21,7 @@ from app.web.forms import N_
 from app.web.labels import bilingual, is_english, label
 from app.web.session import page
 
-NOTIFICATION_KINDS = {"reminder": N_("80% 提醒"), "supervision": N_("督办")}
+NOTIFICATION_KINDS = {"reminder": N_("80% 提醒"), "supervision": N_("督办"), "escalation": N_("超期收回")}
 LEDGER_STATUSES = {"open": N_("挂账中"), "cleared": N_("已销号"), "transferred": N_("已转办")}
 INCIDENT_STATUSES = {"open": N_("待处理"), "retried": N_("已重试")}
 

@@ -102,6 +102,12 @@ def test_a_dispatched_case_never_handled_goes_back_to_triage_once(
                                                    Task.task_type == "handle_dispatched_head_supervise"))
     assert api.post("cgw-head", f"/api/tasks/{head_task}/complete", json=ANSWER).status_code == 409
     assert timers(db, case_id) == {}  # the withdrawn stage's timers went with it
+    # the late department's head is told the case was taken away (the staff are not)
+    [told] = [n for n in api.get("cgw-head", "/api/notifications").get_json()["items"]
+              if n["case_id"] == case_id and n["kind"] == "escalation"]
+    assert "超期收回" in told["title"] and "重新研判" in told["body"]
+    assert [n for n in api.get("cgw-staff", "/api/notifications").get_json()["items"]
+            if n["kind"] == "escalation"] == []
 
     # the platform sees why the case came back on its triage task
     pages = Pages(client)
@@ -109,6 +115,9 @@ def test_a_dispatched_case_never_handled_goes_back_to_triage_once(
     triage = flow.task(case_id, "triage")
     page = text(pages.get(f"/tasks/{triage['id']}"))
     assert 'data-testid="escalated-reason"' in page and "部门超过第二时限仍未办理" in page
+    head = Pages(client)
+    head.login("cgw-head")
+    assert "超期收回" in text(head.get("/notifications"))
 
     travel(db, beijing(30, 17))  # weeks later nothing fires again
     assert [len(events(db, case_id, t)) for t in ("reminder", "supervision_opened", "escalated",
