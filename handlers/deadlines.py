@@ -55,6 +55,6 @@ def open_supervision(ctx: HandlerContext, stage: str, unit: str, task: str, due:
 def escalate_late_work(ctx: HandlerContext, stage: str, unit: str, task: str, to: str, reason: str) -> dict[str, Any]:
     """Past the second limit the late ``unit``'s work goes up to the unit ``to`` (a dispatched case
     back to the platform's triage). The diagram's interrupting timer has withdrawn the late task and
-    its 督办 task; this records the escalation (the ledger entry is transferred by the inbox sync)."""
-    return deadlines.escalate(ctx.session, ctx.case, stage, unit_by_code(ctx.session, unit), task,
-                              unit_by_code(ctx.session, to), reason, ctx.actor, ctx.now)
+    its 督办 task; this records a ``taken_back`` event (the inbox sync transfers the ledger entry)."""
+    return deadlines.take_back(ctx.session, ctx.case, stage, unit_by_code(ctx.session, unit), task,
+                               unit_by_code(ctx.session, to), reason, ctx.actor, ctx.now)

@@ -180,13 +180,14 @@ def transfer_supervision(session: Session, case: Case, cancelled: list[Task], ac
         })
 
 
-def escalate(session: Session, case: Case, stage: str, unit: Unit, task_type: str, to: Unit, reason: str,
-             actor: User | None, now: datetime) -> dict[str, Any]:
-    """Past the second limit: ``unit``'s late work goes up to ``to`` in the same case (a dispatched
-    case back to the platform to be re-judged). An ``escalated`` event, under the unit that now has
-    it, says from whom, which work and why (the timeline of the re-judging task shows it). The late
-    unit's head hears of it: the withdrawn task and 督办 are gone from their inbox."""
-    workflow.record_event(session, case, "escalated", actor, unit_id=to.id, data={
+def take_back(session: Session, case: Case, stage: str, unit: Unit, task_type: str, to: Unit, reason: str,
+              actor: User | None, now: datetime) -> dict[str, Any]:
+    """Past the second limit: ``unit``'s late work goes up to ``to`` in the same case (超期收回: a
+    dispatched case back to the platform to be re-judged). A ``taken_back`` event, under the unit
+    that now has it, says from whom, which work and why (the timeline of the re-judging task and the
+    reporter's tracking page show it; ``escalated`` is a whistle going up a level, a new case). The
+    late unit's head hears of it: the withdrawn task and 督办 are gone from their inbox."""
+    workflow.record_event(session, case, "taken_back", actor, unit_id=to.id, data={
         "stage": stage, "task": task_type, "from_unit": unit.code, "to_unit": to.code, "reason": reason,
     })
     title = f"超期收回 Taken back: {case.number} {case.title}"

@@ -222,7 +222,8 @@ def advance_time(db: Database, delta: timedelta, step: timedelta = timedelta(min
     """Let ``delta`` pass on the test clock in small steps, firing the timers due after each, as a
     running scheduler would: reminders, 督办 entries and escalations appear at their moments.
     Returns how many of each happened."""
-    shown = ("timer_fired", "reminder", "supervision_opened", "escalated", "incident_opened")
+    shown = ("timer_fired", "reminder", "supervision_opened", "escalated", "taken_back",
+             "incident_opened")
     before = _event_counts(db, shown)
     remaining = delta
     while remaining > timedelta(0):

@@ -23,7 +23,8 @@ from app.services.validation import validate
 RATING_STAGE = "callback"
 # Milestones a reporter sees; feedback tasks add the text written for them (一对一反馈).
 MILESTONES = {
-    "case_created", "dispatched", "whistle_started", "reported_in", "escalated", "satisfaction", "case_closed",
+    "case_created", "dispatched", "whistle_started", "reported_in", "escalated", "taken_back",
+    "satisfaction", "case_closed",
 }
 FEEDBACK_FIELD = "feedback"
 

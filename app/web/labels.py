@@ -40,6 +40,7 @@ EVENTS = {
     "whistle_started": N_("吹哨"),
     "reported_in": N_("部门报到"),
     "escalated": N_("上报上级"),
+    "taken_back": N_("超期收回，重新研判"),
     "evaluated": N_("一哨一考评价"),
     "satisfaction": N_("满意度回访"),
     "case_closed": N_("办结销号"),

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.db import Database
-from app.models import Task, Timer
+from app.models import Case, Task, Timer
 from tests.integration.flow import FORMS, TWO_DEPTS, Flow
 from tests.integration.test_deadlines import at_monday_morning as at_monday_morning  # the fixture
 from tests.integration.test_deadlines import beijing, events, travel, unit_id
@@ -66,7 +66,7 @@ def never_handled(app: Flask, api: Any) -> tuple[Database, Flow, int]:
     assert [t["task_type"] for t in supervise_tasks(api, "cgw-head", case_id)] == ["handle_dispatched_head_supervise"]
 
     travel(db, due[LIMIT_TIMER] - timedelta(minutes=1))
-    assert events(db, case_id, "escalated") == []
+    assert events(db, case_id, "taken_back") == []
     assert flow.open_types(case_id) == ["handle_dispatched", "handle_dispatched_head_supervise"]
     travel(db, due[LIMIT_TIMER] + timedelta(minutes=1))
     assert flow.open_types(case_id) == ["triage"]
@@ -78,11 +78,11 @@ def test_a_dispatched_case_never_handled_goes_back_to_triage_once(
     app: Flask, api: Any, client: FlaskClient, at_monday_morning: None
 ) -> None:
     db, flow, case_id = never_handled(app, api)
-    [escalated] = events(db, case_id, "escalated")
-    assert {k: escalated.data[k] for k in ("stage", "task", "from_unit", "to_unit")} == {
+    [taken_back] = events(db, case_id, "taken_back")
+    assert {k: taken_back.data[k] for k in ("stage", "task", "from_unit", "to_unit")} == {
         "stage": "handling", "task": "handle_dispatched", "from_unit": DEPT, "to_unit": "dc"}
-    assert "第二时限" in escalated.data["reason"]
-    assert (escalated.actor, escalated.unit_id) == ("system", unit_id(db, "dc"))  # the platform has it now
+    assert "第二时限" in taken_back.data["reason"]
+    assert (taken_back.actor, taken_back.unit_id) == ("system", unit_id(db, "dc"))  # the platform has it now
     # the handling task and the unanswered 督办 task are withdrawn; the platform's triage is open
     assert statuses(db, case_id) == [("handle_dispatched", "cancelled"), ("handle_dispatched_head_supervise",
                                       "cancelled"), ("triage", "completed"), ("triage", "open")]
@@ -118,9 +118,16 @@ def test_a_dispatched_case_never_handled_goes_back_to_triage_once(
     head = Pages(client)
     head.login("cgw-head")
     assert "超期收回" in text(head.get("/notifications"))
+    # the reporter reads that the platform took it back to re-judge, not that it went up a level
+    assert events(db, case_id, "escalated") == []
+    with db.unit_of_work() as s:
+        code = s.scalar(select(Case.tracking_code).where(Case.id == case_id))
+    tracking = Pages(client).get(f"/track/{code}").get_data(as_text=True)
+    assert 'data-kind="taken_back"' in tracking and "超期收回，重新研判" in tracking
+    assert 'data-kind="escalated"' not in tracking and "上报上级" not in tracking
 
     travel(db, beijing(30, 17))  # weeks later nothing fires again
-    assert [len(events(db, case_id, t)) for t in ("reminder", "supervision_opened", "escalated",
+    assert [len(events(db, case_id, t)) for t in ("reminder", "supervision_opened", "taken_back",
                                                   "supervision_transferred")] == [1, 1, 1, 1]
     assert flow.open_types(case_id) == ["triage"]
     replays_cleanly(db, case_id)
@@ -140,7 +147,7 @@ def test_the_platform_dispatches_it_again_and_the_case_closes(app: Flask, api: A
     flow.do("callback", case_id, "callback", FORMS["callback"])
     view = flow.case(case_id)
     assert (view["status"], view["outcome"], view["grade"], view["return_count"]) == ("closed", "closed", 2, 0)
-    assert len(events(db, case_id, "escalated")) == 1
+    assert len(events(db, case_id, "taken_back")) == 1
     assert [e["status"] for e in ledger(api, case_id)] == ["transferred"]  # the new round was never late
     replays_cleanly(db, case_id)
 
@@ -159,7 +166,7 @@ def test_the_platform_upgrades_it_to_a_whistle_and_the_case_closes(
     flow.close_whistle(case_id, "community", departments)
     view = flow.case(case_id)
     assert (view["status"], view["outcome"], view["grade"], view["level"]) == ("closed", "closed", 3, "community")
-    assert len(events(db, case_id, "escalated")) == 1 and len(events(db, case_id, "whistle_started")) == 1
+    assert len(events(db, case_id, "taken_back")) == 1 and len(events(db, case_id, "whistle_started")) == 1
     replays_cleanly(db, case_id)
 
 
@@ -175,7 +182,7 @@ def test_a_department_on_time_or_late_within_the_second_limit_keeps_the_case(
     flow.do("cgw-staff", late, "handle_dispatched", HANDLED)  # late, but before the second limit: 销号
     travel(db, due[LIMIT_TIMER] + timedelta(days=3))  # long past the second limit
     for case_id in (on_time, late):
-        assert events(db, case_id, "escalated") == [] and events(db, case_id, "supervision_transferred") == []
+        assert events(db, case_id, "taken_back") == [] and events(db, case_id, "supervision_transferred") == []
         assert LIMIT_TIMER in timers(db, case_id, "cancelled") and LIMIT_TIMER not in timers(db, case_id, "fired")
         assert "triage" not in [t for t, status in statuses(db, case_id) if status == "open"]
     def handling(case_id: int) -> list[str]:
