@@ -18,7 +18,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from app import create_app
-from app.models import Case, ProcessVersion, Task
+from app.models import Case, ProcessVersion, Task, Unit
 from app.services.auth import principal_for, users_holding
 from app.services.cases import file_report
 from app.services.org import unit_by_code
@@ -124,9 +124,13 @@ def test_demo_sets_everything_up_and_prints_logins(fresh_app: Flask) -> None:
     with fresh_app.extensions["whistle.db"].unit_of_work() as s:
         cases = s.scalar(select(func.count()).select_from(Case))
         waiting = set(s.scalars(select(Task.task_type).where(Task.status == "open")))
+        supervising = sorted(s.execute(select(Task.task_type, Unit.code).join(Unit, Unit.id == Task.unit_id).where(
+            Task.status == "open", Task.task_type.endswith("_head_supervise"))).all())
     assert cases >= 5 + len(OPEN_WORK)
     assert {scenario.stop_at for scenario in OPEN_WORK} <= waiting  # every demo role finds work
-    assert {"review_head_head_supervise", "verify_dispatched_head_supervise"} <= waiting  # 督办 too
+    # 督办 too, exactly the README's two: sec-s1 (dc-s1) on the community secretary's late approval,
+    # sec-dc (dc) on a late grade-2 verification
+    assert supervising == [("review_head_head_supervise", "dc-s1"), ("verify_dispatched_head_supervise", "dc")]
     code, out = _run(fresh_app, "demo", "--no-serve", "--cases", "5")  # running it again changes nothing
     assert code == 0 and "simulated" not in out
     with fresh_app.extensions["whistle.db"].unit_of_work() as s:

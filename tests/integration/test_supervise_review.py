@@ -8,25 +8,40 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
 from app.db import Database
 from app.models import SupervisionEntry, Task, Timer
 from app.services import clock
+from app.services.worktime import add_working_hours
 from tests.integration.flow import APPROVE, FORMS, REVIEWERS, TWO_DEPTS, Flow
 from tests.integration.test_deadlines import COOP, LEAD, at_monday_morning, events, travel
 from tests.integration.test_supervise_task import ANSWER, replays_cleanly, supervise_tasks
 
 __all__ = ["at_monday_morning"]  # the fixture, used by name below
 
+def waiting_timer(db: Database, case_id: int, timer: str) -> Timer:
+    """A waiting deadline timer of the case; created_at is the step its task became ready in."""
+    with db.unit_of_work() as s:
+        row = s.scalar(select(Timer).where(Timer.case_id == case_id, Timer.name == timer, Timer.status == "waiting"))
+        assert row is not None, f"no waiting {timer}"
+        s.expunge(row)
+        return row
+
+
 def overdue_at(db: Database, case_id: int, timer: str) -> datetime:
     """When a waiting deadline timer of the case falls due."""
-    with db.unit_of_work() as s:
-        due = s.scalar(select(Timer.due_at).where(Timer.case_id == case_id, Timer.name == timer,
-                                                  Timer.status == "waiting"))
-    assert due is not None, f"no waiting {timer}"
-    return due
+    return waiting_timer(db, case_id, timer).due_at
+
+
+def own_limit_from_arrival(db: Database, case_id: int, task_type: str) -> datetime:
+    """The overdue time of the open ``task_type``: 8 working hours (config/calendar.yaml, review)
+    from the step the whistle reached it in."""
+    timer = waiting_timer(db, case_id, f"{task_type}_overdue_timer")
+    assert timer.due_at == add_working_hours(timer.created_at, 8)
+    return timer.due_at
 
 
 def whistle_under_review(flow: Flow, level: str) -> int:
@@ -85,10 +100,9 @@ def test_a_late_section_head_review_gets_the_street_secretary_one_task_the_revie
     assert api.post("sec-s1", f"/api/tasks/{task['id']}/complete", json=ANSWER).status_code == 409
     [cleared] = events(db, case_id, "supervision_cleared")
     assert cleared.data["task"] == "review_section"
-    # the stage's deadline has passed for the deputy too: a 督办 of its own, the section head's is gone
-    assert flow.open_types(case_id) == ["review_deputy", "review_deputy_head_supervise"]
-    [deputy] = supervise_tasks(api, "sec-s1", case_id)
-    assert (deputy["task_type"], deputy["unit"]) == ("review_deputy_head_supervise", "dc-s1")
+    # the section head's 督办 is gone, and the deputy's own limit starts now: not late on arrival
+    assert flow.open_types(case_id) == ["review_deputy"]
+    assert supervise_tasks(api, "sec-s1", case_id) == []
     flow.do("deputy-s1", case_id, "review_deputy", APPROVE)
     assert events(db, case_id, "supervision_answered") == []
     replays_cleanly(db, case_id)
@@ -187,3 +201,130 @@ def test_a_late_grade_2_verification_is_supervised_by_the_district_secretary(
     assert ledger_entry(db, opened.data["entry"]).status == "cleared"
     assert flow.open_types(case_id) == ["handle_dispatched"]
     replays_cleanly(db, case_id)
+
+
+# --------------------------------------------------------------------------- each step its own clock
+def review_ledger(db: Database, case_id: int, task_type: str) -> list[SupervisionEntry]:
+    with db.unit_of_work() as s:
+        entries = list(s.scalars(select(SupervisionEntry).where(
+            SupervisionEntry.case_id == case_id, SupervisionEntry.task_type == task_type)))
+        s.expunge_all()
+        return entries
+
+
+@pytest.mark.parametrize(("late", "late_head", "reached", "reached_head"), [
+    ("review_section", "sec-s1", "review_deputy", "sec-s1"),  # the street's secretary supervises both
+    ("review_deputy", "sec-s1", "review_head", "sec-dc"),  # the street secretary's approval: the district's
+], ids=["deputy_after_late_section_head", "secretary_after_late_deputy"])
+def test_a_reviewer_reached_after_the_previous_steps_deadline_is_not_late_on_arrival(
+    app: Flask, api: Any, at_monday_morning: None, late: str, late_head: str, reached: str, reached_head: str
+) -> None:
+    """Each review step has its own 8 working hours from when the whistle reaches it: the earlier
+    step's delay is not the next reviewer's (no 督办, no ledger entry until its own limit)."""
+    db: Database = app.extensions["whistle.db"]
+    flow = Flow(api)
+    case_id = whistle_under_review(flow, "street")
+    user = {"review_section": "section-s1", "review_deputy": "deputy-s1", "review_head": "sec-s1"}
+    if late == "review_deputy":
+        flow.do("section-s1", case_id, "review_section", APPROVE)  # on time
+    supervised_when_late(db, api, case_id, f"{late}_overdue_timer", late_head)
+    travel(db, clock.now() + timedelta(hours=2))  # later still
+    flow.do(user[late], case_id, late, APPROVE)
+
+    assert flow.open_types(case_id) == [reached]  # late work's 督办 withdrawn, none for the next step
+    assert supervise_tasks(api, reached_head, case_id) == []
+    assert review_ledger(db, case_id, reached) == []
+    due = own_limit_from_arrival(db, case_id, reached)
+    [task] = [t for t in api.get(user[reached], "/api/inbox").get_json()["items"] if t["case_id"] == case_id]
+    assert task["task_type"] == reached and not task["overdue"]
+
+    task = supervised_when_late(db, api, case_id, f"{reached}_overdue_timer", reached_head)
+    assert task["task_type"] == f"{reached}_head_supervise"
+    [entry] = review_ledger(db, case_id, reached)
+    assert (entry.status, entry.due_at) == ("open", due)
+    travel(db, clock.now() + timedelta(hours=4))  # nothing is due twice
+    assert len(supervise_tasks(api, reached_head, case_id)) == 1
+    assert len(review_ledger(db, case_id, reached)) == 1
+    flow.do(user[reached], case_id, reached, APPROVE)  # 销号
+    assert [e.status for e in review_ledger(db, case_id, reached)] == ["cleared"]
+    replays_cleanly(db, case_id)
+
+
+def test_a_return_restarts_the_section_heads_clock(app: Flask, api: Any, at_monday_morning: None) -> None:
+    """退回: the resubmitted materials give the section head a new 8 working hours, from the new
+    preparation; the first round's deadline no longer counts."""
+    db: Database = app.extensions["whistle.db"]
+    flow = Flow(api)
+    case_id = whistle_under_review(flow, "street")
+    first_due = overdue_at(db, case_id, "review_section_overdue_timer")
+    travel(db, first_due - timedelta(hours=1))  # seven of the eight hours used
+    flow.do("section-s1", case_id, "review_section", {"decision": "return", "reason": "材料需补充"})
+    travel(db, clock.now() + timedelta(minutes=30))
+    flow.do("staff-s1", case_id, "prepare_whistle", FORMS["prepare_whistle"])
+
+    due = own_limit_from_arrival(db, case_id, "review_section")
+    assert due > first_due
+    travel(db, first_due + timedelta(minutes=1))  # the first round's deadline: not late
+    assert supervise_tasks(api, "sec-s1", case_id) == [] and review_ledger(db, case_id, "review_section") == []
+    supervised_when_late(db, api, case_id, "review_section_overdue_timer", "sec-s1")
+    assert len(review_ledger(db, case_id, "review_section")) == 1
+    flow.do("section-s1", case_id, "review_section", APPROVE)
+    assert flow.open_types(case_id) == ["review_deputy"]
+    replays_cleanly(db, case_id)
+
+
+# --------------------------------------------------------------------------- the inbox's deadline
+def inbox_deadlines_are_the_overdue_timers(db: Database, case_id: int) -> list[str]:
+    """Each open task with a deadline: its inbox row's due_at is its overdue timer's due time. Says
+    which task types it compared."""
+    with db.unit_of_work() as s:
+        rows = list(s.execute(select(Task.task_type, Task.due_at).where(Task.case_id == case_id,
+                                                                         Task.status == "open")))
+        timers = list(s.execute(select(Timer.name, Timer.due_at).where(Timer.case_id == case_id,
+                                                                        Timer.status == "waiting")))
+    checked = []
+    for task_type in sorted({t for t, _ in rows}):
+        overdue = sorted(due for name, due in timers if name == f"{task_type}_overdue_timer")
+        if overdue:
+            assert sorted(due for t, due in rows if t == task_type) == overdue, task_type
+            checked.append(task_type)
+    return checked
+
+
+def test_the_inbox_shows_each_tasks_deadline_as_its_overdue_timer(
+    app: Flask, api: Any, at_monday_morning: None
+) -> None:
+    """Review, report-in, handling and verification rows in the inbox carry the due_at their
+    overdue timer (挂账督办) fires at: the same limit, counted from the same step."""
+    db: Database = app.extensions["whistle.db"]
+    flow = Flow(api)
+    checked: list[str] = []
+
+    def step(user: str, case_id: int, task_type: str, form: dict[str, Any], unit: str | None = None) -> None:
+        travel(db, clock.now() + timedelta(hours=1, minutes=7))  # every step at its own time
+        flow.do(user, case_id, task_type, form, unit=unit)
+        checked.extend(inbox_deadlines_are_the_overdue_timers(db, case_id))
+
+    whistle = int(flow.report(title="违规广告", matter=TWO_DEPTS)["id"])
+    step("op-dc", whistle, "triage", FORMS["triage_whistle"])
+    step("staff-s1c1", whistle, "prepare_whistle", FORMS["prepare_whistle"])
+    step("section-s1c1", whistle, "review_section", APPROVE)
+    step("deputy-s1c1", whistle, "review_deputy", APPROVE)
+    step("sec-s1c1", whistle, "review_head", APPROVE)
+    step("cgzf-staff", whistle, "report_in", FORMS["report_in"], unit=LEAD)
+    step("hw-staff", whistle, "report_in", FORMS["report_in"], unit=COOP)
+    step("staff-s1c1", whistle, "coordinate", FORMS["coordinate"])
+    step("cgzf-staff", whistle, "handle", FORMS["handle"], unit=LEAD)
+    step("hw-staff", whistle, "handle", FORMS["handle"], unit=COOP)
+    step("cgzf-head", whistle, "lead_confirm", FORMS["lead_confirm"])
+    [verify] = [t for t in api.get("op-s1", "/api/inbox").get_json()["items"] if t["case_id"] == whistle]
+    assert verify["task_type"] == "verify" and verify["due_at"]  # the page and the API show it
+    step("op-s1", whistle, "verify", FORMS["verify_ok"])
+    replays_cleanly(db, whistle)
+
+    dispatched = int(flow.report(title="路灯不亮")["id"])
+    step("op-dc", dispatched, "triage", {"grade": 2, "matter": "streetlight_broken"})
+    step("cgw-staff", dispatched, "handle_dispatched", {"action": "handled", "result": "已更换灯泡"})
+    replays_cleanly(db, dispatched)
+    assert set(checked) == {"review_section", "review_deputy", "review_head", "report_in", "handle", "verify",
+                            "handle_dispatched", "verify_dispatched"}

@@ -621,7 +621,7 @@ def scenario_community_whistle_full() -> Run:
     assert run.calls == [
         ("whistle_units", {"level": "community"}),
         ("lookup_catalogue", {"matter": "garbage_overflow", "urgent": False}),
-        ("set_deadline", {"stage": "review", "hours": None}),
+        *[("set_deadline", {"stage": "review", "hours": None})] * 3,  # each reviewer's own limit
         ("set_deadline", {"stage": "report_in", "hours": 2}),
         ("record_report_in", {"department": HW, "duty": "lead"}),
         ("record_report_in", {"department": CGZF, "duty": "cooperating"}),
@@ -886,8 +886,8 @@ def scenario_late_departments_are_reminded_and_supervised() -> Run:
 
 
 def scenario_late_review_chain_and_verification() -> Run:
-    """Review limit 8 h from the prepared materials: the approval task waiting at 80 % / at the limit is
-    reminded / supervised."""
+    """Review limit 8 h per step, from when the whistle reaches each reviewer: the task waiting at
+    80 % / at its own limit is reminded / supervised; an earlier step's delay is not the next one's."""
     run = Run("case", case_data())
     run.complete("triage", TRIAGE_WHISTLE)
     run.complete("prepare_whistle", PREPARE)
@@ -899,23 +899,27 @@ def scenario_late_review_chain_and_verification() -> Run:
     run.complete("review_section_head_supervise", SUPERVISE)  # answered; the review still waits
     assert run.ready() == [("review_section", "section_head", COMMUNITY)]
     run.complete("review_section", APPROVE)
-    run.tick(0.1)  # the deputy gets it late: reminded and supervised at once
+    assert run.due("review_deputy") == [8]  # the deputy's own 8 h start now
+    run.tick(7.9)  # the deputy is not late for the section head's delay: reminded at 80 %, not supervised
+    assert run.ready() == [("review_deputy", "deputy_leader", COMMUNITY)]
+    run.tick(0.2)  # past the deputy's own limit
     assert run.ready() == [("review_deputy", "deputy_leader", COMMUNITY),
                            ("review_deputy_head_supervise", "secretary", COMMUNITY)]
     run.complete("review_deputy_head_supervise", SUPERVISE)
     run.complete("review_deputy", APPROVE)
-    run.tick(0.1)
+    run.tick(7.9)
+    assert run.ready() == [("review_head", "secretary", COMMUNITY)]
+    run.tick(0.2)
     # the secretary's own approval is late: the secretary of the street above supervises it
     assert run.ready() == [("review_head", "secretary", COMMUNITY), ("review_head_head_supervise", "secretary", STREET)]
     run.complete("review_head_head_supervise", SUPERVISE)
     run.complete("review_head", APPROVE)
     deadline = [(name, p["task"]) for name, p in run.calls if name in ("send_reminder", "open_supervision")]
-    # the stage's times hold for whoever has the whistle: a task taken on after 80 % is reminded at once
-    assert sorted(deadline) == sorted([
+    assert deadline == [
         ("send_reminder", "review_section"), ("open_supervision", "review_section"),
         ("send_reminder", "review_deputy"), ("open_supervision", "review_deputy"),
         ("send_reminder", "review_head"), ("open_supervision", "review_head"),
-    ])
+    ]
     for dept in (HW, CGZF):
         run.complete("report_in", REPORT_IN, dept)
     run.complete("coordinate", PROCEED)
@@ -946,10 +950,14 @@ def scenario_late_reviews_withdrawn_when_done() -> Run:
     assert run.ready() == [("review_section", "section_head", STREET),
                            ("review_section_head_supervise", "secretary", STREET)]
     run.complete("review_section", APPROVE)
-    # the section head's 督办 went with the review; the deputy has the whistle past the deadline at once
+    # the section head's 督办 went with the review; the deputy's own clock starts now
+    assert run.ready() == [("review_deputy", "deputy_leader", STREET)]
+    run.tick(8.5)
     assert run.ready() == [("review_deputy", "deputy_leader", STREET),
                            ("review_deputy_head_supervise", "secretary", STREET)]
     run.complete("review_deputy", APPROVE)
+    assert run.ready() == [("review_head", "secretary", STREET)]
+    run.tick(8.5)
     assert run.ready() == [("review_head", "secretary", STREET), ("review_head_head_supervise", "secretary", DISTRICT)]
     run.complete("review_head", RETURN)  # the decision and reason leave the subprocess for the gateway
     assert run.ready() == [("prepare_whistle", "whistle_staff", STREET)]

@@ -102,7 +102,8 @@ USER_TASKS = {
         ),
         "handle_dispatched_head_supervise": (
             "dept_staff", "supervise.schema.json", "supervision['head_unit']", "handling", None),
-        "verify_dispatched": ("platform_operator", "verify.schema.json", "district", "verification", None),
+        "verify_dispatched": (
+            "platform_operator", "verify.schema.json", "district", "verification", "verify_deadline['hours']"),
         "verify_dispatched_head_supervise": (
             "platform_operator", "supervise.schema.json", "supervision['head_unit']", "verification", None),
         "feedback_dispatched": ("platform_operator", "feedback.schema.json", "street", "feedback", None),
@@ -115,13 +116,15 @@ USER_TASKS = {
             "review",
             None,
         ),
-        "review_section": ("section_head", "review.schema.json", "units['whistle']", "review", None),
+        "review_section": (
+            "section_head", "review.schema.json", "units['whistle']", "review", "review_deadline['hours']"),
         "review_section_head_supervise": (
             "section_head", "supervise.schema.json", "supervision['head_unit']", "review", None),
-        "review_deputy": ("deputy_leader", "review.schema.json", "units['whistle']", "review", None),
+        "review_deputy": (
+            "deputy_leader", "review.schema.json", "units['whistle']", "review", "review_deadline['hours']"),
         "review_deputy_head_supervise": (
             "deputy_leader", "supervise.schema.json", "supervision['head_unit']", "review", None),
-        "review_head": ("secretary", "review.schema.json", "units['whistle']", "review", None),
+        "review_head": ("secretary", "review.schema.json", "units['whistle']", "review", "review_deadline['hours']"),
         "review_head_head_supervise": (
             "secretary", "supervise.schema.json", "supervision['head_unit']", "review", None),
         "file_whistle": ("platform_operator", "file_whistle.schema.json", "units['filing']", "filing", None),
@@ -145,7 +148,8 @@ USER_TASKS = {
         "handle_head_supervise": (
             "dept_staff", "supervise.schema.json", "supervision['head_unit']", "handling", None),
         "lead_confirm": ("dept_head", "lead_confirm.schema.json", "catalogue['lead']", "confirmation", None),
-        "verify": ("platform_operator", "verify.schema.json", "units['verifier']", "verification", None),
+        "verify": (
+            "platform_operator", "verify.schema.json", "units['verifier']", "verification", "verify_deadline['hours']"),
         "verify_head_supervise": (
             "platform_operator", "supervise.schema.json", "supervision['head_unit']", "verification", None),
         "feedback": ("whistle_staff", "feedback.schema.json", "units['whistle']", "feedback", None),
@@ -435,6 +439,48 @@ def test_late_work_gets_a_supervision_task_that_its_completion_withdraws():
         "report_in": "head", "handle": "head", "handle_dispatched": "head", "verify": "head",
         "verify_dispatched": "head", "review_section": "head", "review_deputy": "head",
         "review_head": "above",  # the secretary's own approval: the secretary of the unit above
+    }
+
+
+def deadline_setters(proc: etree._Element) -> dict[str, tuple[str, str]]:
+    """set_deadline service task id -> (its result variable, its hours expression)."""
+    found = {}
+    for service in proc.iter(B + "serviceTask"):
+        op = service.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
+        if op is not None and op.get("id") == "set_deadline":
+            hours = op.find('.//spiffworkflow:parameter[@id="hours"]', NS)
+            found[service.get("id")] = (op.get("resultVariable"), hours.get("value"))
+    return found
+
+
+def test_each_supervised_step_starts_its_own_clock_and_the_inbox_shows_its_deadline():
+    """Every task with an overdue timer (``X['due']``) sits in a subprocess entered only through a
+    set_deadline of X, so its clock starts when the work reaches it (each review step its own, not
+    the chain's), and its dueHours names the same limit (``X['hours']``, or the hours X was set
+    from), so the inbox's due_at is the overdue timer's due time."""
+    late = {}
+    for _, proc in processes().values():
+        setters = deadline_setters(proc)
+        into = {}
+        for flow in proc.iter(B + "sequenceFlow"):
+            into.setdefault(flow.get("targetRef"), []).append(flow.get("sourceRef"))
+        for timer in proc.iter(B + "boundaryEvent"):
+            if not timer.get("id").endswith("_overdue_timer"):
+                continue
+            expression = timer.findtext("bpmn:timerEventDefinition/bpmn:timeDate", namespaces=NS)
+            variable = expression.removesuffix("['due']")
+            task = proc.find(f'.//bpmn:userTask[@id="{timer.get("attachedToRef")}"]', NS)
+            sub = task.getparent()
+            assert sub.tag == B + "subProcess", task.get("id")
+            sources = into[sub.get("id")]
+            assert all(setters.get(s, (None,))[0] == variable for s in sources), (sub.get("id"), sources)
+            hours = {setters[s][1] for s in sources} - {"None"}  # None: the stage's default, not an expression
+            assert props(task).get("dueHours") in {f"{variable}['hours']", *hours}, task.get("id")
+            late[task.get("id")] = variable
+    assert late == {
+        "report_in": "report_in_deadline", "handle": "handle_deadline", "verify": "verify_deadline",
+        "handle_dispatched": "handle_deadline", "verify_dispatched": "verify_deadline",
+        "review_section": "review_deadline", "review_deputy": "review_deadline", "review_head": "review_deadline",
     }
 
 
