@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.db import Database
 from app.models import SupervisionEntry, Task, Timer
 from app.services import clock
+from app.services.deadlines import load_rules
 from app.services.worktime import add_working_hours
 from tests.integration.flow import APPROVE, FORMS, REVIEWERS, TWO_DEPTS, Flow
 from tests.integration.test_deadlines import COOP, LEAD, at_monday_morning, events, travel
@@ -37,10 +38,10 @@ def overdue_at(db: Database, case_id: int, timer: str) -> datetime:
 
 
 def own_limit_from_arrival(db: Database, case_id: int, task_type: str) -> datetime:
-    """The overdue time of the open ``task_type``: 8 working hours (config/calendar.yaml, review)
-    from the step the whistle reached it in."""
+    """The overdue time of the open ``task_type``: the review limit (config/calendar.yaml, 8 working
+    hours) from the step the whistle reached it in."""
     timer = waiting_timer(db, case_id, f"{task_type}_overdue_timer")
-    assert timer.due_at == add_working_hours(timer.created_at, 8)
+    assert timer.due_at == add_working_hours(timer.created_at, load_rules().default_hours["review"])
     return timer.due_at
 
 
