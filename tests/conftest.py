@@ -13,12 +13,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from app import create_app
 from app.cli import run_migrations
 from app.db import temporary_postgres_database
+from app.models import Case
 from app.services.org import load_organisation
 from app.services.processes import deploy_directory
+from app.services.replay import replay_all
 from app.settings import ROOT, Settings
 
 PASSWORD = "demo1234"
@@ -62,7 +65,21 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         load_organisation(session, ROOT / "config" / "demo_org.yaml")
         deploy_directory(session, ROOT / "processes", "tests")
     yield application
-    db.dispose()
+    try:
+        _every_case_replays(db)
+    finally:
+        db.dispose()
+
+
+def _every_case_replays(db: Any) -> None:
+    """After the session: every case the tests drove on this database, whatever the order of its
+    steps and whichever test ran them, re-runs from its record to the states it saved. A step whose
+    live result differs from its replay (a department's output lost, say) fails the run here even
+    when no test looked at that case's history."""
+    with db.unit_of_work() as session:
+        case_ids = list(session.scalars(select(Case.id)))
+        diverged = [r.line() for r in replay_all(session, case_ids) if not r.ok]
+    assert not diverged, f"{len(diverged)} of {len(case_ids)} cases diverge on replay:\n" + "\n".join(diverged)
 
 
 @pytest.fixture()

@@ -20,6 +20,7 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
@@ -143,8 +144,28 @@ def parse_bundle(
             specs[process_id] = (parser.get_spec(process_id), parser.get_subprocess_specs(process_id))
     except SpiffWorkflowException as exc:
         raise BundleError(f"cannot build the process specs: {exc}") from exc
-    bundle = ParsedBundle(content_hash or bundle_hash(files), specs, forms)
-    return bundle
+    for spec, subprocess_specs in specs.values():
+        for each in (spec, *subprocess_specs.values()):
+            connect_loop_merges(each)
+    return ParsedBundle(content_hash or bundle_hash(files), specs, forms)
+
+
+def connect_loop_merges(spec: BpmnProcessSpec) -> None:
+    """Wire every multi-instance (and loop) task to hear its instances complete, as soon as the
+    spec is parsed.
+
+    SpiffWorkflow connects a loop task's ``merge_child`` to its instance spec's completed event
+    only when it creates an instance (or when it deserializes a spec). A spec parsed from XML whose
+    first use in this process is a case loaded with its instances already running never gets that
+    connection: each instance then completes without its output (``handled_actions``,
+    ``evaluation_results`` ...) reaching the collection, and the loop never ends. Connecting here
+    makes the outcome independent of what the worker did before.
+    """
+    for task_spec in spec.task_specs.values():
+        if isinstance(task_spec, LoopTask):
+            child = spec.task_specs[task_spec.task_spec]
+            if not child.completed_event.is_connected(task_spec.merge_child):
+                child.completed_event.connect(task_spec.merge_child)
 
 
 # Lengths of the inbox-row columns a task's properties are stored in.

@@ -126,3 +126,51 @@ def test_an_older_state_format_is_migrated_with_its_specs(monkeypatch: pytest.Mo
     instance = Instance.load(bundle, "p", state, "1.4", engine)
     assert seen["spec"]["name"] == "p" and "tasks" in seen
     assert [t.name for t in instance.ready_tasks()] == ["ask"]
+
+
+MULTI = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="each"/>
+    <bpmn:subProcess id="each">
+      <bpmn:multiInstanceLoopCharacteristics>
+        <bpmn:loopDataInputRef>depts</bpmn:loopDataInputRef>
+        <bpmn:loopDataOutputRef>results</bpmn:loopDataOutputRef>
+        <bpmn:inputDataItem id="dept" name="dept"/>
+        <bpmn:outputDataItem id="result" name="result"/>
+      </bpmn:multiInstanceLoopCharacteristics>
+      <bpmn:startEvent id="s"/>
+      <bpmn:sequenceFlow id="g1" sourceRef="s" targetRef="work"/>
+      <bpmn:userTask id="work">
+        <bpmn:extensionElements><spiffworkflow:properties>
+          <spiffworkflow:property name="unit" value="dept"/>
+          <spiffworkflow:property name="role" value="'dept_staff'"/>
+        </spiffworkflow:properties></bpmn:extensionElements>
+      </bpmn:userTask>
+      <bpmn:sequenceFlow id="g2" sourceRef="work" targetRef="e"/>
+      <bpmn:endEvent id="e"><bpmn:terminateEventDefinition id="t"/></bpmn:endEvent>
+    </bpmn:subProcess>
+    <bpmn:sequenceFlow id="f2" sourceRef="each" targetRef="end"/>
+    <bpmn:endEvent id="end"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_each_instance_output_is_kept_when_a_fresh_worker_loads_a_running_multi_instance() -> None:
+    """Regression: a worker whose first act is completing an instance of a multi-instance that an
+    earlier process started lost that instance's output (SpiffWorkflow wires the merge only when it
+    creates instances); every department's output must reach the collection whichever worker runs it."""
+    files = {"p.bpmn": MULTI}
+    engine = ProcessScriptEngine({})
+    instance = Instance.start(parse_bundle(files), "p", {"depts": ["a", "b", "c"]}, engine)
+    instance.advance(None, NOW)
+    for answer in ("A", "B", "C"):
+        state, version = instance.dump()
+        fresh = parse_bundle(files)  # a new worker: specs parsed anew, no instance created in it yet
+        instance = Instance.load(fresh, "p", state, version, engine)
+        task = next(t for t in instance.ready_tasks() if t.unit == answer.lower())
+        instance.complete(task.id, {"result": answer}, None, NOW)
+    assert instance.completed
+    assert sorted(instance.data["results"]) == ["A", "B", "C"]
