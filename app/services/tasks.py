@@ -149,7 +149,11 @@ def _actionable(principal: Principal) -> ColumnElement[bool]:
 
 
 def _visible_task(session: Session, principal: Principal, task_id: int) -> Task:
-    task = session.get(Task, task_id) if valid_id(task_id) else None
+    # The task and its case in one statement: what the caller checks on the task (open, whom it is
+    # claimed by) and the case version its change is checked against come from the same moment, so
+    # of two racing claims, assigns or completions one wins and the other gets 409.
+    query = select(Task).options(joinedload(Task.case)).where(Task.id == task_id)
+    task = session.scalar(query) if valid_id(task_id) else None
     # holding the task's role in its unit already proves the case is visible: skip the query
     if task is None or not (principal.holds(task.role, task.unit_id) or can_see(session, principal, task.case)):
         raise NotFound(f"task {task_id} not found")  # the same answer whether it exists or not
@@ -176,8 +180,11 @@ def _may_assign(principal: Principal, task: Task) -> bool:
 
 def _touch(session: Session, task: Task, event: str, actor: User, data: dict[str, Any] | None = None) -> None:
     case = task.case
-    workflow.begin_step(case)  # a racing completion of the same task gets a conflict
+    workflow.begin_step(case)
     case.updated_at = clock.now()
+    # Take the case version now, before the event is appended: of racing claims, assigns and
+    # completions the first to write wins and every other gets 409 here, with nothing recorded.
+    session.flush()
     workflow.record_event(
         session, case, event, actor, role=task.role, unit_id=task.unit_id, data={"task_id": task.id, **(data or {})}
     )

@@ -9,8 +9,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from werkzeug.security import generate_password_hash
 
-from app.services import workflow
+from app.models import RoleAssignment, User
+from app.services import tasks, workflow
+from app.services.org import unit_by_code
+from tests.conftest import PASSWORD
 from tests.integration.flow import Flow
 
 
@@ -64,3 +68,54 @@ def test_two_completions_of_one_task_exactly_one_wins(
     assert [t["task_type"] for t in after["open_tasks"]] == ["handle_dispatched"]
     assert len(after["timeline"]) > len(before["timeline"])
     assert after["matter"] == completions[0]["data"]["form"]["matter"]
+
+
+@pytest.fixture(scope="session")
+def second_operator(app: Flask) -> str:
+    """Another platform operator of the district (区级平台), beside op-dc."""
+    with app.extensions["whistle.db"].unit_of_work() as s:
+        user = User(username="op-dc-2", name="第二值班员", password_hash=generate_password_hash(PASSWORD))
+        s.add(user)
+        s.add(RoleAssignment(user=user, role="platform_operator", unit_id=unit_by_code(s, "dc").id))
+    return "op-dc-2"
+
+
+# Within the connection pool (5 + 10 overflow): more threads would wait for a connection, not race.
+RACERS = 12
+
+
+@pytest.mark.parametrize("action", ["claim", "assign"])
+def test_racing_claims_and_assigns_have_exactly_one_winner(
+    app: Flask, api: Any, monkeypatch: pytest.MonkeyPatch, second_operator: str, action: str
+) -> None:
+    """Requests on one task, half as each of two operators, all past their checks before any
+    writes: one 200, the rest 409, one event, and the task held by the winner."""
+    flow = Flow(api)
+    case_id = flow.report(title=f"并发签收 {action}")["id"]
+    task = flow.task(case_id, "triage")
+    users = ["op-dc", second_operator]
+    tokens = {u: api.token(u) for u in users}
+    barrier = threading.Barrier(RACERS, timeout=10)
+    real_touch = tasks._touch
+
+    def touch_after_all_checked(*args: Any, **kwargs: Any) -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        real_touch(*args, **kwargs)
+
+    monkeypatch.setattr(tasks, "_touch", touch_after_all_checked)
+
+    def request(client: Any, user: str) -> Any:
+        headers = {"Authorization": f"Bearer {tokens[user]}"}
+        if action == "claim":
+            return client.post(f"/api/tasks/{task['id']}/claim", headers=headers)
+        return client.post(f"/api/tasks/{task['id']}/assign", json={"username": user}, headers=headers)
+
+    calls = [(lambda c, u=users[i % 2]: request(c, u)) for i in range(RACERS)]
+    assert _race(app, calls) == [200] + [409] * (RACERS - 1)
+    monkeypatch.undo()
+
+    events = [e for e in flow.case(case_id)["timeline"] if e["type"] in ("task_claimed", "task_assigned")]
+    assert len(events) == 1
+    [held] = [t for t in flow.case(case_id)["open_tasks"] if t["id"] == task["id"]]
+    assert held["assignee"] in users
