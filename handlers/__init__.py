@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from app.services.locality import load_locality
+from app.services.org import unit_by_code
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from app.models import Case, User
+    from app.models import Case, Unit, User
 
 Handler = Callable[..., Any]
 HANDLERS: dict[str, Handler] = {}
@@ -47,6 +50,15 @@ def handler(name: str) -> Callable[[Handler], Handler]:
         return func
 
     return register
+
+
+def unit_that(ctx: HandlerContext, code: str, flag: str) -> Unit:
+    """The unit named by a diagram's parameter, if its kind may be ``summoned`` (报到, 派单) or
+    ``rated`` (一哨一考) in the locality model."""
+    unit = unit_by_code(ctx.session, code, "department")
+    if unit.kind not in load_locality().kinds_where(flag):
+        raise HandlerError(f"unit '{code}' of kind '{unit.kind}' cannot be {flag}", {"department": f"not {flag}"})
+    return unit
 
 
 def _load() -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from app.services import workflow
-from app.services.org import unit_by_code
 
-from . import HandlerContext, HandlerError, handler
+from . import HandlerContext, HandlerError, handler, unit_that
 
 OUTCOMES = {"self_handled", "closed", "escalated"}
 SATISFACTION = {"satisfied", "basically_satisfied", "dissatisfied"}
@@ -16,7 +15,7 @@ SATISFACTION = {"satisfied", "basically_satisfied", "dissatisfied"}
 @handler("dispatch_case")
 def dispatch_case(ctx: HandlerContext, department: str) -> dict[str, Any]:
     """Grade 2 (分级派单): one department with a clear duty gets the case."""
-    unit = unit_by_code(ctx.session, department, "department", kind="department")
+    unit = unit_that(ctx, department, "summoned")
     workflow.link_unit(ctx.session, ctx.case, unit.id)
     workflow.record_event(ctx.session, ctx.case, "dispatched", ctx.actor, unit_id=unit.id,
                           data={"department": department})

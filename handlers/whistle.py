@@ -6,35 +6,45 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.models import Evaluation, ReportIn, Task
+from app.models import Evaluation, ReportIn, Task, Unit
 from app.services import workflow
-from app.services.org import WHISTLE_LEVELS, ancestor_of_kind, unit_by_code
+from app.services.locality import load_locality
+from app.services.org import ancestor_of_kind
 
-from . import HandlerContext, HandlerError, handler
+from . import HandlerContext, HandlerError, handler, unit_that
 
 SCORES = ("efficiency", "cooperation", "professionalism", "responsibility")
 
 
 @handler("whistle_units")
 def whistle_units(ctx: HandlerContext, level: str) -> dict[str, Any]:
-    """The whistling unit at a level, where it files (备案) and who verifies (核查)."""
-    if level not in WHISTLE_LEVELS:
-        raise HandlerError(f"unknown whistle level '{level}'", {"level": "community, street or district"})
-    whistle = ancestor_of_kind(ctx.case.grid, level)
-    district = ancestor_of_kind(ctx.case.grid, "district")
-    if whistle is None or district is None:
-        raise HandlerError(f"the case's grid has no {level} above it", {"level": "no such unit"})
-    above = whistle.parent or whistle
+    """The whistling unit at a level, where it files (备案) and who verifies (核查), as the locality
+    model's whistle level says: the units of those kinds on the case's path."""
+    levels = load_locality().levels
+    if level not in levels:
+        raise HandlerError(f"unknown whistle level '{level}'", {"level": f"one of {', '.join(levels)}"})
+    spec = levels[level]
+    whistle = _on_path(ctx, spec.blown_by, level)
+    verifier = _on_path(ctx, spec.verified_by, level)
+    filing = _on_path(ctx, spec.filed_with, level) if spec.filed_with else verifier
     ctx.case.whistle_unit_id = whistle.id
     workflow.record_event(ctx.session, ctx.case, "whistle_started", ctx.actor, unit_id=whistle.id,
                           data={"level": level, "whistle_unit": whistle.code})
-    return {"whistle": whistle.code, "filing": above.code, "verifier": above.code, "district": district.code}
+    return {"whistle": whistle.code, "filing": filing.code, "verifier": verifier.code}
+
+
+def _on_path(ctx: HandlerContext, kind: str, level: str) -> Unit:
+    unit = ancestor_of_kind(ctx.case.grid, kind)
+    if unit is None:
+        raise HandlerError(f"the case's place has no unit of kind '{kind}' above it for a '{level}' whistle",
+                           {"level": "no such unit"})
+    return unit
 
 
 @handler("record_report_in")
 def record_report_in(ctx: HandlerContext, department: str, duty: str) -> dict[str, Any]:
     """报到: the department checked in; on time if before its report-in task's deadline."""
-    unit = unit_by_code(ctx.session, department, "department", kind="department")
+    unit = unit_that(ctx, department, "summoned")
     task = ctx.session.scalar(
         select(Task).where(Task.case_id == ctx.case.id, Task.task_type == "report_in", Task.unit_id == unit.id)
         .order_by(Task.id.desc()).limit(1)
@@ -46,7 +56,8 @@ def record_report_in(ctx: HandlerContext, department: str, duty: str) -> dict[st
         ctx.session.add(row)
     row.reported_at = ctx.now
     row.on_time = row.due_at is None or ctx.now <= row.due_at
-    workflow.record_event(ctx.session, ctx.case, "reported_in", ctx.actor, role="dept_staff", unit_id=unit.id,
+    workflow.record_event(ctx.session, ctx.case, "reported_in", ctx.actor, role=task.role if task else None,
+                          unit_id=unit.id,
                           data={"department": department, "duty": duty, "on_time": row.on_time})
     return {"on_time": row.on_time}
 
@@ -62,7 +73,7 @@ def record_evaluation(
     comment: str | None = None,
 ) -> dict[str, Any]:
     """一哨一考: the whistling unit's rating of one department on this whistle."""
-    unit = unit_by_code(ctx.session, department, "department", kind="department")
+    unit = unit_that(ctx, department, "rated")
     scores = dict(zip(SCORES, (efficiency, cooperation, professionalism, responsibility), strict=True))
     bad = {k: "must be an integer 1–5" for k, v in scores.items() if not isinstance(v, int) or not 1 <= v <= 5}
     if bad:

@@ -180,7 +180,7 @@ def process_versions(s: Session, principal: Principal) -> Any:
 @bp.post("/processes")
 @endpoint
 def deploy_processes(s: Session, principal: Principal) -> Any:
-    principal.require_role("admin")
+    principal.require("administer")
     body = json_body()
     files = body.get("files") if isinstance(body, dict) else None
     if not isinstance(files, dict) or not files or not all(

@@ -361,7 +361,7 @@ class Instance:
             title=spec.bpmn_name or spec.name,
             # A task inside a subprocess sits in the subprocess's lane; "role" names another (督办).
             role=str(self._evaluate(task, props["role"])) if "role" in props else spec.lane or "",
-            unit=str(self._evaluate(task, props.get("unit", "district"))),
+            unit=str(self._evaluate(task, props["unit"])) if "unit" in props else _no_unit(spec.name),
             stage=props.get("stage", ""),
             form=props.get("formJsonSchemaFilename", ""),
             due_hours=float(self._evaluate(task, due)) if due else None,
@@ -373,6 +373,10 @@ class Instance:
             return self.script_engine.evaluate(task, expression)
         except Exception as exc:
             raise ProcessError(f"task '{task.task_spec.name}': cannot evaluate '{expression}': {exc}", exc) from exc
+
+
+def _no_unit(task_name: str) -> str:
+    raise ProcessError(f"task '{task_name}' has no 'unit' property: the diagram must say whose task it is")
 
 
 def run_engine_steps(workflow: BpmnWorkflow) -> None:

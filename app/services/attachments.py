@@ -226,10 +226,6 @@ def store_for(
     return [store(session, case, u, principal.user, folder=folder, task=task, public=public) for u in uploads]
 
 
-# Roles that decide what the reporter sees on the tracking page (they also contact the reporter).
-PUBLISHING_ROLES = ("platform_operator", "whistle_staff", "secretary")
-
-
 def set_public(session: Session, principal: Principal, attachment_id: int, public: bool) -> Attachment:
     """Show an attachment on the public tracking page, or take it off (a photo showing bystanders,
     say). Only the roles that talk to the reporter, on a case they can see; recorded as an event."""
@@ -237,8 +233,8 @@ def set_public(session: Session, principal: Principal, attachment_id: int, publi
     case = session.get(Case, attachment.case_id) if attachment and attachment.case_id else None
     if attachment is None or case is None or not can_see(session, principal, case):
         raise NotFound(f"attachment {attachment_id} not found")
-    if not principal.roles & set(PUBLISHING_ROLES):
-        raise Forbidden("only platform operators, whistle staff and secretaries decide what the reporter sees")
+    if not principal.can("publish"):  # the roles that talk to the reporter (locality model)
+        raise Forbidden("your roles do not decide what the reporter sees")
     if attachment.public != public:
         attachment.public = public
         workflow.record_event(session, case, "attachment_visibility", principal.user,

@@ -34,7 +34,6 @@ from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.processes import bundle_of
 from app.services.workflow import SYSTEM_CHAIN, script_engine
 
-AUDIT_ROLES = ("auditor", "admin")
 # The stored data text itself, not its parsed value: it is the canonical JSON the hash covers.
 _COLUMNS = [getattr(Event, name) for name in chain.HASHED_COLUMNS if name != "data"] + [
     cast(Event.data, Text).label("data_text"), Event.hash]
@@ -227,8 +226,8 @@ def _check_snapshots(session: Session, case: Any, events: list[Any], result: Ver
 
 
 def require_auditor(principal: Principal) -> None:
-    if not principal.roles & set(AUDIT_ROLES):
-        raise Forbidden("verifying the record needs the auditor or admin role")
+    if not principal.can("audit"):
+        raise Forbidden("verifying the record needs a role that audits (the auditor's, the admin's)")
 
 
 def verify_view(session: Session, principal: Principal, case_id: Any) -> dict[str, Any]:

@@ -13,10 +13,8 @@ from werkzeug.security import check_password_hash
 from app.models import ApiToken, RoleAssignment, User
 from app.services import clock
 from app.services.errors import Forbidden, Unauthorized
+from app.services.locality import load_locality
 from app.services.org import descendant_ids
-
-# Roles that only read: a user holding nothing else is refused every write.
-READ_ONLY_ROLES = {"auditor"}
 
 
 @dataclass
@@ -32,12 +30,19 @@ class Principal:
     def holds(self, role: str, unit_id: int) -> bool:
         return (role, unit_id) in self.assignments
 
+    def can(self, capability: str, unit_id: int | None = None) -> bool:
+        """Whether a role held (in ``unit_id``, or in any unit) grants the capability (locality model)."""
+        granted = load_locality().roles_with(capability)
+        return any(role in granted and unit_id in (None, unit) for role, unit in self.assignments)
+
     @property
     def read_only(self) -> bool:
-        return not self.roles - READ_ONLY_ROLES
+        """Every role held only reads (an auditor's): the user is refused every write."""
+        return not self.roles - load_locality().roles_with("read_only")
 
-    def require_role(self, *roles: str) -> None:
-        if not self.roles & set(roles):
+    def require(self, capability: str) -> None:
+        if not self.can(capability):
+            roles = sorted(load_locality().roles_with(capability))
             raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
 
 

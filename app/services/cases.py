@@ -14,7 +14,8 @@ from app.services import clock, workflow
 from app.services.auth import Principal
 from app.services.catalogue import load_catalogue
 from app.services.errors import Forbidden, Invalid, NotFound
-from app.services.org import WHISTLE_LEVELS, ancestor_of_kind, unit_by_code
+from app.services.locality import load_locality
+from app.services.org import ancestor_of_kind, ancestors, unit_by_code
 from app.services.processes import latest_version
 from app.services.validation import valid_id, validate
 
@@ -32,8 +33,6 @@ CHANNELS = {
     "grid_patrol": "网格巡查",
 }
 PUBLIC_CHANNELS = {"web", "wechat", "qr_code"}
-# Roles that call or visit the reporter (feedback, call-back) and so see their name and phone.
-CONTACT_ROLES = {"platform_operator", "whistle_staff", "secretary", "callback_agent", "auditor"}
 
 REPORT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -48,7 +47,7 @@ REPORT_SCHEMA: dict[str, Any] = {
         "matter": {"type": "string", "maxLength": 64},
         "urgent": {"type": "boolean"},
         "self_handled": {"type": "boolean"},
-        "whistle_level": {"enum": list(WHISTLE_LEVELS)},
+        "whistle_level": {"type": "string", "maxLength": 64},  # a level of the locality model
         "reporter_name": {"type": "string", "maxLength": 64},
         "reporter_phone": {"type": "string", "maxLength": 32, "pattern": "^[0-9+\\- ]*$"},
     },
@@ -62,7 +61,9 @@ def file_report(session: Session, principal: Principal | None, payload: Any) -> 
     if principal is not None and principal.read_only:
         raise Forbidden("your roles only read cases; they cannot file reports")
     data = validate(_report_validator, payload)
-    grid = unit_by_code(session, data["grid"], "grid", kind="grid")
+    grid = _report_place(session, data["grid"])
+    if data.get("whistle_level") and data["whistle_level"] not in load_locality().levels:
+        raise Invalid(f"unknown whistle level '{data['whistle_level']}'", {"whistle_level": "not a whistle level"})
     if data.get("whistle_level") and not data.get("matter"):
         raise Invalid("a whistle needs the matter it is about", {"matter": "required with whistle_level"})
     if data.get("matter") and load_catalogue().matter(data["matter"]) is None:
@@ -97,7 +98,7 @@ def file_report(session: Session, principal: Principal | None, payload: Any) -> 
 
 def start_escalated_whistle(session: Session, source: Case, level: str, reason: str, actor: User | None) -> Case:
     """社呼街应、街呼市应: a new whistle one level up, linked to the one that could not solve it."""
-    if level not in WHISTLE_LEVELS:
+    if level not in load_locality().levels:
         raise Invalid(f"cannot escalate to level '{level}'", {"level": "unknown whistle level"})
     case = new_case(
         session,
@@ -186,27 +187,34 @@ def new_case(
 
 
 def process_data(case: Case) -> dict[str, Any]:
+    """What a process starts with: the case, and the code of each unit on its path by unit kind
+    (``grid``, ``community`` ... in the demo: the diagrams' variables come from the locality model)."""
     return {
         "case_id": case.id,
         "case_number": case.number,
         "title": case.title,
         "matter": case.matter,
         "urgent": case.urgent,
-        "grid": case.grid.code,
-        "community": case.community.code,
-        "street": case.street.code,
-        "district": case.district.code,
+        **{unit.kind: unit.code for unit in ancestors(case.grid)},
     }
 
 
+def _report_place(session: Session, code: Any) -> Unit:
+    """The unit a report is filed on: one of a kind the locality model makes a report place (网格)."""
+    unit = unit_by_code(session, code, "grid")
+    if unit.kind not in load_locality().kinds_where("report_place"):
+        raise Invalid(f"'{code}' is not a place reports are filed on", {"grid": f"'{unit.kind}' is not a report place"})
+    return unit
+
+
 def _check_reporter_rights(principal: Principal, grid: Unit, data: dict[str, Any]) -> None:
-    if data.get("self_handled") and not principal.holds("grid_worker", grid.id):
+    if data.get("self_handled") and not principal.can("self_handle", grid.id):
         raise Forbidden("only the grid worker of this grid can record a self-handled problem")
     level = data.get("whistle_level")
     if level:
-        unit = ancestor_of_kind(grid, level)
-        if unit is None or not principal.holds("secretary", unit.id):
-            raise Forbidden(f"only the secretary of this {level} can blow a {level} whistle")
+        unit = ancestor_of_kind(grid, load_locality().levels[level].blown_by)
+        if unit is None or not principal.can("blow_whistle", unit.id):
+            raise Forbidden(f"only the secretary of the unit that blows a '{level}' whistle can blow it")
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -294,7 +302,7 @@ def describe(session: Session, case: Case, principal: Principal) -> dict[str, An
                 Event.case_id == case.id, Event.type.not_in(RECORD_KEEPING)).order_by(Event.seq))
         ],
     }
-    if principal.roles & CONTACT_ROLES:
+    if principal.can("see_contact"):  # the roles that call or visit the reporter
         view["reporter"] = {"name": case.reporter_name, "phone": case.reporter_phone}
     return view
 

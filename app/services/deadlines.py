@@ -21,12 +21,16 @@ from app.models import Case, CaseUnit, Notification, SupervisionEntry, Task, Uni
 from app.services import cases, workflow
 from app.services.auth import users_holding
 from app.services.errors import Invalid, NotFound
+from app.services.locality import load_locality
 from app.services.worktime import CALENDAR_FILE, load_calendar
 
 
 def head_role(unit: Unit) -> str:
-    """Who answers for a unit's late work: a department's head (一把手), else the unit's secretary."""
-    return "dept_head" if unit.kind == "department" else "secretary"
+    """Who answers for a unit's late work (一把手, 书记): its kind's head role in the locality model."""
+    role = load_locality().head_role(unit.kind)
+    if role is None:
+        raise Invalid(f"unit '{unit.code}' of kind '{unit.kind}' has no head role in the locality model")
+    return role
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Case, Task, Unit
 from app.services.catalogue import load_catalogue
+from app.services.locality import load_locality
 from app.services.processes import bundle_of, latest_version
 
 
@@ -23,13 +24,17 @@ class Place:
 
 
 def places(session: Session) -> list[Place]:
-    """Streets, communities and grids in code order, each naming its parent's code."""
-    units = session.scalars(select(Unit).where(Unit.kind.in_(("street", "community", "grid"))).order_by(Unit.code))
+    """The units a reporter picks a place from (街道 → 社区 → 网格 in the demo) in code order, each
+    naming its parent's code: every kind that holds cases, below the top of the tree."""
+    model = load_locality()
+    kinds = [code for code in model.kinds_where("holds_cases") if model.unit_kinds[code].parents]
+    units = session.scalars(select(Unit).where(Unit.kind.in_(kinds)).order_by(Unit.code))
     return [Place(u.code, u.name, u.kind, u.parent.code if u.parent else None) for u in units]
 
 
 def departments(session: Session) -> list[tuple[str, str]]:
-    query = select(Unit).where(Unit.kind == "department").order_by(Unit.code)
+    """The units a whistle may summon to report in (职能部门), for the pickers."""
+    query = select(Unit).where(Unit.kind.in_(load_locality().kinds_where("summoned"))).order_by(Unit.code)
     return [(u.code, u.name) for u in session.scalars(query)]
 
 

@@ -23,7 +23,6 @@ from app.services.attachments import KINDS as ATTACHMENT_KINDS
 from app.services.attachments import MAX_MB as ATTACHMENT_MAX_MB
 from app.services.cases import CHANNELS, REPORT_SCHEMA
 from app.services.deadlines import LEDGER_STATUSES
-from app.services.org import ROLES, WHISTLE_LEVELS
 
 Schema = dict[str, Any]
 
@@ -77,7 +76,7 @@ def _extend(base: Schema, **properties: Schema) -> Schema:
 
 def _schemas() -> dict[str, Schema]:
     task = _obj(
-        id=INT, task_type=STR, title=STR, stage=STR, role=_enum(ROLES), unit=STR, unit_name=STR,
+        id=INT, task_type=STR, title=STR, stage=STR, role=STR, unit=STR, unit_name=STR,
         status=_enum(["open", "completed", "cancelled"]), assignee=NSTR, due_at=NTIME, overdue=BOOL,
         created_at=TIME, context=FREE_OBJECT,
     )
@@ -104,14 +103,14 @@ def _schemas() -> dict[str, Schema]:
         "Credentials": _obj(username=STR, password={**STR, "format": "password"}),
         "Token": _obj(token=STR, token_type=_enum(["Bearer"])),
         "Me": _obj(id=INT, username=STR, name=STR,
-                   roles=_array(_obj(role=_enum(ROLES), unit=STR, unit_name=STR))),
+                   roles=_array(_obj(role=STR, unit=STR, unit_name=STR))),
         "Report": {**copy.deepcopy(REPORT_SCHEMA), "description": "问题上报 A problem report"},
         "ReportReceipt": _obj(number=STR, tracking_code=STR),
         "TrackStatus": _obj(number=STR, title=STR, status=STR, outcome=NSTR, stage=STR, created_at=TIME,
                             closed_at=NTIME, satisfaction=NSTR),
         "Task": task,
         "InboxItem": _extend(task, case_id=INT, case_number=STR, case_title=STR,
-                             level=_enum(WHISTLE_LEVELS, True), category=NSTR, urgent=BOOL,
+                             level=NSTR, category=NSTR, urgent=BOOL,
                              supervision=supervised),
         "InboxPage": _obj(
             items=_array(_ref("InboxItem")), total=INT, page=INT, per_page=INT,
@@ -125,7 +124,7 @@ def _schemas() -> dict[str, Schema]:
         "Case": _obj(
             "reporter",
             id=INT, number=STR, title=STR, description=STR, channel=_enum(sorted(CHANNELS)), address=STR,
-            status=_enum(["open", "closed"]), outcome=NSTR, grade=NINT, level=_enum(WHISTLE_LEVELS, True),
+            status=_enum(["open", "closed"]), outcome=NSTR, grade=NINT, level=NSTR,
             matter=NSTR, matter_name=NSTR, category=NSTR, urgent=BOOL,
             units=_obj(grid=STR, community=STR, street=STR, district=STR, whistle=NSTR),
             current_step=STR, due_at=NTIME, rework_count=INT, return_count=INT, satisfaction=NSTR,
@@ -256,7 +255,7 @@ PATH_PARAMS: dict[str, tuple[Schema, str]] = {
 _FLAG = "1/true/yes 为真，其他为假 1/true/yes = on, anything else = off"
 INBOX_QUERY: tuple[tuple[str, Schema, str], ...] = (
     ("task_type", STR, "任务类型 Task type (BPMN task id), e.g. report_in"),
-    ("level", _enum(WHISTLE_LEVELS), "吹哨层级 Whistle level of the case"),
+    ("level", STR, "吹哨层级 Whistle level of the case (a level of the locality model, config/locality.yaml)"),
     ("category", STR, "问题类别 Case category"),
     ("overdue", BOOL, f"仅超期 Only overdue tasks; {_FLAG}"),
     ("mine", BOOL, f"仅我认领的 Only tasks claimed by me; {_FLAG}"),

@@ -12,24 +12,7 @@ from werkzeug.security import generate_password_hash
 
 from app.models import RoleAssignment, Unit, User
 from app.services.errors import Invalid
-
-ROLES = {
-    "grid_worker": "网格员 Grid worker",
-    "secretary": "书记 Secretary",
-    "whistle_staff": "吹哨工作人员 Whistle staff",
-    "section_head": "专项负责人 Section head",
-    "deputy_leader": "分管领导 Deputy in charge",
-    "platform_operator": "平台操作员 Platform operator",
-    "dept_staff": "部门工作人员 Department staff",
-    "dept_head": "部门一把手 Department head",
-    "callback_agent": "回访员 Call-back agent",
-    "auditor": "审计员 Auditor",
-    "admin": "流程管理员 Process admin",
-}
-
-
-# A whistle level is named after the kind of unit that blows it (社区哨, 街道哨, 区级哨).
-WHISTLE_LEVELS = ("community", "street", "district")
+from app.services.locality import Locality, load_locality
 
 
 def unit_by_code(session: Session, code: object, field: str = "unit", kind: str | None = None) -> Unit:
@@ -75,11 +58,14 @@ def descendant_ids(session: Session, unit_ids: set[int]) -> set[int]:
 def load_organisation(session: Session, path: Path) -> dict[str, int]:
     """Create or update units and users from a YAML file; running it twice changes nothing."""
     raw: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    locality = load_locality()
+    roles = locality.roles
     units = {u.code: u for u in session.scalars(select(Unit))}
     for item in raw["units"]:
         unit = units.get(item["code"]) or Unit(code=item["code"])
         unit.name, unit.kind = item["name"], item["kind"]
         unit.parent = units[item["parent"]] if item.get("parent") else None
+        _check_place(path, unit, locality)
         units[unit.code] = unit
         session.add(unit)
     session.flush()
@@ -101,10 +87,24 @@ def load_organisation(session: Session, path: Path) -> dict[str, int]:
         session.flush()
         held = {(r.role, r.unit_id) for r in user.roles}
         for role in item["roles"]:
-            if role["role"] not in ROLES:
-                raise Invalid(f"{path.name}: unknown role '{role['role']}' for {user.username}")
+            if role["role"] not in roles:
+                raise Invalid(f"{path.name}: unknown role '{role['role']}' for {user.username}"
+                              f" (the locality model has: {', '.join(sorted(roles))})")
             unit = units[role["unit"]]
             if (role["role"], unit.id) not in held:
                 session.add(RoleAssignment(user=user, role=role["role"], unit_id=unit.id))
     session.flush()
     return {"units": len(units), "users": len(users), "users_created": created}
+
+
+def _check_place(path: Path, unit: Unit, locality: Locality) -> None:
+    """A unit's kind is one the locality model knows, under a parent of a kind it allows."""
+    kind = locality.unit_kinds.get(unit.kind)
+    if kind is None:
+        raise Invalid(f"{path.name}: unit '{unit.code}' has unknown kind '{unit.kind}'"
+                      f" (the locality model has: {', '.join(sorted(locality.unit_kinds))})")
+    parent_kind = unit.parent.kind if unit.parent is not None else None
+    if (parent_kind is None and kind.parents) or (parent_kind is not None and parent_kind not in kind.parents):
+        allowed = ", ".join(kind.parents) or "none: it is the top of the tree"
+        raise Invalid(f"{path.name}: unit '{unit.code}' of kind '{unit.kind}' cannot sit under "
+                      f"{parent_kind or 'nothing'} (allowed parents: {allowed})")

@@ -20,7 +20,7 @@ from app.engine import (
 from app.models import ProcessVersion
 from app.services import clock
 from app.services.errors import Conflict, Invalid, NotFound, Unavailable
-from app.services.org import ROLES
+from app.services.locality import load_locality
 
 # (database, version id) → content hash, so a worker reads a version's files at most once.
 _hash_by_version: dict[tuple[str, int], str] = {}
@@ -28,13 +28,6 @@ _hash_by_version: dict[tuple[str, int], str] = {}
 # Processes the services start by id (a report starts 'case', an escalation 'whistle'): every
 # version must have them, or new cases would fail on it.
 STARTED_PROCESSES = ("case", "whistle")
-
-
-# The stages a user task may name (they group the inbox and drive the case's status display).
-STAGES = {
-    "triage", "dispatch", "review", "filing", "report_in", "coordination", "handling", "confirmation",
-    "verification", "feedback", "callback", "evaluation", "supervision",
-}
 
 
 def deploy(session: Session, files: dict[str, str], deployed_by: str) -> tuple[ProcessVersion, bool]:
@@ -46,7 +39,8 @@ def deploy(session: Session, files: dict[str, str], deployed_by: str) -> tuple[P
     from handlers import HANDLERS  # handlers use the services; import them only when deploying
 
     try:
-        bundle = check_bundle(files, set(HANDLERS), set(ROLES), STAGES)
+        locality = load_locality()  # lanes name its roles, tasks its stages
+        bundle = check_bundle(files, set(HANDLERS), set(locality.roles), set(locality.stages))
     except BundleError as exc:
         raise Invalid(f"process bundle rejected: {exc}", {"files": str(exc)}) from exc
     missing = [p for p in STARTED_PROCESSES if p not in bundle.specs]

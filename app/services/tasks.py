@@ -18,9 +18,6 @@ from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.processes import bundle_of
 from app.services.validation import valid_id, validate
 
-# Who may hand a task to someone else in a unit, besides holders of the task's own role.
-ASSIGNING_ROLES = ("dept_head", "secretary", "platform_operator")
-
 
 @dataclass
 class InboxFilter:
@@ -100,7 +97,7 @@ def claim(session: Session, principal: Principal, task_id: int) -> Task:
 def unclaim(session: Session, principal: Principal, task_id: int) -> Task:
     """The assignee gives a task back; a head of the unit may take it back from anyone."""
     task = _open_visible_task(session, principal, task_id)
-    if task.assignee_id != principal.user.id and not _may_assign(principal, task):
+    if task.assignee_id != principal.user.id and not may_assign(principal, task):
         if not principal.holds(task.role, task.unit_id):
             raise Forbidden(f"task {task_id} is for role {task.role} of another unit or role")
         if task.assignee_id is not None:
@@ -113,9 +110,9 @@ def unclaim(session: Session, principal: Principal, task_id: int) -> Task:
 
 def assign(session: Session, principal: Principal, task_id: int, username: Any) -> Task:
     task = _open_visible_task(session, principal, task_id)
-    if not (principal.holds(task.role, task.unit_id) or _may_assign(principal, task)):
+    if not (principal.holds(task.role, task.unit_id) or may_assign(principal, task)):
         raise Forbidden("you cannot assign tasks of this role in this unit")
-    if task.assignee_id not in (None, principal.user.id) and not _may_assign(principal, task):
+    if task.assignee_id not in (None, principal.user.id) and not may_assign(principal, task):
         raise Conflict(f"task {task_id} is already claimed by {task.assignee.username}")
     if not isinstance(username, str):
         raise Invalid("username is required", {"username": "required"})
@@ -174,8 +171,10 @@ def _actionable_task(session: Session, principal: Principal, task_id: int) -> Ta
     return task
 
 
-def _may_assign(principal: Principal, task: Task) -> bool:
-    return any(principal.holds(role, task.unit_id) for role in ASSIGNING_ROLES)
+def may_assign(principal: Principal, task: Task) -> bool:
+    """Heads of the task's unit (the roles that ``assign`` in the locality model) hand its tasks
+    to anyone holding the task's role there, besides holders of that role."""
+    return principal.can("assign", task.unit_id)
 
 
 def _touch(session: Session, task: Task, event: str, actor: User, data: dict[str, Any] | None = None) -> None:

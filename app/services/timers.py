@@ -29,7 +29,6 @@ MAX_ATTEMPTS = 5
 BATCH = 50  # cases locked and fired per transaction (PostgreSQL)
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
-ADMIN_ROLES = {"admin"}
 
 log = logging.getLogger(__name__)
 
@@ -270,5 +269,5 @@ def upcoming(session: Session, until: datetime) -> list[datetime]:
 
 
 def _require_admin(principal: Principal) -> None:
-    if not principal.roles & ADMIN_ROLES:
+    if not principal.can("administer"):
         raise Forbidden("incidents are for process admins")

@@ -24,7 +24,7 @@ from app.models import AuditChain, Case, CaseUnit, Event, Snapshot, Task, Timer,
 from app.services import chain, clock
 from app.services.catalogue import load_catalogue
 from app.services.errors import Conflict, Invalid, ServiceError
-from app.services.org import ROLES
+from app.services.locality import load_locality
 from app.services.processes import bundle_of
 from app.services.worktime import add_working_hours
 from handlers import HANDLERS, HandlerContext, HandlerError
@@ -308,7 +308,7 @@ def _sync_inbox(
         unit = units.get(item.unit)
         if unit is None:
             raise ProcessFailure(f"task '{item.name}' belongs to unknown unit '{item.unit}'")
-        if item.role not in ROLES:
+        if item.role not in load_locality().roles:
             raise ProcessFailure(f"task '{item.name}' names unknown role '{item.role}'")
         row = Task(
             case_id=case.id, engine_task_id=item.id, task_type=item.name, title=item.title, stage=item.stage,

@@ -57,7 +57,7 @@ def panel(s: Session, principal: Principal, case: Case, task_id: int | None = No
         for a in rows
     ]
     upload_url = None if principal.read_only else url_for("web.upload_attachments", case_id=case.id)
-    can_publish = bool(principal.roles & set(service.PUBLISHING_ROLES))
+    can_publish = principal.can("publish")
     for item in items:
         item["visibility_url"] = url_for("web.attachment_visibility", attachment_id=item["id"]) if can_publish else None
     return {"items": items, "upload_url": upload_url, "task_id": task_id, "public_view": False}

@@ -15,6 +15,7 @@ from app.models import User
 from app.services import clock, deadlines, lookups, timers
 from app.services.auth import Principal
 from app.services.errors import Conflict, Forbidden
+from app.services.locality import load_locality
 from app.services.worktime import load_calendar
 from app.web import bp
 from app.web.forms import N_
@@ -56,7 +57,7 @@ def staff_nav(me: User | None) -> dict[str, Any]:
     if me is None or s is None:
         return {"unread": 0, "admin": False}
     return {"unread": deadlines.unread_count(s, me.id),
-            "admin": bool({r.role for r in me.roles} & timers.ADMIN_ROLES)}
+            "admin": bool({r.role for r in me.roles} & load_locality().roles_with("administer"))}
 
 
 @bp.app_context_processor

@@ -14,21 +14,14 @@ from flask_babel import gettext as _
 
 from app.services import clock
 from app.services.cases import CHANNELS
-from app.services.org import ROLES
+from app.services.locality import Label, load_locality
 from app.services.worktime import load_calendar
 from app.web.forms import N_
 
-LEVELS = {"community": N_("社区哨"), "street": N_("街道哨"), "district": N_("区级哨")}
 STATUSES = {"open": N_("办理中"), "closed": N_("已办结")}
 OUTCOMES = {"self_handled": N_("网格员自行处置"), "closed": N_("已解决"), "escalated": N_("已上报上级")}
 SATISFACTION = {"satisfied": N_("满意"), "basically_satisfied": N_("基本满意"), "dissatisfied": N_("不满意")}
 DUTIES = {"lead": N_("主体责任"), "cooperating": N_("配合责任")}
-# The stages the diagrams give their tasks (a diagram may add others: those show their code).
-STAGES = {
-    "triage": N_("分拨"), "review": N_("审核"), "filing": N_("备案"), "report_in": N_("报到"),
-    "coordination": N_("协调"), "handling": N_("问题处理"), "verification": N_("核查"),
-    "feedback": N_("反馈"), "confirmation": N_("确认"), "callback": N_("回访"), "evaluation": N_("评价"),
-}
 EVENTS = {
     "case_created": N_("受理登记"),
     "task_ready": N_("待办生成"),
@@ -131,6 +124,19 @@ def label(table: dict[str, str], code: Any) -> str:
     return _(table[code]) if code in table else (str(code) if code is not None else "")
 
 
+def model_label(kind: str, code: Any) -> str:
+    """The locality model's label of a whistle level, stage, role or unit kind, in the reader's
+    language; a code the model does not know shows as itself."""
+    model = load_locality()
+    table: dict[str, Any] = {"level": model.levels, "stage": model.stages, "role": model.roles,
+                             "unit_kind": model.unit_kinds}[kind]
+    item = table.get(code) if code is not None else None
+    if item is None:
+        return str(code) if code is not None else ""
+    text: Label = item if isinstance(item, Label) else item.label
+    return text.text(is_english())
+
+
 def step_titles(timeline: list[dict[str, Any]]) -> dict[str, str]:
     """Task type → its title, as the case's own "task ready" events name them."""
     return {e["data"]["task"]: e["data"].get("title", e["data"]["task"])
@@ -141,11 +147,12 @@ def template_helpers() -> dict[str, Any]:
     return {
         "bilingual": bilingual, "is_english": is_english, "deadline_light": deadline_light,
         "when": when, "ago": ago, "until": until,
-        "level_label": lambda c: label(LEVELS, c), "status_label": lambda c: label(STATUSES, c),
+        "level_label": lambda c: model_label("level", c), "status_label": lambda c: label(STATUSES, c),
         "outcome_label": lambda c: label(OUTCOMES, c), "satisfaction_label": lambda c: label(SATISFACTION, c),
         "duty_label": lambda c: label(DUTIES, c),
-        "stage_label": lambda c: label(STAGES, c), "event_label": lambda c: label(EVENTS, c),
+        "stage_label": lambda c: model_label("stage", c), "event_label": lambda c: label(EVENTS, c),
         "channel_label": lambda c: bilingual(CHANNELS.get(c, c)) if c else "",
-        "role_label": lambda c: bilingual(ROLES.get(c, c)) if c else "",
+        "role_label": lambda c: model_label("role", c), "unit_kind_label": lambda c: model_label("unit_kind", c),
+        "whistle_levels": lambda: list(load_locality().levels),
         "step_titles": step_titles,
     }

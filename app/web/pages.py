@@ -189,9 +189,7 @@ def assign(task_id: int) -> Any:
 def _assignees(s: Session, principal: Principal, task: Task) -> list[Any]:
     """Who this user may hand the task to; empty when they may not assign it (the service decides)
     or when nobody but themself could take it."""
-    if task.status != "open" or not any(
-        principal.holds(role, task.unit_id) for role in (*tasks.ASSIGNING_ROLES, task.role)
-    ):
+    if task.status != "open" or not (principal.holds(task.role, task.unit_id) or tasks.may_assign(principal, task)):
         return []
     users = auth.users_holding(s, task.role, task.unit_id)
     return [] if [u.id for u in users] == [principal.user.id] else users

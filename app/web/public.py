@@ -78,7 +78,7 @@ def _file(s: Session, principal: Principal | None, form: MultiDict[str, str]) ->
 
 
 def _reports_as_staff(principal: Principal | None) -> bool:
-    return principal is not None and "grid_worker" in principal.roles
+    return principal is not None and principal.can("self_handle")
 
 
 def _check_place(s: Session, form: MultiDict[str, str]) -> None:

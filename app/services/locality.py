@@ -1,0 +1,222 @@
+"""The locality model (config/locality.yaml): unit kinds, roles and their capabilities, whistle
+levels and stages — everything a locality decides, as data the code reads.
+
+The code knows capabilities (what a role may do) and mechanisms (a unit kind that can be summoned,
+a level filed with a kind of unit); it never names a role, a unit kind, a level or a stage of a
+particular locality. The file is validated on load: an error names the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from app.settings import ROOT
+
+LOCALITY_FILE = ROOT / "config" / "locality.yaml"
+
+# What the code checks; a role in the locality model grants any of these.
+CAPABILITIES = {
+    "self_handle": "record a problem of its own unit as fixed on the spot (grade 1)",
+    "blow_whistle": "blow a whistle of its unit's level at once when reporting",
+    "assign": "hand a task of its unit to a colleague (指派)",
+    "see_contact": "see the reporter's name and phone",
+    "publish": "make files visible to the reporter",
+    "audit": "read the history and dossier of every case it can see",
+    "administer": "deploy process versions and retry timer incidents",
+    "read_only": "changes nothing: a user holding only such roles is refused every write",
+}
+_KIND_FLAGS = ("holds_cases", "report_place", "summoned", "rated")
+
+
+class LocalityError(ValueError):
+    """A locality model that cannot be used; the message names the file, the line and the field."""
+
+
+@dataclass(frozen=True)
+class Label:
+    zh: str
+    en: str
+
+    def text(self, english: bool = False) -> str:
+        return self.en if english else self.zh
+
+    def __str__(self) -> str:
+        return f"{self.zh} {self.en}"
+
+
+@dataclass(frozen=True)
+class UnitKind:
+    code: str
+    label: Label
+    parents: tuple[str, ...]
+    holds_cases: bool
+    report_place: bool
+    summoned: bool
+    rated: bool
+    head_role: str | None
+
+
+@dataclass(frozen=True)
+class Role:
+    code: str
+    label: Label
+    capabilities: frozenset[str]
+
+
+@dataclass(frozen=True)
+class WhistleLevel:
+    code: str
+    label: Label
+    blown_by: str
+    filed_with: str | None
+    verified_by: str
+    escalates_to: str | None
+
+
+@dataclass(frozen=True)
+class Locality:
+    unit_kinds: dict[str, UnitKind]
+    roles: dict[str, Role]
+    levels: dict[str, WhistleLevel]
+    stages: dict[str, Label]
+
+    def roles_with(self, capability: str) -> frozenset[str]:
+        assert capability in CAPABILITIES, capability
+        return frozenset(code for code, role in self.roles.items() if capability in role.capabilities)
+
+    def kinds_where(self, flag: str) -> frozenset[str]:
+        assert flag in _KIND_FLAGS, flag
+        return frozenset(code for code, kind in self.unit_kinds.items() if getattr(kind, flag))
+
+    def head_role(self, kind: str) -> str | None:
+        unit_kind = self.unit_kinds.get(kind)
+        return unit_kind.head_role if unit_kind else None
+
+
+_cache: dict[Path, tuple[int, Locality]] = {}
+
+
+def load_locality(path: Path | None = None) -> Locality:
+    """The locality model, read again when its file changes (no restart needed)."""
+    path = path or Path(os.environ.get("WHISTLE_LOCALITY_FILE") or LOCALITY_FILE)
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError as exc:
+        raise LocalityError(f"{path}: cannot read the locality model: {exc.strerror}") from exc
+    cached = _cache.get(path)
+    if cached is None or cached[0] != stamp:
+        cached = _cache[path] = (stamp, parse_locality(path.read_text(encoding="utf-8"), path.name))
+    return cached[1]
+
+
+def parse_locality(text: str, name: str = "locality.yaml") -> Locality:
+    try:
+        raw = yaml.safe_load(text)
+        lines = _lines(yaml.compose(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise LocalityError(f"{name}: not valid YAML: {exc}") from exc
+    return _Reader(name, lines).locality(raw)
+
+
+def _lines(node: yaml.Node | None, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
+    """Line number (1-based) of every mapping key and sequence item, by its path."""
+    found: dict[tuple[str, ...], int] = {}
+    if node is None:
+        return found
+    found[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            found.update(_lines(value, (*path, str(key.value))))
+            found[(*path, str(key.value))] = key.start_mark.line + 1  # the key's line, not its value's
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found.update(_lines(item, (*path, str(index))))
+    return found
+
+
+class _Reader:
+    """Reads the raw YAML into the model, raising the first problem with its file, line and field."""
+
+    def __init__(self, name: str, lines: dict[tuple[str, ...], int]) -> None:
+        self.name = name
+        self.lines = lines
+
+    def fail(self, path: tuple[str, ...], message: str) -> LocalityError:
+        line = next((self.lines[path[:i]] for i in range(len(path), -1, -1) if path[:i] in self.lines), 1)
+        return LocalityError(f"{self.name} line {line}: {'.'.join(path) or '(top)'}: {message}")
+
+    def mapping(self, value: Any, path: tuple[str, ...], required: bool = True) -> dict[str, Any]:
+        if value is None and not required:
+            return {}
+        if not isinstance(value, dict) or not value:
+            raise self.fail(path, "must be a mapping with at least one entry")
+        return {str(k): v for k, v in value.items()}
+
+    def label(self, value: Any, path: tuple[str, ...]) -> Label:
+        if not isinstance(value, dict) or not all(isinstance(value.get(k), str) and value[k] for k in ("zh", "en")):
+            raise self.fail(path, "needs a label {zh: 中文, en: English}")
+        return Label(value["zh"], value["en"])
+
+    def known(self, value: Any, path: tuple[str, ...], table: dict[str, Any], what: str, nullable: bool) -> Any:
+        if value is None and nullable:
+            return None
+        if not isinstance(value, str) or value not in table:
+            raise self.fail(path, f"unknown {what} '{value}' (known: {', '.join(sorted(table))})")
+        return value
+
+    def locality(self, raw: Any) -> Locality:
+        top = self.mapping(raw, ())
+        unknown = set(top) - {"unit_kinds", "roles", "whistle_levels", "stages"}
+        if unknown:
+            raise self.fail((sorted(unknown)[0],), "unknown section (unit_kinds, roles, whistle_levels, stages)")
+        roles = {code: self.role(code, item) for code, item in self.mapping(top.get("roles"), ("roles",)).items()}
+        kinds_raw = self.mapping(top.get("unit_kinds"), ("unit_kinds",))
+        kinds = {code: self.kind(code, item, kinds_raw, roles) for code, item in kinds_raw.items()}
+        levels_raw = self.mapping(top.get("whistle_levels"), ("whistle_levels",), required=False)
+        levels = {code: self.level(code, item, kinds, levels_raw) for code, item in levels_raw.items()}
+        stages = {code: self.label(item, ("stages", code))
+                  for code, item in self.mapping(top.get("stages"), ("stages",)).items()}
+        return Locality(kinds, roles, levels, stages)
+
+    def role(self, code: str, item: Any) -> Role:
+        path = ("roles", code)
+        item = self.mapping(item, path)
+        capabilities = item.get("capabilities") or []
+        if not isinstance(capabilities, list):
+            raise self.fail((*path, "capabilities"), "must be a list")
+        for index, capability in enumerate(capabilities):
+            self.known(capability, (*path, "capabilities", str(index)), CAPABILITIES, "capability", False)
+        return Role(code, self.label(item.get("label"), (*path, "label")), frozenset(capabilities))
+
+    def kind(self, code: str, item: Any, kinds: dict[str, Any], roles: dict[str, Role]) -> UnitKind:
+        path = ("unit_kinds", code)
+        item = self.mapping(item, path)
+        parents = item.get("parents") or []
+        if not isinstance(parents, list):
+            raise self.fail((*path, "parents"), "must be a list of unit kinds")
+        for index, parent in enumerate(parents):
+            self.known(parent, (*path, "parents", str(index)), kinds, "unit kind", False)
+        for flag in _KIND_FLAGS:
+            if not isinstance(item.get(flag, False), bool):
+                raise self.fail((*path, flag), "must be true or false")
+        return UnitKind(
+            code, self.label(item.get("label"), (*path, "label")), tuple(parents),
+            *(bool(item.get(flag, False)) for flag in _KIND_FLAGS),
+            head_role=self.known(item.get("head_role"), (*path, "head_role"), roles, "role", True),
+        )
+
+    def level(self, code: str, item: Any, kinds: dict[str, UnitKind], levels: dict[str, Any]) -> WhistleLevel:
+        path = ("whistle_levels", code)
+        item = self.mapping(item, path)
+        return WhistleLevel(
+            code, self.label(item.get("label"), (*path, "label")),
+            blown_by=self.known(item.get("blown_by"), (*path, "blown_by"), kinds, "unit kind", False),
+            filed_with=self.known(item.get("filed_with"), (*path, "filed_with"), kinds, "unit kind", True),
+            verified_by=self.known(item.get("verified_by"), (*path, "verified_by"), kinds, "unit kind", False),
+            escalates_to=self.known(item.get("escalates_to"), (*path, "escalates_to"), levels, "whistle level", True),
+        )

@@ -1,0 +1,108 @@
+"""The locality model (config/locality.yaml): loaded and validated, errors that name file, line and
+field, read again when edited — and no locality's names in the code."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from app.services.locality import LOCALITY_FILE, LocalityError, load_locality, parse_locality
+from app.settings import ROOT
+
+SHIPPED = LOCALITY_FILE.read_text(encoding="utf-8")
+
+
+def test_the_shipped_model_gives_capabilities_kinds_and_levels() -> None:
+    model = parse_locality(SHIPPED)
+    assert model.roles_with("assign") == {"secretary", "platform_operator", "dept_head"}
+    assert model.roles_with("read_only") == {"auditor"}
+    assert model.kinds_where("summoned") == {"department"} == model.kinds_where("rated")
+    assert model.kinds_where("report_place") == {"grid"}
+    street = model.levels["street"]
+    assert (street.blown_by, street.filed_with, street.verified_by, street.escalates_to) == (
+        "street", "district", "district", "district")
+    assert model.head_role("department") == "dept_head" and model.head_role("community") == "secretary"
+    assert model.stages["report_in"].text(english=True) == "Report-in"
+
+
+def _line_of(text: str, fragment: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if fragment in line)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "message"),
+    [
+        ("capabilities: [assign]", "capabilities: [assign, fly]", "roles.dept_head.capabilities.1",
+         "unknown capability 'fly'"),
+        ("    parents: [community]", "    parents: [estate]", "unit_kinds.grid.parents.0",
+         "unknown unit kind 'estate'"),
+        ("    verified_by: street", "    verified_by: town", "whistle_levels.community.verified_by",
+         "unknown unit kind 'town'"),
+        ("    escalates_to: street", "    escalates_to: city", "whistle_levels.community.escalates_to",
+         "unknown whistle level 'city'"),
+        ("    head_role: dept_head", "    head_role: boss", "unit_kinds.department.head_role", "unknown role 'boss'"),
+        ("    summoned: true", "    summoned: maybe", "unit_kinds.department.summoned", "must be true or false"),
+        ("    label: {zh: 回访员, en: Call-back agent}", "    label: 回访员", "roles.callback_agent.label",
+         "needs a label {zh: 中文, en: English}"),
+    ],
+)
+def test_a_bad_model_is_refused_naming_file_line_and_field(old: str, new: str, field: str, message: str) -> None:
+    assert old in SHIPPED
+    text = SHIPPED.replace(old, new, 1)
+    with pytest.raises(LocalityError) as caught:
+        parse_locality(text, "locality.yaml")
+    line = _line_of(text, new.strip())
+    assert str(caught.value).startswith(f"locality.yaml line {line}: {field}: {message}"), str(caught.value)
+
+
+def test_unknown_sections_and_broken_yaml_are_refused() -> None:
+    with pytest.raises(LocalityError, match="line 1: levels: unknown section"):
+        parse_locality("levels: {}\n" + SHIPPED)
+    with pytest.raises(LocalityError, match="not valid YAML"):
+        parse_locality("roles: [unclosed\n")
+    with pytest.raises(LocalityError, match="roles: must be a mapping"):
+        parse_locality("roles: []\n")
+
+
+def test_an_edited_model_takes_effect_without_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "locality.yaml"
+    path.write_text(SHIPPED, encoding="utf-8")
+    assert "dept_staff" not in load_locality(path).roles_with("assign")
+    path.write_text(SHIPPED.replace("  dept_staff:\n    label: {zh: 部门工作人员, en: Department staff}\n",
+                                    "  dept_staff:\n    label: {zh: 部门工作人员, en: Department staff}\n"
+                                    "    capabilities: [assign]\n"), encoding="utf-8")
+    os.utime(path, ns=(1, 10**18))  # a new modification time even on a coarse clock
+    assert "dept_staff" in load_locality(path).roles_with("assign")
+
+
+# Files that still name the demo locality's kinds or levels, and why; each is work left in the
+# locality-model issue. The list may only shrink: a new file naming them fails this test.
+STILL_NAMING = {
+    "app/services/cases.py": "a case's four fixed unit columns (grid, community, street, district), the 'grid' field",
+    "app/web/public.py": "the public report form's street → community → grid pickers",
+    "app/web/templates/report.html": "the public report form's street → community → grid pickers",
+    "app/services/simulate.py": "the demo simulator's scenarios (demo data written as code)",
+    "app/cli.py": "the demo banner's logins",
+}
+# Words that are API field names or widget names, not a locality's kinds.
+FIELD_NAMES = ('"department"', "'department'", '"admin"')
+
+
+def test_no_locality_role_kind_or_level_is_named_in_the_code() -> None:
+    model = load_locality()
+    names = sorted(set(model.roles) | set(model.unit_kinds) | set(model.levels))
+    quoted = re.compile(r"""["'](""" + "|".join(names) + r""")["']""")
+    found = []
+    for path in sorted([*ROOT.joinpath("app").rglob("*.py"), *ROOT.joinpath("handlers").rglob("*.py"),
+                        *ROOT.joinpath("app").rglob("*.html")]):
+        relative = path.relative_to(ROOT).as_posix()
+        if relative in STILL_NAMING:
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            hits = [m.group(0) for m in quoted.finditer(line) if m.group(0) not in FIELD_NAMES]
+            if hits:
+                found.append(f"{relative}:{number}: {', '.join(hits)}")
+    assert not found, "\n".join(found)
