@@ -100,7 +100,6 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_status_level", "status", "level"),
-        Index("ix_cases_street", "street_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -115,10 +114,9 @@ class Case(Base):
     reporter_name: Mapped[str] = mapped_column(String(64), default="")
     reporter_phone: Mapped[str] = mapped_column(String(32), default="")
     reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    grid_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
-    community_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
-    street_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
-    district_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    # The unit the problem was reported on (a grid in the demo); the units above it form the case's
+    # path, kept in case_units with their depth (any number of levels, any kinds).
+    place_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     whistle_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     parent_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     matter: Mapped[str | None] = mapped_column(String(64))
@@ -149,10 +147,7 @@ class Case(Base):
     __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
     process_version: Mapped[ProcessVersion] = relationship()
-    grid: Mapped[Unit] = relationship(foreign_keys=[grid_id])
-    community: Mapped[Unit] = relationship(foreign_keys=[community_id])
-    street: Mapped[Unit] = relationship(foreign_keys=[street_id])
-    district: Mapped[Unit] = relationship(foreign_keys=[district_id])
+    place: Mapped[Unit] = relationship(foreign_keys=[place_id])
     whistle_unit: Mapped[Unit | None] = relationship(foreign_keys=[whistle_unit_id])
     parent_case: Mapped[Case | None] = relationship(remote_side=[id])
 
@@ -166,6 +161,9 @@ class CaseUnit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    # Position on the case's path when filed: 0 = its place, 1 = the unit above it, …; None for a
+    # unit involved later (a department dispatched or summoned, a task's unit).
+    depth: Mapped[int | None] = mapped_column(Integer)
 
 
 class Task(Base):

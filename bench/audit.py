@@ -34,9 +34,9 @@ from sqlalchemy import func, select
 
 from app.cli import run_migrations
 from app.db import Database, temporary_postgres_database
-from app.models import Case, Event, ProcessVersion, Snapshot, Unit
+from app.models import Case, CaseUnit, Event, ProcessVersion, Snapshot, Unit
 from app.services import audit, chain, clock
-from app.services.org import load_organisation
+from app.services.org import ancestors, load_organisation
 from app.services.processes import bundle_of, deploy_directory
 from app.services.replay import replay_case
 from app.services.simulate import run_simulation
@@ -89,10 +89,9 @@ def synthetic_chains(db: Database, cases: int, events: int) -> None:
     with db.unit_of_work() as s:
         grid = s.scalars(select(Unit).where(Unit.kind == "grid").order_by(Unit.id)).first()
         version = s.scalar(select(ProcessVersion.id).order_by(ProcessVersion.version.desc()).limit(1))
-        assert grid is not None and grid.parent is not None and version is not None
-        community, street = grid.parent, grid.parent.parent
-        district = street.parent if street is not None else None
-        assert street is not None and district is not None
+        assert grid is not None and version is not None
+        path = [unit.id for unit in ancestors(grid)]  # the place, then every unit above it
+        district_id = path[-1]
         start = (s.scalar(select(func.max(Case.id))) or 0) + 1
     now = clock.now()
     batch = 500
@@ -103,7 +102,7 @@ def synthetic_chains(db: Database, cases: int, events: int) -> None:
             prev = chain.GENESIS
             for seq in range(1, events + 1):
                 row = {"case_id": case_id, "seq": seq, "type": EVENT_TYPES[seq % len(EVENT_TYPES)],
-                       "actor": "op-dc", "actor_id": None, "role": "platform_operator", "unit_id": district.id,
+                       "actor": "op-dc", "actor_id": None, "role": "platform_operator", "unit_id": district_id,
                        "process_version_id": version, "state_version": seq // 3 + 1,
                        "data": chain.normalized({"task": "triage", "form": {"grade": 2, "note": "合成事件"}}),
                        "created_at": now + timedelta(seconds=seq), "prev_hash": prev}
@@ -113,8 +112,7 @@ def synthetic_chains(db: Database, cases: int, events: int) -> None:
             case_rows.append({
                 "id": case_id, "number": f"SYN-{case_id:08d}", "tracking_code": f"S{case_id:011d}",
                 "process_id": "case", "process_version_id": version, "title": "合成", "description": "",
-                "channel": "web", "address": "", "reporter_name": "", "reporter_phone": "", "grid_id": grid.id,
-                "community_id": community.id, "street_id": street.id, "district_id": district.id,
+                "channel": "web", "address": "", "reporter_name": "", "reporter_phone": "", "place_id": path[0],
                 "status": "open", "current_step": "", "rework_count": 0, "return_count": 0, "urgent": False,
                 "created_at": now, "updated_at": now, "event_count": events, "chain_head": prev,
                 "serializer_version": "", "state": "", "version": events // 3 + 1,
@@ -122,6 +120,9 @@ def synthetic_chains(db: Database, cases: int, events: int) -> None:
         with db.engine.begin() as conn:
             conn.execute(Case.__table__.insert(), case_rows)
             conn.execute(Event.__table__.insert(), event_rows)
+            conn.execute(CaseUnit.__table__.insert(), [
+                {"case_id": case_id, "unit_id": unit_id, "depth": depth}
+                for case_id in ids for depth, unit_id in enumerate(path)])
 
 
 def storage(db: Database, case_ids: list[int]) -> tuple[float, float]:

@@ -34,7 +34,7 @@ def whistle_units(ctx: HandlerContext, level: str) -> dict[str, Any]:
 
 
 def _on_path(ctx: HandlerContext, kind: str, level: str) -> Unit:
-    unit = ancestor_of_kind(ctx.case.grid, kind)
+    unit = ancestor_of_kind(ctx.case.place, kind)
     if unit is None:
         raise HandlerError(f"the case's place has no unit of kind '{kind}' above it for a '{level}' whistle",
                            {"level": "no such unit"})

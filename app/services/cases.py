@@ -76,7 +76,7 @@ def file_report(session: Session, principal: Principal | None, payload: Any) -> 
     case = new_case(
         session,
         process_id="case",
-        grid=grid,
+        place=grid,
         title=data["title"],
         description=data.get("description", ""),
         channel=data["channel"],
@@ -103,7 +103,7 @@ def start_escalated_whistle(session: Session, source: Case, level: str, reason: 
     case = new_case(
         session,
         process_id="whistle",
-        grid=source.grid,
+        place=source.place,
         title=source.title,
         description=f"{source.description}\n\n[上报理由 Escalated because] {reason}".strip(),
         channel=source.channel,
@@ -125,7 +125,7 @@ def new_case(
     session: Session,
     *,
     process_id: str,
-    grid: Unit,
+    place: Unit,
     title: str,
     description: str,
     channel: str,
@@ -138,11 +138,6 @@ def new_case(
     matter: str | None,
     parent: Case | None = None,
 ) -> Case:
-    community = ancestor_of_kind(grid, "community")
-    street = ancestor_of_kind(grid, "street")
-    district = ancestor_of_kind(grid, "district")
-    if community is None or street is None or district is None:
-        raise Invalid(f"grid '{grid.code}' is not under a community, street and district")
     now = clock.now()
     case = Case(
         number=f"tmp-{secrets.token_hex(8)}",
@@ -156,10 +151,7 @@ def new_case(
         reporter_name=reporter_name,
         reporter_phone=reporter_phone,
         reported_by_id=reported_by.id if reported_by else None,
-        grid_id=grid.id,
-        community_id=community.id,
-        street_id=street.id,
-        district_id=district.id,
+        place_id=place.id,
         parent_case_id=parent.id if parent else None,
         matter=matter,
         urgent=urgent,
@@ -176,12 +168,12 @@ def new_case(
     session.add(case)
     session.flush()
     case.number = f"{now:%Y%m%d}-{case.id:06d}"
-    for unit in (grid, community, street, district):
-        workflow.link_unit(session, case, unit.id)
+    for depth, unit in enumerate(ancestors(place)):  # the case's path: its place and every unit above
+        session.add(CaseUnit(case_id=case.id, unit_id=unit.id, depth=depth))
     workflow.record_event(
         session, case, "case_created", actor,
         data={"number": case.number, "process": process_id, "channel": channel, "title": title,
-              "grid": grid.code, "parent": parent.number if parent else None},
+              "grid": place.code, "parent": parent.number if parent else None},
     )
     return case
 
@@ -195,7 +187,7 @@ def process_data(case: Case) -> dict[str, Any]:
         "title": case.title,
         "matter": case.matter,
         "urgent": case.urgent,
-        **{unit.kind: unit.code for unit in ancestors(case.grid)},
+        **{unit.kind: unit.code for unit in ancestors(case.place)},
     }
 
 
@@ -251,6 +243,7 @@ def describe(session: Session, case: Case, principal: Principal) -> dict[str, An
         select(Task).where(Task.case_id == case.id, Task.status == "open").order_by(Task.id)
     ).all()
     children = session.scalars(select(Case).where(Case.parent_case_id == case.id)).all()
+    path = case_path(session, case)
     view: dict[str, Any] = {
         "id": case.id,
         "number": case.number,
@@ -266,13 +259,10 @@ def describe(session: Session, case: Case, principal: Principal) -> dict[str, An
         "matter_name": matter.name if matter else None,
         "category": case.category,
         "urgent": case.urgent,
-        "units": {
-            "grid": units[case.grid_id].code,
-            "community": units[case.community_id].code,
-            "street": units[case.street_id].code,
-            "district": units[case.district_id].code,
-            "whistle": units[case.whistle_unit_id].code if case.whistle_unit_id else None,
-        },
+        # the path's unit per unit kind (grid, community … in the demo), and the whistling unit
+        "units": {**{u.kind: u.code for u in path}, "whistle": units[case.whistle_unit_id].code
+                  if case.whistle_unit_id else None},
+        "path": [{"code": u.code, "name": u.name, "kind": u.kind} for u in reversed(path)],
         "current_step": case.current_step,
         "due_at": iso(case.due_at),
         "rework_count": case.rework_count,
@@ -305,6 +295,13 @@ def describe(session: Session, case: Case, principal: Principal) -> dict[str, An
     if principal.can("see_contact"):  # the roles that call or visit the reporter
         view["reporter"] = {"name": case.reporter_name, "phone": case.reporter_phone}
     return view
+
+
+def case_path(session: Session, case: Case) -> list[Unit]:
+    """The units on the case's path as it was filed, its place first and the top of the tree last."""
+    query = (select(Unit).join(CaseUnit, CaseUnit.unit_id == Unit.id)
+             .where(CaseUnit.case_id == case.id, CaseUnit.depth.is_not(None)).order_by(CaseUnit.depth))
+    return list(session.scalars(query))
 
 
 # Events that keep the audit record replayable (snapshot hashes, handler results, start data): shown

@@ -126,7 +126,9 @@ def _schemas() -> dict[str, Schema]:
             id=INT, number=STR, title=STR, description=STR, channel=_enum(sorted(CHANNELS)), address=STR,
             status=_enum(["open", "closed"]), outcome=NSTR, grade=NINT, level=NSTR,
             matter=NSTR, matter_name=NSTR, category=NSTR, urgent=BOOL,
-            units=_obj(grid=STR, community=STR, street=STR, district=STR, whistle=NSTR),
+            # the path's unit code per unit kind of the locality model, and the whistling unit
+            units={"type": "object", "required": ["whistle"], "additionalProperties": NSTR},
+            path=_array(_obj(code=STR, name=STR, kind=STR)),
             current_step=STR, due_at=NTIME, rework_count=INT, return_count=INT, satisfaction=NSTR,
             created_at=TIME, closed_at=NTIME, process_version=INT, parent_case=NSTR, escalated_to=_array(STR),
             open_tasks=_array(_ref("Task")),

@@ -165,3 +165,51 @@ def test_the_ledger_migration_keeps_answers_and_transfers_stranded_entries(empty
         assert "answer_reason" not in entries.c
     finally:
         engine.dispose()
+
+
+def test_the_case_path_migration_keeps_each_cases_four_units_as_its_path(empty_database_url: str) -> None:
+    """0006_case_path: a case's grid, community, street and district become its place and its path
+    (depths 0–3) — including one whose path link was missing — and come back on the way down."""
+    from datetime import datetime
+
+    from sqlalchemy import MetaData, Table, select
+
+    run_migrations(empty_database_url, "0005_ledger")
+    engine = create_engine(empty_database_url)
+    now = datetime(2026, 6, 8, 7, 0)
+    units = [(1, "dc", "district", None), (2, "dc-s1", "street", 1), (3, "dc-s1-c1", "community", 2),
+             (4, "dc-s1-c1-g1", "grid", 3), (5, "dept-hw", "department", 1)]
+    try:
+        meta = MetaData()
+        t = {name: Table(name, meta, autoload_with=engine) for name in (
+            "units", "process_versions", "cases", "case_units")}
+        with engine.begin() as conn:
+            conn.execute(t["units"].insert(), [{"id": i, "code": c, "name": c, "kind": k, "parent_id": p}
+                                               for i, c, k, p in units])
+            conn.execute(t["process_versions"].insert(), [{"id": 1, "version": 1, "content_hash": "x", "files": {},
+                                                           "deployed_at": now, "deployed_by": "t"}])
+            conn.execute(t["cases"].insert(), [{
+                "id": 1, "number": "N1", "tracking_code": "T1", "process_id": "case", "process_version_id": 1,
+                "title": "路灯不亮", "description": "", "channel": "web", "address": "", "reporter_name": "",
+                "reporter_phone": "", "grid_id": 4, "community_id": 3, "street_id": 2, "district_id": 1,
+                "status": "open", "current_step": "", "rework_count": 0, "return_count": 0, "urgent": False,
+                "created_at": now, "updated_at": now, "event_count": 0, "serializer_version": "", "state": "",
+                "version": 1, "chain_head": ""}])
+            # the district's link is missing; the department was linked by a dispatch
+            conn.execute(t["case_units"].insert(), [{"case_id": 1, "unit_id": u} for u in (4, 3, 2, 5)])
+        run_migrations(empty_database_url, "0006_case_path")
+        meta = MetaData()
+        cases, links = (Table(n, meta, autoload_with=engine) for n in ("cases", "case_units"))
+        with engine.connect() as conn:
+            assert conn.execute(select(cases.c.place_id)).scalar_one() == 4
+            depths = dict(conn.execute(select(links.c.unit_id, links.c.depth)).all())
+        assert depths == {4: 0, 3: 1, 2: 2, 1: 3, 5: None}
+        run_migrations(empty_database_url, "0005_ledger", "downgrade")
+        meta = MetaData()
+        cases = Table("cases", meta, autoload_with=engine)
+        with engine.connect() as conn:
+            row = conn.execute(select(cases.c.grid_id, cases.c.community_id, cases.c.street_id,
+                                      cases.c.district_id)).one()
+        assert tuple(row) == (4, 3, 2, 1)
+    finally:
+        engine.dispose()
