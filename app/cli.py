@@ -16,7 +16,7 @@ from app.settings import ROOT, Settings
 
 
 def register(app: Flask) -> None:
-    for command in (upgrade_db, downgrade_db, load_org, deploy, demo, simulate, scheduler):
+    for command in (upgrade_db, downgrade_db, load_org, deploy, check_processes, demo, simulate, scheduler):
         app.cli.add_command(command)
     for command in (verify, replay):  # issue 5: the audit record
         app.cli.add_command(command)
@@ -97,6 +97,34 @@ def deploy(directory: Path | None, deployed_by: str) -> None:
     except ServiceError as exc:
         _fail(exc.message)
     click.echo(f"process version {version.version} {'deployed' if created else 'unchanged'}")
+
+
+@click.command("check-processes")
+@with_appcontext
+@click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--org", "org_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=ROOT / "config" / "demo_org.yaml", show_default=True,
+              help="the organisation the scenarios run in")
+def check_processes(directory: Path | None, org_file: Path) -> None:
+    """Validate a process bundle as deploy would and play its scenarios (DIRECTORY/scenarios/*.yaml)
+    in a throwaway database; your database is not touched. Exit 0 when all pass, 1 when one fails,
+    2 when the bundle or a scenario file is invalid."""
+    from app.services.scenarios import ScenarioError
+    from app.services.scenarios import check_processes as run_check
+
+    directory = directory or _settings().processes_dir
+    try:
+        report = run_check(directory, org_file)
+    except ScenarioError as exc:
+        _fail(str(exc))
+    if report.bundle_error is not None:
+        _fail(report.bundle_error)
+    for result in report.results:
+        click.echo(result.line())
+    passed = sum(r.ok for r in report.results)
+    click.echo(f"{passed} passed, {len(report.results) - passed} failed")
+    if not report.ok:
+        sys.exit(1)
 
 
 @click.command("demo")
