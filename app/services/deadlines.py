@@ -106,6 +106,13 @@ def open_task(session: Session, case: Case, task_type: str, unit: Unit) -> Task 
     )
 
 
+def _done_now(session: Session, case: Case, task_type: str, unit: Unit, now: datetime) -> Task | None:
+    return session.scalar(
+        select(Task).where(Task.case_id == case.id, Task.task_type == task_type, Task.unit_id == unit.id,
+                           Task.status == "completed", Task.completed_at == now).order_by(Task.id.desc()).limit(1)
+    )
+
+
 def _workers(session: Session, task: Task | None, unit: Unit) -> list[User]:
     """The task's assignee, or every holder of its role in its unit."""
     if task is None:
@@ -136,7 +143,10 @@ def open_supervision(session: Session, case: Case, stage: str, unit: Unit, task_
     """Deadline passed: a 挂账督办 entry (who is late, since when) and a supervision notice for the
     head of ``supervisor`` (the late unit itself unless the diagram names another)."""
     head = supervisor or unit
-    task = open_task(session, case, task_type, unit)
+    # the late work may be done in this very step (its deadline passed, then it was completed before
+    # a scheduler fired the timer): the entry is still opened — the work was late — and struck off
+    # with how late it was when the step ends (clear_supervision)
+    task = open_task(session, case, task_type, unit) or _done_now(session, case, task_type, unit, now)
     entry = SupervisionEntry(case_id=case.id, task_id=task.id if task else None, unit_id=unit.id,
                              task_type=task_type, stage=stage, due_at=due, opened_at=now, status="open")
     session.add(entry)

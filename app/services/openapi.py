@@ -159,6 +159,14 @@ def _schemas() -> dict[str, Schema]:
                              case_id=NINT, case_number=NSTR, task_id=NINT, due_at=NTIME, created_at=TIME,
                              read_at=NTIME),
         "Notifications": _obj(items=_array(_ref("Notification"))),
+        "AssessmentReport": _obj(
+            period=_obj(start=STR, end=STR),
+            indicators=_array(_obj(code=STR, zh=STR, en=STR, formula_zh=STR, formula_en=STR,
+                                   unit=_enum(["%", "h", "n", "score"]))),
+            rows=_array(_obj("level", unit=STR, name=STR, level=STR, figures={
+                "type": "object", "additionalProperties": _obj(
+                    value=_t("number", True), numerator=_t("number", True), denominator=_t("number", True),
+                    cases=_array(INT))}))),
         "SupervisionLedger": _obj(items=_array(_obj(
             id=INT, case_id=INT, case_number=STR, case_title=STR, unit=STR, unit_name=STR, task_type=STR,
             stage=STR, task_id=NINT, due_at=TIME, opened_at=TIME, status=_enum(LEDGER_STATUSES),
@@ -254,6 +262,11 @@ PATH_PARAMS: dict[str, tuple[Schema, str]] = {
     "attachment_id": (INT, "附件编号 Attachment id"),
 }
 
+ASSESSMENT_QUERY: tuple[tuple[str, Schema, str], ...] = (
+    ("month", _t("string", pattern="^[0-9]{4}-[0-9]{2}$"), "月份 A month, YYYY-MM (or start and end)"),
+    ("start", _t("string", format="date"), "起始日期 First day, YYYY-MM-DD"),
+    ("end", _t("string", format="date"), "截止日期 Last day (inclusive), YYYY-MM-DD"),
+)
 _FLAG = "1/true/yes 为真，其他为假 1/true/yes = on, anything else = off"
 INBOX_QUERY: tuple[tuple[str, Schema, str], ...] = (
     ("task_type", STR, "任务类型 Task type (BPMN task id), e.g. report_in"),
@@ -334,6 +347,14 @@ OPS: list[Op] = [
        description="Entries on cases the caller can see; late_minutes is how late the work is (open), was "
                    "when it completed (cleared), or was when it was taken away unfinished (transferred: "
                    "past the second limit the whistle went to the level above, transferred_to)."),
+    Op("get", "/api/assessment/departments", "assessment", "部门考核指标 Indicators per department",
+       "AssessmentReport", errors=(422,), query=ASSESSMENT_QUERY,
+       description="报到率、按时报到率、报到响应时长、按期办结率、返工率、回退率、督办、一哨一考、满意率 for every "
+                   "department the caller may see; each figure with its numerator, denominator and cases "
+                   "(docs/assessment.md)."),
+    Op("get", "/api/assessment/units", "assessment", "吹哨单位考核指标 Whistles per whistling unit and level",
+       "AssessmentReport", errors=(422,),
+       query=(*ASSESSMENT_QUERY, ("level", STR, "吹哨层级 Only this whistle level"))),
     Op("get", "/api/incidents", "deadlines", "定时器异常 Timers that kept failing, and warnings (admin)", "Incidents",
        errors=(403, 422), query=(("status", _enum(["open", "retried"]), "状态 Status; both when absent"),)),
     Op("post", "/api/incidents/{incident_id}/retry", "deadlines", "重试 Retry a failed timer (admin)",

@@ -18,6 +18,7 @@ A scenario file::
       - {task: triage, role: platform_operator, unit: dc, form: {grade: 3, matter: garbage_overflow,
                                                                  level: community}}
       - {task: report_in, each: true, due_hours: 0.5, form: {on_site: true}}   # every open report_in
+      - {task: evaluate, dept: dept-hw, form: {efficiency: 4, …}}   # the task about one department
       - {wait: 3d}               # time passes on the run's clock: due timers fire
     end: {status: closed, outcome: closed, open_tasks: []}
 """
@@ -46,7 +47,7 @@ from app.services.processes import deploy_directory
 from app.services.simulate import advance_time
 from app.services.worktime import add_working_hours
 
-STEP_KEYS = {"task", "unit", "role", "due_hours", "form", "each", "wait"}
+STEP_KEYS = {"task", "unit", "dept", "role", "due_hours", "form", "each", "wait"}
 END_KEYS = {"status", "outcome", "level", "grade", "open_tasks"}
 WAIT_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
@@ -163,9 +164,9 @@ def _play(db: Database, scenario: Scenario) -> ScenarioResult:
     done = 0
     case_number = None
     try:
-        case_id, case_number = _report(db, scenario)
+        case_id, case_number = report_case(db, scenario.report_by, scenario.report)
         for done, step in enumerate(scenario.steps, 1):  # noqa: B007  (done is reported on failure)
-            _step(db, case_id, step)
+            play_step(db, case_id, step)
         _check_end(db, case_id, scenario.end)
         return ScenarioResult(scenario.file, scenario.name, True, len(scenario.steps), case_number=case_number)
     except (Mismatch, ServiceError) as exc:
@@ -177,26 +178,29 @@ def _play(db: Database, scenario: Scenario) -> ScenarioResult:
 
 
 def _describe(step: dict[str, Any]) -> str:
-    return f"wait {step['wait']}" if "wait" in step else str(step["task"]) + (f" @{step['unit']}" if "unit" in step
-                                                                                else "")
+    if "wait" in step:
+        return f"wait {step['wait']}"
+    return str(step["task"]) + "".join(f" @{step[key]}" for key in ("unit", "dept") if key in step)
 
 
-def _report(db: Database, scenario: Scenario) -> tuple[int, str]:
+def report_case(db: Database, by: str, body: dict[str, Any]) -> tuple[int, str]:
+    """File a report as a user holding role ``by`` at its place or above (or ``public``)."""
     with db.unit_of_work() as session:
-        reporter = None if scenario.report_by == "public" else _reporter(session, scenario)
-        case = file_report(session, reporter, scenario.report)
+        reporter = None if by == "public" else _reporter(session, by, body)
+        case = file_report(session, reporter, body)
         return case.id, case.number
 
 
-def _reporter(session: Session, scenario: Scenario) -> Principal:
-    place = unit_by_code(session, scenario.report.get("grid"), "grid")
+def _reporter(session: Session, role: str, body: dict[str, Any]) -> Principal:
+    place = unit_by_code(session, body.get("grid"), "grid")
     for unit in ancestors(place):
-        if users := users_holding(session, scenario.report_by, unit.id):
+        if users := users_holding(session, role, unit.id):
             return principal_for(session, users[0])
-    raise Mismatch(f"no user holds role '{scenario.report_by}' at {place.code} or above it to report")
+    raise Mismatch(f"no user holds role '{role}' at {place.code} or above it to report")
 
 
-def _step(db: Database, case_id: int, step: dict[str, Any]) -> None:
+def play_step(db: Database, case_id: int, step: dict[str, Any]) -> None:
+    """One step of a scenario on a case: let time pass, or complete the open task(s) it names."""
     if "wait" in step:
         advance_time(db, _duration("wait", step["wait"]))
         return
@@ -212,7 +216,8 @@ def _matching_tasks(session: Session, case_id: int, step: dict[str, Any]) -> lis
                                       .order_by(Task.id)))
     units = {u.id: u.code for u in session.scalars(select(Unit).where(Unit.id.in_({t.unit_id for t in open_tasks})))}
     matching = [t for t in open_tasks if t.task_type == step["task"]
-                and ("unit" not in step or units[t.unit_id] == step["unit"])]
+                and ("unit" not in step or units[t.unit_id] == step["unit"])
+                and ("dept" not in step or (t.context or {}).get("dept", {}).get("code") == step["dept"])]
     if not matching:
         found = ", ".join(f"{t.task_type}@{units[t.unit_id]}" for t in open_tasks) or "none"
         raise Mismatch(f"expected an open task '{_describe(step)}'; open tasks: {found}")

@@ -94,6 +94,25 @@ class WorkCalendar:
             cursor = datetime.combine(day + timedelta(days=1), time(0), self.zone)
         raise CalendarError(f"no working time found within {MAX_DAYS} days: check config/calendar.yaml")
 
+    def hours_between(self, start: datetime, end: datetime) -> float:
+        """Working hours from ``start`` to ``end`` (naive UTC): what ``add_hours`` counts, the other way."""
+        if end <= start:
+            return 0.0
+        total = timedelta(0)
+        cursor, stop = self.to_local(start), self.to_local(end)
+        for _ in range(MAX_DAYS):
+            day = cursor.date()
+            if day > stop.date():
+                break
+            if self.is_working_day(day):
+                for begin, finish in self.periods:
+                    low = max(cursor, datetime.combine(day, begin, self.zone))
+                    high = min(stop, datetime.combine(day, finish, self.zone))
+                    if high > low:
+                        total += high - low
+            cursor = datetime.combine(day + timedelta(days=1), time(0), self.zone)
+        return total.total_seconds() / 3600
+
     def add_days(self, start: datetime, days: int) -> datetime:
         """``days`` working days after ``start``: the same clock time on the Nth working day after it
         (from outside office hours: the end of the Nth working day's office hours)."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import delete, select
 from werkzeug.security import generate_password_hash
 
 from app.models import RoleAssignment, User
@@ -70,14 +71,21 @@ def test_two_completions_of_one_task_exactly_one_wins(
     assert after["matter"] == completions[0]["data"]["form"]["matter"]
 
 
-@pytest.fixture(scope="session")
-def second_operator(app: Flask) -> str:
-    """Another platform operator of the district (区级平台), beside op-dc."""
-    with app.extensions["whistle.db"].unit_of_work() as s:
-        user = User(username="op-dc-2", name="第二值班员", password_hash=generate_password_hash(PASSWORD))
-        s.add(user)
+@pytest.fixture()
+def second_operator(app: Flask) -> Iterator[str]:
+    """Another platform operator of the district (区级平台), beside op-dc, for this test only: the
+    role is taken away afterwards (the user stays: the audit record names them)."""
+    db = app.extensions["whistle.db"]
+    with db.unit_of_work() as s:
+        user = s.scalar(select(User).where(User.username == "op-dc-2"))
+        if user is None:
+            user = User(username="op-dc-2", name="第二值班员", password_hash=generate_password_hash(PASSWORD))
+            s.add(user)
         s.add(RoleAssignment(user=user, role="platform_operator", unit_id=unit_by_code(s, "dc").id))
-    return "op-dc-2"
+    yield "op-dc-2"
+    with db.unit_of_work() as s:
+        s.execute(delete(RoleAssignment).where(RoleAssignment.user_id == select(User.id).where(
+            User.username == "op-dc-2").scalar_subquery()))
 
 
 # Within the connection pool (5 + 10 overflow): more threads would wait for a connection, not race.

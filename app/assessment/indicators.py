@@ -1,0 +1,88 @@
+"""The indicators: each defined once, with the formula the pages, the API and the docs show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from app.settings import ROOT
+
+RULES_FILE = ROOT / "config" / "assessment.yaml"
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    zh: str
+    en: str
+    formula_zh: str
+    formula_en: str
+    unit: str  # "%" (a rate, 0–100), "h" (working hours), "n" (a count), "score" (1–5)
+
+
+DEPARTMENT_INDICATORS: tuple[Indicator, ...] = (
+    Indicator("summoned", "被吹哨次数", "Whistles summoned to", "期内召集本部门报到的吹哨数",
+              "whistles in the period that summoned the department", "n"),
+    Indicator("report_in_rate", "报到率", "Report-in rate", "已报到 ÷ 被召集", "reported in ÷ summoned", "%"),
+    Indicator("on_time_report_in_rate", "按时报到率", "On-time report-in rate", "时限内报到 ÷ 被召集",
+              "reported in within the limit ÷ summoned", "%"),
+    Indicator("report_in_hours_median", "报到响应时长（中位数）", "Report-in response (median)",
+              "吹哨到报到的工作时长，中位数", "working hours from the whistle to the report-in, median", "h"),
+    Indicator("report_in_hours_p90", "报到响应时长（90%分位）", "Report-in response (p90)",
+              "吹哨到报到的工作时长，90% 分位", "working hours from the whistle to the report-in, 90th percentile",
+              "h"),
+    Indicator("handled_on_time_rate", "按期办结率", "Handled on time", "时限内办结 ÷ 到期应办结",
+              "handled within the limit ÷ handling tasks due (done, or open past their limit)", "%"),
+    Indicator("rework_rate", "返工率", "Rework rate", "经核查返工的案件 ÷ 办理的案件",
+              "cases sent back for rework after verification ÷ cases handled", "%"),
+    Indicator("sent_back_rate", "回退率", "Send-back rate", "回退 ÷ 派单（二级）", "sent back ÷ dispatched (grade 2)",
+              "%"),
+    Indicator("supervised", "督办次数", "督办 entries", "期内挂账督办的条目", "supervised-ledger entries opened",
+              "n"),
+    Indicator("supervised_open", "未销号督办", "Open 督办 entries", "尚未销号的督办条目", "ledger entries still open",
+              "n"),
+    Indicator("efficiency", "报到效率", "Report-in efficiency", "一哨一考平均分", "average 一哨一考 rating", "score"),
+    Indicator("cooperation", "配合度", "Cooperation", "一哨一考平均分", "average 一哨一考 rating", "score"),
+    Indicator("professionalism", "专业性", "Professionalism", "一哨一考平均分", "average 一哨一考 rating", "score"),
+    Indicator("responsibility", "担当意识", "Sense of responsibility", "一哨一考平均分", "average 一哨一考 rating",
+              "score"),
+    Indicator("evaluation_score", "一哨一考综合分", "一哨一考 overall", "四项平均分的平均",
+              "mean of the four ratings", "score"),
+    Indicator("satisfaction_rate", "满意率", "Satisfaction rate", "（满意 + 0.9 × 基本满意）÷ 有效回访",
+              "(satisfied + 0.9 × basically satisfied) ÷ valid call-backs (weights in config/assessment.yaml)", "%"),
+)
+
+UNIT_INDICATORS: tuple[Indicator, ...] = (
+    Indicator("whistles_started", "吹哨数", "Whistles started", "期内本单位吹响的哨", "whistles the unit blew", "n"),
+    Indicator("whistles_closed", "办结数", "Whistles closed", "其中已办结", "of them closed (solved)", "n"),
+    Indicator("close_rate", "办结率", "Close rate", "办结 ÷ 吹哨", "closed ÷ started", "%"),
+    Indicator("closed_at_once_rate", "一次办结率", "Closed at once", "未返工即办结 ÷ 办结",
+              "closed without rework ÷ closed", "%"),
+    Indicator("escalated", "上报上级", "Escalated", "协调不了而上报上级的哨", "whistles escalated a level up", "n"),
+    Indicator("close_hours_avg", "平均办结时长", "Average time to close", "受理到办结的工作时长，平均",
+              "working hours from report to closure, mean", "h"),
+)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How the indicators read the record (config/assessment.yaml)."""
+
+    handling_stages: frozenset[str]
+    sent_back_stage: str
+    sent_back_field: str
+    sent_back_value: Any
+    satisfaction_weights: dict[str, float]
+
+
+def load_rules(path: Path = RULES_FILE) -> Rules:
+    raw: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    sent_back = raw.get("sent_back") or {}
+    weights = {str(k): float(v) for k, v in (raw.get("satisfaction") or {}).items()}
+    if not weights or any(not 0 <= w <= 1 for w in weights.values()):
+        raise ValueError(f"{path.name}: satisfaction: give each answer a weight from 0 to 1")
+    return Rules(frozenset(raw.get("handling_stages") or ()), str(sent_back.get("stage", "")),
+                 str(sent_back.get("field", "")), sent_back.get("value"), weights)
