@@ -138,7 +138,8 @@ def demo(host: str, port: int, no_serve: bool, cases: int) -> None:
         from app.services.scheduler import TimerScheduler
 
         # Deadlines fire while the demo runs: reminders, 督办 and escalations (see `scheduler`).
-        TimerScheduler(_db(), scan_seconds=_settings().scheduler_scan_seconds).start()
+        TimerScheduler(_db(), scan_seconds=_settings().scheduler_scan_seconds,
+                       anchor_path=_settings().anchor_path, anchor_hours=_settings().anchor_hours).start()
         # Flask refuses app.run() inside a CLI command; serve the same app with Werkzeug directly.
         run_simple(host, port, current_app._get_current_object(), threaded=True)  # type: ignore[attr-defined]
 
@@ -214,7 +215,9 @@ def scheduler(scan_seconds: float, once: bool) -> None:
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     click.echo(f"timer scheduler running (rescan every {scan_seconds:g} s); Ctrl-C stops it")
-    runner = TimerScheduler(_db(), scan_seconds=scan_seconds, blocking=True)
+    settings = _settings()
+    runner = TimerScheduler(_db(), scan_seconds=scan_seconds, blocking=True, anchor_path=settings.anchor_path,
+                            anchor_hours=settings.anchor_hours)
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         runner.start()
 

@@ -254,7 +254,8 @@ def _conflicts(session: Session, scan: _Scan) -> list[list[Any]]:
             continue
         if length <= mark.length:
             conflicts.append([key, f"{mark.where()} filed {mark.length} events with head {mark.head[:16]}…, the "
-                                   f"chain now has {length} with head {head[:16]}…"])
+                                   f"chain now has {length} with head {head[:16]}…: it was rewritten or "
+                                   "shortened"])
         else:
             grown.append((key, mark))
     stored = _stored_hashes(session, [(k, m.length) for k, m in grown])
