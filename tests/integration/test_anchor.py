@@ -8,6 +8,7 @@ recompute the hash chain and the head so that the chains verify on their own.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, create_engine, event, select, text
+from sqlalchemy.exc import DBAPIError
 
 from app import create_app
 from app.cli import run_migrations
@@ -289,3 +291,55 @@ def test_the_scheduler_anchors_once_per_period(flow: Flow, own: Flask) -> None:
     runner.anchor()  # a second scheduler (or a restart) within the period adds nothing
     assert len(anchor.read_ledger(_ledger_path(own)).summaries) == 1
     assert _verify(own).ok
+
+
+# --- the application's database role cannot change the record or switch the triggers off ------------------
+
+
+def test_the_app_role_runs_the_app_but_cannot_rewrite_the_record(
+    backend: str, empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("roles and triggers are PostgreSQL's (docs/audit.md, Roles)")
+    role = f"whistle_app_{secrets.token_hex(4)}"
+    owner = create_engine(empty_database_url)
+    with owner.begin() as conn:
+        conn.execute(text(f'CREATE ROLE "{role}" NOLOGIN'))
+    try:
+        monkeypatch.setenv("WHISTLE_DB_APP_ROLE", role)
+        run_migrations(empty_database_url)  # as the owner; ends by granting the app role its privileges
+        _the_app_works_as(role, empty_database_url, tmp_path)
+        for statement in ("UPDATE events SET actor = 'x'", "DELETE FROM snapshots", "TRUNCATE events",
+                          "ALTER TABLE events DISABLE TRIGGER USER", "DELETE FROM alembic_version"):
+            with owner.connect() as conn, pytest.raises(DBAPIError, match=r"permission denied|must be (the )?owner"):
+                conn.execute(text(f'SET ROLE "{role}"'))
+                conn.execute(text(statement))
+    finally:
+        with owner.begin() as conn:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
+        owner.dispose()
+
+
+def _the_app_works_as(role: str, url: str, tmp_path: Path) -> None:
+    """Set up, report, triage, anchor and verify with every connection acting as the app role."""
+    app = create_app(Settings(database_url=url, testing=True, upload_dir=tmp_path / "uploads",
+                              anchor_path=tmp_path / "anchors.jsonl"))
+    db = _db(app)
+
+    @event.listens_for(db.engine, "connect")
+    def _as_app_role(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f'SET ROLE "{role}"')
+        dbapi_connection.commit()
+
+    try:
+        with db.unit_of_work() as session:
+            assert session.scalar(text("SELECT current_user")) == role
+            load_organisation(session, ROOT / "config" / "demo_org.yaml")
+            deploy_directory(session, ROOT / "processes", "tests")
+        _triaged(Flow(Api(app.test_client(), {})))
+        _anchor(app)
+        assert _cli(app, "verify")[0] == 0
+    finally:
+        db.dispose()
