@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -30,10 +29,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.db import Database, temporary_postgres_database
+from app.db import Database
 from app.models import Case, Event
 from app.services import anchor, audit, chain
-from bench.audit import PG_URL, _setup, synthetic_chains
+from bench.audit import _database, _setup, synthetic_chains
 
 
 @dataclass
@@ -120,12 +119,6 @@ def report(results: list[Result]) -> str:
                          f"{st.chains / st.wall_s:,.0f} | {st.note} |")
         lines.append(f"| {r.backend} | ledger after 3 anchors | | | | | {r.ledger_bytes:,} bytes |")
     return "\n".join(lines)
-
-
-def _database(backend: str, url: str | None, tmp: Path) -> AbstractContextManager[str]:
-    if backend == "postgresql":
-        return temporary_postgres_database(url or PG_URL, "whistle_bench")
-    return nullcontext(url or f"sqlite:///{tmp / 'anchor-bench.db'}")
 
 
 def main(argv: list[str] | None = None) -> int:

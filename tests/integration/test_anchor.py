@@ -11,7 +11,6 @@ import json
 import secrets
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -31,6 +30,7 @@ from app.services.scheduler import TimerScheduler
 from app.settings import ROOT, Settings
 from tests.conftest import Api
 from tests.integration.flow import FORMS, Flow
+from tests.integration.test_audit import _raw  # the superuser's connection: triggers off
 
 
 @pytest.fixture()
@@ -76,21 +76,6 @@ def _verify(app: Flask, with_anchors: bool = True) -> audit.Verification:
         return audit.verify(s, marks=marks)
 
 
-@contextmanager
-def _superuser(app: Flask) -> Iterator[Connection]:
-    """A connection that changes the record as a database superuser would: with the append-only
-    triggers switched off (PostgreSQL), as tests/integration/test_audit.py tampers."""
-    with _db(app).engine.begin() as conn:
-        pg = conn.dialect.name == "postgresql"
-        if pg:
-            conn.execute(text("ALTER TABLE events DISABLE TRIGGER USER"))
-            conn.execute(text("ALTER TABLE snapshots DISABLE TRIGGER USER"))
-        yield conn
-        if pg:
-            conn.execute(text("ALTER TABLE events ENABLE TRIGGER USER"))
-            conn.execute(text("ALTER TABLE snapshots ENABLE TRIGGER USER"))
-
-
 def _rechain(conn: Connection, case_id: int) -> None:
     """Recompute every hash of the case's chain from its (edited) content, and its head and count:
     the chain is whole again and today's verify cannot tell."""
@@ -123,7 +108,7 @@ def test_an_old_event_edited_and_the_chain_recomputed_is_found(flow: Flow, own: 
         data = s.scalar(select(Event.data).where(Event.case_id == case_id, Event.seq == seq))
         anchored_length = s.get(Case, case_id).event_count
     data["form"]["grade"] = 2
-    with _superuser(own) as conn:
+    with _raw(own) as conn:
         conn.execute(Event.__table__.update().where(Event.case_id == case_id, Event.seq == seq).values(data=data))
         _rechain(conn, case_id)
 
@@ -149,7 +134,7 @@ def test_a_dropped_last_event_with_its_head_fixed_is_found(flow: Flow, own: Flas
     _anchor(own)
     with _db(own).sessions() as s:
         last = s.get(Case, case_id).event_count
-    with _superuser(own) as conn:
+    with _raw(own) as conn:
         conn.execute(text("DELETE FROM events WHERE case_id = :c AND seq = :s"), {"c": case_id, "s": last})
         _rechain(conn, case_id)
 
@@ -165,7 +150,7 @@ def test_a_deleted_case_is_found(flow: Flow, own: Flask) -> None:
     case_id = _triaged(flow)
     kept = _triaged(flow, "留下的案件")
     _anchor(own)
-    with _superuser(own) as conn:
+    with _raw(own) as conn:
         if conn.dialect.name == "postgresql":  # foreign keys and triggers off, as a superuser may
             conn.execute(text("SET LOCAL session_replication_role = replica"))
         else:
