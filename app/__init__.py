@@ -56,7 +56,8 @@ def _scheduler_on_first_request(app: Flask, settings: Settings) -> None:
             return
         with lock:
             if "whistle.scheduler" not in app.extensions:
-                runner = TimerScheduler(app.extensions["whistle.db"], scan_seconds=settings.scheduler_scan_seconds)
+                runner = TimerScheduler(app.extensions["whistle.db"], scan_seconds=settings.scheduler_scan_seconds,
+                                        anchor_path=settings.anchor_path, anchor_hours=settings.anchor_hours)
                 runner.start()
                 app.extensions["whistle.scheduler"] = runner
 

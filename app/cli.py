@@ -12,13 +12,14 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from app.db import Database
+from app.services.anchor import Ledger
 from app.settings import ROOT, Settings
 
 
 def register(app: Flask) -> None:
     for command in (upgrade_db, downgrade_db, load_org, deploy, check_processes, demo, simulate, scheduler):
         app.cli.add_command(command)
-    for command in (verify, replay):  # issue 5: the audit record
+    for command in (verify, replay, anchor):  # issue 5: the audit record
         app.cli.add_command(command)
 
 
@@ -165,7 +166,8 @@ def demo(host: str, port: int, no_serve: bool, cases: int) -> None:
         from app.services.scheduler import TimerScheduler
 
         # Deadlines fire while the demo runs: reminders, 督办 and escalations (see `scheduler`).
-        TimerScheduler(_db(), scan_seconds=_settings().scheduler_scan_seconds).start()
+        TimerScheduler(_db(), scan_seconds=_settings().scheduler_scan_seconds,
+                       anchor_path=_settings().anchor_path, anchor_hours=_settings().anchor_hours).start()
         # Flask refuses app.run() inside a CLI command; serve the same app with Werkzeug directly.
         run_simple(host, port, current_app._get_current_object(), threaded=True)  # type: ignore[attr-defined]
 
@@ -241,7 +243,9 @@ def scheduler(scan_seconds: float, once: bool) -> None:
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     click.echo(f"timer scheduler running (rescan every {scan_seconds:g} s); Ctrl-C stops it")
-    runner = TimerScheduler(_db(), scan_seconds=scan_seconds, blocking=True)
+    settings = _settings()
+    runner = TimerScheduler(_db(), scan_seconds=scan_seconds, blocking=True, anchor_path=settings.anchor_path,
+                            anchor_hours=settings.anchor_hours)
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         runner.start()
 
@@ -260,22 +264,97 @@ def _case_selection(case_id: int | None, all_cases: bool) -> list[int] | None:
 @click.option("--case", "case_id", type=int, help="verify one case (its snapshots too)")
 @click.option("--all", "all_cases", is_flag=True, help="verify every case and the system chain (the default)")
 @click.option("--snapshots", is_flag=True, help="with --all: check every snapshot against its recorded hash too")
-def verify(case_id: int | None, all_cases: bool, snapshots: bool) -> None:
-    """Verify the hash chains; exit code 1 and the first broken link when one is broken."""
+@click.option("--anchors", "anchors_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="check the chains against this anchor ledger (an auditor's copy); default: WHISTLE_ANCHOR_PATH "
+                   "when it exists")
+@click.option("--no-anchors", is_flag=True, help="do not check the chains against an anchor ledger")
+@click.option("--expect", "filed", multiple=True, metavar="HASH",
+              help="an anchor hash filed earlier: the ledger must still hold it (repeatable)")
+def verify(case_id: int | None, all_cases: bool, snapshots: bool, anchors_path: Path | None, no_anchors: bool,
+           filed: tuple[str, ...]) -> None:
+    """Verify the hash chains, and that they still hold what was anchored; exit code 1 and a line
+    per problem when one is broken."""
     from app.services.audit import verify as verify_chains
     from app.services.errors import ServiceError
 
     ids = _case_selection(case_id, all_cases)
+    ledger = None if no_anchors else _ledger(anchors_path, filed)
     try:
         with _db().unit_of_work() as session:
-            result = verify_chains(session, ids, snapshots=snapshots or ids is not None, system=ids is None)
+            result = verify_chains(session, ids, snapshots=snapshots or ids is not None, system=ids is None,
+                                   marks=ledger.marks if ledger else None)
     except ServiceError as exc:
         _fail(exc.message)
-    if result.first_break is not None:
-        click.echo(f"BROKEN {result.first_break.line()}", err=True)
+    problems = _ledger_problems(ledger, filed)
+    if result.first_break is not None and result.first_break.problem != "anchor":
+        problems.append(result.first_break.line())
+    problems += [b.line() for b in result.anchor_breaks]
+    for line in problems:
+        click.echo(f"BROKEN {line}", err=True)
+    if problems:
         sys.exit(1)
     click.echo(f"ok: {result.chains} chains, {result.events} events, {result.snapshots} snapshots verified; "
                f"root {result.root}")
+    if ledger is not None:
+        click.echo(_anchors_checked(ledger, result.anchored))
+
+
+def _ledger(path: Path | None, filed: tuple[str, ...]) -> Ledger | None:
+    from app.services.anchor import read_ledger
+
+    if path is not None and not path.is_file():
+        _fail(f"--anchors {path}: no such file")
+    path = path or _settings().anchor_path
+    if not path.is_file():
+        if filed:
+            _fail(f"--expect given but there is no anchor ledger at {path}")
+        return None
+    return read_ledger(path)
+
+
+def _ledger_problems(ledger: Ledger | None, filed: tuple[str, ...]) -> list[str]:
+    if ledger is None:
+        return []
+    return [f"anchors {ledger.path}: {p}" for p in ledger.problems + ledger.missing(filed)]
+
+
+def _anchors_checked(ledger: Ledger, anchored: int) -> str:
+    last = ledger.last
+    if last is None:
+        return f"anchors: {ledger.path} holds no anchor yet"
+    return (f"anchors: {anchored} chains hold what {len(ledger.summaries)} anchors in {ledger.path} filed "
+            f"(latest #{last['n']} at {last['at']} UTC, anchor hash {last['hash']})")
+
+
+@click.command("anchor")
+@with_appcontext
+@click.option("--path", type=click.Path(dir_okay=False, path_type=Path),
+              help="the anchor ledger (default: WHISTLE_ANCHOR_PATH)")
+@click.option("--list", "list_only", is_flag=True, help="print every anchor of the ledger for filing; anchor nothing")
+def anchor(path: Path | None, list_only: bool) -> None:
+    """Anchor every chain head in the ledger outside the database (and print the line to file)."""
+    from app.services.anchor import AnchorError, read_ledger, summary_line
+    from app.services.anchor import anchor as take_anchor
+
+    path = path or _settings().anchor_path
+    if list_only:
+        ledger = read_ledger(path)
+        for summary in ledger.summaries:
+            click.echo(summary_line(summary))
+        for problem in ledger.problems:
+            click.echo(f"BROKEN anchors {path}: {problem}", err=True)
+        sys.exit(1 if ledger.problems else 0)
+    try:
+        anchored = take_anchor(_db(), path)
+    except AnchorError as exc:
+        _fail(str(exc))
+    assert anchored is not None
+    click.echo(summary_line(anchored.summary))
+    for key, reason in anchored.conflicts:
+        click.echo(f"CONFLICT {'case ' if key != 'system' else ''}{key}: {reason} (not anchored anew; "
+                   "`verify` reports it)", err=True)
+    if anchored.conflicts:
+        sys.exit(1)
 
 
 @click.command("replay")

@@ -24,6 +24,11 @@ class Settings:
     # or run `flask --app wsgi scheduler` as processes of their own. Any number may run at once.
     scheduler: bool = False
     scheduler_scan_seconds: float = 10.0
+    # The anchor ledger (docs/audit.md, *Anchors*): outside the database, append-only. Keep it on
+    # storage the database's administrators cannot write, and file its lines elsewhere too.
+    anchor_path: Path = ROOT / "instance" / "anchors.jsonl"
+    # Schedulers anchor every chain head this often (0: only `flask anchor`); several may run at once.
+    anchor_hours: float = 6.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -39,6 +44,10 @@ class Settings:
             values["scheduler"] = True
         if env.get("WHISTLE_SCHEDULER_SCAN_SECONDS"):
             values["scheduler_scan_seconds"] = float(env["WHISTLE_SCHEDULER_SCAN_SECONDS"])
+        if env.get("WHISTLE_ANCHOR_PATH"):
+            values["anchor_path"] = Path(env["WHISTLE_ANCHOR_PATH"])
+        if env.get("WHISTLE_ANCHOR_HOURS"):
+            values["anchor_hours"] = float(env["WHISTLE_ANCHOR_HOURS"])
         if env.get("WHISTLE_UPLOAD_DIR"):
             values["upload_dir"] = Path(env["WHISTLE_UPLOAD_DIR"])
         values.update(overrides)

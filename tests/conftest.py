@@ -59,7 +59,8 @@ def _fresh_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> I
 def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     run_migrations(database_url)
     uploads = tmp_path_factory.mktemp("uploads")
-    application = create_app(Settings(database_url=database_url, testing=True, upload_dir=uploads))
+    application = create_app(Settings(database_url=database_url, testing=True, upload_dir=uploads,
+                                      anchor_path=tmp_path_factory.mktemp("anchors") / "anchors.jsonl"))
     db = application.extensions["whistle.db"]
     with db.unit_of_work() as session:
         load_organisation(session, ROOT / "config" / "demo_org.yaml")

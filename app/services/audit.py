@@ -18,7 +18,7 @@ import hashlib
 import itertools
 import json
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from app.engine import Instance
 from app.models import AuditChain, Case, CaseUnit, Event, Snapshot, Task, Unit
 from app.services import chain
+from app.services.anchor import ChainKey, Mark
 from app.services.auth import Principal
 from app.services.cases import iso, visible
 from app.services.errors import Forbidden, Invalid, NotFound
@@ -46,7 +47,7 @@ class Break:
     chain: str  # "case 12 (20261121-000012)" or "system"
     case_id: int | None
     seq: int | None
-    problem: str  # altered | reordered | missing | link | head | count | snapshot
+    problem: str  # altered | reordered | missing | link | head | count | snapshot | anchor
     message: str
 
     def line(self) -> str:
@@ -62,6 +63,9 @@ class Verification:
     snapshots: int = 0
     root: str = ""  # SHA-256 over every chain's head: one value to publish or file as an anchor
     first_break: Break | None = None
+    # Chains that no longer hold what an anchor filed (app/services/anchor.py): every one is listed.
+    anchor_breaks: list[Break] = field(default_factory=list)
+    anchored: int = 0  # chains checked against an anchor
     _heads: list[str] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -69,24 +73,32 @@ class Verification:
         out.pop("_heads")
         broken = self.first_break
         out["first_break"] = (asdict(broken) | {"line": broken.line()}) if broken else None
+        out["anchor_breaks"] = [asdict(b) | {"line": b.line()} for b in self.anchor_breaks]
         return out
+
+    def anchor_break(self, problem: Break) -> None:
+        self.ok = False
+        self.anchor_breaks.append(problem)
 
 
 # --- verify ------------------------------------------------------------------------------------
 
 
 def verify(session: Session, case_ids: Iterable[int] | Select[Any] | None = None, snapshots: bool = False,
-           system: bool = True) -> Verification:
+           system: bool = True, marks: Mapping[ChainKey, Mark] | None = None) -> Verification:
     """Verify the chains of the given cases (ids, a select of ids, or all when None) and of the
-    system chain, stopping at the first broken link."""
+    system chain, stopping at the first broken link. With ``marks`` (an anchor ledger's), each
+    verified chain must also still hold its anchored head at its anchored length, and (verifying
+    all) every anchored case must still exist; every mismatch is listed."""
     result = Verification()
+    marks = marks or {}
     wanted = case_ids if case_ids is None or isinstance(case_ids, Select) else sorted(set(case_ids))
     cases = _case_heads(session, wanted)
     if system:
         head = session.get(AuditChain, SYSTEM_CHAIN)
         rows = session.connection().execute(select(*_COLUMNS).where(Event.case_id.is_(None)).order_by(Event.seq))
         _record(result, _walk(SYSTEM_CHAIN, None, rows, head.head if head else "", head.length if head else 0,
-                              result))
+                              result, marks.get(SYSTEM_CHAIN)))
     events = select(*_COLUMNS).where(Event.case_id.is_not(None)).order_by(Event.case_id, Event.seq)
     if wanted is not None:
         events = events.where(Event.case_id.in_(wanted))
@@ -104,14 +116,26 @@ def verify(session: Session, case_ids: Iterable[int] | Select[Any] | None = None
             rows = current[1]
         collected: list[Any] = []
         problem = _walk(_label(case), case.id, _collecting(rows, collected), case.chain_head, case.event_count,
-                        result)
+                        result, marks.get(case.id))
         if problem is None and snapshots:
             problem = _check_snapshots(session, case, collected, result)
         _record(result, problem)
         if rows:
             current = next(grouped, None)
+    if wanted is None:
+        _anchored_cases_exist(result, marks, cases)
     result.root = hashlib.sha256("\n".join(result._heads).encode()).hexdigest()
+    if result.first_break is None and result.anchor_breaks:
+        result.first_break = result.anchor_breaks[0]
     return result
+
+
+def _anchored_cases_exist(result: Verification, marks: Mapping[ChainKey, Mark], cases: dict[int, Any]) -> None:
+    for key, mark in marks.items():
+        if key != SYSTEM_CHAIN and key not in cases:
+            result.anchor_break(Break(f"case {key}", int(key), None, "anchor",
+                                      f"{mark.where()} filed {mark.length} events of this case, but the case "
+                                      "no longer exists (it was deleted)"))
 
 
 def _case_heads(session: Session, wanted: list[int] | Select[Any] | None) -> dict[int, Any]:
@@ -147,8 +171,10 @@ def _fail(result: Verification, problem: Break) -> None:
 
 
 def _walk(label: str, case_id: int | None, rows: Iterable[Any], head: str, count: int,
-          result: Verification) -> Break | None:
+          result: Verification, mark: Mark | None = None) -> Break | None:
     prev, expected = chain.GENESIS, 1
+    if mark is not None:
+        result.anchored += 1
     for row in rows:
         if row.seq != expected:
             if row.seq > expected:
@@ -170,9 +196,18 @@ def _walk(label: str, case_id: int | None, rows: Iterable[Any], head: str, count
             return Break(label, case_id, row.seq, "link",
                          f"prev_hash {row.prev_hash[:16]}… is not the hash of seq {expected - 1} ({prev[:16]}…): "
                          "an event before it was removed, replaced or reordered")
+        if mark is not None and row.seq == mark.length and row.hash != mark.head:
+            result.anchor_break(Break(label, case_id, row.seq, "anchor",
+                                      f"the chain up to seq {row.seq} is not what {mark.where()} filed (its hash "
+                                      f"there is {row.hash[:16]}…, filed {mark.head[:16]}…): the record up to "
+                                      "that event was rewritten after it was anchored"))
         prev, expected = row.hash, expected + 1
         result.events += 1
     last = expected - 1
+    if mark is not None and last < mark.length:
+        result.anchor_break(Break(label, case_id, None, "anchor",
+                                  f"{mark.where()} filed {mark.length} events, the chain now has {last}: events "
+                                  f"after seq {last} that were recorded before that anchor were removed"))
     if (count or 0) != last:
         return Break(label, case_id, None, "count",
                      f"the chain has {last} events but {count} were recorded: events after seq {last} are missing")

@@ -196,7 +196,8 @@ def _audit_schemas() -> dict[str, Schema]:
     """Issue 5: the audit record (hash chains, snapshots, replay, dossier)."""
     hash_ = _t("string", pattern="^[0-9a-f]{64}$")
     broken = _obj(chain=STR, case_id=NINT, seq=NINT, message=STR, line=STR,
-                  problem=_enum(["altered", "reordered", "missing", "link", "head", "count", "snapshot"]))
+                  problem=_enum(["altered", "reordered", "missing", "link", "head", "count", "snapshot",
+                                 "anchor"]))
     event = _obj(seq=INT, type=STR, actor=STR, role=NSTR, unit=NSTR, at=TIME, state_version=NINT,
                  process_version_id=NINT, data=FREE_OBJECT, prev_hash=STR, hash=hash_)
     header = _obj(id=INT, number=STR, title=STR, process_id=STR, process_version=INT, process_version_id=INT,
@@ -210,7 +211,8 @@ def _audit_schemas() -> dict[str, Schema]:
                   divergence={"oneOf": [{"type": "null"}, _obj(step=INT, seq=NINT, message=STR)]})
     return {
         "Verification": _obj(ok=BOOL, chains=INT, events=INT, snapshots=INT, root=hash_,
-                             first_break={"oneOf": [{"type": "null"}, broken]}),
+                             first_break={"oneOf": [{"type": "null"}, broken]},
+                             anchor_breaks=_array(broken), anchored=INT),
         "AuditEvent": event,
         "CaseHeader": header,
         "History": _obj(case=_ref("CaseHeader"), verification=_ref("Verification"), steps=_array(step),

@@ -5,6 +5,8 @@ fall due; a short rescan of that table (one indexed query) schedules a wake-up j
 time within the horizon, and doubles as the safety net for timers another process created. On
 start everything that fell due while no scheduler ran is fired at once. Any number of schedulers
 may run against one PostgreSQL database: app.services.timers makes each timer fire once.
+Given an anchor ledger, it also anchors every chain head each ``anchor_hours`` (app.services.anchor;
+the ledger's lock and the last anchor's time keep several schedulers to one anchor per period).
 """
 
 from __future__ import annotations
@@ -12,21 +14,24 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from app.db import Database
-from app.services import clock, timers
+from app.services import anchor, clock, timers
 
 log = logging.getLogger(__name__)
 
 
 class TimerScheduler:
     def __init__(self, db: Database, scan_seconds: float = 10.0, horizon_seconds: float = 60.0,
-                 blocking: bool = False) -> None:
+                 blocking: bool = False, anchor_path: Path | None = None, anchor_hours: float = 0) -> None:
         self.db = db
+        self.anchor_path = anchor_path
+        self.anchor_every = timedelta(hours=anchor_hours)
         self.scan = timedelta(seconds=scan_seconds)
         self.horizon = timedelta(seconds=max(horizon_seconds, scan_seconds * 2))
         self.scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=UTC)
@@ -37,6 +42,9 @@ class TimerScheduler:
         """Fire what fell due while down, then keep waking at due times (blocks if ``blocking``)."""
         self.scheduler.add_job(self.rescan, "interval", seconds=self.scan.total_seconds(), id="rescan",
                                next_run_time=datetime.now(UTC), coalesce=True, max_instances=1)
+        if self.anchor_path is not None and self.anchor_every > timedelta(0):
+            self.scheduler.add_job(self.anchor, "interval", seconds=self.anchor_every.total_seconds(), id="anchor",
+                                   next_run_time=datetime.now(UTC), coalesce=True, max_instances=1)
         self.scheduler.start()
 
     def shutdown(self) -> None:
@@ -66,3 +74,17 @@ class TimerScheduler:
         self.fired += result.fired
         if result.fired or result.failed:
             log.info("timers fired: %s, failed attempts: %s", result.fired, result.failed)
+
+    def anchor(self) -> None:
+        """Anchor the chain heads unless an anchor younger than (most of) the period exists."""
+        if self.anchor_path is None:
+            return
+        try:
+            anchored = anchor.anchor(self.db, self.anchor_path, min_interval=self.anchor_every * 0.9)
+        except Exception:  # a broken ledger must be loud, but timers keep firing
+            log.exception("anchoring the chain heads in %s failed", self.anchor_path)
+            return
+        if anchored is not None:
+            log.info("%s", anchor.summary_line(anchored.summary))
+            for key, reason in anchored.conflicts:
+                log.error("anchor conflict, chain %s: %s", key, reason)

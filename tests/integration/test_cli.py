@@ -143,7 +143,8 @@ def test_the_readme_run_command_serves_the_pages_and_the_api(backend: str, tmp_p
     if backend != "sqlite":
         pytest.skip("the run command uses the embedded default database")
     port = _free_port()
-    env = os.environ | {"WHISTLE_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+    env = os.environ | {"WHISTLE_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
+                        "WHISTLE_ANCHOR_PATH": str(tmp_path / "anchors.jsonl")}  # its scheduler anchors at start
     flask = Path(sys.executable).with_name("flask")
     server = subprocess.Popen(
         [str(flask), "--app", "wsgi", "demo", "--port", str(port)],
