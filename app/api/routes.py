@@ -8,10 +8,11 @@ from flask import jsonify, request, session
 from sqlalchemy.orm import Session
 
 from app.api import bp, endpoint, json_body, unit_of_work
+from app.request_checks import NUL_MESSAGE, has_nul
 from app.services import auth, cases, processes, tasks, tracking
 from app.services.auth import Principal
 from app.services.catalogue import load_catalogue
-from app.services.errors import Invalid, Unauthorized
+from app.services.errors import Invalid, ServiceError, Unauthorized
 from app.services.openapi import openapi_document
 
 
@@ -20,7 +21,15 @@ def _credentials(body: Any) -> tuple[str, str]:
         body.get("password"), str
     ):
         raise Invalid("username and password are required", {"username": "required", "password": "required"})
+    _refuse_nul(body, "username", "password")
     return body["username"], body["password"]
+
+
+def _refuse_nul(body: dict[str, Any], *names: str) -> None:
+    """A NUL in a name looked up in the database is a 400 (PostgreSQL cannot compare it)."""
+    for name in names:
+        if isinstance(body.get(name), str) and has_nul(body[name]):
+            raise ServiceError(f"{NUL_MESSAGE} ({name})", {name: "NUL character"})
 
 
 def _me(principal: Principal) -> dict[str, Any]:
@@ -139,6 +148,8 @@ def unclaim(s: Session, principal: Principal, task_id: int) -> Any:
 @endpoint
 def assign(s: Session, principal: Principal, task_id: int) -> Any:
     body = json_body()
+    if isinstance(body, dict):
+        _refuse_nul(body, "username")
     task = tasks.assign(s, principal, task_id, body.get("username") if isinstance(body, dict) else None)
     return jsonify({"task": task.id, "assignee": task.assignee.username if task.assignee else None})
 

@@ -16,7 +16,7 @@ from app.services.catalogue import load_catalogue
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.org import WHISTLE_LEVELS, ancestor_of_kind, unit_by_code
 from app.services.processes import latest_version
-from app.services.validation import valid_id, validate
+from app.services.validation import has_visible_text, valid_id, validate
 
 CHANNELS = {
     "hotline_12345": "12345热线",
@@ -62,6 +62,9 @@ def file_report(session: Session, principal: Principal | None, payload: Any) -> 
     if principal is not None and principal.read_only:
         raise Forbidden("your roles only read cases; they cannot file reports")
     data = validate(_report_validator, payload)
+    if not has_visible_text(data["title"]):
+        raise Invalid("标题不能只有空白或不可见字符 / the title has no visible characters",
+                      {"title": "标题不能只有空白或不可见字符 / the title has no visible characters"})
     grid = unit_by_code(session, data["grid"], "grid", kind="grid")
     if data.get("whistle_level") and not data.get("matter"):
         raise Invalid("a whistle needs the matter it is about", {"matter": "required with whistle_level"})
