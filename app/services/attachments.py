@@ -226,6 +226,24 @@ def store_for(
     return [store(session, case, u, principal.user, folder=folder, task=task, public=public) for u in uploads]
 
 
+def check_form_attachments(session: Session, case_id: int, schema: dict[str, Any], data: dict[str, Any]) -> None:
+    """A form's attachment fields (``"x-widget": "attachments"``) may name only files of this case:
+    an id of another case's file (or of none) is refused by field, before anything is applied."""
+    fields: dict[str, str] = {}
+    for name, prop in schema.get("properties", {}).items():
+        if prop.get("x-widget") != "attachments" or not isinstance(data.get(name), list):
+            continue
+        ids = {int(v) for v in data[name] if isinstance(v, str) and v.isdigit() and valid_id(int(v))}
+        found = set(session.scalars(select(Attachment.id).where(Attachment.id.in_(ids),
+                                                                 Attachment.case_id == case_id))) if ids else set()
+        for index, value in enumerate(data[name]):
+            if not (isinstance(value, str) and value.isdigit() and int(value) in found):
+                fields[f"{name}.{index}"] = (f"附件 {str(value)[:16]} 不是本案件的文件 / attachment {str(value)[:16]} "
+                                             "is not a file of this case")
+    if fields:
+        raise Invalid("attachments that are not files of this case: " + ", ".join(sorted(fields)), fields)
+
+
 # Roles that decide what the reporter sees on the tracking page (they also contact the reporter).
 PUBLISHING_ROLES = ("platform_operator", "whistle_staff", "secretary")
 
