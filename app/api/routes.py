@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request, session
+from flask import jsonify, request
 from sqlalchemy.orm import Session
 
-from app.api import bp, endpoint, json_body, unit_of_work
+from app.api import begin_session, bp, csrf_token, db, end_session, endpoint, json_body, login_limits, unit_of_work
+from app.models import User
 from app.request_checks import NUL_MESSAGE, has_nul
-from app.services import auth, cases, processes, tasks, tracking
+from app.services import auth, cases, login, processes, tasks, tracking
 from app.services.auth import Principal
 from app.services.catalogue import load_catalogue
-from app.services.errors import Invalid, ServiceError, Unauthorized
+from app.services.errors import Invalid, ServiceError
 from app.services.openapi import openapi_document
 
 
@@ -42,34 +43,30 @@ def _me(principal: Principal) -> dict[str, Any]:
     }
 
 
-def _authenticate(s: Session, username: str, password: str) -> Any:
-    """The user; a failure is recorded (in a transaction of its own) before the 401 goes out."""
-    try:
-        return auth.authenticate(s, username, password)
-    except Unauthorized:
-        with unit_of_work() as record:
-            auth.record_login_failure(record, username, request.remote_addr)
-        raise
+def _log_in(s: Session, username: str, password: str) -> User:
+    """The user, after the shared login checks (back-off, equal time, failures recorded)."""
+    user_id = login.attempt(db(), username, password, request.remote_addr, login_limits())
+    return s.get(User, user_id)
 
 
-@bp.post("/login")
-def login() -> Any:
+@bp.post("/login", endpoint="login")
+def login_session() -> Any:
+    """A session cookie; writes with it need the ``csrf_token`` returned here in X-CSRFToken."""
     username, password = _credentials(json_body())
     with unit_of_work() as s:
-        user = _authenticate(s, username, password)
+        user = _log_in(s, username, password)
         principal = auth.principal_for(s, user)
-        session.clear()
-        session["user_id"] = user.id
-        return jsonify(_me(principal))
+        begin_session(s, user)
+        return jsonify(_me(principal) | {"csrf_token": csrf_token()})
 
 
 @bp.post("/logout")
 def logout() -> Any:
-    """Ends the session; called with a bearer token, revokes that token."""
-    session.clear()
+    """Ends the session (on the server too); called with a bearer token, revokes that token."""
     header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        with unit_of_work() as s:
+    with unit_of_work() as s:
+        end_session(s)
+        if header.startswith("Bearer "):
             auth.revoke_token(s, header.removeprefix("Bearer ").strip())
     return jsonify({"ok": True})
 
@@ -78,14 +75,14 @@ def logout() -> Any:
 def create_token() -> Any:
     username, password = _credentials(json_body())
     with unit_of_work() as s:
-        user = _authenticate(s, username, password)
+        user = _log_in(s, username, password)
         return jsonify({"token": auth.issue_token(s, user), "token_type": "Bearer"}), 201
 
 
 @bp.get("/me")
 @endpoint
 def me(s: Session, principal: Principal) -> Any:
-    return jsonify(_me(principal))
+    return jsonify(_me(principal) | {"csrf_token": csrf_token()})
 
 
 @bp.post("/reports")
