@@ -22,6 +22,7 @@ from app.services import auth
 from app.services.auth import Principal, SessionLimits, principal_for, user_for_token
 from app.services.errors import Conflict, Forbidden, ServiceError, TooMany, Unauthorized
 from app.services.login import LoginLimits
+from app.services.public_limits import PublicLimits
 from app.settings import Settings
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -58,6 +59,12 @@ def login_limits() -> LoginLimits:
     conf = settings()
     return LoginLimits(conf.login_account_failures, conf.login_address_failures, conf.login_lockout_seconds,
                        conf.login_lockout_max_seconds)
+
+
+def configured_public_limits() -> PublicLimits:
+    conf = settings()
+    return PublicLimits(conf.public_reports_per_hour, conf.public_upload_mb_per_day,
+                        conf.public_upload_total_mb_per_day, conf.track_lookups_per_hour)
 
 
 def current_principal(s: Session, required: bool = True) -> Principal | None:

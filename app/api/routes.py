@@ -7,10 +7,21 @@ from typing import Any
 from flask import jsonify, request
 from sqlalchemy.orm import Session
 
-from app.api import begin_session, bp, csrf_token, db, end_session, endpoint, json_body, login_limits, unit_of_work
+from app.api import (
+    begin_session,
+    bp,
+    configured_public_limits,
+    csrf_token,
+    db,
+    end_session,
+    endpoint,
+    json_body,
+    login_limits,
+    unit_of_work,
+)
 from app.models import User
 from app.request_checks import NUL_MESSAGE, has_nul
-from app.services import auth, cases, login, processes, tasks, tracking
+from app.services import auth, cases, login, processes, public_limits, tasks, tracking
 from app.services.auth import Principal
 from app.services.catalogue import load_catalogue
 from app.services.errors import Invalid, ServiceError
@@ -95,6 +106,7 @@ def file_report(s: Session, principal: Principal) -> Any:
 @bp.post("/public/reports")
 def public_report() -> Any:
     body = json_body()
+    public_limits.count_report(db(), request.remote_addr, configured_public_limits())
     with unit_of_work() as s:
         case = cases.file_report(s, None, body)
         return jsonify({"number": case.number, "tracking_code": case.tracking_code}), 201
@@ -102,6 +114,7 @@ def public_report() -> Any:
 
 @bp.get("/public/track/<code>")
 def track(code: str) -> Any:
+    public_limits.count_lookup(db(), request.remote_addr, configured_public_limits())
     with unit_of_work() as s:
         case = tracking.case_by_code(s, code)
         return jsonify(

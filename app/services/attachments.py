@@ -187,6 +187,8 @@ def store(
     _write(session, folder / stored_name, upload.data)
     if checked.thumbnail is not None:
         _write(session, thumbnail_path(folder, stored_name), checked.thumbnail)
+    if content_type_is_photo(checked.content_type):
+        _write(session, public_copy_path(folder, stored_name), public_copy(upload.data))
     attachment = Attachment(
         case_id=case.id, task_id=task.id if task else None, uploaded_by_id=actor.id if actor else None,
         original_name=checked.name, stored_name=stored_name, content_type=checked.content_type,
@@ -269,6 +271,31 @@ def thumbnail_path(folder: Path, stored_name: str) -> Path:
     return folder / f"{Path(stored_name).stem}.thumb.jpg"
 
 
+def public_copy_path(folder: Path, stored_name: str) -> Path:
+    """The copy of a photo the public is shown: no EXIF (GPS position, camera, time), no XMP."""
+    return folder / f"{Path(stored_name).stem}.public{Path(stored_name).suffix}"
+
+
+def content_type_is_photo(content_type: str) -> bool:
+    return content_type in PILLOW_FORMATS.values()
+
+
+def public_copy(data: bytes) -> bytes:
+    """The photo drawn again without its metadata (where it was taken is in the EXIF GPS tags); the
+    EXIF rotation is applied first, so it still shows upright. The original stays, for staff, as
+    evidence."""
+    with Image.open(io.BytesIO(data)) as image:
+        kind = image.format or "JPEG"
+        clean = ImageOps.exif_transpose(image) or image
+        clean.load()
+        out = io.BytesIO()
+        options: dict[str, Any] = {"quality": 92} if kind in ("JPEG", "WEBP") else {}
+        if kind == "JPEG" and clean.mode not in ("RGB", "L", "CMYK"):
+            clean = clean.convert("RGB")
+        clean.save(out, kind, **options)
+        return out.getvalue()
+
+
 def _write(session: Session, path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "xb") as handle:  # "x": a generated name never overwrites anything
@@ -322,12 +349,19 @@ def serve(session: Session, principal: Principal, attachment_id: int, folder: Pa
 
 
 def serve_public(session: Session, code: str, attachment_id: int, folder: Path, thumb: bool = False) -> Served:
-    """A public attachment of the case with this tracking code (no login)."""
+    """A public attachment of the case with this tracking code (no login); a photo's public copy,
+    without its metadata, never the original."""
     attachment = session.get(Attachment, attachment_id) if valid_id(attachment_id) else None
     case = session.scalar(select(Case).where(Case.tracking_code == code.upper())) if code else None
     if attachment is None or case is None or attachment.case_id != case.id or not attachment.public:
         raise NotFound(f"attachment {attachment_id} not found")
-    return _served(attachment, folder, thumb)
+    served = _served(attachment, folder, thumb)
+    if thumb or not content_type_is_photo(attachment.content_type):
+        return served
+    copy = public_copy_path(folder, attachment.stored_name)
+    if not copy.is_file():  # a photo stored before public copies were made: make it now
+        copy.write_bytes(public_copy(served.path.read_bytes()))
+    return Served(copy, served.content_type, served.name)
 
 
 def _served(attachment: Attachment, folder: Path, thumb: bool) -> Served:

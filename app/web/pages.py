@@ -71,7 +71,8 @@ def _login_required(_exc: LoginRequired) -> Any:
 
 @bp.errorhandler(ServiceError)
 def _service_error(exc: ServiceError) -> Any:
-    return error_page(exc.status, exc.message)
+    page, status = error_page(exc.status, exc.message)
+    return page, status, {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooMany) else {}
 
 
 @bp.errorhandler(CSRFError)
@@ -250,9 +251,12 @@ def _complete(s: Session, principal: Principal, task_id: int) -> None:
     tasks.complete(s, principal, task_id, data)
 
 
-def store_uploads(s: Session, principal: Principal, case: Case, name: str, task: Task | None = None) -> list[str]:
-    """Store the files posted in input ``name`` as this user's; a form's field holds their ids."""
-    uploads = uploads_from(request.files.getlist(name), name)
+def store_uploads(s: Session, principal: Principal, case: Case, name: str, task: Task | None = None,
+                  uploads: list[attachment_service.Upload] | None = None) -> list[str]:
+    """Store the files posted in input ``name`` (or ``uploads`` read from it) as this user's; a form's
+    field holds their ids."""
+    if uploads is None:
+        uploads = uploads_from(request.files.getlist(name), name)
     return [str(attachment_service.store(s, case, u, principal.user, folder=upload_folder(), task=task,
                                          field=name).id) for u in uploads]
 
