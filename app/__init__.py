@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -21,10 +22,17 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,  # WHISTLE_SECURE_COOKIES=1 when served over HTTPS
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_max_hours),
         JSON_AS_ASCII=False,
         TESTING=settings.testing,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if settings.trusted_proxies:  # the client's address and scheme as the trusted proxies saw them
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,  # type: ignore[method-assign]
+                                x_proto=settings.trusted_proxies)
     app.extensions["whistle.settings"] = settings
     app.extensions["whistle.db"] = Database(settings.database_url)
 
@@ -75,7 +83,8 @@ def _json_errors_under_api(app: Flask) -> None:
             from app.web.pages import web_http_error
 
             return web_http_error(exc)  # the web pages' error page, in the reader's language
-        names = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        names = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+                 429: "too_many_requests"}
         name = names.get(exc.code or 500, "http_error")
         return jsonify({"error": name, "message": exc.description}), exc.code
 

@@ -421,3 +421,30 @@ class Attachment(Base):
     has_thumbnail: Mapped[bool] = mapped_column(Boolean, default=False)
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Throttle(Base):
+    """A counter every web worker shares (so the limits hold with several gunicorn workers): failed
+    logins per account and per address, public reports, uploaded bytes and tracking lookups per
+    address. ``key`` says what is counted (``login-user:<hash>``, ``report:<address>`` ...); the count
+    starts again once ``window_start`` is a window old; ``blocked_until`` is a login back-off."""
+
+    __tablename__ = "throttles"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(DateTime)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class WebSession(Base):
+    """A logged-in browser session, kept on the server: the cookie holds a random id whose hash is
+    the key here, so logging out (or a password change) ends a captured cookie, and the idle and
+    absolute timeouts are checked against ``seen_at`` and ``created_at`` on every request."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    seen_at: Mapped[datetime] = mapped_column(DateTime)

@@ -81,7 +81,7 @@ def create_due_timers(db: Database, count: int, due: datetime) -> None:
             with db.unit_of_work() as session:
                 grid = session.merge(grid)
                 for _ in range(min(BATCH, count - made)):
-                    case = new_case(session, process_id="timer_probe", grid=grid, title="定时器探针 Timer probe",
+                    case = new_case(session, process_id="timer_probe", place=grid, title="定时器探针 Timer probe",
                                     description="", channel="web", address="", reporter_name="",
                                     reporter_phone="", reported_by=None, actor=None, urgent=False, matter=None)
                     workflow.start(session, case, {"due": iso(due)}, None)

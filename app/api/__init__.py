@@ -5,18 +5,25 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request, session
+from flask_wtf.csrf import generate_csrf, validate_csrf
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+from wtforms.validators import ValidationError
 
 from app.db import Database
 from app.models import User
-from app.services.auth import Principal, principal_for, user_for_token
-from app.services.errors import Conflict, Forbidden, ServiceError, Unauthorized
+from app.services import auth
+from app.services.auth import Principal, SessionLimits, principal_for, user_for_token
+from app.services.errors import Conflict, Forbidden, ServiceError, TooMany, Unauthorized
+from app.services.login import LoginLimits
+from app.services.public_limits import PublicLimits
+from app.settings import Settings
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -39,25 +46,96 @@ def unit_of_work() -> Iterator[Session]:
         raise
 
 
-def current_principal(session: Session, required: bool = True) -> Principal | None:
+def settings() -> Settings:
+    return current_app.extensions["whistle.settings"]
+
+
+def session_limits() -> SessionLimits:
+    return SessionLimits(idle=timedelta(minutes=settings().session_idle_minutes),
+                         absolute=timedelta(hours=settings().session_max_hours))
+
+
+def login_limits() -> LoginLimits:
+    conf = settings()
+    return LoginLimits(conf.login_account_failures, conf.login_address_failures, conf.login_lockout_seconds,
+                       conf.login_lockout_max_seconds)
+
+
+def configured_public_limits() -> PublicLimits:
+    conf = settings()
+    return PublicLimits(conf.public_reports_per_hour, conf.public_upload_mb_per_day,
+                        conf.public_upload_total_mb_per_day, conf.track_lookups_per_hour)
+
+
+def current_principal(s: Session, required: bool = True) -> Principal | None:
     user: User | None = None
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        user = user_for_token(session, header.removeprefix("Bearer ").strip())
-    elif session_user_id := flask_session_user():
-        user = session.get(User, session_user_id)
-        if user is None or not user.active:
-            user = None
+        user = user_for_token(s, header.removeprefix("Bearer ").strip())
+    else:
+        user = session_user(s)
     if user is None:
         if required:
             raise Unauthorized("log in first (session) or send 'Authorization: Bearer <token>'")
         return None
-    return principal_for(session, user)
+    return principal_for(s, user)
 
 
-def flask_session_user() -> int | None:
-    value = session.get("user_id")
-    return value if isinstance(value, int) else None
+def session_user(s: Session) -> User | None:
+    """The user of this browser session, checked on the server: ended by logout, idle or too old → None."""
+    raw = session.get("sid")
+    return auth.user_for_session(s, raw, session_limits()) if isinstance(raw, str) else None
+
+
+def begin_session(s: Session, user: User) -> None:
+    """A fresh session for ``user`` (no fixation of an earlier one); the chosen language stays. The
+    cookie expires with the absolute timeout."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    session["sid"] = auth.start_session(s, user, session_limits())
+    session.permanent = True
+
+
+def end_session(s: Session) -> None:
+    """Log out: the session ends on the server too, so a copy of the cookie is worth nothing."""
+    raw = session.get("sid")
+    if isinstance(raw, str):
+        auth.end_session(s, raw)
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
+# Unsafe API calls authenticated by the session cookie need the CSRF token in this header (the web
+# pages' token; POST /api/login and GET /api/me give it too); bearer tokens need none. These take
+# no session: login and tokens take credentials, a public report is anonymous.
+CSRF_HEADERS = ("X-CSRFToken", "X-CSRF-Token")
+CSRF_FREE_ENDPOINTS = {"api.login", "api.create_token", "api.public_report"}
+
+
+def csrf_token() -> str:
+    return generate_csrf()
+
+
+@bp.before_request
+def _csrf_for_cookie_writes() -> None:
+    if request.method in READ_METHODS or request.endpoint in CSRF_FREE_ENDPOINTS:
+        return
+    if request.headers.get("Authorization", "").startswith("Bearer ") or "sid" not in session:
+        return
+    token = next((request.headers[h] for h in CSRF_HEADERS if request.headers.get(h)), None)
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        raise Forbidden(
+            "缺少或无效的 CSRF 令牌：用登录 Cookie 调用写操作时须带 X-CSRFToken 请求头（令牌见 POST /api/login "
+            "或 GET /api/me 的 csrf_token），或改用 Bearer 令牌 / missing or invalid CSRF token: a write with the "
+            "session cookie needs the X-CSRFToken header (csrf_token from POST /api/login or GET /api/me), or "
+            "use 'Authorization: Bearer <token>'", {"X-CSRFToken": "missing or invalid"},
+        ) from None
 
 
 # No request needs more; deeper bodies would exhaust the stack of the parser or the validators.
@@ -131,7 +209,10 @@ def _service_error(exc: ServiceError) -> Any:
     body: dict[str, Any] = {"error": exc.error, "message": exc.message}
     if exc.fields:
         body["fields"] = exc.fields
-    return jsonify(body), exc.status
+    response = jsonify(body)
+    if isinstance(exc, TooMany):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response, exc.status
 
 
 from app.api import attachments, audit, deadlines, routes  # noqa: E402,F401  (registers the routes)

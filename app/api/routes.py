@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request, session
+from flask import jsonify, request
 from sqlalchemy.orm import Session
 
-from app.api import bp, endpoint, json_body, unit_of_work
-from app.services import auth, cases, processes, tasks, tracking
+from app.api import (
+    begin_session,
+    bp,
+    configured_public_limits,
+    csrf_token,
+    db,
+    end_session,
+    endpoint,
+    json_body,
+    login_limits,
+    unit_of_work,
+)
+from app.models import User
+from app.request_checks import NUL_MESSAGE, has_nul
+from app.services import auth, cases, login, processes, public_limits, tasks, tracking
 from app.services.auth import Principal
 from app.services.catalogue import load_catalogue
-from app.services.errors import Invalid, Unauthorized
+from app.services.errors import Invalid, ServiceError
 from app.services.openapi import openapi_document
 
 
@@ -20,7 +33,15 @@ def _credentials(body: Any) -> tuple[str, str]:
         body.get("password"), str
     ):
         raise Invalid("username and password are required", {"username": "required", "password": "required"})
+    _refuse_nul(body, "username", "password")
     return body["username"], body["password"]
+
+
+def _refuse_nul(body: dict[str, Any], *names: str) -> None:
+    """A NUL in a name looked up in the database is a 400 (PostgreSQL cannot compare it)."""
+    for name in names:
+        if isinstance(body.get(name), str) and has_nul(body[name]):
+            raise ServiceError(f"{NUL_MESSAGE} ({name})", {name: "NUL character"})
 
 
 def _me(principal: Principal) -> dict[str, Any]:
@@ -33,34 +54,30 @@ def _me(principal: Principal) -> dict[str, Any]:
     }
 
 
-def _authenticate(s: Session, username: str, password: str) -> Any:
-    """The user; a failure is recorded (in a transaction of its own) before the 401 goes out."""
-    try:
-        return auth.authenticate(s, username, password)
-    except Unauthorized:
-        with unit_of_work() as record:
-            auth.record_login_failure(record, username, request.remote_addr)
-        raise
+def _log_in(s: Session, username: str, password: str) -> User:
+    """The user, after the shared login checks (back-off, equal time, failures recorded)."""
+    user_id = login.attempt(db(), username, password, request.remote_addr, login_limits())
+    return s.get(User, user_id)
 
 
-@bp.post("/login")
-def login() -> Any:
+@bp.post("/login", endpoint="login")
+def login_session() -> Any:
+    """A session cookie; writes with it need the ``csrf_token`` returned here in X-CSRFToken."""
     username, password = _credentials(json_body())
     with unit_of_work() as s:
-        user = _authenticate(s, username, password)
+        user = _log_in(s, username, password)
         principal = auth.principal_for(s, user)
-        session.clear()
-        session["user_id"] = user.id
-        return jsonify(_me(principal))
+        begin_session(s, user)
+        return jsonify(_me(principal) | {"csrf_token": csrf_token()})
 
 
 @bp.post("/logout")
 def logout() -> Any:
-    """Ends the session; called with a bearer token, revokes that token."""
-    session.clear()
+    """Ends the session (on the server too); called with a bearer token, revokes that token."""
     header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        with unit_of_work() as s:
+    with unit_of_work() as s:
+        end_session(s)
+        if header.startswith("Bearer "):
             auth.revoke_token(s, header.removeprefix("Bearer ").strip())
     return jsonify({"ok": True})
 
@@ -69,14 +86,14 @@ def logout() -> Any:
 def create_token() -> Any:
     username, password = _credentials(json_body())
     with unit_of_work() as s:
-        user = _authenticate(s, username, password)
+        user = _log_in(s, username, password)
         return jsonify({"token": auth.issue_token(s, user), "token_type": "Bearer"}), 201
 
 
 @bp.get("/me")
 @endpoint
 def me(s: Session, principal: Principal) -> Any:
-    return jsonify(_me(principal))
+    return jsonify(_me(principal) | {"csrf_token": csrf_token()})
 
 
 @bp.post("/reports")
@@ -89,6 +106,7 @@ def file_report(s: Session, principal: Principal) -> Any:
 @bp.post("/public/reports")
 def public_report() -> Any:
     body = json_body()
+    public_limits.count_report(db(), request.remote_addr, configured_public_limits())
     with unit_of_work() as s:
         case = cases.file_report(s, None, body)
         return jsonify({"number": case.number, "tracking_code": case.tracking_code}), 201
@@ -96,6 +114,7 @@ def public_report() -> Any:
 
 @bp.get("/public/track/<code>")
 def track(code: str) -> Any:
+    public_limits.count_lookup(db(), request.remote_addr, configured_public_limits())
     with unit_of_work() as s:
         case = tracking.case_by_code(s, code)
         return jsonify(
@@ -139,6 +158,8 @@ def unclaim(s: Session, principal: Principal, task_id: int) -> Any:
 @endpoint
 def assign(s: Session, principal: Principal, task_id: int) -> Any:
     body = json_body()
+    if isinstance(body, dict):
+        _refuse_nul(body, "username")
     task = tasks.assign(s, principal, task_id, body.get("username") if isinstance(body, dict) else None)
     return jsonify({"task": task.id, "assignee": task.assignee.username if task.assignee else None})
 

@@ -187,6 +187,8 @@ def store(
     _write(session, folder / stored_name, upload.data)
     if checked.thumbnail is not None:
         _write(session, thumbnail_path(folder, stored_name), checked.thumbnail)
+    if content_type_is_photo(checked.content_type):
+        _write(session, public_copy_path(folder, stored_name), public_copy(upload.data))
     attachment = Attachment(
         case_id=case.id, task_id=task.id if task else None, uploaded_by_id=actor.id if actor else None,
         original_name=checked.name, stored_name=stored_name, content_type=checked.content_type,
@@ -226,6 +228,24 @@ def store_for(
     return [store(session, case, u, principal.user, folder=folder, task=task, public=public) for u in uploads]
 
 
+def check_form_attachments(session: Session, case_id: int, schema: dict[str, Any], data: dict[str, Any]) -> None:
+    """A form's attachment fields (``"x-widget": "attachments"``) may name only files of this case:
+    an id of another case's file (or of none) is refused by field, before anything is applied."""
+    fields: dict[str, str] = {}
+    for name, prop in schema.get("properties", {}).items():
+        if prop.get("x-widget") != "attachments" or not isinstance(data.get(name), list):
+            continue
+        ids = {int(v) for v in data[name] if isinstance(v, str) and v.isdigit() and valid_id(int(v))}
+        found = set(session.scalars(select(Attachment.id).where(Attachment.id.in_(ids),
+                                                                 Attachment.case_id == case_id))) if ids else set()
+        for index, value in enumerate(data[name]):
+            if not (isinstance(value, str) and value.isdigit() and int(value) in found):
+                fields[f"{name}.{index}"] = (f"附件 {str(value)[:16]} 不是本案件的文件 / attachment {str(value)[:16]} "
+                                             "is not a file of this case")
+    if fields:
+        raise Invalid("attachments that are not files of this case: " + ", ".join(sorted(fields)), fields)
+
+
 def set_public(session: Session, principal: Principal, attachment_id: int, public: bool) -> Attachment:
     """Show an attachment on the public tracking page, or take it off (a photo showing bystanders,
     say). Only the roles that talk to the reporter, on a case they can see; recorded as an event."""
@@ -245,6 +265,31 @@ def set_public(session: Session, principal: Principal, attachment_id: int, publi
 
 def thumbnail_path(folder: Path, stored_name: str) -> Path:
     return folder / f"{Path(stored_name).stem}.thumb.jpg"
+
+
+def public_copy_path(folder: Path, stored_name: str) -> Path:
+    """The copy of a photo the public is shown: no EXIF (GPS position, camera, time), no XMP."""
+    return folder / f"{Path(stored_name).stem}.public{Path(stored_name).suffix}"
+
+
+def content_type_is_photo(content_type: str) -> bool:
+    return content_type in PILLOW_FORMATS.values()
+
+
+def public_copy(data: bytes) -> bytes:
+    """The photo drawn again without its metadata (where it was taken is in the EXIF GPS tags); the
+    EXIF rotation is applied first, so it still shows upright. The original stays, for staff, as
+    evidence."""
+    with Image.open(io.BytesIO(data)) as image:
+        kind = image.format or "JPEG"
+        clean = ImageOps.exif_transpose(image) or image
+        clean.load()
+        out = io.BytesIO()
+        options: dict[str, Any] = {"quality": 92} if kind in ("JPEG", "WEBP") else {}
+        if kind == "JPEG" and clean.mode not in ("RGB", "L", "CMYK"):
+            clean = clean.convert("RGB")
+        clean.save(out, kind, **options)
+        return out.getvalue()
 
 
 def _write(session: Session, path: Path, data: bytes) -> None:
@@ -300,12 +345,19 @@ def serve(session: Session, principal: Principal, attachment_id: int, folder: Pa
 
 
 def serve_public(session: Session, code: str, attachment_id: int, folder: Path, thumb: bool = False) -> Served:
-    """A public attachment of the case with this tracking code (no login)."""
+    """A public attachment of the case with this tracking code (no login); a photo's public copy,
+    without its metadata, never the original."""
     attachment = session.get(Attachment, attachment_id) if valid_id(attachment_id) else None
     case = session.scalar(select(Case).where(Case.tracking_code == code.upper())) if code else None
     if attachment is None or case is None or attachment.case_id != case.id or not attachment.public:
         raise NotFound(f"attachment {attachment_id} not found")
-    return _served(attachment, folder, thumb)
+    served = _served(attachment, folder, thumb)
+    if thumb or not content_type_is_photo(attachment.content_type):
+        return served
+    copy = public_copy_path(folder, attachment.stored_name)
+    if not copy.is_file():  # a photo stored before public copies were made: make it now
+        copy.write_bytes(public_copy(served.path.read_bytes()))
+    return Served(copy, served.content_type, served.name)
 
 
 def _served(attachment: Attachment, folder: Path, thumb: bool) -> Served:

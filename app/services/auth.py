@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cache
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.models import ApiToken, RoleAssignment, User
+from app.models import ApiToken, RoleAssignment, User, WebSession
 from app.services import clock
 from app.services.errors import Forbidden, Unauthorized
 from app.services.locality import load_locality
@@ -53,19 +55,33 @@ def principal_for(session: Session, user: User) -> Principal:
 
 
 def authenticate(session: Session, username: str, password: str) -> User:
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+    user = check_credentials(session, username, password)
+    if user is None:
         raise Unauthorized("wrong username or password")
     return user
 
 
-def record_login_failure(session: Session, username: str, address: str | None) -> None:
-    """A failed login is an event of no case (the ``system`` chain); the caller commits it on
-    its own, since the login's own transaction is rolled back."""
+def check_credentials(session: Session, username: str, password: str) -> User | None:
+    """The active user with this name and password, else None. An unknown name costs the same
+    password hash as a known one, so the time of the answer does not tell whether the user exists."""
+    user = session.scalar(select(User).where(User.username == username))
+    matches = check_password_hash(user.password_hash if user is not None else _stand_in_hash(), password)
+    return user if user is not None and user.active and matches else None
+
+
+@cache
+def _stand_in_hash() -> str:
+    """A hash made the way users' passwords are (werkzeug's default method), of no one's password."""
+    return generate_password_hash(secrets.token_hex(16))
+
+
+def record_login_failure(session: Session, username: str, address: str | None, failures: int = 1) -> None:
+    """A failed login is an event of no case (the ``system`` chain); ``failures``: how many there
+    were from the address this hour (app/services/login.py records only some of them)."""
     from app.services.workflow import record_event  # workflow imports the services that import this
 
     record_event(session, None, "login_failed", username[:64] or "anonymous",
-                 data={"username": username[:200], "address": address})
+                 data={"username": username[:200], "address": address, "failures": failures})
 
 
 def issue_token(session: Session, user: User) -> str:
@@ -85,6 +101,53 @@ def user_for_token(session: Session, token: str) -> User:
 
 def revoke_token(session: Session, token: str) -> None:
     session.execute(delete(ApiToken).where(ApiToken.token_hash == _digest(token)))
+
+
+# --- server-side web sessions ----------------------------------------------------------------------
+
+# A session's last-seen time is written at most this often (not on every request).
+SEEN_EVERY = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    idle: timedelta = timedelta(hours=2)
+    absolute: timedelta = timedelta(hours=12)
+
+
+def start_session(session: Session, user: User, limits: SessionLimits) -> str:
+    """A new session of ``user``; the random id returned goes into the cookie, its hash is stored.
+    The user's sessions that have timed out are removed on the way."""
+    now = clock.now()
+    stale = (WebSession.created_at <= now - limits.absolute) | (WebSession.seen_at <= now - limits.idle)
+    session.execute(delete(WebSession).where(WebSession.user_id == user.id, stale))
+    raw = secrets.token_urlsafe(32)
+    session.add(WebSession(id_hash=_digest(raw), user_id=user.id, created_at=now, seen_at=now))
+    return raw
+
+
+def user_for_session(session: Session, raw: str, limits: SessionLimits) -> User | None:
+    """The active user of a live session; None once it was ended, idle too long or too old."""
+    row = session.get(WebSession, _digest(raw))
+    now = clock.now()
+    if row is None or row.seen_at <= now - limits.idle or row.created_at <= now - limits.absolute:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    if now - row.seen_at >= SEEN_EVERY:
+        row.seen_at = now
+    return user
+
+
+def end_session(session: Session, raw: str) -> None:
+    session.execute(delete(WebSession).where(WebSession.id_hash == _digest(raw)))
+
+
+def end_sessions_of(session: Session, user_id: int) -> None:
+    """Every browser session of the user ends (call it when the password changes or the user is
+    deactivated): a cookie captured earlier no longer logs anyone in."""
+    session.execute(delete(WebSession).where(WebSession.user_id == user_id))
 
 
 def users_holding(session: Session, role: str, unit_id: int) -> list[User]:

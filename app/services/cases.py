@@ -17,7 +17,7 @@ from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.locality import load_locality
 from app.services.org import ancestor_of_kind, ancestors, unit_by_code
 from app.services.processes import latest_version
-from app.services.validation import valid_id, validate
+from app.services.validation import has_visible_text, valid_id, validate
 
 CHANNELS = {
     "hotline_12345": "12345热线",
@@ -33,6 +33,8 @@ CHANNELS = {
     "grid_patrol": "网格巡查",
 }
 PUBLIC_CHANNELS = {"web", "wechat", "qr_code"}
+# The report's field naming its place (the API keeps the demo's word for it).
+PLACE_FIELD = "grid"
 
 REPORT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -61,6 +63,9 @@ def file_report(session: Session, principal: Principal | None, payload: Any) -> 
     if principal is not None and principal.read_only:
         raise Forbidden("your roles only read cases; they cannot file reports")
     data = validate(_report_validator, payload)
+    if not has_visible_text(data["title"]):
+        raise Invalid("标题不能只有空白或不可见字符 / the title has no visible characters",
+                      {"title": "标题不能只有空白或不可见字符 / the title has no visible characters"})
     grid = _report_place(session, data["grid"])
     if data.get("whistle_level") and data["whistle_level"] not in load_locality().levels:
         raise Invalid(f"unknown whistle level '{data['whistle_level']}'", {"whistle_level": "not a whistle level"})

@@ -41,3 +41,14 @@ class Invalid(ServiceError):
 class Unavailable(ServiceError):
     status = 503
     error = "unavailable"
+
+
+class TooMany(ServiceError):
+    """Too many attempts or too much data from one address or for one account: wait and retry."""
+
+    status = 429
+    error = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message, fields)
+        self.retry_after = max(1, retry_after)

@@ -103,7 +103,8 @@ def _schemas() -> dict[str, Schema]:
         "Credentials": _obj(username=STR, password={**STR, "format": "password"}),
         "Token": _obj(token=STR, token_type=_enum(["Bearer"])),
         "Me": _obj(id=INT, username=STR, name=STR,
-                   roles=_array(_obj(role=STR, unit=STR, unit_name=STR))),
+                   roles=_array(_obj(role=STR, unit=STR, unit_name=STR)),
+                   csrf_token={**STR, "description": "X-CSRFToken header of writes made with the session cookie"}),
         "Report": {**copy.deepcopy(REPORT_SCHEMA), "description": "问题上报 A problem report"},
         "ReportReceipt": _obj(number=STR, tracking_code=STR),
         "TrackStatus": _obj(number=STR, title=STR, status=STR, outcome=NSTR, stage=STR, created_at=TIME,
@@ -249,6 +250,7 @@ ERRORS: dict[int, tuple[str, str]] = {
     409: ("Conflict", "冲突 Task not open / claimed by someone else / concurrent change; reload and retry"),
     413: ("TooLarge", "请求体过大 Body larger than the configured limit"),
     422: ("Invalid", "数据校验失败 Validation failed; `fields` names the fields"),
+    429: ("TooMany", "请求过于频繁 Too many failed logins, reports, uploads or lookups; Retry-After says when"),
     503: ("Unavailable", "尚未部署流程 No process version is deployed yet"),
 }
 
@@ -301,22 +303,25 @@ class Op:
 
 OPS: list[Op] = [
     Op("post", "/api/login", "auth", "登录 Log in (starts a session cookie)", "Me", body=_ref("Credentials"),
-       errors=(401,), public=True),
-    Op("post", "/api/logout", "auth", "退出登录 Log out (session cleared, bearer token revoked)", "Ok", public=True,
-       description="Does not revoke bearer tokens."),
+       errors=(401, 429), public=True,
+       description="429 while the account or the address is locked after repeated failed logins."),
+    Op("post", "/api/logout", "auth", "退出登录 Log out (session ended on the server, bearer token revoked)", "Ok",
+       public=True, errors=(403,),
+       description="With the session cookie it needs the X-CSRFToken header (403 without); with a bearer "
+                   "token, revokes that token."),
     Op("post", "/api/tokens", "auth", "签发 API 令牌 Issue an API bearer token", "Token", status=(201,),
-       body=_ref("Credentials"), errors=(401, 409), public=True),
+       body=_ref("Credentials"), errors=(401, 409, 429), public=True),
     Op("get", "/api/me", "auth", "当前用户 The current user and their roles", "Me"),
     Op("post", "/api/reports", "reports", "上报问题 File a report (staff channels)", "Case", status=(201,),
        body=_ref("Report"), errors=(403, 409, 503),
        description="403 when self_handled is set by other than the grid's worker, or whistle_level by "
                    "other than that level's secretary; 503 when no process version is deployed."),
     Op("post", "/api/public/reports", "public", "群众上报 File a report as a member of the public",
-       "ReportReceipt", status=(201,), body=_ref("Report"), errors=(403, 409, 503), public=True,
+       "ReportReceipt", status=(201,), body=_ref("Report"), errors=(403, 409, 429, 503), public=True,
        description="Only the web, wechat and qr_code channels; self_handled and whistle_level are "
                    "forbidden (403)."),
     Op("get", "/api/public/track/{code}", "public", "进度查询 Track a case by its tracking code",
-       "TrackStatus", public=True),
+       "TrackStatus", public=True, errors=(429,)),
     Op("get", "/api/inbox", "tasks", "待办 Inbox: open tasks for my roles and units", "InboxPage",
        errors=(422,), query=INBOX_QUERY),
     Op("get", "/api/tasks/{task_id}", "tasks", "任务详情 A task with its form schema and case", "TaskDetail"),
@@ -467,7 +472,9 @@ def openapi_document() -> dict[str, Any]:
             "version": _version(),
             "description": "街乡吹哨、部门报到 — the whistle blows, departments report in. Errors are "
                            "JSON {error, message, fields?}. Authenticate with a session cookie "
-                           "(POST /api/login) or 'Authorization: Bearer <token>' (POST /api/tokens).",
+                           "(POST /api/login) or 'Authorization: Bearer <token>' (POST /api/tokens). "
+                           "A write (POST, PUT, PATCH, DELETE) made with the session cookie needs the "
+                           "X-CSRFToken header (csrf_token of POST /api/login or GET /api/me): 403 without it.",
         },
         "tags": [{"name": name} for name in dict.fromkeys(op.tag for op in OPS)],
         "security": AUTH_SCHEMES,

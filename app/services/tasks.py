@@ -12,6 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.models import Case, Task, Unit, User
 from app.services import clock, deadlines, workflow
+from app.services.attachments import check_form_attachments
 from app.services.auth import Principal, users_holding
 from app.services.cases import can_see, describe, task_summary
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -130,6 +131,8 @@ def complete(session: Session, principal: Principal, task_id: int, form: Any) ->
         raise Conflict(f"task {task_id} is claimed by {task.assignee.username}")
     bundle = bundle_of(session, task.case.process_version_id)
     data = validate(bundle.validator(task.form), form) if task.form else validate_object(form)
+    if task.form:
+        check_form_attachments(session, task.case_id, bundle.form(task.form), data)
     workflow.complete(session, task, data, principal.user)
     return {"task": task.id, "status": task.status, "case": task.case_id}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -53,3 +54,10 @@ def _control_characters(value: Any, path: str = "") -> list[tuple[str, str]]:
     if isinstance(value, list):
         return [hit for i, v in enumerate(value) for hit in _control_characters(v, f"{path}.{i}" if path else str(i))]
     return []
+
+
+def has_visible_text(text: str) -> bool:
+    """Whether ``text`` shows anything: not only spaces, line breaks and invisible format characters
+    (zero-width space U+200B, joiners, BOM, direction marks...)."""
+    return any(not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc", "Zs", "Zl", "Zp", "Mn")
+               for ch in text)

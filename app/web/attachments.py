@@ -32,10 +32,9 @@ from app.web import bp
 from app.web.session import page, public_page, safe_next
 
 
-def save_public_photos(s: Session, case: Case, field: str = "photo") -> list[Attachment]:
-    """For the public report page: store the photos of ``field`` on the new case, shown back to the
-    reporter on the tracking page. Raises Invalid (rolling back the report) when one is refused."""
-    uploads = uploads_from(request.files.getlist(field), field)
+def save_public_photos(s: Session, case: Case, uploads: list[service.Upload], field: str = "photo") -> list[Attachment]:
+    """For the public report page: store the photos read from ``field`` on the new case, shown back to
+    the reporter on the tracking page. Raises Invalid (rolling back the report) when one is refused."""
     return [service.store(s, case, u, None, folder=upload_folder(), public=True, field=field) for u in uploads]
 
 

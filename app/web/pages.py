@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from app.api import unit_of_work
-from app.models import Case, Task
+from app.api import db, login_limits, unit_of_work
+from app.models import Case, Task, User
 from app.services import attachments as attachment_service
 from app.services import auth, cases, comments, lookups, tasks
+from app.services import login as login_service
 from app.services.auth import Principal
-from app.services.errors import Conflict, Invalid, NotFound, ServiceError
+from app.services.errors import Conflict, Invalid, NotFound, ServiceError, TooMany
 from app.web import bp
 from app.web.attachments import accepts_uploads, panel, upload_folder, uploads_from
 from app.web.forms import fields_of, parse, short_message
@@ -58,7 +59,7 @@ def _page_headers(response: Any) -> Any:
 
 def error_page(status: int, message: str) -> Any:
     titles = {400: _("请求有误"), 403: _("无权访问"), 404: _("未找到"), 405: _("不支持的操作"),
-              409: _("操作冲突"), 413: _("内容过大"), 422: _("填写有误")}
+              409: _("操作冲突"), 413: _("内容过大"), 422: _("填写有误"), 429: _("请求过于频繁")}
     title = titles.get(status, _("出错了"))
     return render_template("error.html", status=status, title=title, message=message), status
 
@@ -70,7 +71,8 @@ def _login_required(_exc: LoginRequired) -> Any:
 
 @bp.errorhandler(ServiceError)
 def _service_error(exc: ServiceError) -> Any:
-    return error_page(exc.status, exc.message)
+    page, status = error_page(exc.status, exc.message)
+    return page, status, {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooMany) else {}
 
 
 @bp.errorhandler(CSRFError)
@@ -90,20 +92,26 @@ def web_http_error(exc: HTTPException) -> Any:
 def login() -> Any:
     target = safe_next(request.values.get("next"))
     error = None
+    status, headers = 200, {}
     if request.method == "POST":
         try:
+            user_id = login_service.attempt(db(), request.form.get("username", ""), request.form.get("password", ""),
+                                    request.remote_addr, login_limits())
             with unit_of_work() as s:
-                user = auth.authenticate(s, request.form.get("username", ""), request.form.get("password", ""))
-                log_in(user)
+                log_in(s, s.get(User, user_id))
             return redirect(target)
+        except TooMany as exc:
+            error, status = _("登录失败次数过多，请 %(n)d 秒后再试", n=exc.retry_after), 429
+            headers["Retry-After"] = str(exc.retry_after)
         except ServiceError:
-            error = _("用户名或密码错误")
-    return render_template("login.html", error=error, next=target), 401 if error else 200
+            error, status = _("用户名或密码错误"), 401
+    return render_template("login.html", error=error, next=target), status, headers
 
 
 @bp.post("/logout")
 def logout() -> Any:
-    log_out()
+    with unit_of_work() as s:
+        log_out(s)
     flash(_("已退出登录"))
     return redirect(url_for("web.login"))
 
@@ -241,9 +249,12 @@ def _complete(s: Session, principal: Principal, task_id: int) -> None:
     tasks.complete(s, principal, task_id, data)
 
 
-def store_uploads(s: Session, principal: Principal, case: Case, name: str, task: Task | None = None) -> list[str]:
-    """Store the files posted in input ``name`` as this user's; a form's field holds their ids."""
-    uploads = uploads_from(request.files.getlist(name), name)
+def store_uploads(s: Session, principal: Principal, case: Case, name: str, task: Task | None = None,
+                  uploads: list[attachment_service.Upload] | None = None) -> list[str]:
+    """Store the files posted in input ``name`` (or ``uploads`` read from it) as this user's; a form's
+    field holds their ids."""
+    if uploads is None:
+        uploads = uploads_from(request.files.getlist(name), name)
     return [str(attachment_service.store(s, case, u, principal.user, folder=upload_folder(), task=task,
                                          field=name).id) for u in uploads]
 

@@ -13,16 +13,17 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from app.api import unit_of_work
+from app.api import configured_public_limits, db, unit_of_work
 from app.models import Case
-from app.services import cases, lookups, tracking
+from app.services import cases, lookups, public_limits, tracking
+from app.services.attachments import Upload
 from app.services.auth import Principal
-from app.services.errors import Invalid
+from app.services.errors import Invalid, TooMany
 from app.web import bp
-from app.web.attachments import accepts_uploads, public_panel, save_public_photos
+from app.web.attachments import accepts_uploads, public_panel, save_public_photos, uploads_from
 from app.web.forms import N_, short_message
 from app.web.pages import store_uploads
-from app.web.session import optional_principal, public_page
+from app.web.session import optional_principal
 
 PUBLIC_CHANNEL = "web"
 STAFF_CHANNEL = "app_photo"  # 随手拍: a grid worker's report with photos
@@ -36,17 +37,26 @@ def public_report() -> Any:
     """Anyone reports here; a logged-in grid worker reports as themself (随手拍) and may record a
     problem of their own grid as fixed on the spot (grade 1, self-handled)."""
     errors: dict[str, str] = {}
+    status, headers = 200, {}
     if request.method == "POST":
         try:
             with unit_of_work() as s:
+                staff = _reports_as_staff(optional_principal(s))
+            photos = uploads_from(request.files.getlist("photo"), "photo")
+            if not staff:  # citizens: per-address limits, counted before anything is stored
+                _count_public(photos)
+            with unit_of_work() as s:
                 principal = optional_principal(s)
-                case = _file(s, principal, request.form)
+                case = _file(s, principal, request.form, photos)
                 if _reports_as_staff(principal):
                     flash(_("已上报，案件编号 %(n)s", n=case.number))
                     return redirect(url_for("web.case_page", case_id=case.id))
                 return redirect(url_for("web.track_case", code=case.tracking_code, new=1))
+        except TooMany as exc:
+            errors, status, headers = {"": exc.message}, 429, {"Retry-After": str(exc.retry_after)}
         except Invalid as exc:
             errors = {name: short_message(text) for name, text in exc.fields.items()} or {"": exc.message}
+            status = 422
     with unit_of_work() as s:
         principal = optional_principal(s)
         return render_template(
@@ -54,10 +64,16 @@ def public_report() -> Any:
             values=request.form if request.method == "POST" else MultiDict(),
             me=principal.user if principal else None,
             grid_worker=_reports_as_staff(principal),
-        ), 422 if errors else 200
+        ), status, headers
 
 
-def _file(s: Session, principal: Principal | None, form: MultiDict[str, str]) -> Case:
+def _count_public(photos: list[Upload]) -> None:
+    limits = configured_public_limits()
+    public_limits.count_report(db(), request.remote_addr, limits)
+    public_limits.count_upload(db(), request.remote_addr, sum(len(p.data) for p in photos), limits)
+
+
+def _file(s: Session, principal: Principal | None, form: MultiDict[str, str], photos: list[Upload]) -> Case:
     _check_place(s, form)
     staff = _reports_as_staff(principal)
     body: dict[str, Any] = {"channel": STAFF_CHANNEL if staff else PUBLIC_CHANNEL}
@@ -71,9 +87,9 @@ def _file(s: Session, principal: Principal | None, form: MultiDict[str, str]) ->
         raise Invalid("choose the grid", {"grid": N_("请选择网格")})
     case = cases.file_report(s, principal if staff else None, body)
     if staff and principal is not None:
-        store_uploads(s, principal, case, "photo")
+        store_uploads(s, principal, case, "photo", uploads=photos)
     else:
-        save_public_photos(s, case, "photo")
+        save_public_photos(s, case, photos, "photo")
     return case
 
 
@@ -100,13 +116,19 @@ def track() -> Any:
 
 
 @bp.get("/track/<code>")
-@public_page
-def track_case(s: Session, code: str) -> Any:
-    return _render_track(s, code)
+def track_case(code: str) -> Any:
+    _count_lookup()
+    with unit_of_work() as s:
+        return _render_track(s, code)
+
+
+def _count_lookup() -> None:
+    public_limits.count_lookup(db(), request.remote_addr, configured_public_limits())
 
 
 @bp.post("/track/<code>/rate")
 def rate(code: str) -> Any:
+    _count_lookup()
     answers = {"satisfaction": request.form.get("satisfaction", ""), "comment": request.form.get("comment", "").strip()}
     payload = {k: v for k, v in answers.items() if v}
     try:

@@ -8,21 +8,19 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import redirect, request, session, url_for
+from flask import redirect, request, url_for
 from sqlalchemy.orm import Session
 
-from app.api import flask_session_user, unit_of_work
+from app.api import begin_session, end_session, session_user, unit_of_work
 from app.models import User
 from app.services.auth import Principal, principal_for
 
 
 def optional_principal(s: Session) -> Principal | None:
-    """The logged-in user of this browser session (web pages take no bearer tokens)."""
-    user_id = flask_session_user()
-    user = s.get(User, user_id) if user_id is not None else None
-    if user is None or not user.active:
-        return None
-    return principal_for(s, user)
+    """The logged-in user of this browser session (web pages take no bearer tokens); None once the
+    session was ended by logout or timed out."""
+    user = session_user(s)
+    return principal_for(s, user) if user is not None else None
 
 
 class LoginRequired(Exception):
@@ -66,21 +64,12 @@ def public_page(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def log_in(user: User) -> None:
-    _new_session()  # no fixation of an earlier session
-    session["user_id"] = user.id
+def log_in(s: Session, user: User) -> None:
+    begin_session(s, user)  # a new session id: no fixation of an earlier session
 
 
-def log_out() -> None:
-    _new_session()
-
-
-def _new_session() -> None:
-    """Start a fresh session; the chosen language stays."""
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+def log_out(s: Session) -> None:
+    end_session(s)
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

@@ -22,8 +22,10 @@ def test_login_inbox_logout_and_a_wrong_password(browser: Browser) -> None:
 
 def test_case_page_draws_the_diagram_with_state_markers(browser: Browser, live_server: LiveServer) -> None:
     client = live_server.app.test_client()
-    assert client.post("/api/login", json={"username": "gw-s1c1g1", "password": PASSWORD}).status_code == 200
-    resp = client.post("/api/reports", json={"title": "井盖缺失", "grid": "dc-s1-c1-g1", "channel": "grid_patrol"})
+    logged_in = client.post("/api/login", json={"username": "gw-s1c1g1", "password": PASSWORD})
+    assert logged_in.status_code == 200
+    resp = client.post("/api/reports", json={"title": "井盖缺失", "grid": "dc-s1-c1-g1", "channel": "grid_patrol"},
+                       headers={"X-CSRFToken": logged_in.get_json()["csrf_token"]})
     assert resp.status_code == 201, resp.get_json()
     case_id = resp.get_json()["id"]
     browser.login("op-dc")

@@ -424,7 +424,9 @@ def test_login_failures_and_deploys_are_chained_without_a_case(app: Flask, api: 
     with _db(app).sessions() as s:
         before = s.get(AuditChain, "system")
         length = before.length if before else 0
-    resp = api.client.post("/api/tokens", json={"username": "op-dc", "password": "wrong"})
+    # from an address of its own: failures are recorded per address (the first of its hour, then powers of ten)
+    resp = api.client.post("/api/tokens", json={"username": "op-dc", "password": "wrong"},
+                           environ_base={"REMOTE_ADDR": "198.51.100.17"})
     assert resp.status_code == 401
     with _db(app).sessions() as s:
         head = s.get(AuditChain, "system")

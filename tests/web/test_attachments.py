@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from app.models import Attachment, Case, Event
 from app.services import attachments as service
 from app.services.errors import Invalid
-from tests.conftest import PASSWORD, Api
+from tests.conftest import PASSWORD, Api, cookie_logout
 from tests.integration.flow import Flow
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -107,7 +107,7 @@ def test_photo_is_stored_with_thumbnail_event_and_served_to_those_who_see_the_ca
     login(client, "gw-s2c1g1")  # another street's grid worker does not: 404, not 403
     assert client.get(f"/attachments/{row.id}").status_code == 404
     assert client.get(f"/attachments/{row.id}?thumb=1").status_code == 404
-    client.post("/api/logout")
+    cookie_logout(client)
     resp = client.get(f"/attachments/{row.id}")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
 
@@ -174,7 +174,7 @@ def test_who_may_upload(app: Flask, client: FlaskClient, folder: Path, case_id: 
     login(client, "gw-s2c1g1")  # cannot see the case at all
     assert upload(app, client, case_id, (picture(), "a.jpg")).status_code == 404
     assert upload(app, client, 10**12, (picture(), "a.jpg")).status_code == 404
-    client.post("/api/logout")
+    cookie_logout(client)
     resp = upload(app, client, case_id, (picture(), "a.jpg"))
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
     assert state(app, folder, case_id) == before
@@ -192,7 +192,7 @@ def test_tracking_code_serves_public_attachments_only(
     login(client, "op-dc")
     upload(app, client, case_id, (picture(), "internal.jpg"))
     upload(app, client, case_id, (picture(size=(300, 200)), "fixed.jpg"), public="1")
-    client.post("/api/logout")
+    cookie_logout(client)
     with app.extensions["whistle.db"].unit_of_work() as s:
         code = s.get(Case, case_id).tracking_code
         internal, public = s.scalars(select(Attachment).where(Attachment.case_id == case_id).order_by(Attachment.id))

@@ -14,7 +14,7 @@ from app.engine import ElementStates
 from app.models import Case, ProcessVersion
 from app.services import workflow
 from app.settings import ROOT
-from tests.conftest import PASSWORD, Api
+from tests.conftest import PASSWORD, Api, cookie_logout
 from tests.integration.flow import FORMS, Flow
 
 DEPTS = ["dept-cgzf", "dept-hw"]
@@ -108,7 +108,7 @@ def test_diagram_data_is_the_cases_own_version_for_those_who_see_it(
     login(client, "gw-s2c1g1")  # another street: 404, existence does not leak
     assert client.get(f"/cases/{case_id}/diagram.json").status_code == 404
     assert client.get("/cases/999999999/diagram.json").status_code == 404
-    client.post("/api/logout")
+    cookie_logout(client)
     resp = client.get(f"/cases/{case_id}/diagram.json")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
 

@@ -87,6 +87,7 @@ def test_rows_show_case_unit_category_and_a_light_that_turns_red(pages: Pages, a
     assert row["case-number"] in html and "交通运输与市政设施" in html and "城市管理委员会" in html
     try:
         clock.advance(timedelta(days=60))  # far past any working-hour limit
+        pages.login("cgw-staff")  # (and past the session's idle limit: log in again)
         html = text(pages.get("/?task_type=handle_dispatched&overdue=1"))
         assert any(r["case-id"] == str(case_id) and r["light"] == "red" for r in _rows(html))
         assert "超期" in html
