@@ -23,6 +23,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from .bundle import ParsedBundle
 from .clock import engine_time
+from .isolation import IsolatedEnvironment
 from .sandbox import SandboxEnvironment, SandboxError
 from .serializer import (
     SERIALIZER_VERSION,
@@ -109,10 +110,18 @@ class ReplayDivergence(Exception):
 
 
 class ProcessScriptEngine(PythonScriptEngine):
-    """Scripts and expressions run in the sandbox; service tasks can call registered handlers only."""
+    """Scripts and expressions run in the sandbox; service tasks can call registered handlers only.
 
-    def __init__(self, handlers: Mapping[str, Handler], time_limit: float = 1.0) -> None:
-        super().__init__(environment=SandboxEnvironment(time_limit=time_limit))
+    ``isolated`` (the default): the sandbox runs in a child process (app.engine.isolation), so a
+    script that crashes the interpreter or overruns its budget inside one builtin call fails its
+    step instead of killing the worker. ``isolated=False`` runs it in this process (tests, tools).
+    """
+
+    def __init__(self, handlers: Mapping[str, Handler], time_limit: float = 1.0, isolated: bool = True) -> None:
+        environment: SandboxEnvironment | IsolatedEnvironment = (
+            IsolatedEnvironment(time_limit=time_limit) if isolated else SandboxEnvironment(time_limit=time_limit)
+        )
+        super().__init__(environment=environment)
         self.handlers = handlers
 
     def call_service(self, task: Any, operation_name: str = "", operation_params: Any = None, **_: Any) -> str:
