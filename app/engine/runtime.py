@@ -32,6 +32,7 @@ from .serializer import (
     load_state,
     state_projection_hash,
 )
+from .timing import timer_value_problem
 
 # SpiffWorkflow logs every task state change at INFO, and while its loggers' own level is unset it
 # also collects each task's data and walks the whole task tree for those log records, whether or
@@ -123,6 +124,16 @@ class ProcessScriptEngine(PythonScriptEngine):
         )
         super().__init__(environment=environment)
         self.handlers = handlers
+
+    def evaluate(self, task: Any, expression: str, external_context: dict[str, Any] | None = None) -> Any:
+        """As SpiffWorkflow's, and a timer's value is refused when it is absurd (see app.engine.timing)."""
+        value = super().evaluate(task, expression, external_context)
+        definition = getattr(task.task_spec, "event_definition", None)
+        if definition is not None and expression == getattr(definition, "expression", None):
+            problem = timer_value_problem(definition, value)
+            if problem is not None:
+                raise ProcessError(f"task '{task.task_spec.name}': {problem}")
+        return value
 
     def call_service(self, task: Any, operation_name: str = "", operation_params: Any = None, **_: Any) -> str:
         handler = self.handlers.get(operation_name)

@@ -64,6 +64,7 @@ __all__ = [
     "SCRIPT_FILENAME",
     "SandboxEnvironment",
     "SandboxError",
+    "check_source",
 ]
 
 #: File name of every compiled process script; the tracer only watches frames with this name.
@@ -394,6 +395,11 @@ def _compile(source: str, mode: str) -> _Compiled:
     tree = ast.fix_missing_locations(_Transformer(with_lines).visit(tree))
     code = compile(tree, SCRIPT_FILENAME, mode, dont_inherit=True)
     return _Compiled(code, plain, tuple(sorted(_helper_names(code))))
+
+
+def check_source(source: str, mode: str) -> None:
+    """Raise SyntaxError or SandboxError (with the line) if ``source`` cannot run in the sandbox."""
+    _compile(source, mode)
 
 
 # ----------------------------------------------------------------------------------------------
