@@ -68,11 +68,18 @@ def _limit_memory(extra_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _serve(conn: Connection, time_limit: float, extra_globals: dict[str, Any], memory_bytes: int) -> None:
+def _serve(
+    conn: Connection, parent_end: Connection, time_limit: float, extra_globals: dict[str, Any], memory_bytes: int
+) -> None:
+    parent_end.close()  # else the host holds its own pipe open and never sees its worker die
+    parent = os.getppid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, which stops the host
     _limit_memory(memory_bytes)
     env = SandboxEnvironment(time_limit=time_limit, extra_globals=extra_globals)
     while True:
+        while not conn.poll(5.0):
+            if os.getppid() != parent:  # the worker died (another host may hold its pipe end)
+                return
         try:
             mode, source, context, external = conn.recv()
         except EOFError:
@@ -140,7 +147,7 @@ class _Host:
     def __init__(self, time_limit: float, extra_globals: dict[str, Any], memory_bytes: int) -> None:
         self.conn, child_conn = _context.Pipe()
         self.process = _context.Process(
-            target=_serve, args=(child_conn, time_limit, extra_globals, memory_bytes), daemon=True
+            target=_serve, args=(child_conn, self.conn, time_limit, extra_globals, memory_bytes), daemon=True
         )
         self.process.start()
         child_conn.close()
