@@ -6,6 +6,7 @@ slow (tens of ms), so each worker keeps the parsed specs in a cache keyed by the
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import threading
@@ -24,6 +25,9 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
+
+from .sandbox import SandboxError, check_source
+from .timing import timer_value_problem
 
 BUNDLE_SUFFIXES = (".bpmn", ".dmn", ".schema.json")
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -179,10 +183,12 @@ def check_bundle(
     fit the inbox, and service tasks that name registered handlers."""
     bundle = parse_bundle(files, validate=True)
     problems: list[str] = []
+    lines = _ElementLines(files)
     for process_id, (spec, subprocesses) in bundle.specs.items():
         for proc in [spec, *subprocesses.values()]:
             for task_spec in proc.task_specs.values():
                 problems.extend(_check_task_spec(process_id, task_spec, bundle, handler_names))
+                problems.extend(_check_python(proc.file, task_spec, lines))
                 if isinstance(task_spec, UserTask):
                     problems.extend(_check_user_task(process_id, task_spec, roles, stages))
     if problems:
@@ -211,6 +217,59 @@ def _check_task_spec(
     elif form not in bundle.forms:
         problems.append(f"{where}: form '{form}' is missing from the bundle")
     return problems
+
+
+class _ElementLines:
+    """The line of a BPMN element in its file, for error messages (files parsed on first use)."""
+
+    def __init__(self, files: dict[str, str]) -> None:
+        self.files = files
+        self.trees: dict[str, etree._ElementTree] = {}
+
+    def where(self, filename: str, element_id: str) -> str:
+        if filename not in self.trees:
+            self.trees[filename] = _parse_xml(filename, self.files.get(filename, "<x/>"))
+        found = self.trees[filename].getroot().xpath("//*[@id=$id]", id=element_id)
+        line = f" (line {found[0].sourceline})" if found else ""
+        return f"{filename}: {element_id}{line}"
+
+
+def _check_python(filename: str, task_spec: Any, lines: _ElementLines) -> list[str]:
+    """Scripts and timer expressions that could not run: syntax errors, sandbox rules (import ...)."""
+    sources: list[tuple[str, str, str]] = []
+    script = getattr(task_spec, "script", None)
+    if isinstance(script, str):
+        sources.append(("script", script, "exec"))
+    definition = getattr(task_spec, "event_definition", None)
+    if isinstance(definition, TimerEventDefinition) and definition.expression:
+        sources.append(("timer expression", definition.expression, "eval"))
+    problems = []
+    for what, source, mode in sources:
+        problem = _source_problem(source, mode)
+        if problem is None and what == "timer expression":
+            problem = _literal_timer_problem(definition, source)
+        if problem is not None:
+            problems.append(f"{lines.where(filename, task_spec.bpmn_id or task_spec.name)}: {what}: {problem}")
+    return problems
+
+
+def _source_problem(source: str, mode: str) -> str | None:
+    try:
+        check_source(source, mode)
+    except SyntaxError as error:
+        return f"syntax error on line {error.lineno}: {error.msg}"
+    except SandboxError as error:
+        return str(error)
+    return None
+
+
+def _literal_timer_problem(definition: Any, source: str) -> str | None:
+    """A timer given as a constant ('P99999999Y', '2999-01-01T00:00:00Z') is checked at deploy."""
+    try:
+        value = ast.literal_eval(source.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None  # an expression over the case's data: checked when the timer starts
+    return timer_value_problem(definition, value)
 
 
 def _check_timer(where: str, definition: Any) -> str | None:

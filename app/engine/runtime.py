@@ -23,6 +23,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from .bundle import ParsedBundle
 from .clock import engine_time
+from .isolation import IsolatedEnvironment
 from .sandbox import SandboxEnvironment, SandboxError
 from .serializer import (
     SERIALIZER_VERSION,
@@ -31,6 +32,7 @@ from .serializer import (
     load_state,
     state_projection_hash,
 )
+from .timing import timer_value_problem
 
 # SpiffWorkflow logs every task state change at INFO, and while its loggers' own level is unset it
 # also collects each task's data and walks the whole task tree for those log records, whether or
@@ -109,11 +111,29 @@ class ReplayDivergence(Exception):
 
 
 class ProcessScriptEngine(PythonScriptEngine):
-    """Scripts and expressions run in the sandbox; service tasks can call registered handlers only."""
+    """Scripts and expressions run in the sandbox; service tasks can call registered handlers only.
 
-    def __init__(self, handlers: Mapping[str, Handler], time_limit: float = 1.0) -> None:
-        super().__init__(environment=SandboxEnvironment(time_limit=time_limit))
+    ``isolated`` (the default): the sandbox runs in a child process (app.engine.isolation), so a
+    script that crashes the interpreter or overruns its budget inside one builtin call fails its
+    step instead of killing the worker. ``isolated=False`` runs it in this process (tests, tools).
+    """
+
+    def __init__(self, handlers: Mapping[str, Handler], time_limit: float = 1.0, isolated: bool = True) -> None:
+        environment: SandboxEnvironment | IsolatedEnvironment = (
+            IsolatedEnvironment(time_limit=time_limit) if isolated else SandboxEnvironment(time_limit=time_limit)
+        )
+        super().__init__(environment=environment)
         self.handlers = handlers
+
+    def evaluate(self, task: Any, expression: str, external_context: dict[str, Any] | None = None) -> Any:
+        """As SpiffWorkflow's, and a timer's value is refused when it is absurd (see app.engine.timing)."""
+        value = super().evaluate(task, expression, external_context)
+        definition = getattr(task.task_spec, "event_definition", None)
+        if definition is not None and expression == getattr(definition, "expression", None):
+            problem = timer_value_problem(definition, value)
+            if problem is not None:
+                raise ProcessError(f"task '{task.task_spec.name}': {problem}")
+        return value
 
     def call_service(self, task: Any, operation_name: str = "", operation_params: Any = None, **_: Any) -> str:
         handler = self.handlers.get(operation_name)

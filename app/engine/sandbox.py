@@ -21,8 +21,8 @@ parameters are Python. :class:`SandboxEnvironment` runs them for SpiffWorkflow's
   catch its way out of it either.
 * **Size guards** on the cheap memory/CPU bombs: ``range`` is capped, ``+ * ** << %`` (and the
   augmented forms) check result sizes, and so do ``pow``, ``round``, ``sum``, the str/bytes
-  padding/joining/replacing methods, ``list.extend``, ``int.to_bytes``/``from_bytes`` and widths in
-  format specs.
+  padding/joining/replacing methods, ``list.extend``, ``int.to_bytes``/``from_bytes``, f-strings
+  with two or more fields (``f"{s}{s}"``) and widths in format specs.
 * **Deterministic**: no clock, randomness or I/O is reachable.
 * Results that are functions or lazy iterators are refused by ``evaluate`` and dropped from the task
   data by ``execute``: they would otherwise run later, outside the supervision.
@@ -64,6 +64,7 @@ __all__ = [
     "SCRIPT_FILENAME",
     "SandboxEnvironment",
     "SandboxError",
+    "check_source",
 ]
 
 #: File name of every compiled process script; the tracer only watches frames with this name.
@@ -309,8 +310,21 @@ class _Transformer(ast.NodeTransformer):
             return ast.copy_location(_call("__sandbox_attr", [node.value, ast.Constant(node.attr)]), node)
         return node
 
-    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.expr:
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> ast.expr:
+        # f"{s}{s}{s}" builds its result in one C step: with two or more fields, each field is
+        # formatted on its own and the joined length is checked before the join.
         self.generic_visit(node)
+        if sum(isinstance(value, ast.FormattedValue) for value in node.values) < 2:
+            return node
+        parts: list[ast.expr] = [
+            ast.JoinedStr(values=[value]) if isinstance(value, ast.FormattedValue) else value for value in node.values
+        ]
+        return ast.copy_location(_call("__sandbox_fstring", [ast.Tuple(elts=parts, ctx=ast.Load())]), node)
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.expr:
+        node.value = self.visit(node.value)
+        if node.format_spec is not None:  # the spec stays a JoinedStr (not joined by the helper)
+            self.generic_visit(node.format_spec)
         spec = node.format_spec
         if not isinstance(spec, ast.JoinedStr):
             return node
@@ -381,6 +395,11 @@ def _compile(source: str, mode: str) -> _Compiled:
     tree = ast.fix_missing_locations(_Transformer(with_lines).visit(tree))
     code = compile(tree, SCRIPT_FILENAME, mode, dont_inherit=True)
     return _Compiled(code, plain, tuple(sorted(_helper_names(code))))
+
+
+def check_source(source: str, mode: str) -> None:
+    """Raise SyntaxError or SandboxError (with the line) if ``source`` cannot run in the sandbox."""
+    _compile(source, mode)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -494,6 +513,11 @@ def _mod(a: Any, b: Any) -> Any:
 
 def _imod(a: Any, b: Any) -> Any:
     return _mod(a, b)
+
+
+def _fstring(parts: tuple[str, ...]) -> str:
+    _check_length(sum(map(len, parts)), "f-string")
+    return "".join(parts)
 
 
 # str/bytes methods and int.to_bytes whose result size is set by an argument.
@@ -751,6 +775,7 @@ _HELPERS: dict[str, Any] = {
     "__sandbox_imod": _imod,
     "__sandbox_attr": _guarded_attribute,
     "__sandbox_spec": _check_format_spec,
+    "__sandbox_fstring": _fstring,
     "__sandbox_check": _check_supervision,
     _TICK: None,
     "__import__": _internal_import,

@@ -6,6 +6,13 @@ once: on PostgreSQL each step first locks its case row with ``FOR UPDATE SKIP LO
 scheduler skips to the next case); on both databases the step then claims the timer row with one
 conditional UPDATE (``status = 'waiting'``), so a timer another scheduler has just fired is left
 alone. A scheduler killed mid-step holds nothing: its transaction rolls back and the lock goes.
+
+Crash safety: every attempt is counted in a transaction of its own, committed BEFORE the step
+runs. A step that kills its process (a crash, the OOM killer, a kill -9) rolls back its own work
+but not its attempt, so the timer is retried after a back-off and, after ``MAX_ATTEMPTS`` attempts
+that did not finish, becomes an incident instead of a crash loop that stops every timer. A timer
+tried before is fired alone (one case per transaction), never in a batch with others, so a
+crashing case cannot use up the attempts of the cases that would have been fired with it.
 """
 
 from __future__ import annotations
@@ -60,56 +67,141 @@ def fire_due(db: Database, limit: int | None = None) -> Firing:
     return result
 
 
+class _BatchFailed(Exception):
+    """A batch step failed; nothing of it was committed and its attempts were given back."""
+
+    def __init__(self, cases: int) -> None:
+        super().__init__(f"a batch of {cases} cases failed")
+        self.cases = cases
+
+
 def _fire_next_locked(db: Database, result: Firing) -> bool:
-    """PostgreSQL: lock the cases of the next due timers that no other scheduler holds (up to
-    BATCH cases, one commit) and fire them. First all together, written by one flush; if any step
-    fails, that transaction is rolled back whole and the next batch is fired case by case, each in
-    a savepoint of its own, so the failure is recorded and the other cases still fire."""
+    """PostgreSQL: fire a batch of timers never tried before, all together; if any step of the
+    batch fails, fire those cases again one per transaction, so the failure is recorded and the
+    other cases still fire. Timers tried before (a failure, or a process that died) fire alone."""
     try:
-        return _fire_locked_batch(db, result, isolated=False)
-    except Exception:  # nothing of the batch was committed; the isolated round records what fails
-        return _fire_locked_batch(db, result, isolated=True)
+        if _fire_locked_batch(db, result):
+            return True
+    except _BatchFailed as failed:
+        for _ in range(failed.cases):
+            _fire_locked_one(db, result)
+        return True
+    return _fire_locked_one(db, result)
 
 
-def _fire_locked_batch(db: Database, result: Firing, isolated: bool) -> bool:
+def _due_locked(session: Session, result: Firing, now: datetime, limit: int, fresh: bool) -> list[Any]:
+    """(timer id, case) of the next due timers whose case no other scheduler holds, cases locked."""
+    query = (
+        select(Timer.id, Case).join(Case, Case.id == Timer.case_id)
+        .where(Timer.status == "waiting", Timer.fire_at < now, Timer.id.not_in(result.skipped or [0]))
+        .order_by(Timer.fire_at).limit(limit).options(undefer(Case.state))
+        .with_for_update(of=Case, skip_locked=True)
+    )
+    if fresh:
+        query = query.where(Timer.attempts == 0)
+    return list(session.execute(query).all())
+
+
+def _claims(session: Session, locked: list[Any], now: datetime) -> list[tuple[Case, list[Timer], workflow.OpenRows]]:
+    """The claim: per locked case, its listed timers still waiting now that it is locked (not just
+    fired by another scheduler), with the case's open rows (read under the lock)."""
+    listed = {timer_id for timer_id, _ in locked}
+    cases = {case.id: case for _, case in locked}
+    open_rows = _open_rows(session, list(cases))
+    claims = []
+    for case in cases.values():
+        rows = open_rows[case.id]
+        claimed = [timer for timer in rows.timers if timer.id in listed and timer.fire_at < now]
+        if claimed:
+            claims.append((case, claimed, rows))
+    return claims
+
+
+def _fire_locked_batch(db: Database, result: Firing) -> bool:
+    """Up to BATCH locked cases whose due timers were never tried: their attempts are committed
+    first (a separate transaction), then all are fired and written by one flush and one commit."""
     now = clock.now()
-    fired = 0
-    fired_cases: list[Case] = []
-    failures: list[tuple[int, Exception]] = []
-    with db.unit_of_work() as session:
-        locked = session.execute(
-            select(Timer.id, Case).join(Case, Case.id == Timer.case_id)
-            .where(Timer.status == "waiting", Timer.fire_at < now, Timer.id.not_in(result.skipped or [0]))
-            .order_by(Timer.fire_at).limit(BATCH).options(undefer(Case.state))
-            .with_for_update(of=Case, skip_locked=True)
-        ).all()
-        listed = {timer_id for timer_id, _ in locked}
-        cases = {case.id: case for _, case in locked}
-        open_rows = _open_rows(session, list(cases))  # read under the locks: sees every step committed before
-        for case in cases.values():
-            rows = open_rows[case.id]
-            # The claim: a listed timer still waiting now that the case is locked (not just fired by another).
-            claimed = [timer for timer in rows.timers if timer.id in listed and timer.fire_at < now]
-            if not claimed:
-                continue
-            if not isolated:
+    claims: list[tuple[Case, list[Timer], workflow.OpenRows]] = []
+    timer_ids: list[int] = []
+    try:
+        with db.unit_of_work() as session:
+            locked = _due_locked(session, result, now, BATCH, fresh=True)
+            claims = _claims(session, locked, now)
+            timer_ids = [timer.id for _, claimed, _ in claims for timer in claimed]
+            _count_attempts(db, timer_ids, now, lease=False)
+            for case, claimed, rows in claims:
                 _fire_case(session, case, claimed, rows, flush=False)
-                fired_cases.append(case)
+            _write_cases(session, [case for case, _, _ in claims])
+    except Exception as exc:  # nothing of the batch was committed: each case is fired alone next
+        _give_back_attempts(db, timer_ids)
+        raise _BatchFailed(len(claims) or BATCH) from exc
+    result.fired += len(claims)
+    return bool(locked)
+
+
+def _fire_locked_one(db: Database, result: Firing) -> bool:
+    """One locked case with a due timer, in a transaction of its own, its attempt committed first."""
+    now = clock.now()
+    claimed_ids: list[int] = []
+    outcome: Exception | None = None
+    with db.unit_of_work() as session:
+        locked = _due_locked(session, result, now, 1, fresh=False)
+        for case, claimed, rows in _claims(session, locked, now):
+            if _give_up(session, case, claimed, result):
                 continue
+            claimed_ids = [timer.id for timer in claimed]
+            _count_attempts(db, claimed_ids, now, lease=True)
             try:
                 with session.begin_nested():
                     _fire_case(session, case, claimed, rows, flush=True)
-                    fired += 1
-            except (Conflict, StaleDataError):
-                result.skipped.update(timer.id for timer in claimed)  # a person acted meanwhile: next round
-            except Exception as exc:  # any failure of a step is recorded, never lost
-                failures.extend((timer.id, exc) for timer in claimed)
-        _write_cases(session, fired_cases)
-        fired += len(fired_cases)
-    result.fired += fired
-    for timer_id, exc in failures:
-        _record_failure(db, timer_id, exc, result)
+                result.fired += 1
+            except Exception as exc:  # recorded below, once this transaction has ended
+                outcome = exc
+    if isinstance(outcome, Conflict | StaleDataError):  # a person acted meanwhile: next round
+        _give_back_attempts(db, claimed_ids)
+        result.skipped.update(claimed_ids)
+    elif outcome is not None:  # any failure of a step is recorded, never lost
+        for timer_id in claimed_ids:
+            _record_failure(db, timer_id, outcome, result)
     return bool(locked)
+
+
+def _count_attempts(db: Database, timer_ids: list[int], now: datetime, lease: bool) -> None:
+    """Count an attempt for each timer, committed now, before its step runs. With ``lease`` the
+    timer is also put off by the back-off: if the step kills its process, the retry waits."""
+    if not timer_ids:
+        return
+    with db.unit_of_work() as session:
+        for timer in session.scalars(select(Timer).where(Timer.id.in_(timer_ids), Timer.status == "waiting")):
+            timer.attempts += 1
+            if lease:
+                timer.fire_at = max(timer.fire_at, now + backoff(timer.attempts))
+
+
+def _give_back_attempts(db: Database, timer_ids: list[int]) -> None:
+    """The step did not fail on its own account (a batch-mate failed, a person acted meanwhile)."""
+    if not timer_ids:
+        return
+    with db.unit_of_work() as session:
+        session.execute(
+            update(Timer).where(Timer.id.in_(timer_ids), Timer.status == "waiting", Timer.attempts > 0)
+            .values(attempts=Timer.attempts - 1).execution_options(synchronize_session=False)
+        )
+
+
+def _give_up(session: Session, case: Case, claimed: list[Timer], result: Firing) -> bool:
+    """A timer whose attempts are used up without a recorded failure: its steps never finished
+    (the process running them died). It becomes an incident instead of being run again."""
+    spent = [timer for timer in claimed if timer.attempts >= MAX_ATTEMPTS]
+    for timer in spent:
+        error = (f"the step firing this timer did not finish in {timer.attempts} attempts (the process "
+                 "running it died: a crash, a kill or out of memory)")
+        if timer.last_error:
+            error += f"; last recorded error: {timer.last_error}"
+        _open_incident(session, timer, case, error[:2000])
+        result.failed += 1
+        result.skipped.add(timer.id)
+    return bool(spent)
 
 
 def _write_cases(session: Session, cases: list[Case]) -> None:
@@ -146,8 +238,6 @@ def _open_rows(session: Session, case_ids: list[int]) -> dict[int, workflow.Open
 
 
 def _fire_case(session: Session, case: Case, claimed: list[Timer], rows: workflow.OpenRows, flush: bool) -> None:
-    for timer in claimed:
-        timer.attempts += 1
     workflow.fire_timers(session, case, rows, flush)
     for timer in claimed:
         if timer.status == "waiting":
@@ -155,7 +245,8 @@ def _fire_case(session: Session, case: Case, claimed: list[Timer], rows: workflo
 
 
 def _fire_batch(db: Database, result: Firing) -> bool:
-    """SQLite: list due timers, then fire each in its own transaction after claiming it."""
+    """SQLite: list due timers, then fire each in its own transaction after claiming it (the claim
+    counts the attempt and is committed first, in a transaction of its own)."""
     now = clock.now()
     with db.unit_of_work() as session:
         rows = session.execute(
@@ -164,36 +255,50 @@ def _fire_batch(db: Database, result: Firing) -> bool:
             .order_by(Timer.fire_at).limit(100)
         ).all()
     for row in rows:
+        if not _claim(db, row.id, row.case_id, now, result):
+            continue
         try:
             with db.unit_of_work() as session:
-                if _fire_claimed(session, row.id, row.case_id, now):
-                    result.fired += 1
+                _fire_claimed(session, row.id, row.case_id)
+                result.fired += 1
         except (Conflict, StaleDataError):
+            _give_back_attempts(db, [row.id])
             result.skipped.add(row.id)
         except Exception as exc:  # any failure of a step is recorded, never lost
             _record_failure(db, row.id, exc, result)
     return bool(rows)
 
 
-def _fire_claimed(session: Session, timer_id: int, case_id: int, now: datetime) -> bool:
-    claimed = session.execute(
-        update(Timer).where(Timer.id == timer_id, Timer.status == "waiting", Timer.fire_at < now)
-        .values(attempts=Timer.attempts + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not claimed:
-        return False  # another scheduler fired it (with the rest of its case) a moment ago
+def _claim(db: Database, timer_id: int, case_id: int, now: datetime, result: Firing) -> bool:
+    """Claim a due timer and count its attempt, committed: False if another scheduler fired it
+    meanwhile or its attempts are used up (then it becomes an incident)."""
+    with db.unit_of_work() as session:
+        timer = session.get(Timer, timer_id)
+        if timer is None or timer.status != "waiting" or not timer.fire_at < now:
+            return False  # another scheduler fired it (with the rest of its case) a moment ago
+        case = session.get(Case, case_id)
+        assert case is not None
+        if _give_up(session, case, [timer], result):
+            return False
+        claimed = session.execute(
+            update(Timer).where(Timer.id == timer_id, Timer.status == "waiting", Timer.attempts == timer.attempts)
+            .values(attempts=timer.attempts + 1, fire_at=max(timer.fire_at, now + backoff(timer.attempts + 1)))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    return bool(claimed)
+
+
+def _fire_claimed(session: Session, timer_id: int, case_id: int) -> None:
     case = session.get(Case, case_id, options=[undefer(Case.state)])
     assert case is not None
     workflow.fire_timers(session, case)
     timer = session.get(Timer, timer_id)  # loaded by the step already: no query
     if timer is None or timer.status == "waiting":
         raise TimerNotFired(f"timer {timer_id} of case {case.number} is due but the engine did not fire it")
-    return True
 
 
 def _record_failure(db: Database, timer_id: int, exc: Exception, result: Firing) -> None:
-    """A failed step changed nothing; count the attempt, back off, or open an incident."""
+    """A failed step changed nothing; its attempt was counted before it ran: back off, or open an incident."""
     result.failed += 1
     result.skipped.add(timer_id)
     error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -202,21 +307,23 @@ def _record_failure(db: Database, timer_id: int, exc: Exception, result: Firing)
         timer = session.get(Timer, timer_id)
         if timer is None or timer.status != "waiting":
             return
-        now = clock.now()
-        timer.attempts += 1
         timer.last_error = error
         if timer.attempts < MAX_ATTEMPTS:
-            timer.fire_at = now + backoff(timer.attempts)
+            timer.fire_at = clock.now() + backoff(timer.attempts)
             return
-        timer.status = "failed"
-        incident = Incident(timer_id=timer.id, case_id=timer.case_id, error=error, attempts=timer.attempts,
-                            status="open", created_at=now)
-        session.add(incident)
-        session.flush()
-        case = session.get(Case, timer.case_id)
-        workflow.record_event(session, case, "incident_opened", None, data={
-            "incident": incident.id, "timer": timer.name, "due_at": timer.due_at.isoformat(), "error": error,
-        })
+        _open_incident(session, timer, session.get(Case, timer.case_id), error)
+
+
+def _open_incident(session: Session, timer: Timer, case: Case | None, error: str) -> None:
+    now = clock.now()
+    timer.status, timer.last_error = "failed", error
+    incident = Incident(timer_id=timer.id, case_id=timer.case_id, error=error, attempts=timer.attempts,
+                        status="open", created_at=now)
+    session.add(incident)
+    session.flush()
+    workflow.record_event(session, case, "incident_opened", None, data={
+        "incident": incident.id, "timer": timer.name, "due_at": timer.due_at.isoformat(), "error": error,
+    })
 
 
 # ------------------------------------------------------------------------------ admin: incidents

@@ -10,7 +10,8 @@ import pytest
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 
 from app.engine import Instance, ProcessError, ProcessScriptEngine, parse_bundle
-from app.engine.sandbox import SandboxEnvironment, SandboxError
+from app.engine.isolation import IsolatedEnvironment
+from app.engine.sandbox import SandboxError
 
 BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -56,7 +57,7 @@ def _complete(instance: Instance) -> None:
 
 def test_a_reloaded_instance_runs_scripts_in_the_sandbox() -> None:
     instance = _instance("n = n + answer")
-    assert isinstance(instance.workflow.script_engine.environment, SandboxEnvironment)
+    assert isinstance(instance.workflow.script_engine.environment, IsolatedEnvironment)  # sandbox in a child
     _complete(instance)
     assert instance.completed and instance.data["n"] == 3
 

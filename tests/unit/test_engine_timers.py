@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime
 
 import pytest
 
 from app.engine import BundleError, Instance, ProcessScriptEngine, check_bundle, parse_bundle
+from app.settings import ROOT
 
 BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -92,3 +95,47 @@ def test_deploy_accepts_date_and_duration_timers() -> None:
 def test_deploy_refuses_timers_the_scheduler_cannot_fire(definition: str, message: str) -> None:
     with pytest.raises(BundleError, match=message):
         check_bundle(_bundle_with_timer(definition), set(), {"platform_operator"}, {"handling"})
+
+
+@pytest.mark.parametrize(("definition", "script", "message"), [
+    ("<bpmn:timeDuration>'P99999999Y'</bpmn:timeDuration>", "late = True",
+     r"p.bpmn: late \(line 14\): timer expression: timer duration 'P99999999Y' is longer than 100 years"),
+    ("<bpmn:timeDate>'2999-01-01T00:00:00+00:00'</bpmn:timeDate>", "late = True",
+     "timer date '2999-01-01T00:00:00[+]00:00' is more than 100 years from now"),
+    ("<bpmn:timeDuration>'PT4X'</bpmn:timeDuration>", "late = True", "is not an ISO 8601 duration"),
+    ("<bpmn:timeDate>deadline</bpmn:timeDate>", "import os",
+     r"p.bpmn: mark \(line 18\): script: import is not allowed in process scripts \(line 1\)"),
+    ("<bpmn:timeDate>deadline</bpmn:timeDate>", "late = True\nlate = (",
+     r"p.bpmn: mark \(line 18\): script: syntax error on line 2"),
+    ("<bpmn:timeDate>__import__('os')</bpmn:timeDate>", "late = True", "timer expression: access to '__import__'"),
+])
+def test_deploy_refuses_absurd_timers_and_scripts_that_cannot_run(definition: str, script: str, message: str) -> None:
+    files = _bundle_with_timer(definition)
+    files["p.bpmn"] = files["p.bpmn"].replace("<bpmn:script>late = True</bpmn:script>",
+                                              f"<bpmn:script>{script}</bpmn:script>")
+    with pytest.raises(BundleError, match=message):
+        check_bundle(files, set(), {"platform_operator"}, {"handling"})
+
+
+_ABSURD_DURATION = """
+from datetime import datetime
+from tests.unit.test_engine_timers import _bundle_with_timer
+from app.engine import Instance, ProcessError, ProcessScriptEngine, parse_bundle
+
+bundle = parse_bundle(_bundle_with_timer("<bpmn:timeDuration>wait</bpmn:timeDuration>"))
+instance = Instance.start(bundle, "p", {"wait": "P99999999Y"}, ProcessScriptEngine({}))
+try:
+    instance.advance(None, datetime(2030, 1, 1))
+    print("no error")
+except ProcessError as error:
+    print(error)
+"""
+
+
+def test_an_absurd_duration_from_the_data_fails_the_step_instead_of_spinning() -> None:
+    # Before: SpiffWorkflow added 1.2 billion months one by one, for hours (run in a subprocess
+    # with a timeout, so the old behaviour fails this test instead of hanging it).
+    run = subprocess.run([sys.executable, "-c", _ABSURD_DURATION], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "task 'late': timer duration 'P99999999Y' is longer than 100 years"

@@ -172,6 +172,18 @@ def test_doubling_loop_hits_the_size_limit(env: SandboxEnvironment) -> None:
             env.execute(script, {})
 
 
+def test_f_strings_are_size_guarded(env: SandboxEnvironment) -> None:
+    # Issue 11: three f"{s}{s}..." from 1 MB built 2.56 GB in 21 s against a 1 s budget.
+    script = "s = 'x' * 1000000\nfor i in range(3):\n    s = f'{s}{s}{s}{s}{s}{s}{s}{s}{s}{s}'"
+    started = time.process_time()
+    with pytest.raises(SandboxError, match="f-string would exceed the sandbox limit"):
+        env.execute(script, {})
+    assert time.process_time() - started < LIMIT
+    data: dict[str, Any] = {"n": 3, "name": "王"}
+    env.execute("a = f'{name}-{n:>4}-{n!r}{{x}}'\nb = f'{f\"{n}{n}\"}{name:{n}}'", data)
+    assert (data["a"], data["b"]) == ("王-   3-3{x}", "33王  ")
+
+
 # --------------------------------------------------------------------------------------------
 # Runaway scripts are stopped
 # --------------------------------------------------------------------------------------------
