@@ -20,6 +20,7 @@ import pytest
 from flask import Flask
 
 from app import create_app
+from app.assessment.indicators import DEPARTMENT_INDICATORS, UNIT_INDICATORS
 from app.cli import run_migrations
 from app.db import Database
 from app.services import clock
@@ -164,3 +165,9 @@ def test_a_department_sees_only_its_own_figures_and_bad_periods_are_refused(asse
                          ("start=2026-05-01&end=2026-04-01", "end")):
         answer = _get(assessed, "sec-dc", f"/api/assessment/departments?{query}")
         assert answer.status_code == 422 and field in answer.get_json()["fields"], (query, answer.get_json())
+
+
+def test_the_docs_give_every_indicator_with_its_formula() -> None:
+    text = (ROOT / "docs" / "assessment.md").read_text(encoding="utf-8")
+    for indicator in (*DEPARTMENT_INDICATORS, *UNIT_INDICATORS):
+        assert f"| `{indicator.code}` | {indicator.zh} | {indicator.en} | {indicator.formula_zh} |" in text, indicator
