@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,22 +63,35 @@ def _fresh_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> I
         yield url
 
 
-@pytest.fixture(scope="session")
-def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+def _demo_app(database_url: str, folder: Path) -> Flask:
+    """The app on a migrated database with the demo district and the processes/ bundle deployed."""
     run_migrations(database_url)
-    uploads = tmp_path_factory.mktemp("uploads")
-    application = create_app(Settings(database_url=database_url, testing=True, upload_dir=uploads,
-                                      anchor_path=tmp_path_factory.mktemp("anchors") / "anchors.jsonl",
-                                      **ROOMY_LIMITS))
-    db = application.extensions["whistle.db"]
-    with db.unit_of_work() as session:
+    application = create_app(Settings(database_url=database_url, testing=True, upload_dir=folder / "uploads",
+                                      anchor_path=folder / "anchors.jsonl", **ROOMY_LIMITS))
+    with application.extensions["whistle.db"].unit_of_work() as session:
         load_organisation(session, ROOT / "config" / "demo_org.yaml")
         deploy_directory(session, ROOT / "processes", "tests")
+    return application
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    application = _demo_app(database_url, tmp_path_factory.mktemp("app"))
+    db = application.extensions["whistle.db"]
     yield application
     try:
         _every_case_replays(db)
     finally:
         db.dispose()
+
+
+@pytest.fixture()
+def own_app(empty_database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The same set-up on a database of its own: for tests whose figures must not see the session
+    database's cases, or that tamper with the record."""
+    application = _demo_app(empty_database_url, tmp_path)
+    yield application
+    application.extensions["whistle.db"].dispose()
 
 
 def _every_case_replays(db: Any) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -34,16 +33,8 @@ from tests.integration.test_audit import _raw  # the superuser's connection: tri
 
 
 @pytest.fixture()
-def own(empty_database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    run_migrations(empty_database_url)
-    app = create_app(Settings(database_url=empty_database_url, testing=True, upload_dir=tmp_path / "uploads",
-                              anchor_path=tmp_path / "anchors.jsonl"))
-    db = app.extensions["whistle.db"]
-    with db.unit_of_work() as session:
-        load_organisation(session, ROOT / "config" / "demo_org.yaml")
-        deploy_directory(session, ROOT / "processes", "tests")
-    yield app
-    db.dispose()
+def own(own_app: Flask) -> Flask:
+    return own_app
 
 
 @pytest.fixture()

@@ -19,15 +19,11 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app import create_app
 from app.assessment.indicators import DEPARTMENT_INDICATORS, UNIT_INDICATORS
-from app.cli import run_migrations
 from app.db import Database
 from app.services import clock
-from app.services.org import load_organisation
-from app.services.processes import deploy_directory
 from app.services.scenarios import play_step, report_case
-from app.settings import ROOT, Settings
+from app.settings import ROOT
 from tests.conftest import PASSWORD
 
 LATE = timedelta(days=3)
@@ -70,13 +66,8 @@ def _whistle_to_the_end(db: Database, case_id: int, satisfaction: str, cgzf: tup
 
 
 @pytest.fixture()
-def assessed(empty_database_url: str) -> Iterator[Flask]:
-    run_migrations(empty_database_url)
-    application = create_app(Settings(database_url=empty_database_url, testing=True))
-    db = application.extensions["whistle.db"]
-    with db.unit_of_work() as session:
-        load_organisation(session, ROOT / "config" / "demo_org.yaml")
-        deploy_directory(session, ROOT / "processes", "tests")
+def assessed(own_app: Flask) -> Iterator[Flask]:
+    db = own_app.extensions["whistle.db"]
     case_c, _ = report_case(db, "grid_worker", {"title": "路灯不亮", "grid": "dc-s1-c1-g2", "channel": "app_photo"})
     for step in ({"task": "triage", "form": {"grade": 2, "matter": "streetlight_broken"}},
                  {"task": "handle_dispatched", "form": {"action": "returned", "reason": "不属于本部门职责"}},
@@ -95,10 +86,9 @@ def assessed(empty_database_url: str) -> Iterator[Flask]:
     try:
         play_step(db, case_b, {"task": "report_in", "unit": "dept-hw", "form": REPORT_IN})
         _whistle_to_the_end(db, case_b, "basically_satisfied", (4, 4, 4, 4), (2, 2, 2, 2), rework=True)
-        yield application
+        yield own_app
     finally:
         clock.advance(-LATE)
-        db.dispose()
 
 
 def _get(app: Flask, user: str, path: str) -> Any:

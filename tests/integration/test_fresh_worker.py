@@ -10,39 +10,26 @@ department's output is kept and every case replays with zero divergence.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from app import create_app
-from app.cli import run_migrations
 from app.db import Database
 from app.engine import bundle as bundle_cache
 from app.models import Case, Task
 from app.services import processes, tasks, workflow
-from app.services.org import load_organisation
-from app.services.processes import deploy_directory
 from app.services.replay import replay_all
 from app.services.simulate import OPEN_WORK, SCENARIOS, Scenario, Simulator, leave_open_work
-from app.settings import ROOT, Settings
 
 # Multi-instance outputs, one entry per summoned department when the stage has run.
 PER_DEPARTMENT = ("report_in_results", "handled_actions", "evaluation_results")
 
 
 @pytest.fixture()
-def fresh_db(empty_database_url: str) -> Iterator[Database]:
-    run_migrations(empty_database_url)
-    application: Flask = create_app(Settings(database_url=empty_database_url, testing=True))
-    db = application.extensions["whistle.db"]
-    with db.unit_of_work() as session:
-        load_organisation(session, ROOT / "config" / "demo_org.yaml")
-        deploy_directory(session, ROOT / "processes", "tests")
-    yield db
-    db.dispose()
+def fresh_db(own_app: Flask) -> Database:
+    return own_app.extensions["whistle.db"]
 
 
 def _fresh_worker() -> None:
