@@ -111,15 +111,20 @@ def _replay(session: Session, case: Case, events: list[Event], result: ReplayRes
                 raise _Diverged(version, step[0].seq, "the step changed the process but saved no state")
             continue  # a claim, assignment or give-back: the engine state did not change
         result.step_times.append(step_time(step).isoformat())
-        instance = _run_step(bundle, instance, version, step, mapped)
+        instance = _run_step(bundle, instance, version, step, mapped, int(saved.data.get("prune") or 0))
         result.engine_steps += 1
         replayed = instance.projection_hash()
         if replayed != saved.data.get("projection_hash"):
             detail = _first_difference(session, case.id, version, instance.dump()[0])
             recorded = str(saved.data.get("projection_hash"))
-            raise _Diverged(version, saved.seq, "the replayed state differs from the recorded one "
+            raise _Diverged(version, saved.seq, f"the replayed state{_after(step)} differs from the recorded one "
                                                 f"(projection {replayed[:12]}… ≠ {recorded[:12]}…){detail}")
         _map_ready(instance, version, step, mapped)
+
+
+def _after(step: list[Event]) -> str:
+    completed = next((e for e in step if e.type == "task_completed"), None)
+    return f" after task '{completed.data.get('task')}'" if completed is not None else ""
 
 
 def step_time(step: list[Event]) -> datetime:
@@ -135,7 +140,7 @@ def step_time(step: list[Event]) -> datetime:
 
 
 def _run_step(bundle: Any, instance: Instance | None, version: int, step: list[Event],
-              mapped: dict[str, str]) -> Instance:
+              mapped: dict[str, str], prune_rule: int) -> Instance:
     calls = RecordedCalls([(e.data.get("task"), e.data.get("handler"), e.data.get("params"), e.data.get("result"))
                            for e in step if e.type == "handler_called"])
     started = next((e for e in step if e.type == "process_started"), None)
@@ -144,7 +149,7 @@ def _run_step(bundle: Any, instance: Instance | None, version: int, step: list[E
     try:
         if started is not None:
             instance = Instance.start(bundle, started.data["process"], started.data["data"], script_engine())
-            instance.advance(None, now, calls)
+            instance.advance(None, now, calls, prune_rule)
         elif instance is None:
             raise _Diverged(version, step[0].seq, "the record does not start with a process_started event")
         elif completed is not None:
@@ -152,9 +157,9 @@ def _run_step(bundle: Any, instance: Instance | None, version: int, step: list[E
             if recorded_id not in mapped:
                 raise _Diverged(version, completed.seq,
                                 f"task '{completed.data.get('task')}' ({recorded_id}) was never ready in the replay")
-            instance.complete(mapped[recorded_id], completed.data.get("form") or {}, None, now, calls)
+            instance.complete(mapped[recorded_id], completed.data.get("form") or {}, None, now, calls, prune_rule)
         else:
-            instance.advance(None, now, calls)
+            instance.advance(None, now, calls, prune_rule)
     except ProcessError as exc:
         cause = exc.cause if isinstance(exc.cause, ReplayDivergence) else exc
         raise _Diverged(version, (completed or step[0]).seq, f"the replay failed: {cause}") from exc
@@ -187,12 +192,26 @@ def _first_difference(session: Session, case_id: int, version: int, state: str) 
     (mine, my_data), (theirs, their_data) = projection(state), projection(zlib.decompress(snap.state).decode())
     for index, (a, b) in enumerate(zip(mine, theirs, strict=False)):
         if a != b:
-            return f"; first difference at task #{index} '{b[1]}': recorded {_short(b[2:])}, replayed {_short(a[2:])}"
+            recorded, replayed = _differing(b, a)
+            return (f"; first difference at task #{index} '{b[1]}': recorded {_short(recorded)}, "
+                    f"replayed {_short(replayed)}")
     if len(mine) != len(theirs):
         return f"; the replay has {len(mine)} tasks, the record {len(theirs)}"
     if my_data != their_data:
         return "; the workflow data differ"
     return ""
+
+
+def _differing(recorded: list[Any], replayed: list[Any]) -> tuple[Any, Any]:
+    """The parts of two projected tasks ``[depth, element, state, triggered, data, delta]`` that
+    differ: state and flags, else only the data keys that differ (a task can carry the whole case
+    data, e.g. the first one kept when finished iterations were pruned)."""
+    if recorded[:4] != replayed[:4]:
+        return recorded[1:4], replayed[1:4]
+    mine: dict[str, Any] = {**recorded[4], **recorded[5]["updates"], "(deleted)": recorded[5]["deletions"]}
+    theirs: dict[str, Any] = {**replayed[4], **replayed[5]["updates"], "(deleted)": replayed[5]["deletions"]}
+    keys = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+    return {k: mine.get(k) for k in keys}, {k: theirs.get(k) for k in keys}
 
 
 def _short(value: Any) -> str:
