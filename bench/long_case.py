@@ -1,6 +1,7 @@
 """Long cases (issue 18): one case looped again and again; step cost, state size and history page per 10 loops.
 
-``python -m bench.long_case [--returns 100] [--reworks 0] [--review-returns 50] [--pg] [--database-url URL]``
+``python -m bench.long_case [--returns 100] [--reworks 0] [--review-returns 50] [--pg] [--database-url URL]
+[--prune-rule 0] [--recursion-limit N]``
 
 On a fresh database (migrations, the demo organisation, ``processes/``) one grade-2 case is filed
 and driven through the real services (each step its own unit of work, as through the API):
@@ -15,6 +16,10 @@ Every 10 loops it prints the mean wall time of the loop's steps, the engine stat
 and compressed snapshot) and tree depth, and the history page's service time at the last step
 (``audit.history`` + ``audit.state_at``). At the end: ``replay`` and ``verify`` of the case.
 The figures are what to compare between lines: flat means a case can loop as often as it must.
+
+``--prune-rule 0`` records the case as before pruning existed (app/engine/prune.py), to compare
+in one run; with it the engine passes Python's recursion limit after ~90 send-backs unless
+``--recursion-limit`` raises it (the "raise limits" option of the issue).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from app.cli import run_migrations
 from app.db import Database, temporary_postgres_database
 from app.models import Case, Task, User
 from app.services import audit, tasks
+from app.services import workflow as workflow_service
 from app.services.auth import Principal, principal_for, users_holding
 from app.services.cases import file_report
 from app.services.org import load_organisation
@@ -199,9 +205,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--review-returns", type=int, default=50)
     parser.add_argument("--database-url")
     parser.add_argument("--pg", action="store_true", help="a fresh PostgreSQL database instead of SQLite")
+    parser.add_argument("--prune-rule", type=int, default=workflow_service.PRUNE_RULE,
+                        help="the pruning rule steps run with (0: none, as before issue 18)")
+    parser.add_argument("--recursion-limit", type=int, help="raise Python's recursion limit to this")
     args = parser.parse_args(argv)
+    workflow_service.PRUNE_RULE = args.prune_rule
+    if args.recursion_limit:
+        sys.setrecursionlimit(args.recursion_limit)
     with tempfile.TemporaryDirectory() as tmp, _database(args.database_url, args.pg, Path(tmp)) as url:
-        print(f"database: {url.split('@')[-1]}")
+        print(f"database: {url.split('@')[-1]}, pruning rule {args.prune_rule}, recursion limit "
+              f"{sys.getrecursionlimit()}")
         run_backend(url, args.returns, args.reworks, args.review_returns)
     return 0
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import TerminateEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
@@ -58,7 +59,15 @@ def prune(workflow: BpmnWorkflow, rule: int) -> int:
     for sub in workflow.get_active_subprocesses():
         if sub.parent_task_id in workflow.subprocesses:  # not dropped with an outer iteration
             dropped += _prune_tree(workflow, sub)
+    _drop_terminations(workflow)
     return dropped
+
+
+def _drop_terminations(workflow: BpmnWorkflow) -> None:
+    """Each subprocess ending in a terminate end event (a supervised task's, once per loop) leaves
+    that event in the workflow's outbox of events nobody inside caught; nothing reads them here."""
+    workflow.bpmn_events = [event for event in workflow.bpmn_events
+                            if not isinstance(event.event_definition, TerminateEventDefinition)]
 
 
 def _prune_tree(top: BpmnWorkflow, tree: Any) -> int:
