@@ -362,7 +362,8 @@ def anchor(path: Path | None, list_only: bool) -> None:
 @click.option("--case", "case_id", type=int, help="replay one case")
 @click.option("--all", "all_cases", is_flag=True, help="replay every case (the default)")
 def replay(case_id: int | None, all_cases: bool) -> None:
-    """Re-run cases from their record; exit code 1 and the first divergence when one diverges."""
+    """Re-run cases from their record; exit code 1 and the first divergence when one diverges,
+    2 and the error when a replay could not run (not a divergence)."""
     from app.models import Case
     from app.services.replay import replay_all
 
@@ -371,10 +372,17 @@ def replay(case_id: int | None, all_cases: bool) -> None:
         if ids is not None and session.get(Case, ids[0]) is None:
             _fail(f"case {ids[0]} not found")
         results = replay_all(session, ids)
-    diverged = [r for r in results if not r.ok]
+    diverged = [r for r in results if r.divergence is not None]
+    failed = [r for r in results if r.error is not None]
     for result in diverged:
         click.echo(f"DIVERGED {result.line()}", err=True)
+    for result in failed:
+        click.echo(f"ERROR {result.line()}", err=True)
     steps = sum(r.engine_steps for r in results)
-    click.echo(f"{len(results) - len(diverged)} of {len(results)} cases replayed without divergence ({steps} steps)")
+    ok = len(results) - len(diverged) - len(failed)
+    click.echo(f"{ok} of {len(results)} cases replayed without divergence ({steps} steps)"
+               + (f"; {len(failed)} could not be replayed (errors, not divergences)" if failed else ""))
     if diverged:
         sys.exit(1)
+    if failed:
+        sys.exit(2)

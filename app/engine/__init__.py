@@ -16,6 +16,7 @@ from .bundle import (
 )
 from .clock import engine_time
 from .history import projection, projection_hash
+from .prune import PRUNE_RULE
 from .runtime import (
     ElementStates,
     Instance,
@@ -32,6 +33,7 @@ from .runtime import (
 from .serializer import SERIALIZER_VERSION
 
 __all__ = [
+    "PRUNE_RULE",
     "SERIALIZER_VERSION",
     "BundleError",
     "ElementStates",

@@ -24,6 +24,7 @@ from SpiffWorkflow.util.task import TaskState
 from .bundle import ParsedBundle
 from .clock import engine_time
 from .isolation import IsolatedEnvironment
+from .prune import finished_elements, prune, remember_finished
 from .sandbox import SandboxEnvironment, SandboxError
 from .serializer import (
     SERIALIZER_VERSION,
@@ -203,6 +204,7 @@ class Instance:
         self.bundle = bundle
         self.script_engine = script_engine
         workflow.script_engine = script_engine
+        self.prune_rule = 0  # the pruning rule of the last run (recorded with the state it leads to)
 
     @classmethod
     def start(
@@ -245,25 +247,38 @@ class Instance:
     def data(self) -> dict[str, Any]:
         return self.workflow.data
 
-    def advance(self, context: Any, now: datetime, calls: ServiceCalls | None = None) -> None:
+    def advance(self, context: Any, now: datetime, calls: ServiceCalls | None = None, prune_rule: int = 0) -> None:
         """Fire the timers due at ``now`` (naive UTC), then run every engine task until only human
         tasks or waits remain. ``now`` is the only time the engine sees (the app's clock, or a
-        recorded time on replay); ``calls`` records (or, on replay, answers) the handler calls."""
-        self._guarded(context, now, self._engine_steps, calls)
-
-    def complete(
-        self, task_id: str, form: dict[str, Any], context: Any, now: datetime, calls: ServiceCalls | None = None
-    ) -> None:
-        """Load → fire due timers → run the task → engine steps. A task that a timer has just
-        taken away (an interrupting deadline, say) is no longer open: TaskNotOpen."""
+        recorded time on replay); ``calls`` records (or, on replay, answers) the handler calls;
+        ``prune_rule`` drops finished loop iterations before and after the run (app/engine/prune.py)."""
 
         def run() -> None:
+            self._settle(prune_rule)
+            self._engine_steps()
+            self._settle(prune_rule)
+
+        self.prune_rule = prune_rule
+        self._guarded(context, now, run, calls)
+
+    def complete(
+        self, task_id: str, form: dict[str, Any], context: Any, now: datetime, calls: ServiceCalls | None = None,
+        prune_rule: int = 0,
+    ) -> None:
+        """Load → fire due timers → run the task → engine steps. A task that a timer has just
+        taken away (an interrupting deadline, say) is no longer open: TaskNotOpen. ``prune_rule``
+        as for :meth:`advance`."""
+
+        def run() -> None:
+            self._settle(prune_rule)  # before anything walks the tree of a case grown long
             self._engine_steps()
             task = self._ready_task(task_id)
             task.set_data(**form)
             task.run()
             self._engine_steps()
+            self._settle(prune_rule)
 
+        self.prune_rule = prune_rule
         self._guarded(context, now, run, calls)
 
     def waiting_timers(self) -> list[WaitingTimer]:
@@ -309,7 +324,24 @@ class Instance:
         were entered). Elements of an embedded subprocess count for the process whose diagram
         draws them; a call activity's called process gets its own entry, merged over all calls.
         Engine-internal tasks (implicit start/end joins) have no element id and are left out.
+        Completed elements include those of the loop iterations pruning has dropped (the state
+        keeps their ids), so one state tells where the case has been.
         """
+        completed, active = self._live_elements()
+        for process, elements in finished_elements(self.workflow).items():
+            completed.setdefault(process, set()).update(elements)
+            active.setdefault(process, set())
+        return {p: ElementStates(tuple(sorted(completed[p])), tuple(sorted(active[p]))) for p in completed}
+
+    def _settle(self, prune_rule: int) -> None:
+        """Under a pruning rule: note the completed element ids in the state, then prune."""
+        if prune_rule:
+            completed, _ = self._live_elements()
+            remember_finished(self.workflow, completed)
+        prune(self.workflow, prune_rule)
+
+    def _live_elements(self) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+        """(completed, active) element ids per diagram process, of the tasks in the live tree."""
         completed: dict[str, set[str]] = {}
         active: dict[str, set[str]] = {}
         owners: dict[Any, str] = {}
@@ -324,7 +356,7 @@ class Instance:
                 completed[process].add(element)
             elif task.state & _TOKEN_STATES:
                 active[process].add(element)
-        return {p: ElementStates(tuple(sorted(completed[p])), tuple(sorted(active[p]))) for p in completed}
+        return completed, active
 
     def _diagram_process(self, workflow: Any, owners: dict[Any, str]) -> str:
         """The id of the process whose diagram draws this (sub)workflow's elements."""

@@ -22,6 +22,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from .history import hash_projection, live_projection, projection_of
+from .prune import finished_elements, remember_finished
 
 SERIALIZER_VERSION = VERSION
 
@@ -35,6 +36,9 @@ class _SpecLessWorkflowConverter(BpmnWorkflowConverter):
         dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        finished = finished_elements(workflow)
+        if finished:  # where a pruned case has been (app/engine/prune.py); not part of the projection
+            dct["finished_elements"] = {process: sorted(ids) for process, ids in sorted(finished.items())}
         return dct
 
     def from_dict(self, dct: dict[str, Any]) -> BpmnWorkflow:
@@ -45,6 +49,9 @@ class _SpecLessWorkflowConverter(BpmnWorkflowConverter):
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        finished = dct.get("finished_elements")
+        if finished:
+            remember_finished(workflow, {process: set(ids) for process, ids in finished.items()})
         return workflow
 
 

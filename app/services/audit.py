@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, Text, cast, select
+from sqlalchemy import Select, Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from app.engine import Instance
@@ -342,9 +342,10 @@ def state_at(session: Session, principal: Principal, case_id: int, step: int) ->
     case = visible(session, principal, case_id)
     if step < 1 or step > case.version:
         raise NotFound(f"case {case.number} has no step {step} (its steps are 1–{case.version})")
+    all_events = _events(session, case)
     snaps = list(session.scalars(
-        select(Snapshot).where(Snapshot.case_id == case.id, Snapshot.state_version <= step)
-        .order_by(Snapshot.state_version)
+        select(Snapshot).where(Snapshot.case_id == case.id, Snapshot.state_version.in_(_versions_to_open(
+            session, case, step, all_events))).order_by(Snapshot.state_version)
     ))
     if not snaps:
         raise NotFound(f"case {case.number} has no saved state at step {step}")
@@ -362,7 +363,7 @@ def state_at(session: Session, principal: Principal, case_id: int, step: int) ->
         states["completed"] = sorted(completed.get(pid, set()) | set(states["completed"]))
     for pid, ids in completed.items():
         elements.setdefault(pid, {"completed": sorted(ids), "active": []})
-    events = [e for e in _events(session, case) if (e.state_version or 0) <= step]
+    events = [e for e in all_events if (e.state_version or 0) <= step]
     units = _units(session)
     state = zlib.decompress(last.state).decode("utf-8")
     return {
@@ -379,6 +380,21 @@ def state_at(session: Session, principal: Principal, case_id: int, step: int) ->
         "elements": elements,
         "events": [event_view(e, units) for e in events if e.state_version == step],
     }
+
+
+def _versions_to_open(session: Session, case: Case, step: int, events: list[Event]) -> list[int]:
+    """The snapshots that tell where the case had been by ``step``: the last one at or before it,
+    which under a pruning rule notes every element completed so far (app/engine/prune.py), and
+    every earlier snapshot of a step recorded without one (elements of its finished subprocesses
+    are only there)."""
+    last = session.scalar(select(func.max(Snapshot.state_version)).where(
+        Snapshot.case_id == case.id, Snapshot.state_version <= step))
+    if last is None:
+        return []
+    saved = {e.state_version: bool(e.data.get("prune")) for e in events if e.type == "state_saved"}
+    if not saved.get(last):
+        return [v for v in saved if v is not None and v <= last]
+    return [v for v, pruned in saved.items() if v is not None and v < last and not pruned] + [last]
 
 
 def _open(bundle: Any, process_id: str, snap: Snapshot) -> Instance:

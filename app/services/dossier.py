@@ -84,7 +84,9 @@ dl { display: grid; grid-template-columns: max-content auto; gap: 2px 1em; } dt 
   ({{ d.verification.events }} events, {{ d.verification.snapshots }} snapshots){% else %}
   <span class="bad">✗ {{ d.verification.first_break.line }}</span>{% endif %}</dd>
 <dt>重放 Replay</dt><dd>{% if d.replay.ok %}<span class="ok">✓ 重放一致 no divergence</span>
-  ({{ d.replay.engine_steps }} steps){% else %}<span class="bad">✗ 第 {{ d.replay.divergence.step }} 步
+  ({{ d.replay.engine_steps }} steps){% elif d.replay.error %}<span class="bad">✗ 重放出错（非不一致）
+  replay error, not a divergence, 第 {{ d.replay.error.step }} 步 step {{ d.replay.error.step }}:
+  {{ d.replay.error.message }}</span>{% else %}<span class="bad">✗ 第 {{ d.replay.divergence.step }} 步
   step {{ d.replay.divergence.step }}: {{ d.replay.divergence.message }}</span>{% endif %}</dd>
 <dt>案卷哈希 Dossier hash</dt><dd class="hash">{{ d.dossier_hash }}</dd>
 </dl>

@@ -209,7 +209,8 @@ def _audit_schemas() -> dict[str, Schema]:
                 "additionalProperties": _obj(completed=_array(STR), active=_array(STR))}
     replay = _obj(case_id=INT, number=STR, steps=INT, engine_steps=INT, ok=BOOL, ms=NUM, cpu_ms=NUM,
                   step_times=_array(STR),
-                  divergence={"oneOf": [{"type": "null"}, _obj(step=INT, seq=NINT, message=STR)]})
+                  divergence={"oneOf": [{"type": "null"}, _obj(step=INT, seq=NINT, message=STR)]},
+                  error={"oneOf": [{"type": "null"}, _obj(step=INT, seq=NINT, message=STR)]})
     return {
         "Verification": _obj(ok=BOOL, chains=INT, events=INT, snapshots=INT, root=hash_,
                              first_break={"oneOf": [{"type": "null"}, broken]},

@@ -55,6 +55,9 @@ class ReplayResult:
     engine_steps: int = 0
     ok: bool = True
     divergence: Divergence | None = None
+    # The replay could not run a step (an engine limit, say): ``ok`` is False, but the record is
+    # not contradicted, so this is no divergence.
+    error: Divergence | None = None
     ms: float = 0.0
     cpu_ms: float = 0.0  # CPU time of this process: what the machine's other load does not inflate
     step_times: list[str] = field(default_factory=list)
@@ -63,17 +66,31 @@ class ReplayResult:
         return asdict(self)
 
     def line(self) -> str:
-        if self.divergence is None:
+        found = self.divergence or self.error
+        if found is None:
             return f"case {self.case_id} ({self.number}): {self.steps} steps replayed, no divergence"
-        d = self.divergence
-        where = f" seq {d.seq}" if d.seq is not None else ""
-        return f"case {self.case_id} ({self.number}) step {d.step}{where}: divergence: {d.message}"
+        where = f" seq {found.seq}" if found.seq is not None else ""
+        what = "divergence" if self.divergence else "replay error (not a divergence)"
+        return f"case {self.case_id} ({self.number}) step {found.step}{where}: {what}: {found.message}"
 
 
 class _Diverged(Exception):
     def __init__(self, step: int, seq: int | None, message: str) -> None:
         super().__init__(message)
         self.divergence = Divergence(step, seq, message)
+
+
+class _Failed(Exception):
+    """The replay itself could not run a step (an engine limit, a bug): not a divergence."""
+
+    def __init__(self, step: int, seq: int | None, message: str) -> None:
+        super().__init__(message)
+        self.error = Divergence(step, seq, message)
+
+
+# Failures of the engine itself rather than of the recorded process: a step that ran live and hits
+# one of these in the replay says nothing about whether the record is true.
+ENGINE_LIMITS = (RecursionError, MemoryError)
 
 
 def replay_case(session: Session, case_id: int, events: list[Event] | None = None) -> ReplayResult:
@@ -89,6 +106,8 @@ def replay_case(session: Session, case_id: int, events: list[Event] | None = Non
         _replay(session, case, events, result)
     except _Diverged as exc:
         result.ok, result.divergence = False, exc.divergence
+    except _Failed as exc:
+        result.ok, result.error = False, exc.error
     result.ms = round((time.perf_counter() - started) * 1000, 2)
     result.cpu_ms = round((time.process_time() - cpu) * 1000, 2)
     return result
@@ -105,21 +124,39 @@ def _replay(session: Session, case: Case, events: list[Event], result: ReplayRes
     for version, group in itertools.groupby(events, key=lambda e: e.state_version or 0):
         step = list(group)
         result.steps += 1
-        saved = next((e for e in step if e.type == "state_saved"), None)
-        if saved is None:
-            if any(e.type in ("process_started", "task_completed", "handler_called") for e in step):
-                raise _Diverged(version, step[0].seq, "the step changed the process but saved no state")
-            continue  # a claim, assignment or give-back: the engine state did not change
-        result.step_times.append(step_time(step).isoformat())
-        instance = _run_step(bundle, instance, version, step, mapped)
-        result.engine_steps += 1
-        replayed = instance.projection_hash()
-        if replayed != saved.data.get("projection_hash"):
-            detail = _first_difference(session, case.id, version, instance.dump()[0])
-            recorded = str(saved.data.get("projection_hash"))
-            raise _Diverged(version, saved.seq, "the replayed state differs from the recorded one "
-                                                f"(projection {replayed[:12]}… ≠ {recorded[:12]}…){detail}")
-        _map_ready(instance, version, step, mapped)
+        try:
+            instance = _replay_step(session, case, bundle, instance, version, step, mapped, result)
+        except (_Diverged, _Failed):
+            raise
+        except Exception as exc:  # the replay broke, not the record: say so, accuse nobody
+            raise _Failed(version, step[0].seq, f"the replay could not run this step "
+                                                f"({type(exc).__name__}: {exc})") from exc
+
+
+def _replay_step(session: Session, case: Case, bundle: Any, instance: Instance | None, version: int,
+                 step: list[Event], mapped: dict[str, str], result: ReplayResult) -> Instance | None:
+    """Run one recorded step and check it reaches the recorded projection; the instance after it."""
+    saved = next((e for e in step if e.type == "state_saved"), None)
+    if saved is None:
+        if any(e.type in ("process_started", "task_completed", "handler_called") for e in step):
+            raise _Diverged(version, step[0].seq, "the step changed the process but saved no state")
+        return instance  # a claim, assignment or give-back: the engine state did not change
+    result.step_times.append(step_time(step).isoformat())
+    instance = _run_step(bundle, instance, version, step, mapped, int(saved.data.get("prune") or 0))
+    result.engine_steps += 1
+    replayed = instance.projection_hash()
+    if replayed != saved.data.get("projection_hash"):
+        detail = _first_difference(session, case.id, version, instance.dump()[0])
+        recorded = str(saved.data.get("projection_hash"))
+        raise _Diverged(version, saved.seq, f"the replayed state{_after(step)} differs from the recorded one "
+                                            f"(projection {replayed[:12]}… ≠ {recorded[:12]}…){detail}")
+    _map_ready(instance, version, step, mapped)
+    return instance
+
+
+def _after(step: list[Event]) -> str:
+    completed = next((e for e in step if e.type == "task_completed"), None)
+    return f" after task '{completed.data.get('task')}'" if completed is not None else ""
 
 
 def step_time(step: list[Event]) -> datetime:
@@ -135,7 +172,7 @@ def step_time(step: list[Event]) -> datetime:
 
 
 def _run_step(bundle: Any, instance: Instance | None, version: int, step: list[Event],
-              mapped: dict[str, str]) -> Instance:
+              mapped: dict[str, str], prune_rule: int) -> Instance:
     calls = RecordedCalls([(e.data.get("task"), e.data.get("handler"), e.data.get("params"), e.data.get("result"))
                            for e in step if e.type == "handler_called"])
     started = next((e for e in step if e.type == "process_started"), None)
@@ -144,7 +181,7 @@ def _run_step(bundle: Any, instance: Instance | None, version: int, step: list[E
     try:
         if started is not None:
             instance = Instance.start(bundle, started.data["process"], started.data["data"], script_engine())
-            instance.advance(None, now, calls)
+            instance.advance(None, now, calls, prune_rule)
         elif instance is None:
             raise _Diverged(version, step[0].seq, "the record does not start with a process_started event")
         elif completed is not None:
@@ -152,12 +189,15 @@ def _run_step(bundle: Any, instance: Instance | None, version: int, step: list[E
             if recorded_id not in mapped:
                 raise _Diverged(version, completed.seq,
                                 f"task '{completed.data.get('task')}' ({recorded_id}) was never ready in the replay")
-            instance.complete(mapped[recorded_id], completed.data.get("form") or {}, None, now, calls)
+            instance.complete(mapped[recorded_id], completed.data.get("form") or {}, None, now, calls, prune_rule)
         else:
-            instance.advance(None, now, calls)
+            instance.advance(None, now, calls, prune_rule)
     except ProcessError as exc:
+        seq = (completed or step[0]).seq
+        if isinstance(exc.cause, ENGINE_LIMITS):  # the engine gave out: no evidence against the record
+            raise _Failed(version, seq, f"the engine could not run this step: {exc}") from exc
         cause = exc.cause if isinstance(exc.cause, ReplayDivergence) else exc
-        raise _Diverged(version, (completed or step[0]).seq, f"the replay failed: {cause}") from exc
+        raise _Diverged(version, seq, f"the replay failed: {cause}") from exc
     if calls.used != len(calls.recorded):
         missing = calls.recorded[calls.used]
         raise _Diverged(version, step[0].seq, f"the record has {len(calls.recorded)} handler calls, the replay made "
@@ -187,12 +227,26 @@ def _first_difference(session: Session, case_id: int, version: int, state: str) 
     (mine, my_data), (theirs, their_data) = projection(state), projection(zlib.decompress(snap.state).decode())
     for index, (a, b) in enumerate(zip(mine, theirs, strict=False)):
         if a != b:
-            return f"; first difference at task #{index} '{b[1]}': recorded {_short(b[2:])}, replayed {_short(a[2:])}"
+            recorded, replayed = _differing(b, a)
+            return (f"; first difference at task #{index} '{b[1]}': recorded {_short(recorded)}, "
+                    f"replayed {_short(replayed)}")
     if len(mine) != len(theirs):
         return f"; the replay has {len(mine)} tasks, the record {len(theirs)}"
     if my_data != their_data:
         return "; the workflow data differ"
     return ""
+
+
+def _differing(recorded: list[Any], replayed: list[Any]) -> tuple[Any, Any]:
+    """The parts of two projected tasks ``[depth, element, state, triggered, data, delta]`` that
+    differ: state and flags, else only the data keys that differ (a task can carry the whole case
+    data, e.g. the first one kept when finished iterations were pruned)."""
+    if recorded[:4] != replayed[:4]:
+        return recorded[1:4], replayed[1:4]
+    mine: dict[str, Any] = {**recorded[4], **recorded[5]["updates"], "(deleted)": recorded[5]["deletions"]}
+    theirs: dict[str, Any] = {**replayed[4], **replayed[5]["updates"], "(deleted)": replayed[5]["deletions"]}
+    keys = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+    return {k: mine.get(k) for k in keys}, {k: theirs.get(k) for k in keys}
 
 
 def _short(value: Any) -> str:

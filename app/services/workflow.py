@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.db import stage_insert
-from app.engine import Instance, ProcessError, ProcessScriptEngine, ServiceCalls, TaskNotOpen
+from app.engine import PRUNE_RULE, Instance, ProcessError, ProcessScriptEngine, ServiceCalls, TaskNotOpen
 from app.models import AuditChain, Case, CaseUnit, Event, Snapshot, Task, Timer, Unit, User
 from app.services import chain, clock
 from app.services.catalogue import load_catalogue
@@ -54,7 +54,7 @@ def start(session: Session, case: Case, data: dict[str, Any], actor: User | None
     record_event(session, case, "process_started", actor, data={"process": case.process_id, "data": data})
     instance = Instance.start(bundle, case.process_id, data, script_engine())
     now = clock.now()
-    _run(session, case, actor, now, lambda ctx, calls: instance.advance(ctx, now, calls))
+    _run(session, case, actor, now, lambda ctx, calls: instance.advance(ctx, now, calls, PRUNE_RULE))
     save(session, case, instance, actor, now)
     return instance
 
@@ -85,7 +85,7 @@ def complete(session: Session, task: Task, form: dict[str, Any], actor: User | N
     def run(ctx: HandlerContext, calls: ServiceCalls) -> None:
         if task.form == SUPERVISE_FORM:  # the task's data names the ledger entry it answers
             answer_supervision(session, task, form, actor, instance.task_data(task.engine_task_id), now)
-        instance.complete(task.engine_task_id, form, ctx, now, calls)
+        instance.complete(task.engine_task_id, form, ctx, now, calls, PRUNE_RULE)
 
     _run(session, case, actor, now, run)
     save(session, case, instance, actor, now)
@@ -118,7 +118,7 @@ def fire_timers(session: Session, case: Case, rows: OpenRows | None = None, flus
     begin_step(case)
     instance = load(session, case)
     now = clock.now()
-    _run(session, case, None, now, lambda ctx, calls: instance.advance(ctx, now, calls))
+    _run(session, case, None, now, lambda ctx, calls: instance.advance(ctx, now, calls, PRUNE_RULE))
     save(session, case, instance, None, now, rows, flush)
     return instance
 
@@ -138,21 +138,26 @@ def save(
         _project(case, instance, ready_ids)
         _sync_inbox(session, case, instance, ready_ids, actor, now, rows.tasks if rows else None)
         _sync_timers(session, case, instance, now, rows.timers if rows else None)
-        _snapshot(session, case, actor, now, projected)
+        _snapshot(session, case, actor, now, projected, instance.prune_rule)
     if flush:
         session.flush()
 
 
-def _snapshot(session: Session, case: Case, actor: User | None, now: datetime, projected: str) -> None:
-    """Keep the state after this step (compressed), and put its hashes into the case's chain."""
+def _snapshot(
+    session: Session, case: Case, actor: User | None, now: datetime, projected: str, prune_rule: int
+) -> None:
+    """Keep the state after this step (compressed), and put its hashes into the case's chain, with
+    the pruning rule the step ran with (app/engine/prune.py: replay runs the step with it too)."""
     state_hash = chain.sha256_text(case.state)
     stage_insert(session, Snapshot.__table__, {
         "case_id": case.id, "state_version": case.version, "serializer_version": case.serializer_version,
         "state": zlib.compress(case.state.encode("utf-8"), 6), "state_hash": state_hash,
         "projection_hash": projected, "created_at": now,
     })
-    record_event(session, case, "state_saved", actor,
-                 data={"state_hash": state_hash, "projection_hash": projected, "at": now.isoformat()})
+    data = {"state_hash": state_hash, "projection_hash": projected, "at": now.isoformat()}
+    if prune_rule:  # steps recorded before pruning existed have none: rule 0
+        data["prune"] = prune_rule
+    record_event(session, case, "state_saved", actor, data=data)
 
 
 def _sync_timers(
