@@ -68,10 +68,20 @@ def _limit_memory(extra_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
+def _close_inherited(keep: int) -> None:
+    """Close every descriptor the fork copied from the worker but the host's pipe and stdio: a host
+    holding the worker's sockets or its subprocesses' pipes (a browser driver, a database
+    connection) would keep them open after the worker closed them, and whoever waits for their end
+    would wait forever."""
+    os.closerange(3, keep)
+    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+
+
 def _serve(
     conn: Connection, parent_end: Connection, time_limit: float, extra_globals: dict[str, Any], memory_bytes: int
 ) -> None:
     parent_end.close()  # else the host holds its own pipe open and never sees its worker die
+    _close_inherited(conn.fileno())
     parent = os.getppid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, which stops the host
     _limit_memory(memory_bytes)

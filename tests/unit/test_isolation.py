@@ -7,6 +7,8 @@ them (SIGSEGV), and a test must not take pytest down with it."""
 
 from __future__ import annotations
 
+import os
+import select
 import subprocess
 import sys
 import textwrap
@@ -118,3 +120,18 @@ def test_a_value_too_large_or_too_deep_is_not_stored(env: IsolatedEnvironment, s
 def test_an_expression_result_too_large_is_refused(env: IsolatedEnvironment) -> None:
     with pytest.raises(SandboxError, match=f"limited to {MAX_STORED_BYTES:,} bytes"):
         env.evaluate("[str(i) * 50 for i in range(20000)]", {})
+
+
+def test_a_host_does_not_keep_the_workers_other_descriptors_open() -> None:
+    """Regression: hosts forked while the worker held a pipe (a browser driver's, a socket) kept it
+    open, so whoever waited for its end — Playwright stopping its driver — waited forever."""
+    read_end, write_end = os.pipe()
+    fresh = IsolatedEnvironment(time_limit=1.0)
+    try:
+        assert fresh.evaluate("1 + 1", {}) == 2  # starts a host while the pipe is open in the worker
+        os.close(write_end)
+        ready, _, _ = select.select([read_end], [], [], 5.0)
+        assert ready and os.read(read_end, 1) == b""  # end of file: no host holds the write end
+    finally:
+        fresh.close()
+        os.close(read_end)
