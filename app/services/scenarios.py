@@ -38,12 +38,12 @@ from sqlalchemy.orm import Session
 from app.cli import run_migrations
 from app.db import Database
 from app.models import Case, RoleAssignment, Task, Unit, User
-from app.services import clock, tasks
+from app.services import clock, configuration, tasks
 from app.services.auth import Principal, principal_for, users_holding
 from app.services.cases import PLACE_FIELD, case_view, file_report
 from app.services.errors import ServiceError
 from app.services.org import ancestors, load_organisation, unit_by_code
-from app.services.processes import deploy_directory
+from app.services.processes import configuration_of, deploy, read_files
 from app.services.simulate import advance_time
 from app.services.worktime import add_working_hours
 
@@ -138,22 +138,27 @@ def _duration(where: str, text: Any) -> timedelta:
     return timedelta(**{WAIT_UNITS[unit]: int(number)})
 
 
-def check_processes(directory: Path, org_file: Path) -> CheckReport:
-    """Validate the bundle as a deploy would, then play its scenarios in a throwaway database."""
+def check_processes(directory: Path, org_file: Path, files: dict[str, str] | None = None) -> CheckReport:
+    """Validate the bundle as a deploy would, then play its scenarios (``directory``/scenarios) in a
+    throwaway database. ``files``: the bundle when it is not just ``directory`` with config/ (a pack)."""
     scenarios = read_scenarios(directory)
+    files = files if files is not None else read_files(directory)
     with tempfile.TemporaryDirectory(prefix="whistle-check-") as folder:
         url = f"sqlite:///{Path(folder) / 'check.db'}"
         run_migrations(url)
         db = Database(url)
         try:
             with db.unit_of_work() as session:
+                version, _ = deploy(session, files, "check-processes")
+                config = configuration_of(session, version.id)
+            with configuration.activate(config), db.unit_of_work() as session:
                 load_organisation(session, org_file)
-                deploy_directory(session, directory, "check-processes")
         except ServiceError as exc:
             db.dispose()
             return CheckReport(bundle_error=exc.message)
         try:
-            return CheckReport(results=[_play(db, scenario) for scenario in scenarios])
+            with configuration.activate(config):
+                return CheckReport(results=[_play(db, scenario) for scenario in scenarios])
         finally:
             db.dispose()
 
