@@ -26,7 +26,7 @@ def register(app: Flask) -> None:
 
 
 LOCALITY_OPTION = click.option(
-    "--locality", default=None, metavar="NAME",
+    "--locality", default=None, metavar="NAME", envvar="WHISTLE_LOCALITY",
     help="a locality pack under config/localities/ (guandu, dongcheng, zaozhuang, zhaoyuan); default: the demo",
 )
 
@@ -172,6 +172,8 @@ def demo(host: str, port: int, no_serve: bool, cases: int, locality: str | None)
     from app.services.org import load_organisation
     from app.services.processes import configuration_of
     from app.services.processes import deploy as deploy_files
+    from app.services.scenarios import read_scenarios
+    from app.services.scenarios import seed as seed_from_scenarios
     from app.services.simulate import leave_open_work, run_simulation
 
     run_migrations(_settings().database_url)
@@ -186,6 +188,10 @@ def demo(host: str, port: int, no_serve: bool, cases: int, locality: str | None)
     except ServiceError as exc:
         _fail(exc.message)
     if pack.name != "demo":
+        if empty and cases:
+            with configuration.activate(config):
+                seeded = seed_from_scenarios(_db(), read_scenarios(pack.scenarios_dir))
+            click.echo(f"the pack's scenarios played: {seeded['closed']} cases closed, {seeded['open']} left half way")
         click.echo(_pack_banner(host, port, version.version, pack))
         if not no_serve:
             _serve(host, port)

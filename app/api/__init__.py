@@ -41,7 +41,8 @@ def unit_of_work() -> Iterator[Session]:
     except StaleDataError as exc:
         raise Conflict("the case was changed by someone else at the same time; reload and retry") from exc
     except OperationalError as exc:
-        if "locked" in str(exc).lower() or "could not serialize" in str(exc).lower():
+        reason = str(exc.orig).lower()  # the driver's message, not the SQL (a column may be called blocked_until)
+        if "database is locked" in reason or "could not serialize" in reason:
             raise Conflict("the database is busy with a concurrent change; retry") from exc
         raise
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import select
 
@@ -145,13 +144,13 @@ def test_triage_offers_the_packs_levels_and_refuses_others(pack_app: Flask) -> N
 
 
 def test_check_processes_plays_a_packs_scenarios(own_app: Flask) -> None:
-    result = CliRunner().invoke(own_app.cli, ["check-processes", "--locality", "zhaoyuan"])
+    result = own_app.test_cli_runner().invoke(args=["check-processes", "--locality", "zhaoyuan"])
     assert result.exit_code == 0, result.output
     assert "2 passed, 0 failed" in result.output
 
 
 def test_an_unknown_locality_is_refused_with_the_known_ones(own_app: Flask) -> None:
-    result = CliRunner().invoke(own_app.cli, ["deploy", "--locality", "atlantis"])
+    result = own_app.test_cli_runner().invoke(args=["deploy", "--locality", "atlantis"])
     assert result.exit_code == 2
     assert "unknown locality 'atlantis'" in result.output and "zhaoyuan" in result.output
 
@@ -166,3 +165,21 @@ def test_the_public_report_form_follows_the_packs_tree(pack_app: Flask) -> None:
     answer = pages.post("/report", {"place_1": "zy-s1", "place_2": "zy-s1-c1", "place": "zy-s1-c1-g2",
                                     "title": "市场门口垃圾堆积"})
     assert answer.status_code == 302 and "/track/" in answer.location
+
+
+def test_demo_starts_a_pack_with_work_in_the_inboxes(empty_database_url: str, tmp_path: Path) -> None:
+    application = create_app(Settings(database_url=empty_database_url, testing=True, upload_dir=tmp_path / "up",
+                                      anchor_path=tmp_path / "anchors.jsonl", **ROOMY_LIMITS))
+    try:
+        result = application.test_cli_runner().invoke(args=["demo", "--locality", "dongcheng", "--no-serve"])
+        assert result.exit_code == 0, result.output
+        assert "locality 'dongcheng'" in result.output and "2 left half way" in result.output
+        api = Api(application.test_client(), {})
+        with application.extensions["whistle.db"].unit_of_work() as session:
+            assert len(session.scalars(select(Case.id)).all()) >= 4
+        open_tasks = [t for name in ("staff-s1", "staff-s2", "section-s1", "section-s2", "deputy-s1", "deputy-s2",
+                                     "sec-s1", "sec-s2", "op-dch", "op-s1", "op-s2")
+                      for t in api.get(name, "/api/inbox").get_json()["items"]]
+        assert open_tasks, "the half-played scenarios leave work in someone's inbox"
+    finally:
+        application.extensions["whistle.db"].dispose()
