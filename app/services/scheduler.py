@@ -15,6 +15,7 @@ the ledger's lock and the last anchor's time keep several schedulers to one anch
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from datetime import UTC, datetime, timedelta
@@ -60,7 +61,13 @@ class TimerScheduler:
 
     def stop_on_signals(self) -> None:
         """SIGTERM and SIGINT shut the scheduler down cleanly (call from the main thread)."""
+        owner = os.getpid()
+
         def _stop(signum: int, _frame: object) -> None:
+            if os.getpid() != owner:  # a process forked from this one (a script host) dies as by default
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
+                return
             log.info("%s received: stopping after the current step", signal.Signals(signum).name)
             self.shutdown()
 
