@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, current_app, g, has_app_context
 
 from app.db import Database
+from app.ops import init_ops
 from app.services import configuration
 from app.settings import ROOT, Settings
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
+    init_ops(app)  # /healthz, and a request id in every response and log line
     register_cli(app)
     configuration.add_resolver(_latest_configuration)
     _json_errors_under_api(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from app.settings import ROOT, Settings
 
 
 def register(app: Flask) -> None:
-    for command in (upgrade_db, downgrade_db, load_org, deploy, check_processes, demo, simulate, scheduler):
+    for command in (upgrade_db, downgrade_db, load_org, deploy, check_processes, demo, simulate, scheduler, serve):
         app.cli.add_command(command)
     for command in (verify, replay, anchor):  # issue 5: the audit record
         app.cli.add_command(command)
@@ -295,15 +296,24 @@ def _duration(text: str) -> timedelta:
     return timedelta(**{units[unit]: int(number)})
 
 
+LOG_FORMAT = click.option("--log-format", envvar="WHISTLE_LOG_FORMAT", default="json", show_default=True,
+                          type=click.Choice(["json", "text"]), help="one JSON object per line, or plain text")
+LOG_LEVEL = click.option("--log-level", envvar="WHISTLE_LOG_LEVEL", default="info", show_default=True,
+                         type=click.Choice(["debug", "info", "warning", "error"]))
+
+
 @click.command("scheduler")
 @with_appcontext
 @click.option("--scan-seconds", default=10.0, type=click.FloatRange(0.1, 3600),
+              envvar="WHISTLE_SCHEDULER_SCAN_SECONDS", show_default=True,
               help="how often the timer table is rescanned (the safety net; timers wake at their due time)")
 @click.option("--once", is_flag=True, help="fire every timer due now, then exit")
-def scheduler(scan_seconds: float, once: bool) -> None:
-    """Fire BPMN timers at their due time (reminders, 督办, escalation). Several may run at once."""
-    import logging
-
+@LOG_FORMAT
+@LOG_LEVEL
+def scheduler(scan_seconds: float, once: bool, log_format: str, log_level: str) -> None:
+    """Fire BPMN timers at their due time (reminders, 督办, escalation). Several may run at once.
+    SIGTERM or SIGINT stops it cleanly: the step being fired finishes (or rolls back), then it exits."""
+    from app.ops import configure_logging
     from app.services.scheduler import TimerScheduler
     from app.services.timers import fire_due
 
@@ -311,13 +321,41 @@ def scheduler(scan_seconds: float, once: bool) -> None:
         result = fire_due(_db())
         click.echo(f"timers fired: {result.fired}, failed attempts: {result.failed}")
         return
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    click.echo(f"timer scheduler running (rescan every {scan_seconds:g} s); Ctrl-C stops it")
+    configure_logging(log_format, log_level)
     settings = _settings()
     runner = TimerScheduler(_db(), scan_seconds=scan_seconds, blocking=True, anchor_path=settings.anchor_path,
                             anchor_hours=settings.anchor_hours)
+    runner.stop_on_signals()
+    logging.getLogger("whistle.scheduler").info("timer scheduler running (rescan every %g s)", scan_seconds)
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         runner.start()
+    _db().dispose()
+
+
+@click.command("serve")
+@with_appcontext
+@click.option("--bind", envvar="WHISTLE_BIND", default="127.0.0.1:8000", show_default=True,
+              help="HOST:PORT or unix:PATH to listen on (comma-separated for several)")
+@click.option("--workers", envvar="WHISTLE_WORKERS", default=2, show_default=True, type=click.IntRange(1, 256),
+              help="worker processes (about 2 per core; each holds its own database connections)")
+@click.option("--threads", envvar="WHISTLE_THREADS", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="threads per worker (more than 1: gunicorn's gthread worker)")
+@click.option("--timeout", envvar="WHISTLE_TIMEOUT", default=60, show_default=True, type=click.IntRange(5, 3600),
+              help="seconds a request may run before its worker is killed and replaced")
+@click.option("--graceful-timeout", envvar="WHISTLE_GRACEFUL_TIMEOUT", default=30, show_default=True,
+              type=click.IntRange(1, 3600), help="on SIGTERM, seconds the requests in flight get to finish")
+@LOG_FORMAT
+@LOG_LEVEL
+def serve(bind: str, workers: int, threads: int, timeout: int, graceful_timeout: int, log_format: str,
+          log_level: str) -> None:
+    """Serve the web pages and the API with gunicorn (production). Timers need `scheduler` processes
+    (or WHISTLE_SCHEDULER=1); the schema must be current (`upgrade-db`)."""
+    from app.serve import ServeOptions
+    from app.serve import serve as run_server
+
+    options = ServeOptions(bind=bind, workers=workers, threads=threads, timeout=timeout,
+                           graceful_timeout=graceful_timeout, log_format=log_format, log_level=log_level)
+    run_server(current_app._get_current_object(), options)  # type: ignore[attr-defined]
 
 
 # --- issue 5: the audit record -----------------------------------------------------------------

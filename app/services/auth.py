@@ -9,7 +9,7 @@ from datetime import timedelta
 from functools import cache
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.models import ApiToken, RoleAssignment, User, WebSession
@@ -91,9 +91,11 @@ def issue_token(session: Session, user: User) -> str:
 
 
 def user_for_token(session: Session, token: str) -> User:
-    user = session.scalar(
+    # the user's roles in the same statement: every request needs them (one round trip fewer)
+    user = session.scalars(
         select(User).join(ApiToken, ApiToken.user_id == User.id).where(ApiToken.token_hash == _digest(token))
-    )
+        .options(joinedload(User.roles))
+    ).unique().first()
     if user is None or not user.active:
         raise Unauthorized("invalid API token")
     return user

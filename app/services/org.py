@@ -40,19 +40,13 @@ def ancestor_of_kind(unit: Unit, kind: str) -> Unit | None:
 
 
 def descendant_ids(session: Session, unit_ids: set[int]) -> set[int]:
-    """The given units and every unit below them."""
-    children: dict[int, list[int]] = {}
-    for unit_id, parent_id in session.execute(select(Unit.id, Unit.parent_id)):
-        if parent_id is not None:
-            children.setdefault(parent_id, []).append(unit_id)
-    seen: set[int] = set()
-    stack = list(unit_ids)
-    while stack:
-        current = stack.pop()
-        if current not in seen:
-            seen.add(current)
-            stack.extend(children.get(current, ()))
-    return seen
+    """The given units and every unit below them: one recursive query over the subtrees only
+    (asked on every request, so a grid worker does not read a whole district's tree)."""
+    if not unit_ids:
+        return set()
+    below = select(Unit.id).where(Unit.id.in_(unit_ids)).cte("below", recursive=True)
+    below = below.union(select(Unit.id).join(below, Unit.parent_id == below.c.id))
+    return set(session.scalars(select(below.c.id)))
 
 
 def load_organisation(session: Session, path: Path) -> dict[str, int]:

@@ -5,6 +5,9 @@ fall due; a short rescan of that table (one indexed query) schedules a wake-up j
 time within the horizon, and doubles as the safety net for timers another process created. On
 start everything that fell due while no scheduler ran is fired at once. Any number of schedulers
 may run against one PostgreSQL database: app.services.timers makes each timer fire once.
+On SIGTERM/SIGINT (``stop_on_signals``) a scheduler stops between two transactions: the step it is
+firing commits, nothing new starts, and the process exits; a timer it had not reached is fired by
+another scheduler, or by the next one to start.
 Given an anchor ledger, it also anchors every chain head each ``anchor_hours`` (app.services.anchor;
 the ledger's lock and the last anchor's time keep several schedulers to one anchor per period).
 """
@@ -12,6 +15,8 @@ the ledger's lock and the last anchor's time keep several schedulers to one anch
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,6 +41,7 @@ class TimerScheduler:
         self.horizon = timedelta(seconds=max(horizon_seconds, scan_seconds * 2))
         self.scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=UTC)
         self._firing = threading.Lock()
+        self._stopping = threading.Event()
         self.fired = 0
 
     def start(self) -> None:
@@ -48,12 +54,31 @@ class TimerScheduler:
         self.scheduler.start()
 
     def shutdown(self) -> None:
+        """Stop after the transaction in progress (if any) and wait for it."""
+        self._stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+
+    def stop_on_signals(self) -> None:
+        """SIGTERM and SIGINT shut the scheduler down cleanly (call from the main thread)."""
+        owner = os.getpid()
+
+        def _stop(signum: int, _frame: object) -> None:
+            if os.getpid() != owner:  # a process forked from this one (a script host) dies as by default
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
+                return
+            log.info("%s received: stopping after the current step", signal.Signals(signum).name)
+            self.shutdown()
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, _stop)
 
     def rescan(self) -> None:
         """Fire everything due now, then schedule a wake-up at each due time within the horizon."""
         self.fire()
+        if self._stopping.is_set():
+            return
         with self.db.unit_of_work() as session:
             moments = timers.upcoming(session, clock.now() + self.horizon)
         offset = clock.now() - datetime.now(UTC).replace(tzinfo=None)  # the test clock may run ahead
@@ -67,7 +92,7 @@ class TimerScheduler:
         # one drain at a time per process: other processes drain in parallel, claims keep them apart
         with self._firing:
             try:
-                result = timers.fire_due(self.db)
+                result = timers.fire_due(self.db, stop=self._stopping.is_set)
             except Exception:  # the scheduler must keep running; the next wake-up tries again
                 log.exception("firing due timers failed")
                 return

@@ -18,6 +18,7 @@ crashing case cannot use up the attempts of the cases that would have been fired
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,12 +56,13 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
 
 
-def fire_due(db: Database, limit: int | None = None) -> Firing:
-    """Fire every timer due now (the app's clock) until none is left: on PostgreSQL up to BATCH
-    locked cases per transaction, each in a savepoint; on SQLite one case per transaction."""
+def fire_due(db: Database, limit: int | None = None, stop: Callable[[], bool] | None = None) -> Firing:
+    """Fire every timer due now (the app's clock) until none is left, or ``stop()`` says to stop
+    (between transactions): on PostgreSQL up to BATCH locked cases per transaction, each in a
+    savepoint; on SQLite one case per transaction."""
     result = Firing()
     postgres = db.engine.dialect.name == "postgresql"
-    while limit is None or result.fired + result.failed < limit:
+    while (limit is None or result.fired + result.failed < limit) and not (stop and stop()):
         progressed = _fire_next_locked(db, result) if postgres else _fire_batch(db, result)
         if not progressed:
             break
