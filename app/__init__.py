@@ -37,11 +37,13 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.extensions["whistle.db"] = Database(settings.database_url)
 
     from app.api import bp as api_bp
+    from app.assessment.pages import bp as assessment_bp
     from app.cli import register as register_cli
     from app.web import bp as web_bp
 
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
+    app.register_blueprint(assessment_bp)
     register_cli(app)
     _json_errors_under_api(app)
     if settings.scheduler:
