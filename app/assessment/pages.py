@@ -12,10 +12,12 @@ from datetime import UTC, date
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, render_template, request, send_from_directory, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_from_directory, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
+from app.assessment import bulletin
 from app.assessment.api import period_from
 from app.assessment.dashboard import dashboard, drill
 from app.assessment.export import indicators_workbook, rankings_workbook, supervision_workbook
@@ -229,6 +231,40 @@ def supervision_items(s: Session, principal: Principal, period: Period) -> list[
     codes = {u.code for u in s.scalars(select(Unit).where(Unit.id.in_(assessable_units(s, principal) or [0])))}
     items = deadlines.supervision_ledger(s, principal, None, clock.now())["items"]
     return [e for e in items if e["unit"] in codes and (e["status"] == "open" or low <= e["opened_at"] < high)]
+
+
+# --- 月度通报 bulletins ----------------------------------------------------------------------------
+
+
+@bp.get("/bulletins")
+@page
+def bulletins_page(s: Session, principal: Principal) -> Any:
+    units = bulletin.bulletin_units(s, principal)
+    if not units:
+        raise Forbidden("bulletins need a role that may assess (locality model: capability 'assess')")
+    _period, query = chosen_period(request.args)
+    return render_template("assessment/bulletins.html", me=principal.user, units=units,
+                           items=bulletin.published(s, principal), query=query, kind=_kind(query),
+                           can_publish=not principal.read_only)
+
+
+@bp.post("/bulletins")
+@page
+def publish_bulletin(s: Session, principal: Principal) -> Any:
+    period, _query = chosen_period(request.form)
+    event_id = bulletin.publish(s, principal, request.form.get("unit", ""), period)
+    flash(_("通报已生成并记入审计链"))
+    return redirect(url_for("assessment.bulletin_page", event_id=event_id))
+
+
+@bp.get("/bulletins/<int:event_id>")
+@page
+def bulletin_page(s: Session, principal: Principal, event_id: int) -> Any:
+    found = bulletin.load(s, principal, event_id)  # 404 unless of a unit the user may assess
+    check = bulletin.regenerate(s, found) if request.args.get("verify") else None
+    return render_template("assessment/bulletin.html", me=principal.user, bulletin=found, body=found.content,
+                           check=check, indicators={side: {i.code: i for i in items}
+                                                    for side, items in INDICATORS.items()})
 
 
 @bp.get("/vendor/echarts.js")

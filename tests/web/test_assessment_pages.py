@@ -218,3 +218,44 @@ def test_ranking_and_ledger_exports(assessed_app: Flask) -> None:
     assert entry[2].value == "环境卫生服务中心" and entry[7].value == "已销号"
     assert isinstance(entry[4].value, datetime) and entry[4].number_format == "yyyy-mm-dd hh:mm"
     assert entry[5].value > 0 and entry[5].number_format == "0.00"
+
+
+# --- 月度通报 ---------------------------------------------------------------------------------------
+
+
+def _publish(app: Flask, user: str) -> tuple[Pages, Any]:
+    pages = _pages(app, user)
+    pages.get("/assessment/bulletins")
+    start, end = (part.split("=")[1] for part in period_query().split("&"))
+    return pages, pages.post("/assessment/bulletins", {"unit": "dc", "kind": "range", "start": start, "end": end})
+
+
+def test_a_bulletin_is_recorded_in_the_chain_and_regenerates_to_the_same_hash(assessed_app: Flask) -> None:
+    pages, published = _publish(assessed_app, "sec-dc")
+    assert published.status_code == 302, text(published)[:500]
+    page = text(pages.get(published.headers["Location"]))
+    sha = re.search(r'data-testid="bulletin-sha256">([0-9a-f]{64})<', page).group(1)
+    assert 'data-testid="bulletin-rank" data-unit="dept-cgzf"' in page
+    auditor = _pages(assessed_app, "auditor")
+    listed = text(auditor.get("/assessment/bulletins"))
+    assert sha[:16] in listed and 'data-testid="publish-form"' not in listed  # auditors read, never publish
+    checked = text(auditor.get(published.headers["Location"] + "?verify=1"))
+    assert 'data-same="yes"' in checked and 'data-stored-ok="yes"' in checked and sha in checked
+    assert _api(assessed_app, "auditor", "/api/audit/verify")["ok"] is True  # the system chain holds it
+    with assessed_app.extensions["whistle.db"].unit_of_work() as session:
+        case = session.scalars(select(Case).where(Case.level.is_not(None), Case.rework_count > 0)).first()
+        case.rework_count = 0  # the record changes after publication
+    try:
+        changed = text(auditor.get(published.headers["Location"] + "?verify=1"))
+        assert 'data-same="no"' in changed and "closed_at_once_rate" in changed
+    finally:
+        with assessed_app.extensions["whistle.db"].unit_of_work() as session:
+            session.get(Case, case.id).rework_count = 1
+
+
+def test_bulletins_need_assess_and_auditors_cannot_publish(assessed_app: Flask) -> None:
+    assert _pages(assessed_app, "hw-head").get("/assessment/bulletins").status_code == 403
+    _auditor, refused = _publish(assessed_app, "auditor")
+    assert refused.status_code == 403
+    _street, other = _publish(assessed_app, "sec-s1")  # a street may not publish the district's
+    assert other.status_code == 403
