@@ -6,11 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from app.services import configuration
 
-from app.settings import ROOT
-
-RULES_FILE = ROOT / "config" / "assessment.yaml"
+RULES_FILE = configuration.CONFIG_DIR / "assessment.yaml"
 
 
 @dataclass(frozen=True)
@@ -22,6 +20,14 @@ class Indicator:
     formula_en: str
     unit: str  # "%" (a rate, 0–100), "h" (working hours), "n" (a count), "score" (1–5)
 
+    @property
+    def lower_is_better(self) -> bool:
+        """Rankings put the smallest value first (response times, rework, send-backs, 督办)."""
+        return self.code in LOWER_IS_BETTER
+
+
+LOWER_IS_BETTER = frozenset({"report_in_hours_median", "report_in_hours_p90", "rework_rate", "sent_back_rate",
+                             "supervised", "supervised_open", "close_hours_avg"})
 
 DEPARTMENT_INDICATORS: tuple[Indicator, ...] = (
     Indicator("summoned", "被吹哨次数", "Whistles summoned to", "期内召集本部门报到的吹哨数",
@@ -67,6 +73,30 @@ UNIT_INDICATORS: tuple[Indicator, ...] = (
 )
 
 
+INDICATORS = {"departments": DEPARTMENT_INDICATORS, "units": UNIT_INDICATORS}
+# The dashboard's headline figures: (side, indicator), each the sum over the units seen. Only figures
+# whose counted rows belong to one unit each (a report-in, a task, a case's whistling unit, a ledger
+# entry), so the total is exact: a call-back shared by two departments would count twice.
+HEADLINE: tuple[tuple[str, str], ...] = (
+    ("units", "whistles_started"), ("units", "whistles_closed"), ("units", "close_rate"),
+    ("departments", "report_in_rate"), ("departments", "on_time_report_in_rate"),
+    ("departments", "handled_on_time_rate"), ("departments", "supervised_open"),
+)
+
+
+def indicator(side: str, code: str) -> Indicator:
+    """The indicator of a side (``departments`` or ``units``) by code; KeyError for an unknown one."""
+    found = {i.code: i for i in INDICATORS[side]}
+    return found[code]
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """How a side is ranked: by one indicator, ties broken by the next (config/assessment.yaml)."""
+
+    order: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Rules:
     """How the indicators read the record (config/assessment.yaml)."""
@@ -76,13 +106,46 @@ class Rules:
     sent_back_field: str
     sent_back_value: Any
     satisfaction_weights: dict[str, float]
+    rankings: dict[str, Ranking]
+    red_list: int  # 红榜: the first N of a ranking
+    black_list: int  # 黑榜: the last N
 
 
-def load_rules(path: Path = RULES_FILE) -> Rules:
-    raw: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+def load_rules() -> Rules:
+    """The scoring rules in effect (assessment.yaml, deployed with the processes like the catalogue)."""
+    return configuration.load("assessment")  # type: ignore[no-any-return]
+
+
+@configuration.loader("assessment")
+def _read(config: configuration.Configuration) -> Rules:
+    raw = config.yaml("assessment.yaml") or {}
+    if not isinstance(raw, dict):
+        raise ValueError("assessment.yaml: must be a mapping (satisfaction, handling_stages, ranking ...)")
+    return parse_rules(raw)
+
+
+def parse_rules(raw: dict[str, Any], path: Path = RULES_FILE) -> Rules:
     sent_back = raw.get("sent_back") or {}
     weights = {str(k): float(v) for k, v in (raw.get("satisfaction") or {}).items()}
     if not weights or any(not 0 <= w <= 1 for w in weights.values()):
         raise ValueError(f"{path.name}: satisfaction: give each answer a weight from 0 to 1")
+    ranking = raw.get("ranking") or {}
     return Rules(frozenset(raw.get("handling_stages") or ()), str(sent_back.get("stage", "")),
-                 str(sent_back.get("field", "")), sent_back.get("value"), weights)
+                 str(sent_back.get("field", "")), sent_back.get("value"), weights,
+                 {side: _ranking(path, side, ranking.get(side)) for side in INDICATORS},
+                 _count(path, "red_list", ranking.get("red_list", 3)),
+                 _count(path, "black_list", ranking.get("black_list", 3)))
+
+
+def _ranking(path: Path, side: str, raw: Any) -> Ranking:
+    order = tuple(str(code) for code in (raw or {}).get("by") or ())
+    known = {i.code for i in INDICATORS[side]}
+    if not order or not set(order) <= known:
+        raise ValueError(f"{path.name}: ranking.{side}.by: give one or more of {', '.join(sorted(known))}")
+    return Ranking(order)
+
+
+def _count(path: Path, name: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 50:
+        raise ValueError(f"{path.name}: ranking.{name}: a whole number from 0 to 50")
+    return value

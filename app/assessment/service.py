@@ -19,12 +19,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.assessment.indicators import DEPARTMENT_INDICATORS, UNIT_INDICATORS, Rules, load_rules
+from app.assessment.indicators import DEPARTMENT_INDICATORS, INDICATORS, Indicator, Rules, load_rules
 from app.models import Case, CaseUnit, Evaluation, Event, ReportIn, SupervisionEntry, Task, Unit
 from app.services import clock
 from app.services.auth import Principal
 from app.services.errors import Invalid
 from app.services.locality import load_locality
+from app.services.org import descendant_ids
 from app.services.worktime import load_calendar
 
 SCORES = ("efficiency", "cooperation", "professionalism", "responsibility")
@@ -38,23 +39,45 @@ class Period:
     last: date  # inclusive
 
     @classmethod
-    def parse(cls, month: str | None = None, start: str | None = None, end: str | None = None) -> Period:
-        """A month (``2026-11``) or a range of dates (``start``/``end``, inclusive, ``2026-10-01``)."""
+    def parse(cls, month: str | None = None, start: str | None = None, end: str | None = None,
+              quarter: str | None = None, year: str | None = None) -> Period:
+        """A month (``2026-11``), a quarter (``2026-Q4``), a year (``2026``) or a range of dates
+        (``start``/``end``, inclusive, ``2026-10-01``)."""
         if month:
-            if not re.fullmatch(r"\d{4}-\d{2}", month):
-                raise Invalid(f"month '{month}': expected YYYY-MM", {"month": "expected YYYY-MM"})
-            year, number = int(month[:4]), int(month[5:])
-            if not 1 <= number <= 12:
-                raise Invalid(f"month '{month}' does not exist", {"month": "no such month"})
-            first = date(year, number, 1)
-            following = date(year + number // 12, number % 12 + 1, 1)
-            return cls(first, following - timedelta(days=1))
+            return cls._months("month", month, r"(\d{4})-(\d{2})", 1)
+        if quarter:
+            return cls._months("quarter", quarter, r"(\d{4})-Q([1-4])", 3)
+        if year:
+            return cls._months("year", year, r"(\d{4})()", 12)
         first, last = _date("start", start), _date("end", end)
         if last < first:
             raise Invalid("the period ends before it starts", {"end": "before start"})
         if (last - first).days > 3 * 366:
             raise Invalid("a period is at most three years", {"end": "too far from start"})
         return cls(first, last)
+
+    @classmethod
+    def _months(cls, name: str, text: str, pattern: str, length: int) -> Period:
+        match = re.fullmatch(pattern, text)
+        shapes = {"month": "YYYY-MM", "quarter": "YYYY-Q1…Q4", "year": "YYYY"}
+        if not match or not 1900 <= int(match.group(1)) <= 2999:
+            raise Invalid(f"{name} '{text}': expected {shapes[name]}", {name: f"expected {shapes[name]}"})
+        number = int(match.group(2) or 1)
+        if name == "quarter":
+            number = 3 * number - 2
+        if not 1 <= number <= 12:
+            raise Invalid(f"{name} '{text}' does not exist", {name: f"no such {name}"})
+        first = date(int(match.group(1)), number, 1)
+        return cls(first, _month_after(first, length) - timedelta(days=1))
+
+    def months(self) -> list[Period]:
+        """The calendar months the period touches, each cut to the period (for trends)."""
+        result, first = [], self.first.replace(day=1)
+        while first <= self.last:
+            following = _month_after(first, 1)
+            result.append(Period(max(first, self.first), min(following - timedelta(days=1), self.last)))
+            first = following
+        return result
 
     def bounds(self) -> tuple[datetime, datetime]:
         zone = load_calendar().zone
@@ -64,6 +87,11 @@ class Period:
 
     def as_dict(self) -> dict[str, str]:
         return {"start": self.first.isoformat(), "end": self.last.isoformat()}
+
+
+def _month_after(first: date, months: int) -> date:
+    index = first.year * 12 + first.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def _date(name: str, value: str | None) -> date:
@@ -77,50 +105,123 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
+@dataclass(frozen=True)
+class Counted:
+    """One record a figure was counted from: its case, whether it is in the numerator (rates), the
+    value it gave (means, quantiles, weights). The drill-down lists these, one line each."""
+
+    case_id: int
+    hit: bool | None = None
+    value: float | None = None
+
+
 @dataclass
 class Figure:
     value: float | None
     numerator: float | None = None
     denominator: float | None = None
-    cases: list[int] = field(default_factory=list)
+    rows: list[Counted] = field(default_factory=list)
+
+    @property
+    def cases(self) -> list[int]:
+        return sorted({row.case_id for row in self.rows})
 
     def as_dict(self) -> dict[str, Any]:
         return {"value": self.value, "numerator": self.numerator, "denominator": self.denominator,
                 "cases": self.cases}
 
 
-def _rate(hits: Iterable[int], base: Iterable[int]) -> Figure:
-    """A rate in percent over cases (or rows) counted with repeats; None when there is no base."""
-    hits, base = list(hits), list(base)
-    value = round(100 * len(hits) / len(base), 1) if base else None
-    return Figure(value, len(hits), len(base), sorted(set(base)))
+def _rate(pairs: Iterable[tuple[int, bool]]) -> Figure:
+    """A rate in percent over records (case, counted in the numerator); None when there is none."""
+    rows = [Counted(case, bool(hit)) for case, hit in pairs]
+    hits = sum(1 for row in rows if row.hit)
+    value = round(100 * hits / len(rows), 1) if rows else None
+    return Figure(value, hits, len(rows), rows)
 
 
 def _count(cases: Iterable[int]) -> Figure:
-    cases = list(cases)
-    return Figure(len(cases), cases=sorted(set(cases)))
+    rows = [Counted(case) for case in cases]
+    return Figure(len(rows), rows=rows)
 
 
-def _mean(values: list[float], cases: Iterable[int]) -> Figure:
-    return Figure(round(statistics.fmean(values), 2) if values else None, cases=sorted(set(cases)))
+def _mean(pairs: Iterable[tuple[int, float]]) -> Figure:
+    rows = [Counted(case, value=value) for case, value in pairs]
+    return Figure(round(statistics.fmean([r.value or 0.0 for r in rows]), 2) if rows else None, rows=rows)
 
 
-def _quantile(values: list[float], q: float, cases: Iterable[int]) -> Figure:
+def _quantile(pairs: Iterable[tuple[int, float]], q: float) -> Figure:
     """Nearest-rank quantile (the value at rank ⌈q·n⌉): always a measured value."""
-    ordered = sorted(values)
+    rows = [Counted(case, value=value) for case, value in pairs]
+    ordered = sorted(r.value or 0.0 for r in rows)
     value = round(ordered[max(1, math.ceil(q * len(ordered))) - 1], 2) if ordered else None
-    return Figure(value, cases=sorted(set(cases)))
+    return Figure(value, rows=rows)
+
+
+def combine(unit: str, figures: list[Figure]) -> Figure:
+    """One figure over the records of several (a headline total): rates and counts only."""
+    rows = [row for figure in figures for row in figure.rows]
+    if unit == "%":
+        return _rate((row.case_id, bool(row.hit)) for row in rows)
+    if unit == "n":
+        return _count(row.case_id for row in rows)
+    raise ValueError(f"figures in '{unit}' do not add up")
+
+
+def assessable_units(session: Session, principal: Principal) -> set[int]:
+    """The units whose figures the user may see: every unit within a unit where a role of theirs
+    grants ``assess`` (统计考核), and the units they hold any role in (a department its own)."""
+    granted = load_locality().roles_with("assess")
+    below = descendant_ids(session, {unit for role, unit in principal.assignments if role in granted})
+    return below | {unit for _, unit in principal.assignments}
 
 
 # --- departments ---------------------------------------------------------------------------------
 
 
+@dataclass
+class Row:
+    """The figures of one unit (and, for whistling units, one level)."""
+
+    unit: Unit
+    level: str | None
+    figures: dict[str, Figure]
+
+    def as_dict(self, side: str) -> dict[str, Any]:
+        row: dict[str, Any] = {"unit": self.unit.code, "name": self.unit.name}
+        if side == "units":
+            row["level"] = self.level
+        return row | {"figures": {code: figure.as_dict() for code, figure in self.figures.items()}}
+
+
 def department_report(session: Session, principal: Principal, period: Period) -> dict[str, Any]:
     """The indicators of every department the user may see (a department its own; the district all)."""
+    rows = department_rows(session, departments_among(session, assessable_units(session, principal)), period)
+    return report("departments", period, rows)
+
+
+def report(side: str, period: Period, rows: list[Row]) -> dict[str, Any]:
+    """The API's shape of a report: the period, the indicators with their formulas, a row per unit."""
+    return {"period": period.as_dict(), "indicators": [describe(i) for i in INDICATORS[side]],
+            "rows": [row.as_dict(side) for row in rows]}
+
+
+def departments_among(session: Session, ids: set[int]) -> list[Unit]:
+    kinds = load_locality().kinds_where("summoned")
+    return list(session.scalars(select(Unit).where(Unit.kind.in_(kinds), Unit.id.in_(ids or [0]))
+                                .order_by(Unit.code)))
+
+
+def peer_departments(session: Session, unit: Unit) -> list[Unit]:
+    """The departments ranked with this one: those of the same parent (排名通报 among peers)."""
+    kinds = load_locality().kinds_where("summoned")
+    return list(session.scalars(select(Unit).where(Unit.kind.in_(kinds), Unit.parent_id == unit.parent_id)
+                                .order_by(Unit.code)))
+
+
+def department_rows(session: Session, depts: list[Unit], period: Period) -> list[Row]:
+    """The figures of these departments in the period (no access check: callers choose the units)."""
     rules = load_rules()
     low, high = period.bounds()
-    depts = [u for u in session.scalars(select(Unit).where(Unit.kind.in_(load_locality().kinds_where("summoned")))
-                                        .order_by(Unit.code)) if u.id in principal.visible_units]
     ids = {u.id for u in depts}
     parts = [
         _report_ins(session, ids, low, high), _handling(session, ids, low, high, rules),
@@ -132,12 +233,11 @@ def department_report(session: Session, principal: Principal, period: Period) ->
         figures: dict[str, Figure] = {}
         for part in parts:
             figures.update(part(unit.id))
-        rows.append({"unit": unit.code, "name": unit.name,
-                     "figures": {i.code: figures[i.code].as_dict() for i in DEPARTMENT_INDICATORS}})
-    return {"period": period.as_dict(), "indicators": [_describe(i) for i in DEPARTMENT_INDICATORS], "rows": rows}
+        rows.append(Row(unit, None, {i.code: figures[i.code] for i in DEPARTMENT_INDICATORS}))
+    return rows
 
 
-def _describe(indicator: Any) -> dict[str, str]:
+def describe(indicator: Indicator) -> dict[str, str]:
     return {"code": indicator.code, "zh": indicator.zh, "en": indicator.en, "formula_zh": indicator.formula_zh,
             "formula_en": indicator.formula_en, "unit": indicator.unit}
 
@@ -152,15 +252,13 @@ def _report_ins(session: Session, ids: set[int], low: datetime, high: datetime) 
 
     def figures(unit_id: int) -> dict[str, Figure]:
         mine = [r for r in rows if r.department_id == unit_id]
-        reported = [r for r in mine if r.reported_at is not None]
-        hours = [calendar.hours_between(r.summoned_at, r.reported_at) for r in reported if r.reported_at]
-        cases = [r.case_id for r in reported]
+        hours = [(r.case_id, calendar.hours_between(r.summoned_at, r.reported_at)) for r in mine if r.reported_at]
         return {
             "summoned": _count(r.case_id for r in mine),
-            "report_in_rate": _rate((r.case_id for r in reported), (r.case_id for r in mine)),
-            "on_time_report_in_rate": _rate((r.case_id for r in mine if r.on_time), (r.case_id for r in mine)),
-            "report_in_hours_median": _quantile(hours, 0.5, cases),
-            "report_in_hours_p90": _quantile(hours, 0.9, cases),
+            "report_in_rate": _rate((r.case_id, r.reported_at is not None) for r in mine),
+            "on_time_report_in_rate": _rate((r.case_id, bool(r.on_time)) for r in mine),
+            "report_in_hours_median": _quantile(hours, 0.5),
+            "report_in_hours_p90": _quantile(hours, 0.9),
         }
 
     return figures
@@ -179,11 +277,11 @@ def _handling(session: Session, ids: set[int], low: datetime, high: datetime, ru
     def figures(unit_id: int) -> dict[str, Figure]:
         mine = [(t, rework) for t, rework in tasks if t.unit_id == unit_id and (t.status == "completed"
                                                                                  or t.due_at < now)]
-        on_time = [t.case_id for t, _ in mine if t.completed_at is not None and t.completed_at <= t.due_at]
-        handled = {t.case_id: rework for t, rework in mine if t.status == "completed"}
+        handled = {t.case_id: bool(rework) for t, rework in mine if t.status == "completed"}
         return {
-            "handled_on_time_rate": _rate(on_time, (t.case_id for t, _ in mine)),
-            "rework_rate": _rate((c for c, rework in handled.items() if rework), handled),
+            "handled_on_time_rate": _rate((t.case_id, t.completed_at is not None and t.completed_at <= t.due_at)
+                                          for t, _ in mine),
+            "rework_rate": _rate(handled.items()),
         }
 
     return figures
@@ -201,7 +299,7 @@ def _dispatches(session: Session, ids: set[int], low: datetime, high: datetime, 
 
     def figures(unit_id: int) -> dict[str, Figure]:
         mine = [case for unit, case in dispatched if unit == unit_id]
-        return {"sent_back_rate": _rate((c for c in mine if (unit_id, c) in sent_back), mine)}
+        return {"sent_back_rate": _rate((c, (unit_id, c) in sent_back) for c in mine)}
 
     return figures
 
@@ -225,9 +323,8 @@ def _evaluations(session: Session, ids: set[int], low: datetime, high: datetime)
 
     def figures(unit_id: int) -> dict[str, Figure]:
         mine = [e for e in rows if e.department_id == unit_id]
-        cases = [e.case_id for e in mine]
-        result = {key: _mean([float(getattr(e, key)) for e in mine], cases) for key in SCORES}
-        result["evaluation_score"] = _mean([e.score for e in mine], cases)
+        result = {key: _mean((e.case_id, float(getattr(e, key))) for e in mine) for key in SCORES}
+        result["evaluation_score"] = _mean((e.case_id, e.score) for e in mine)
         return result
 
     return figures
@@ -242,10 +339,11 @@ def _satisfaction(session: Session, ids: set[int], low: datetime, high: datetime
                Case.satisfaction.in_(rules.satisfaction_weights))))
 
     def figures(unit_id: int) -> dict[str, Figure]:
-        mine = [(case, answer) for unit, case, answer in rows if unit == unit_id]
-        weight = sum(rules.satisfaction_weights[answer] for _, answer in mine)
+        mine = [Counted(case, value=rules.satisfaction_weights[answer]) for unit, case, answer in rows
+                if unit == unit_id]
+        weight = sum(row.value or 0.0 for row in mine)
         value = round(100 * weight / len(mine), 1) if mine else None
-        return {"satisfaction_rate": Figure(value, round(weight, 2), len(mine), sorted({c for c, _ in mine}))}
+        return {"satisfaction_rate": Figure(value, round(weight, 2), len(mine), mine)}
 
     return figures
 
@@ -255,32 +353,34 @@ def _satisfaction(session: Session, ids: set[int], low: datetime, high: datetime
 
 def unit_report(session: Session, principal: Principal, period: Period, level: str | None = None) -> dict[str, Any]:
     """Per whistling unit (and level): whistles started in the period and how they ended."""
+    return report("units", period, unit_rows(session, assessable_units(session, principal), period, level))
+
+
+def unit_rows(session: Session, ids: set[int], period: Period, level: str | None = None) -> list[Row]:
+    """A row per whistling unit among ``ids`` and level, for the whistles started in the period."""
     low, high = period.bounds()
-    query = select(Case).where(Case.level.is_not(None), Case.whistle_unit_id.in_(principal.visible_units),
+    query = select(Case).where(Case.level.is_not(None), Case.whistle_unit_id.in_(ids or [0]),
                                Case.created_at >= low, Case.created_at < high)
     if level:
         query = query.where(Case.level == level)
-    cases = list(session.scalars(query))
     by_unit: dict[tuple[int, str], list[Case]] = defaultdict(list)
-    for case in cases:
+    for case in session.scalars(query):
         if case.whistle_unit_id is not None and case.level is not None:
             by_unit[(case.whistle_unit_id, case.level)].append(case)
-    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_({k[0] for k in by_unit})))}
-    rows = [{"unit": units[uid].code, "name": units[uid].name, "level": lvl,
-             "figures": {k: v.as_dict() for k, v in _unit_figures(group).items()}}
-            for (uid, lvl), group in sorted(by_unit.items(), key=lambda kv: (units[kv[0][0]].code, kv[0][1]))]
-    return {"period": period.as_dict(), "indicators": [_describe(i) for i in UNIT_INDICATORS], "rows": rows}
+    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_({k[0] for k in by_unit} or [0])))}
+    keys = sorted(by_unit, key=lambda key: (units[key[0]].code, key[1]))
+    return [Row(units[uid], lvl, _unit_figures(by_unit[(uid, lvl)])) for uid, lvl in keys]
 
 
 def _unit_figures(cases: list[Case]) -> dict[str, Figure]:
     calendar = load_calendar()
     closed = [c for c in cases if c.status == "closed" and c.outcome == "closed"]
-    hours = [calendar.hours_between(c.created_at, c.closed_at) for c in closed if c.closed_at]
+    hours = [(c.id, calendar.hours_between(c.created_at, c.closed_at)) for c in closed if c.closed_at]
     return {
         "whistles_started": _count(c.id for c in cases),
         "whistles_closed": _count(c.id for c in closed),
-        "close_rate": _rate((c.id for c in closed), (c.id for c in cases)),
-        "closed_at_once_rate": _rate((c.id for c in closed if not c.rework_count), (c.id for c in closed)),
+        "close_rate": _rate((c.id, c.status == "closed" and c.outcome == "closed") for c in cases),
+        "closed_at_once_rate": _rate((c.id, not c.rework_count) for c in closed),
         "escalated": _count(c.id for c in cases if c.outcome == "escalated"),
-        "close_hours_avg": _mean(hours, (c.id for c in closed)),
+        "close_hours_avg": _mean(hours),
     }

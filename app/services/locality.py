@@ -26,6 +26,7 @@ CAPABILITIES = {
     "see_contact": "see the reporter's name and phone",
     "publish": "make files visible to the reporter",
     "audit": "read the history and dossier of every case it can see",
+    "assess": "see the assessment figures (统计考核) of every unit within its own, and their rankings",
     "administer": "deploy process versions and retry timer incidents",
     "read_only": "changes nothing: a user holding only such roles is refused every write",
 }

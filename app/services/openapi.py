@@ -168,6 +168,25 @@ def _schemas() -> dict[str, Schema]:
                 "type": "object", "additionalProperties": _obj(
                     value=_t("number", True), numerator=_t("number", True), denominator=_t("number", True),
                     cases=_array(INT))}))),
+        "AssessmentRankings": _obj(
+            period=_obj(start=STR, end=STR), red_list=INT, black_list=INT,
+            departments=_obj(by=_array(STR), rows=_array(_ref("RankedUnit"))),
+            units=_array(_obj(level=STR, by=_array(STR), rows=_array(_ref("RankedUnit"))))),
+        "RankedUnit": _obj(
+            rank={**NINT, "description": "名次 Rank (equal keys share one); null: nothing to rank by"},
+            board={**_enum(["red", "black"], nullable=True), "description": "红榜 red / 黑榜 black list"},
+            unit=STR, name=STR, level=NSTR,
+            values={"type": "object", "additionalProperties": _t("number", True),
+                    "description": "排名所依据的指标 The ranking's indicators (by), in order"}),
+        "AssessmentOverview": _obj(
+            period=_obj(start=STR, end=STR), level=NSTR,
+            headline=_array(_obj(side=_enum(["departments", "units"]), code=STR, zh=STR, en=STR, formula_zh=STR,
+                                 formula_en=STR, unit=_enum(["%", "h", "n", "score"]), value=_t("number", True),
+                                 numerator=_t("number", True), denominator=_t("number", True), cases=_array(INT))),
+            trends=_array({"type": "object", "required": ["month"],
+                           "properties": {"month": _t("string", pattern="^[0-9]{4}-[0-9]{2}$")},
+                           "additionalProperties": _t("number", True),
+                           "description": "每月的总数 The headline codes' values, per month"})),
         "SupervisionLedger": _obj(items=_array(_obj(
             id=INT, case_id=INT, case_number=STR, case_title=STR, unit=STR, unit_name=STR, task_type=STR,
             stage=STR, task_id=NINT, due_at=TIME, opened_at=TIME, status=_enum(LEDGER_STATUSES),
@@ -271,6 +290,8 @@ ASSESSMENT_QUERY: tuple[tuple[str, Schema, str], ...] = (
     ("month", _t("string", pattern="^[0-9]{4}-[0-9]{2}$"), "月份 A month, YYYY-MM (or start and end)"),
     ("start", _t("string", format="date"), "起始日期 First day, YYYY-MM-DD"),
     ("end", _t("string", format="date"), "截止日期 Last day (inclusive), YYYY-MM-DD"),
+    ("quarter", _t("string", pattern="^[0-9]{4}-Q[1-4]$"), "季度 A quarter, YYYY-Q1…Q4"),
+    ("year", _t("string", pattern="^[0-9]{4}$"), "年度 A year, YYYY"),
 )
 _FLAG = "1/true/yes 为真，其他为假 1/true/yes = on, anything else = off"
 INBOX_QUERY: tuple[tuple[str, Schema, str], ...] = (
@@ -363,6 +384,17 @@ OPS: list[Op] = [
     Op("get", "/api/assessment/units", "assessment", "吹哨单位考核指标 Whistles per whistling unit and level",
        "AssessmentReport", errors=(422,),
        query=(*ASSESSMENT_QUERY, ("level", STR, "吹哨层级 Only this whistle level"))),
+    Op("get", "/api/assessment/rankings", "assessment", "排名与红黑榜 Rankings with red and black lists",
+       "AssessmentRankings", errors=(422,),
+       query=(*ASSESSMENT_QUERY, ("level", STR, "吹哨层级 Only this whistle level")),
+       description="Departments ranked by the indicators config/assessment.yaml names (ranking.departments.by), "
+                   "whistling units per level (ranking.units.by); 红榜 the first red_list ranks, 黑榜 the last "
+                   "black_list. A department sees the ranking of its peers; leaders the units within theirs."),
+    Op("get", "/api/assessment/overview", "assessment", "统计考核总览 Headline totals and trends by month",
+       "AssessmentOverview", errors=(403, 422),
+       query=(*ASSESSMENT_QUERY, ("level", STR, "吹哨层级 Only this whistle level")),
+       description="The dashboard's figures: totals over every unit the caller may assess, and the same per "
+                   "month of the period. Needs a role with the capability 'assess'."),
     Op("get", "/api/incidents", "deadlines", "定时器异常 Timers that kept failing, and warnings (admin)", "Incidents",
        errors=(403, 422), query=(("status", _enum(["open", "retried"]), "状态 Status; both when absent"),)),
     Op("post", "/api/incidents/{incident_id}/retry", "deadlines", "重试 Retry a failed timer (admin)",

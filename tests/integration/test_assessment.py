@@ -13,6 +13,7 @@ C  grade 2: dispatched to 城管委 (streetlight), sent back (回退), re-dispat
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -65,9 +66,10 @@ def _whistle_to_the_end(db: Database, case_id: int, satisfaction: str, cgzf: tup
         play_step(db, case_id, step)
 
 
-@pytest.fixture()
-def assessed(own_app: Flask) -> Iterator[Flask]:
-    db = own_app.extensions["whistle.db"]
+@contextmanager
+def assessed_cases(app: Flask) -> Iterator[Flask]:
+    """Cases A, B and C played on the app's database; the clock stays three days on while in use."""
+    db = app.extensions["whistle.db"]
     case_c, _ = report_case(db, "grid_worker", {"title": "路灯不亮", "grid": "dc-s1-c1-g2", "channel": "app_photo"})
     for step in ({"task": "triage", "form": {"grade": 2, "matter": "streetlight_broken"}},
                  {"task": "handle_dispatched", "form": {"action": "returned", "reason": "不属于本部门职责"}},
@@ -86,9 +88,15 @@ def assessed(own_app: Flask) -> Iterator[Flask]:
     try:
         play_step(db, case_b, {"task": "report_in", "unit": "dept-hw", "form": REPORT_IN})
         _whistle_to_the_end(db, case_b, "basically_satisfied", (4, 4, 4, 4), (2, 2, 2, 2), rework=True)
-        yield own_app
+        yield app
     finally:
         clock.advance(-LATE)
+
+
+@pytest.fixture()
+def assessed(own_app: Flask) -> Iterator[Flask]:
+    with assessed_cases(own_app) as app:
+        yield app
 
 
 def _get(app: Flask, user: str, path: str) -> Any:
@@ -97,7 +105,7 @@ def _get(app: Flask, user: str, path: str) -> Any:
     return client.get(path, headers={"Authorization": f"Bearer {token}"})
 
 
-def _period() -> str:
+def period_query() -> str:
     today = clock.now().date()
     return f"start={(today - timedelta(days=40)).isoformat()}&end={(today + timedelta(days=40)).isoformat()}"
 
@@ -107,7 +115,7 @@ def _values(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_department_indicators_match_the_hand_computed_figures(assessed: Flask) -> None:
-    response = _get(assessed, "sec-dc", f"/api/assessment/departments?{_period()}")
+    response = _get(assessed, "sec-dc", f"/api/assessment/departments?{period_query()}")
     assert response.status_code == 200, response.get_json()
     values = _values(response.get_json())
     assert {k: values["dept-cgzf"][k] for k in (
@@ -127,7 +135,7 @@ def test_department_indicators_match_the_hand_computed_figures(assessed: Flask) 
 
 
 def test_every_figure_names_its_cases_and_formula(assessed: Flask) -> None:
-    body = _get(assessed, "sec-dc", f"/api/assessment/departments?{_period()}").get_json()
+    body = _get(assessed, "sec-dc", f"/api/assessment/departments?{period_query()}").get_json()
     formulas = {i["code"]: i["formula_zh"] for i in body["indicators"]}
     assert formulas["report_in_rate"] == "已报到 ÷ 被召集"
     [hw] = [row for row in body["rows"] if row["unit"] == "dept-hw"]
@@ -136,7 +144,7 @@ def test_every_figure_names_its_cases_and_formula(assessed: Flask) -> None:
 
 
 def test_whistling_units_close_rate_and_closed_at_once(assessed: Flask) -> None:
-    body = _get(assessed, "sec-s1", f"/api/assessment/units?{_period()}&level=community").get_json()
+    body = _get(assessed, "sec-s1", f"/api/assessment/units?{period_query()}&level=community").get_json()
     [row] = body["rows"]
     assert (row["unit"], row["level"]) == ("dc-s1-c1", "community")
     values = {code: figure["value"] for code, figure in row["figures"].items()}
@@ -147,9 +155,9 @@ def test_whistling_units_close_rate_and_closed_at_once(assessed: Flask) -> None:
 
 
 def test_a_department_sees_only_its_own_figures_and_bad_periods_are_refused(assessed: Flask) -> None:
-    body = _get(assessed, "hw-head", f"/api/assessment/departments?{_period()}").get_json()
+    body = _get(assessed, "hw-head", f"/api/assessment/departments?{period_query()}").get_json()
     assert [row["unit"] for row in body["rows"]] == ["dept-hw"]
-    assert _get(assessed, "gw-s1c1g1", f"/api/assessment/departments?{_period()}").get_json()["rows"] == []
+    assert _get(assessed, "gw-s1c1g1", f"/api/assessment/departments?{period_query()}").get_json()["rows"] == []
     for query, field in (("month=2026-13", "month"), ("month=11/2026", "month"), ("start=2026-02-30&end=2026-03-01",
                                                                                    "start"),
                          ("start=2026-05-01&end=2026-04-01", "end")):
