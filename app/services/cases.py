@@ -69,7 +69,7 @@ def file_report(session: Session, principal: Principal | None, payload: Any) -> 
     if not has_visible_text(data["title"]):
         raise Invalid("标题不能只有空白或不可见字符 / the title has no visible characters",
                       {"title": "标题不能只有空白或不可见字符 / the title has no visible characters"})
-    grid = _report_place(session, place_code(data))
+    grid = _report_place(session, data)
     if data.get("whistle_level") and data["whistle_level"] not in load_locality().levels:
         raise Invalid(f"unknown whistle level '{data['whistle_level']}'", {"whistle_level": "not a whistle level"})
     if data.get("whistle_level") and not data.get("matter"):
@@ -202,23 +202,29 @@ def process_data(case: Case) -> dict[str, Any]:
     }
 
 
-def place_code(data: dict[str, Any]) -> str:
-    """The report's place: `place`, or `grid` as the API first named it (not two different ones)."""
-    place, legacy = data.get(PLACE_FIELD), data.get(LEGACY_PLACE_FIELD)
-    if place and legacy and place != legacy:
+def place_field(data: dict[str, Any]) -> str:
+    """The field naming the report's place: `place`, or `grid` as the API first named it."""
+    if data.get(PLACE_FIELD) and data.get(LEGACY_PLACE_FIELD) and data[PLACE_FIELD] != data[LEGACY_PLACE_FIELD]:
         raise Invalid(f"'{PLACE_FIELD}' and '{LEGACY_PLACE_FIELD}' name different places: give one",
                       {PLACE_FIELD: "give either place or grid"})
-    if not (place or legacy):
+    if PLACE_FIELD not in data and LEGACY_PLACE_FIELD in data:
+        return LEGACY_PLACE_FIELD
+    if not data.get(PLACE_FIELD):
         raise Invalid(f"the report needs its '{PLACE_FIELD}'", {PLACE_FIELD: "required"})
-    return str(place or legacy)
+    return PLACE_FIELD
 
 
-def _report_place(session: Session, code: str) -> Unit:
+def place_code(data: dict[str, Any]) -> str:
+    return str(data[place_field(data)])
+
+
+def _report_place(session: Session, data: dict[str, Any]) -> Unit:
     """The unit a report is filed on: one of a kind the locality model makes a report place (网格)."""
-    unit = unit_by_code(session, code, PLACE_FIELD)
+    field = place_field(data)
+    unit = unit_by_code(session, data[field], field)
     if unit.kind not in load_locality().kinds_where("report_place"):
-        raise Invalid(f"'{code}' is not a place reports are filed on",
-                      {PLACE_FIELD: f"'{unit.kind}' is not a report place"})
+        raise Invalid(f"'{data[field]}' is not a place reports are filed on",
+                      {field: f"'{unit.kind}' is not a report place"})
     return unit
 
 

@@ -15,7 +15,9 @@ from app.services import clock, deadlines, workflow
 from app.services.attachments import check_form_attachments
 from app.services.auth import Principal, users_holding
 from app.services.cases import can_see, describe, task_summary
+from app.services.catalogue import load_catalogue
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.locality import load_locality
 from app.services.processes import bundle_of
 from app.services.validation import valid_id, validate
 
@@ -130,11 +132,23 @@ def complete(session: Session, principal: Principal, task_id: int, form: Any) ->
     if task.assignee_id not in (None, principal.user.id):
         raise Conflict(f"task {task_id} is claimed by {task.assignee.username}")
     bundle = bundle_of(session, task.case.process_version_id)
-    data = validate(bundle.validator(task.form), form) if task.form else validate_object(form)
+    if task.form:
+        with workflow.case_configuration(session, task.case):  # the levels and matters of the case's version
+            choices = widget_choices(bundle.form(task.form))
+        data = validate(bundle.validator(task.form), form, choices)
+    else:
+        data = validate_object(form)
     if task.form:
         check_form_attachments(session, task.case_id, bundle.form(task.form), data)
     workflow.complete(session, task, data, principal.user)
     return {"task": task.id, "status": task.status, "case": task.case_id}
+
+
+def widget_choices(schema: dict[str, Any]) -> dict[str, set[str]]:
+    """The allowed values of a form's pickers that the configuration fills (whistle levels, matters)."""
+    sources = {"whistle_level": lambda: set(load_locality().levels), "matter": lambda: set(load_catalogue().matters)}
+    return {name: sources[prop["x-widget"]]() for name, prop in schema.get("properties", {}).items()
+            if isinstance(prop, dict) and prop.get("x-widget") in sources and prop.get("type") == "string"}
 
 
 def validate_object(form: Any) -> dict[str, Any]:

@@ -20,10 +20,18 @@ def valid_id(value: int) -> bool:
     return 0 < value <= MAX_ID
 
 
-def validate(validator: Draft202012Validator, payload: Any) -> dict[str, Any]:
+def validate(
+    validator: Draft202012Validator, payload: Any, choices: dict[str, set[str]] | None = None
+) -> dict[str, Any]:
+    """Validate against the schema; ``choices``: fields whose value must be one of a set known only
+    at run time (the locality model's whistle levels, the catalogue's matters)."""
     if not isinstance(payload, dict):
         raise Invalid("the body must be a JSON object", {"": "expected a JSON object"})
     fields: dict[str, str] = dict(_control_characters(payload))
+    for name, allowed in (choices or {}).items():
+        value = payload.get(name)
+        if isinstance(value, str) and value and value not in allowed:
+            fields[name] = f"'{value[:64]}' is not one of {', '.join(sorted(allowed))}"
     for error in sorted(validator.iter_errors(payload), key=lambda e: list(e.path)):
         for name in _field_names(error):
             fields.setdefault(name, error.message)

@@ -195,7 +195,7 @@ def test_a_diagram_whose_task_unit_cannot_be_evaluated_fails_cleanly(fresh_app: 
     shutil.copytree(ROOT / "processes", edited)
     bpmn = edited / "case.bpmn"
     text = bpmn.read_text(encoding="utf-8")
-    bpmn.write_text(text.replace('name="unit" value="district"', 'name="unit" value="no_such_unit_var"', 1),
+    bpmn.write_text(text.replace('name="unit" value="top"', 'name="unit" value="no_such_unit_var"', 1),
                     encoding="utf-8")
     assert _run(fresh_app, "deploy", str(edited))[0] == 0
     resp = fresh_app.test_client().post(

@@ -104,7 +104,7 @@ def test_the_form_in_english(pages: Pages, api: Api) -> None:
     pages.login("op-dc")
     pages.get("/lang/en")
     html = text(pages.get(f"/tasks/{task['id']}"))
-    assert "Triage" in html and "Whistle level" in html and "(community)" in html and "Submit" in html
+    assert "Triage" in html and "Whistle level" in html and "Community whistle" in html and "Submit" in html
     resp = pages.post(f"/tasks/{task['id']}", {"grade": "3"})
     assert resp.status_code == 422 and "Required" in text(resp)
     pages.get("/lang/zh_CN")
