@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.models import Evaluation, ReportIn, Unit
 from app.services import workflow
 from app.services.locality import load_locality
-from app.services.org import ancestor_of_kind
+from app.services.org import nearest_of_kind
 
 from . import HandlerContext, HandlerError, handler, unit_that
 
@@ -34,9 +34,9 @@ def whistle_units(ctx: HandlerContext, level: str) -> dict[str, Any]:
 
 
 def _on_path(ctx: HandlerContext, kind: str, level: str) -> Unit:
-    unit = ancestor_of_kind(ctx.case.place, kind)
+    unit = nearest_of_kind(ctx.session, ctx.case.place, kind)
     if unit is None:
-        raise HandlerError(f"the case's place has no unit of kind '{kind}' above it for a '{level}' whistle",
+        raise HandlerError(f"the case's place has no unit of kind '{kind}' above or beside it for a '{level}' whistle",
                            {"level": "no such unit"})
     return unit
 

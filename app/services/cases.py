@@ -15,7 +15,7 @@ from app.services.auth import Principal
 from app.services.catalogue import load_catalogue
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.locality import load_locality
-from app.services.org import ancestor_of_kind, ancestors, unit_by_code
+from app.services.org import ancestors, nearest_of_kind, unit_by_code
 from app.services.processes import latest_version
 from app.services.validation import has_visible_text, valid_id, validate
 
@@ -80,7 +80,7 @@ def file_report(session: Session, principal: Principal | None, payload: Any) -> 
         if data["channel"] not in PUBLIC_CHANNELS or data.get("self_handled") or data.get("whistle_level"):
             raise Forbidden("a public report can only use the web, WeChat or QR-code channel")
     else:
-        _check_reporter_rights(principal, grid, data)
+        _check_reporter_rights(session, principal, grid, data)
     case = new_case(
         session,
         process_id="case",
@@ -228,12 +228,12 @@ def _report_place(session: Session, data: dict[str, Any]) -> Unit:
     return unit
 
 
-def _check_reporter_rights(principal: Principal, grid: Unit, data: dict[str, Any]) -> None:
+def _check_reporter_rights(session: Session, principal: Principal, grid: Unit, data: dict[str, Any]) -> None:
     if data.get("self_handled") and not principal.can("self_handle", grid.id):
         raise Forbidden("only the grid worker of this grid can record a self-handled problem")
     level = data.get("whistle_level")
     if level:
-        unit = ancestor_of_kind(grid, load_locality().levels[level].blown_by)
+        unit = nearest_of_kind(session, grid, load_locality().levels[level].blown_by)
         if unit is None or not principal.can("blow_whistle", unit.id):
             raise Forbidden(f"only the secretary of the unit that blows a '{level}' whistle can blow it")
 

@@ -34,6 +34,8 @@ class Catalogue:
 
 
 SITUATIONS = ("enforcement", "key_work", "emergency", "fallback")
+# `lead: "@property_company"`: the unit of that kind serving the case's place, not a fixed unit.
+KIND_REFERENCE = "@"
 _REQUIRED = ("code", "name", "class", "lead", "report_in_hours", "handle_hours")
 
 

@@ -31,6 +31,7 @@ CAPABILITIES = {
     "read_only": "changes nothing: a user holding only such roles is refused every write",
 }
 _KIND_FLAGS = ("holds_cases", "report_place", "summoned", "rated")
+MAX_KIND_LENGTH, MAX_ROLE_LENGTH = 16, 32  # the columns that store them
 
 
 class LocalityError(ValueError):
@@ -59,6 +60,7 @@ class UnitKind:
     summoned: bool
     rated: bool
     head_role: str | None
+    task_roles: dict[str, str]  # a task in this lane, given to a unit of this kind, goes to this role
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,12 @@ class Locality:
     def head_role(self, kind: str) -> str | None:
         unit_kind = self.unit_kinds.get(kind)
         return unit_kind.head_role if unit_kind else None
+
+    def task_role(self, kind: str, lane_role: str) -> str:
+        """Who does a task of this lane at a unit of this kind: the lane's role, unless the kind
+        names another for it (a property company's staff report in where a department's would)."""
+        unit_kind = self.unit_kinds.get(kind)
+        return unit_kind.task_roles.get(lane_role, lane_role) if unit_kind else lane_role
 
 
 @configuration.loader("locality")
@@ -164,6 +172,8 @@ class _Reader:
     def role(self, code: str, item: Any) -> Role:
         path = ("roles", code)
         item = self.mapping(item, path)
+        if len(code) > MAX_ROLE_LENGTH:
+            raise self.fail(path, f"a role's code has at most {MAX_ROLE_LENGTH} characters")
         capabilities = item.get("capabilities") or []
         if not isinstance(capabilities, list):
             raise self.fail((*path, "capabilities"), "must be a list")
@@ -182,11 +192,21 @@ class _Reader:
         for flag in _KIND_FLAGS:
             if not isinstance(item.get(flag, False), bool):
                 raise self.fail((*path, flag), "must be true or false")
+        if len(code) > MAX_KIND_LENGTH:
+            raise self.fail(path, f"a unit kind's code has at most {MAX_KIND_LENGTH} characters")
         return UnitKind(
             code, self.label(item.get("label"), (*path, "label")), tuple(parents),
             *(bool(item.get(flag, False)) for flag in _KIND_FLAGS),
             head_role=self.known(item.get("head_role"), (*path, "head_role"), roles, "role", True),
+            task_roles=self.task_roles(item.get("task_roles"), (*path, "task_roles"), roles),
         )
+
+    def task_roles(self, value: Any, path: tuple[str, ...], roles: dict[str, Role]) -> dict[str, str]:
+        mapping = self.mapping(value, path, required=False)
+        for lane, role in mapping.items():
+            self.known(lane, (*path, lane), roles, "role", False)
+            self.known(role, (*path, lane), roles, "role", False)
+        return dict(mapping)
 
     def level(self, code: str, item: Any, kinds: dict[str, UnitKind], levels: dict[str, Any]) -> WhistleLevel:
         path = ("whistle_levels", code)

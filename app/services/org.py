@@ -39,6 +39,23 @@ def ancestor_of_kind(unit: Unit, kind: str) -> Unit | None:
     return next((u for u in ancestors(unit) if u.kind == kind), None)
 
 
+def beside_path(session: Session, place: Unit) -> list[Unit]:
+    """The units just below the place and below each unit above it, nearest first."""
+    path = ancestors(place)
+    rows = session.scalars(select(Unit).where(Unit.parent_id.in_([u.id for u in path])).order_by(Unit.code)).all()
+    order = {u.id: i for i, u in enumerate(path)}
+    return sorted((u for u in rows if u.id not in order), key=lambda u: order[u.parent_id or 0])
+
+
+def nearest_of_kind(session: Session, place: Unit, kind: str) -> Unit | None:
+    """The unit of this kind that serves a place: the place itself or the nearest above it of that
+    kind, else one beside its path — a unit of that kind under the place or the nearest unit above
+    it that has one (a compound's owners' committee and property company, a street's police
+    station)."""
+    found = ancestor_of_kind(place, kind)
+    return found or next((u for u in beside_path(session, place) if u.kind == kind), None)
+
+
 def descendant_ids(session: Session, unit_ids: set[int]) -> set[int]:
     """The given units and every unit below them: one recursive query over the subtrees only
     (asked on every request, so a grid worker does not read a whole district's tree)."""

@@ -43,7 +43,7 @@ from app.services import clock, configuration, tasks
 from app.services.auth import Principal, principal_for, users_holding
 from app.services.cases import PLACE_FIELD, case_view, file_report, place_code
 from app.services.errors import ServiceError
-from app.services.org import ancestors, load_organisation, unit_by_code
+from app.services.org import ancestors, beside_path, load_organisation, unit_by_code
 from app.services.processes import configuration_of, deploy, read_files
 from app.services.simulate import advance_time
 from app.services.worktime import add_working_hours
@@ -215,11 +215,13 @@ def report_case(db: Database, by: str, body: dict[str, Any]) -> tuple[int, str]:
 
 
 def _reporter(session: Session, role: str, body: dict[str, Any]) -> Principal:
+    """A user holding ``role`` at the report's place, above it, or beside it (its compound's owners'
+    committee, say)."""
     place = unit_by_code(session, place_code(body), PLACE_FIELD)
-    for unit in ancestors(place):
+    for unit in [*ancestors(place), *beside_path(session, place)]:
         if users := users_holding(session, role, unit.id):
             return principal_for(session, users[0])
-    raise Mismatch(f"no user holds role '{role}' at {place.code} or above it to report")
+    raise Mismatch(f"no user holds role '{role}' at {place.code}, above or beside it to report")
 
 
 def play_step(db: Database, case_id: int, step: dict[str, Any]) -> int:

@@ -331,11 +331,12 @@ def _sync_inbox(
         unit = units.get(item.unit)
         if unit is None:
             raise ProcessFailure(f"task '{item.name}' belongs to unknown unit '{item.unit}'")
-        if item.role not in load_locality().roles:
-            raise ProcessFailure(f"task '{item.name}' names unknown role '{item.role}'")
+        role = load_locality().task_role(unit.kind, item.role)
+        if role not in load_locality().roles:
+            raise ProcessFailure(f"task '{item.name}' names unknown role '{role}'")
         row = Task(
             case_id=case.id, engine_task_id=item.id, task_type=item.name, title=item.title, stage=item.stage,
-            role=item.role, unit_id=unit.id, form=item.form, context=item.context, status="open",
+            role=role, unit_id=unit.id, form=item.form, context=item.context, status="open",
             due_at=add_working_hours(now, item.due_hours) if item.due_hours is not None else None, created_at=now,
         )
         session.add(row)
@@ -344,7 +345,7 @@ def _sync_inbox(
             session.add(CaseUnit(case_id=case.id, unit_id=unit.id))
             linked.add(unit.id)
         record_event(
-            session, case, "task_ready", actor, role=item.role, unit_id=unit.id,
+            session, case, "task_ready", actor, role=role, unit_id=unit.id,
             data={"task": item.name, "title": item.title, "engine_task_id": item.id},
         )
     current = [row for engine_id, row in open_rows.items() if engine_id in ready_ids]

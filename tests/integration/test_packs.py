@@ -23,7 +23,8 @@ from app.cli import run_migrations
 from app.models import Case, RoleAssignment, Unit, User
 from app.services import configuration, packs
 from app.services.audit import verify
-from app.services.org import ancestors, load_organisation
+from app.services.cases import place_code
+from app.services.org import ancestors, beside_path, load_organisation
 from app.services.processes import configuration_of, deploy
 from app.services.replay import replay_all
 from app.services.scenarios import Scenario, escalated_from, read_scenarios
@@ -35,7 +36,7 @@ PACKS = [name for name in packs.names() if name != packs.DEFAULT]
 
 
 def test_the_four_seed_localities_are_packs() -> None:
-    assert {"guandu", "dongcheng", "zhaoyuan"} <= set(PACKS)
+    assert {"guandu", "dongcheng", "zaozhuang", "zhaoyuan"} <= set(PACKS)
 
 
 @pytest.fixture()
@@ -63,10 +64,11 @@ class HttpPlayer:
         self.api = Api(app.test_client(), {})
 
     def user_holding(self, role: str, unit_code: str, upwards: bool = False) -> str:
+        """A user holding the role in the unit (``upwards``: or above it, or beside its path)."""
         with self.app.extensions["whistle.db"].unit_of_work() as session:
             unit = session.scalar(select(Unit).where(Unit.code == unit_code))
             assert unit is not None, unit_code
-            for candidate in ancestors(unit) if upwards else [unit]:
+            for candidate in [*ancestors(unit), *beside_path(session, unit)] if upwards else [unit]:
                 name = session.scalar(select(User.username).join(RoleAssignment).where(
                     RoleAssignment.role == role, RoleAssignment.unit_id == candidate.id).order_by(User.username))
                 if name:
@@ -74,7 +76,7 @@ class HttpPlayer:
         raise AssertionError(f"nobody holds {role} at {unit_code}")
 
     def play(self, scenario: Scenario) -> dict[str, Any]:
-        reporter = self.user_holding(scenario.report_by, scenario.report["grid"], upwards=True)
+        reporter = self.user_holding(scenario.report_by, place_code(scenario.report), upwards=True)
         answer = self.api.post(reporter, "/api/reports", json=scenario.report)
         assert answer.status_code == 201, answer.get_json()
         case_id = answer.get_json()["id"]
@@ -136,7 +138,8 @@ def test_triage_offers_the_packs_levels_and_refuses_others(pack_app: Flask) -> N
     operator = player.user_holding("platform_operator", task["unit"])
     refused = player.api.post(operator, f"/api/tasks/{task['id']}/complete",
                               json={"grade": 3, "matter": "illegal_parking", "level": "community"})
-    assert refused.status_code == 422 and "community" in refused.get_json()["message"]
+    assert refused.status_code == 422
+    assert "'community' is not one of district, street" in refused.get_json()["fields"]["level"]
     pages = Pages(pack_app.test_client())
     pages.login(operator)
     page = pages.get(f"/tasks/{task['id']}").get_data(as_text=True)
