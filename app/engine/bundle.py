@@ -196,7 +196,8 @@ def _load_form(name: str, text: str) -> dict[str, Any]:
         schema = json.loads(text)
         Draft202012Validator.check_schema(schema)
     except (json.JSONDecodeError, SchemaError) as exc:
-        raise BundleError(f"{name}: not a valid JSON Schema: {exc}") from exc
+        reason = exc if isinstance(exc, json.JSONDecodeError) else f"{exc.message} (at /{'/'.join(map(str, exc.path))})"
+        raise BundleError(f"{name}: not a valid JSON Schema: {reason}") from exc
     if not isinstance(schema, dict):
         raise BundleError(f"{name}: a form schema must be a JSON object")
     return schema

@@ -20,7 +20,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 
 from .bundle import BundleError, ParsedBundle, _check_name, _load_form, _parse_xml, parse_bundle
-from .expressions import SPIFF_NS, Source, bpmn_sources, dmn_sources, source_problem
+from .expressions import SPIFF_NS, Source, bpmn_sources, dmn_sources, owner, source_problem
 
 # Lengths of the inbox-row columns a task's properties are stored in.
 MAX_LENGTHS = {"id": 64, "name": 128, "lane": 32, "stage": 32, "formJsonSchemaFilename": 128}
@@ -154,9 +154,12 @@ def _xsd_problems(trees: dict[str, etree._ElementTree]) -> list[str]:
 
 def _schema_errors(name: str, root: etree._Element, log: Any) -> list[str]:
     errors = list(log)[:MAX_XSD_ERRORS]
-    by_line = {element.sourceline: element.get("id") for element in root.iter(etree.Element) if element.get("id")}
+    at_line: dict[int, etree._Element] = {}
+    for element in root.iter(etree.Element):
+        at_line.setdefault(element.sourceline, element)
+    ids = {line: owner(element).get("id") for line, element in at_line.items()}
     return [
-        f"{name}: {by_line.get(error.line) or 'line'} (line {error.line}): not valid "
+        f"{name}: {ids.get(error.line) or 'line'} (line {error.line}): not valid "
         f"{'DMN' if name.endswith('.dmn') else 'BPMN'}: {error.message}"
         for error in errors
     ]

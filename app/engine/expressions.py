@@ -84,7 +84,7 @@ _TEXTS: dict[tuple[str, str], Kind] = {
 }
 _PARENTS = {(SPIFF_NS, "expression"): "processVariableCorrelation",
             (BPMN_NS, "formalExpression"): "correlationPropertyRetrievalExpression"}
-_CYCLE = Kind("timer cycle")
+_CYCLE = Kind("timer expression")
 _PROPERTY = Kind("property", required=True)
 _DUE_HOURS = Kind("property", value=_positive_hours)
 _PARAMETER = Kind("parameter", required=True)
@@ -98,7 +98,7 @@ def _local(element: etree._Element) -> tuple[str, str]:
     return name.namespace or "", name.localname
 
 
-def _owner(element: etree._Element) -> etree._Element:
+def owner(element: etree._Element) -> etree._Element:
     """The flow element (task, event, flow ...) holding ``element``, or the nearest one with an id."""
     node: etree._Element | None = element
     while node is not None:
@@ -124,17 +124,17 @@ def bpmn_sources(root: etree._Element) -> Iterator[Source]:
         key = _local(element)
         kind = _TEXTS.get(key)
         if kind is not None and _in_place(element, key):
-            yield Source(_owner(element), kind, element.text, kind.what)
+            yield Source(owner(element), kind, element.text, kind.what)
         elif key == (SPIFF_NS, "property") and element.get("name") in EXPRESSION_PROPERTIES:
             name = element.get("name")
-            yield Source(_owner(element), _DUE_HOURS if name == "dueHours" else _PROPERTY,
+            yield Source(owner(element), _DUE_HOURS if name == "dueHours" else _PROPERTY,
                          element.get("value"), f"property '{name}'")
         elif key == (SPIFF_NS, "parameter"):
-            yield Source(_owner(element), _PARAMETER, element.get("value"), f"parameter '{element.get('id')}'")
+            yield Source(owner(element), _PARAMETER, element.get("value"), f"parameter '{element.get('id')}'")
         elif key in ((BPMN_NS, "inputDataItem"), (BPMN_NS, "outputDataItem")):
-            yield Source(_owner(element), _LOOP_ITEM, element.get("id"), f"loop item '{element.get('id')}'")
+            yield Source(owner(element), _LOOP_ITEM, element.get("id"), f"loop item '{element.get('id')}'")
         elif key == (BPMN_NS, "timeCycle"):  # the scheduler stores one due time per timer, never a cycle
-            yield Source(_owner(element), _CYCLE, element.text, "timer", "timer cycles are not supported; "
+            yield Source(owner(element), _CYCLE, element.text, _CYCLE.what, "timer cycles are not supported; "
                          "use timeDate (or timeDuration)")
         elif key == (BPMN_NS, "scriptTask") and element.find(f"{{{BPMN_NS}}}script") is None:
             yield Source(element, Kind("script", "exec", required=True), None, "script")
