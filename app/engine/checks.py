@@ -19,7 +19,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 
-from .bundle import BundleError, ParsedBundle, _check_name, _load_form, _parse_xml, parse_bundle
+from .bundle import DATA_PREFIX, BundleError, ParsedBundle, _check_name, _load_form, _parse_xml, parse_bundle
 from .expressions import SPIFF_NS, Source, bpmn_sources, dmn_sources, owner, source_problem
 
 # Lengths of the inbox-row columns a task's properties are stored in.
@@ -93,7 +93,7 @@ def _read_files(files: dict[str, str]) -> tuple[dict[str, etree._ElementTree], l
             _check_name(name, text)
             if name.endswith((".bpmn", ".dmn")):
                 trees[name] = _parse_xml(name, text)
-            else:
+            elif not name.startswith(DATA_PREFIX):  # the configuration is the app's to check
                 _load_form(name, text)
         except BundleError as exc:
             problems.append(str(exc))
@@ -106,7 +106,7 @@ def _duplicate_forms(files: dict[str, str]) -> list[str]:
     seen: dict[str, str] = {}
     problems = []
     for name in sorted(files):
-        if not name.endswith(".schema.json"):
+        if not name.endswith(".schema.json") or name.startswith(DATA_PREFIX):
             continue
         key = Path(name).name.casefold()
         if key in seen:
