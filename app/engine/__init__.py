@@ -9,11 +9,11 @@ from .bundle import (
     ParsedBundle,
     bundle_hash,
     cached_bundle,
-    check_bundle,
     get_bundle,
     parse_bundle,
     read_bundle_dir,
 )
+from .checks import BundleProblems, check_bundle
 from .clock import engine_time
 from .history import projection, projection_hash
 from .prune import PRUNE_RULE
@@ -36,6 +36,7 @@ __all__ = [
     "PRUNE_RULE",
     "SERIALIZER_VERSION",
     "BundleError",
+    "BundleProblems",
     "ElementStates",
     "Instance",
     "ParsedBundle",

@@ -6,7 +6,6 @@ slow (tens of ms), so each worker keeps the parsed specs in a cache keyed by the
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import threading
@@ -20,14 +19,9 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
-from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
-
-from .sandbox import SandboxError, check_source
-from .timing import timer_value_problem
 
 BUNDLE_SUFFIXES = (".bpmn", ".dmn", ".schema.json")
 # A version also carries its configuration (the app reads it, the engine does not): config/*.yaml.
@@ -176,146 +170,6 @@ def connect_loop_merges(spec: BpmnProcessSpec) -> None:
                 child.completed_event.connect(task_spec.merge_child)
 
 
-# Lengths of the inbox-row columns a task's properties are stored in.
-MAX_LENGTHS = {"id": 64, "name": 128, "lane": 32, "stage": 32, "formJsonSchemaFilename": 128}
-
-
-def check_bundle(
-    files: dict[str, str], handler_names: set[str], roles: set[str], stages: set[str]
-) -> ParsedBundle:
-    """Full deploy-time validation: XSD, forms, lanes naming known roles, known stages, lengths that
-    fit the inbox, and service tasks that name registered handlers."""
-    bundle = parse_bundle(files, validate=True)
-    problems: list[str] = []
-    lines = _ElementLines(files)
-    for process_id, (spec, subprocesses) in bundle.specs.items():
-        for proc in [spec, *subprocesses.values()]:
-            for task_spec in proc.task_specs.values():
-                problems.extend(_check_task_spec(process_id, task_spec, bundle, handler_names))
-                problems.extend(_check_python(proc.file, task_spec, lines))
-                if isinstance(task_spec, UserTask):
-                    problems.extend(_check_user_task(process_id, task_spec, roles, stages))
-    if problems:
-        raise BundleError("; ".join(sorted(set(problems))))
-    return bundle
-
-
-def _check_task_spec(
-    process_id: str, task_spec: Any, bundle: ParsedBundle, handler_names: set[str]
-) -> list[str]:
-    where = f"{process_id}/{task_spec.name}"
-    timer_problem = _check_timer(where, getattr(task_spec, "event_definition", None))
-    if timer_problem:
-        return [timer_problem]
-    if isinstance(task_spec, ServiceTask) and task_spec.operation_name not in handler_names:
-        return [f"{where}: service task calls unknown handler '{task_spec.operation_name}'"]
-    if not isinstance(task_spec, UserTask):
-        return []
-    props = task_spec.extensions.get("properties", {})
-    problems = [f"{where}: user task lacks property '{key}'" for key in ("unit", "stage") if key not in props]
-    if not task_spec.lane:
-        problems.append(f"{where}: user task is not in a lane (lanes name roles)")
-    form = props.get("formJsonSchemaFilename")
-    if not form:
-        problems.append(f"{where}: user task lacks property 'formJsonSchemaFilename'")
-    elif form not in bundle.forms:
-        problems.append(f"{where}: form '{form}' is missing from the bundle")
-    return problems
-
-
-class _ElementLines:
-    """The line of a BPMN element in its file, for error messages (files parsed on first use)."""
-
-    def __init__(self, files: dict[str, str]) -> None:
-        self.files = files
-        self.trees: dict[str, etree._ElementTree] = {}
-
-    def where(self, filename: str, element_id: str) -> str:
-        if filename not in self.trees:
-            self.trees[filename] = _parse_xml(filename, self.files.get(filename, "<x/>"))
-        found = self.trees[filename].getroot().xpath("//*[@id=$id]", id=element_id)
-        line = f" (line {found[0].sourceline})" if found else ""
-        return f"{filename}: {element_id}{line}"
-
-
-def _check_python(filename: str, task_spec: Any, lines: _ElementLines) -> list[str]:
-    """Scripts and timer expressions that could not run: syntax errors, sandbox rules (import ...)."""
-    sources: list[tuple[str, str, str]] = []
-    script = getattr(task_spec, "script", None)
-    if isinstance(script, str):
-        sources.append(("script", script, "exec"))
-    definition = getattr(task_spec, "event_definition", None)
-    if isinstance(definition, TimerEventDefinition) and definition.expression:
-        sources.append(("timer expression", definition.expression, "eval"))
-    problems = []
-    for what, source, mode in sources:
-        problem = _source_problem(source, mode)
-        if problem is None and what == "timer expression":
-            problem = _literal_timer_problem(definition, source)
-        if problem is not None:
-            problems.append(f"{lines.where(filename, task_spec.bpmn_id or task_spec.name)}: {what}: {problem}")
-    return problems
-
-
-def _source_problem(source: str, mode: str) -> str | None:
-    try:
-        check_source(source, mode)
-    except SyntaxError as error:
-        return f"syntax error on line {error.lineno}: {error.msg}"
-    except SandboxError as error:
-        return str(error)
-    return None
-
-
-def _literal_timer_problem(definition: Any, source: str) -> str | None:
-    """A timer given as a constant ('P99999999Y', '2999-01-01T00:00:00Z') is checked at deploy."""
-    try:
-        value = ast.literal_eval(source.strip())
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return None  # an expression over the case's data: checked when the timer starts
-    return timer_value_problem(definition, value)
-
-
-def _check_timer(where: str, definition: Any) -> str | None:
-    """Timers the scheduler can fire: a date or a duration, given as a Python expression (deadlines
-    are absolute times put into the process data by the set_deadline handler). A cycle would never
-    be written to the timer table, so it is refused."""
-    if isinstance(definition, CycleTimerEventDefinition):
-        return f"{where}: timer cycles are not supported; use timeDate (or timeDuration)"
-    if not isinstance(definition, TimerEventDefinition):
-        return None
-    try:
-        compile(definition.expression or "", where, "eval")
-    except SyntaxError:
-        return f"{where}: timer expression '{(definition.expression or '')[:60]}' is not a Python expression"
-    if not (definition.expression or "").strip():
-        return f"{where}: timer has no expression"
-    return None
-
-
-def _check_user_task(process_id: str, task_spec: Any, roles: set[str], stages: set[str]) -> list[str]:
-    where = f"{process_id}/{task_spec.name}"
-    props = task_spec.extensions.get("properties", {})
-    values = {
-        "id": task_spec.name, "name": task_spec.bpmn_name or "", "lane": task_spec.lane or "",
-        "stage": props.get("stage", ""), "formJsonSchemaFilename": props.get("formJsonSchemaFilename", ""),
-    }
-    problems = [
-        f"{where}: {key} '{value[:40]}…' is longer than {MAX_LENGTHS[key]} characters"
-        for key, value in values.items() if len(value) > MAX_LENGTHS[key]
-    ]
-    if task_spec.lane and task_spec.lane not in roles:
-        problems.append(f"{where}: lane '{task_spec.lane}' is not a role ({', '.join(sorted(roles))})")
-    if "role" in props:  # a task inside a subprocess naming another role than the lane (督办)
-        try:
-            compile(props["role"], where, "eval")
-        except SyntaxError:
-            problems.append(f"{where}: role '{props['role'][:40]}' is not a Python expression")
-    if props.get("stage") and props["stage"] not in stages:
-        problems.append(f"{where}: stage '{props['stage']}' is unknown ({', '.join(sorted(stages))})")
-    return problems
-
-
 def _check_name(name: str, text: str) -> None:
     if ".." in Path(name).parts or name.startswith("/"):
         raise BundleError(f"{name}: file names must stay inside the bundle")
@@ -342,7 +196,8 @@ def _load_form(name: str, text: str) -> dict[str, Any]:
         schema = json.loads(text)
         Draft202012Validator.check_schema(schema)
     except (json.JSONDecodeError, SchemaError) as exc:
-        raise BundleError(f"{name}: not a valid JSON Schema: {exc}") from exc
+        reason = exc if isinstance(exc, json.JSONDecodeError) else f"{exc.message} (at /{'/'.join(map(str, exc.path))})"
+        raise BundleError(f"{name}: not a valid JSON Schema: {reason}") from exc
     if not isinstance(schema, dict):
         raise BundleError(f"{name}: a form schema must be a JSON object")
     return schema

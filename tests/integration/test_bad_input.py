@@ -377,7 +377,24 @@ def _bad_bundles() -> dict[str, tuple[dict[str, str], str]]:
             "value=\"supervision['head_role']\"", "value=\"supervision[\"", 1)}, "is not a Python expression"),
         "unknown_stage": (files | {"case.bpmn": case.replace('value="triage"', 'value="brewing"', 1)},
                           "stage 'brewing' is unknown"),
+        "import_in_script": (files | {"case.bpmn": case.replace("<bpmn:script>grade = 1<", "<bpmn:script>import os<")},
+                             "case.bpmn: set_grade_1 (line "),
+        "escape_in_condition": (files | {"case.bpmn": case.replace(">grade == 3<", ">().__class__.__base__<")},
+                                "condition: access to '__class__' is not allowed"),
+        "absurd_timer": (files | {"case.bpmn": case.replace("handle_deadline['remind']<", "'P99999999Y'<", 1)},
+                         "timer duration 'P99999999Y' is longer than 100 years"),
+        "escape_in_dmn_cell": (files | {"whistle_levels.dmn": _in_rule(files["whistle_levels.dmn"], "rule_street_level",
+                                                                       '"street"', "__import__('os')")},
+                               "rule_street_level (line "),
+        "duplicate_form": (files | {"other/triage.schema.json": files["forms/triage.schema.json"]},
+                           "two forms named 'triage.schema.json'"),
     }
+
+
+def _in_rule(dmn: str, entry_id: str, old: str, new: str) -> str:
+    """The DMN with the first ``old`` after the element ``entry_id`` replaced."""
+    before, after = dmn.split(f'id="{entry_id}"', 1)
+    return f'{before}id="{entry_id}"{after.replace(old, new, 1)}'
 
 
 BAD_BUNDLES = sorted(_bad_bundles())

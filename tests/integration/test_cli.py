@@ -96,6 +96,39 @@ def test_deploy_of_a_broken_bundle_fails_with_a_line_and_exit_code(fresh_app: Fl
         assert s.scalar(select(func.count()).select_from(ProcessVersion)) == 0
 
 
+def _line_of(path: Path, element_id: str) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next(n for n, line in enumerate(lines, 1) if f'id="{element_id}"' in line)
+
+
+def test_deploy_refuses_every_problem_at_once_naming_file_element_and_line(fresh_app: Flask, tmp_path: Path) -> None:
+    _ready(fresh_app)
+    broken = tmp_path / "processes"
+    shutil.copytree(ROOT / "processes", broken)
+    case, dmn = broken / "case.bpmn", broken / "whistle_levels.dmn"
+    case.write_text(case.read_text(encoding="utf-8")
+                    .replace("<bpmn:script>grade = 1</bpmn:script>", "<bpmn:script>import os</bpmn:script>")
+                    .replace(">grade == 3<", ">().__class__.__base__.__subclasses__()<")
+                    .replace("handle_deadline['remind']</bpmn:timeDate>", "'P99999999Y'</bpmn:timeDate>"),
+                    encoding="utf-8")
+    before, after = dmn.read_text(encoding="utf-8").split('id="rule_street_level"', 1)
+    after = after.replace('"street"', "level.__class__", 1)
+    dmn.write_text(f'{before}id="rule_street_level"{after}', encoding="utf-8")
+    (broken / "Triage.schema.json").write_text("{}", encoding="utf-8")
+    code, out = _run(fresh_app, "deploy", str(broken))
+    assert code == 2
+    assert "error: process bundle rejected: 5 problems:" in out
+    for where in (f"case.bpmn: set_grade_1 (line {_line_of(case, 'set_grade_1')}): script: import is not allowed",
+                  f"case.bpmn: flow_grade_3 (line {_line_of(case, 'flow_grade_3')}): condition: access to '__class__'",
+                  f"case.bpmn: handle_dispatched_remind_timer (line {_line_of(case, 'handle_dispatched_remind_timer')})"
+                  ": timer expression: timer duration 'P99999999Y' is longer than 100 years",
+                  f"whistle_levels.dmn: rule_street_level (line {_line_of(dmn, 'rule_street_level')}): input entry",
+                  "Triage.schema.json and forms/triage.schema.json: two forms named 'triage.schema.json'"):
+        assert f"\n{where}" in out, where
+    with fresh_app.extensions["whistle.db"].unit_of_work() as s:
+        assert s.scalar(select(func.count()).select_from(ProcessVersion)) == 0
+
+
 def test_load_org_rejects_a_bad_file(fresh_app: Flask, tmp_path: Path) -> None:
     assert _run(fresh_app, "upgrade-db")[0] == 0
     bad = tmp_path / "org.yaml"
