@@ -64,7 +64,8 @@ def check(files: dict[str, str]) -> configuration.Configuration:
     config = configuration.of_files(files, "the deployed files")
     problems = config.problems() or _missing_config(config)
     if problems:
-        raise Invalid(f"process bundle rejected: {'; '.join(problems)}", {"files": "; ".join(problems)})
+        text = (f"{len(problems)} problems:\n" if len(problems) > 1 else "") + "\n".join(problems)
+        raise Invalid(f"process bundle rejected: {text}", {"files": text})
     from handlers import HANDLERS  # handlers use the services; import them only when deploying
 
     with configuration.activate(config):
