@@ -7,9 +7,10 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, g, has_app_context
 
 from app.db import Database
+from app.services import configuration
 from app.settings import ROOT, Settings
 
 
@@ -43,10 +44,25 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
     register_cli(app)
+    configuration.add_resolver(_latest_configuration)
     _json_errors_under_api(app)
     if settings.scheduler:
         _scheduler_on_first_request(app, settings)
     return app
+
+
+def _latest_configuration() -> configuration.Configuration | None:
+    """During a request (or a CLI command), the configuration of the app's latest process version,
+    looked up once per request: a deploy takes effect on the next request in every worker."""
+    if not has_app_context() or "whistle.db" not in current_app.extensions:
+        return None
+    found = g.get("whistle_configuration")
+    if found is None:
+        from app.services.processes import latest_configuration
+
+        with current_app.extensions["whistle.db"].unit_of_work() as session:
+            found = g.whistle_configuration = latest_configuration(session)
+    return found  # type: ignore[no-any-return]
 
 
 def _scheduler_on_first_request(app: Flask, settings: Settings) -> None:

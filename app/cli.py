@@ -12,7 +12,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from app.db import Database
+from app.services import configuration, packs
 from app.services.anchor import Ledger
+from app.services.packs import Pack
 from app.settings import ROOT, Settings
 
 
@@ -21,6 +23,22 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
     for command in (verify, replay, anchor):  # issue 5: the audit record
         app.cli.add_command(command)
+
+
+LOCALITY_OPTION = click.option(
+    "--locality", default=None, metavar="NAME",
+    help="a locality pack under config/localities/ (guandu, dongcheng, zaozhuang, zhaoyuan); default: the demo",
+)
+
+
+def _pack(name: str | None) -> Pack:
+    from app.services.errors import ServiceError
+
+    try:
+        return packs.find(name)
+    except ServiceError as exc:
+        _fail(exc.message)
+        raise
 
 
 def _db() -> Database:
@@ -68,13 +86,15 @@ def downgrade_db(revision: str) -> None:
 
 @click.command("load-org")
 @with_appcontext
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                default=ROOT / "config" / "demo_org.yaml")
-def load_org(path: Path) -> None:
-    """Load (or update) an organisation: units, users and their roles."""
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
+@LOCALITY_OPTION
+def load_org(path: Path | None, locality: str | None) -> None:
+    """Load (or update) an organisation: units, users and their roles, checked against the locality
+    model of the latest deployed version (deploy first). PATH defaults to the locality's org.yaml."""
     from app.services.errors import ServiceError
     from app.services.org import load_organisation
 
+    path = path or _pack(locality).org_file
     try:
         with _db().unit_of_work() as session:
             counts = load_organisation(session, path)
@@ -87,14 +107,17 @@ def load_org(path: Path) -> None:
 @with_appcontext
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False)
 @click.option("--by", "deployed_by", default="cli")
-def deploy(directory: Path | None, deployed_by: str) -> None:
-    """Deploy processes/ as a new process version (no-op when nothing changed)."""
+@LOCALITY_OPTION
+def deploy(directory: Path | None, deployed_by: str, locality: str | None) -> None:
+    """Deploy processes/ (or DIRECTORY) with the locality's configuration as a new process version
+    (no-op when nothing changed)."""
     from app.services.errors import ServiceError
-    from app.services.processes import deploy_directory
+    from app.services.processes import deploy as deploy_files
 
     try:
+        files = _pack(locality).files(directory or _settings().processes_dir)
         with _db().unit_of_work() as session:
-            version, created = deploy_directory(session, directory or _settings().processes_dir, deployed_by)
+            version, created = deploy_files(session, files, deployed_by)
     except ServiceError as exc:
         _fail(exc.message)
     click.echo(f"process version {version.version} {'deployed' if created else 'unchanged'}")
@@ -104,19 +127,22 @@ def deploy(directory: Path | None, deployed_by: str) -> None:
 @with_appcontext
 @click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--org", "org_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=ROOT / "config" / "demo_org.yaml", show_default=True,
-              help="the organisation the scenarios run in")
-def check_processes(directory: Path | None, org_file: Path) -> None:
+              help="the organisation the scenarios run in (default: the locality's org.yaml)")
+@LOCALITY_OPTION
+def check_processes(directory: Path | None, org_file: Path | None, locality: str | None) -> None:
     """Validate a process bundle as deploy would and play its scenarios (DIRECTORY/scenarios/*.yaml)
     in a throwaway database; your database is not touched. Exit 0 when all pass, 1 when one fails,
     2 when the bundle or a scenario file is invalid."""
+    from app.services.errors import ServiceError
     from app.services.scenarios import ScenarioError
     from app.services.scenarios import check_processes as run_check
 
-    directory = directory or _settings().processes_dir
     try:
-        report = run_check(directory, org_file)
-    except ScenarioError as exc:
+        pack = _pack(locality)
+        files = pack.files(directory or _settings().processes_dir)
+        scenarios = directory or pack.scenarios_dir
+        report = run_check(scenarios, org_file or pack.org_file, files)
+    except (ScenarioError, ServiceError) as exc:
         _fail(str(exc))
     if report.bundle_error is not None:
         _fail(report.bundle_error)
@@ -135,24 +161,35 @@ def check_processes(directory: Path | None, org_file: Path) -> None:
 @click.option("--no-serve", is_flag=True, help="set everything up but do not start the server")
 @click.option("--cases", default=30, type=click.IntRange(0, 10_000),
               help="simulated cases to fill the inboxes with, on a database that has none yet")
-def demo(host: str, port: int, no_serve: bool, cases: int) -> None:
-    """Upgrade the database, load the demo district, deploy processes, print logins, and serve."""
+@LOCALITY_OPTION
+def demo(host: str, port: int, no_serve: bool, cases: int, locality: str | None) -> None:
+    """Upgrade the database, deploy the processes with a locality's configuration, load its
+    organisation (the demo district by default), print logins, and serve."""
     from sqlalchemy import func, select
 
     from app.models import Case
     from app.services.errors import ServiceError
     from app.services.org import load_organisation
-    from app.services.processes import deploy_directory
+    from app.services.processes import configuration_of
+    from app.services.processes import deploy as deploy_files
     from app.services.simulate import leave_open_work, run_simulation
 
     run_migrations(_settings().database_url)
     try:
+        pack = _pack(locality)
         with _db().unit_of_work() as session:
-            load_organisation(session, ROOT / "config" / "demo_org.yaml")
-            version, _ = deploy_directory(session, _settings().processes_dir, "demo")
+            version, _ = deploy_files(session, pack.files(_settings().processes_dir), "demo")
+            config = configuration_of(session, version.id)
+        with configuration.activate(config), _db().unit_of_work() as session:
+            load_organisation(session, pack.org_file)
             empty = not session.scalar(select(func.count()).select_from(Case))
     except ServiceError as exc:
         _fail(exc.message)
+    if pack.name != "demo":
+        click.echo(_pack_banner(host, port, version.version, pack))
+        if not no_serve:
+            _serve(host, port)
+        return
     if empty and cases:
         summary = run_simulation(_db(), cases)
         click.echo(f"{cases} demo cases simulated: {summary['ends']}")
@@ -161,15 +198,38 @@ def demo(host: str, port: int, no_serve: bool, cases: int) -> None:
                    f"(和平里社区 第一网格): {waiting['ends']}")
     click.echo(_demo_banner(host, port, version.version))
     if not no_serve:
-        from werkzeug.serving import run_simple
+        _serve(host, port)
 
-        from app.services.scheduler import TimerScheduler
 
-        # Deadlines fire while the demo runs: reminders, 督办 and escalations (see `scheduler`).
-        TimerScheduler(_db(), scan_seconds=_settings().scheduler_scan_seconds,
-                       anchor_path=_settings().anchor_path, anchor_hours=_settings().anchor_hours).start()
-        # Flask refuses app.run() inside a CLI command; serve the same app with Werkzeug directly.
-        run_simple(host, port, current_app._get_current_object(), threaded=True)  # type: ignore[attr-defined]
+def _serve(host: str, port: int) -> None:
+    from werkzeug.serving import run_simple
+
+    from app.services.scheduler import TimerScheduler
+
+    # Deadlines fire while the demo runs: reminders, 督办 and escalations (see `scheduler`).
+    TimerScheduler(_db(), scan_seconds=_settings().scheduler_scan_seconds,
+                   anchor_path=_settings().anchor_path, anchor_hours=_settings().anchor_hours).start()
+    # Flask refuses app.run() inside a CLI command; serve the same app with Werkzeug directly.
+    run_simple(host, port, current_app._get_current_object(), threaded=True)  # type: ignore[attr-defined]
+
+
+def _pack_banner(host: str, port: int, version: int, pack: Pack) -> str:
+    """A locality pack's logins: one user per role, as its org.yaml lists them."""
+    import yaml
+
+    users = (yaml.safe_load(pack.org_file.read_text(encoding="utf-8")) or {}).get("users") or []
+    seen: dict[str, str] = {}
+    for user in users:
+        for grant in user.get("roles") or []:
+            seen.setdefault(grant["role"], f"{user['username']} ({grant['unit']})")
+    return "\n".join([
+        f"吹哨报到 — locality '{pack.name}', process version {version}",
+        f"  网页 Web: http://{host}:{port}/   API: http://{host}:{port}/api",
+        "  Password for every user of the pack: demo1234 (as its org.yaml sets it)",
+        "  One login per role:",
+        *[f"    {role:<24} {who}" for role, who in sorted(seen.items())],
+        f"  All users are listed in {pack.org_file.relative_to(ROOT)}.",
+    ])
 
 
 def _demo_banner(host: str, port: int, version: int) -> str:

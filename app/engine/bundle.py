@@ -30,6 +30,8 @@ from .sandbox import SandboxError, check_source
 from .timing import timer_value_problem
 
 BUNDLE_SUFFIXES = (".bpmn", ".dmn", ".schema.json")
+# A version also carries its configuration (the app reads it, the engine does not): config/*.yaml.
+DATA_PREFIX, DATA_SUFFIX = "config/", ".yaml"
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
 # Hardened XML parsing: no entity expansion, no DTD or network access (an uploaded BPMN must not
@@ -133,6 +135,8 @@ def parse_bundle(
     forms: dict[str, dict[str, Any]] = {}
     for name, text in sorted(files.items()):
         _check_name(name, text)
+        if name.startswith(DATA_PREFIX):
+            continue
         try:
             if name.endswith(".bpmn"):
                 parser.add_bpmn_xml(_parse_xml(name, text), filename=name)
@@ -315,7 +319,9 @@ def _check_user_task(process_id: str, task_spec: Any, roles: set[str], stages: s
 def _check_name(name: str, text: str) -> None:
     if ".." in Path(name).parts or name.startswith("/"):
         raise BundleError(f"{name}: file names must stay inside the bundle")
-    if not name.endswith(BUNDLE_SUFFIXES):
+    if name.startswith(DATA_PREFIX) and name.endswith(DATA_SUFFIX) and name.count("/") == 1:
+        pass
+    elif not name.endswith(BUNDLE_SUFFIXES):
         raise BundleError(f"{name}: only {', '.join(BUNDLE_SUFFIXES)} files belong in a process bundle")
     if len(text.encode()) > MAX_FILE_BYTES:
         raise BundleError(f"{name}: larger than {MAX_FILE_BYTES} bytes")

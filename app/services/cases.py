@@ -184,15 +184,18 @@ def new_case(
 
 
 def process_data(case: Case) -> dict[str, Any]:
-    """What a process starts with: the case, and the code of each unit on its path by unit kind
-    (``grid``, ``community`` ... in the demo: the diagrams' variables come from the locality model)."""
+    """What a process starts with: the case, the code of each unit on its path by unit kind
+    (``grid``, ``community`` ... in the demo: the diagrams' variables come from the locality model),
+    and ``top``, the unit at the top of the place's tree (where its platform triages and verifies)."""
+    path = ancestors(case.place)
     return {
         "case_id": case.id,
         "case_number": case.number,
         "title": case.title,
         "matter": case.matter,
         "urgent": case.urgent,
-        **{unit.kind: unit.code for unit in ancestors(case.place)},
+        **{unit.kind: unit.code for unit in path},
+        "top": path[-1].code,
     }
 
 

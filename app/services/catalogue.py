@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from app.settings import ROOT
-
-CATALOGUE_FILE = ROOT / "config" / "catalogue.yaml"
+from app.services import configuration
 
 
 @dataclass(frozen=True)
@@ -36,22 +33,70 @@ class Catalogue:
         return self.matters.get(code)
 
 
-@functools.cache
-def load_catalogue(path: Path = CATALOGUE_FILE) -> Catalogue:
-    raw: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    classes = {c["code"]: c["name"] for c in raw["classes"]}
-    matters = {
-        m["code"]: Matter(
-            code=m["code"],
-            name=m["name"],
-            klass=m["class"],
-            lead=m["lead"],
-            cooperating=tuple(m.get("cooperating") or ()),
-            report_in_hours=float(m["report_in_hours"]),
-            report_in_hours_urgent=float(m.get("report_in_hours_urgent", m["report_in_hours"])),
-            handle_hours=float(m["handle_hours"]),
-            situation=m.get("situation", "enforcement"),
-        )
-        for m in raw["matters"]
-    }
+SITUATIONS = ("enforcement", "key_work", "emergency", "fallback")
+_REQUIRED = ("code", "name", "class", "lead", "report_in_hours", "handle_hours")
+
+
+class CatalogueError(ValueError):
+    """A catalogue that cannot be used; the message names the file, line and field."""
+
+
+@configuration.loader("catalogue")
+def _read(config: configuration.Configuration) -> Catalogue:
+    return parse_catalogue(config.text("catalogue.yaml"))
+
+
+def load_catalogue() -> Catalogue:
+    """The catalogue in effect (versioned with the processes, like the locality model)."""
+    return configuration.load("catalogue")  # type: ignore[no-any-return]
+
+
+def parse_catalogue(text: str, name: str = "catalogue.yaml") -> Catalogue:
+    try:
+        raw = yaml.safe_load(text)
+        lines = configuration.key_lines(text)
+    except yaml.YAMLError as exc:
+        raise CatalogueError(f"{name}: not valid YAML: {exc}") from exc
+
+    def fail(path: tuple[str, ...], message: str) -> CatalogueError:
+        return CatalogueError(f"{configuration.where(name, lines, path)}: {message}")
+
+    if not isinstance(raw, dict) or not all(isinstance(raw.get(k), list) for k in ("classes", "matters")):
+        raise fail((), "needs the lists 'classes' and 'matters'")
+    classes = {}
+    for index, item in enumerate(raw["classes"]):
+        if not isinstance(item, dict) or not item.get("code") or not item.get("name"):
+            raise fail(("classes", str(index)), "a class needs a code and a name")
+        classes[str(item["code"])] = str(item["name"])
+    matters: dict[str, Matter] = {}
+    for index, item in enumerate(raw["matters"]):
+        matter = _matter(item, ("matters", str(index)), classes, fail)
+        if matter.code in matters:
+            raise fail(("matters", str(index), "code"), f"matter '{matter.code}' is listed twice")
+        matters[matter.code] = matter
     return Catalogue(classes, matters)
+
+
+def _matter(item: Any, path: tuple[str, ...], classes: dict[str, str],
+            fail: Callable[[tuple[str, ...], str], CatalogueError]) -> Matter:
+    if not isinstance(item, dict):
+        raise fail(path, "a matter must be a mapping")
+    for key in _REQUIRED:
+        if item.get(key) in (None, ""):
+            raise fail(path, f"missing '{key}'")
+    if item["class"] not in classes:
+        raise fail((*path, "class"), f"unknown class '{item['class']}' (known: {', '.join(classes)})")
+    situation = item.get("situation", "enforcement")
+    if situation not in SITUATIONS:
+        raise fail((*path, "situation"), f"unknown situation '{situation}' ({', '.join(SITUATIONS)})")
+    cooperating = item.get("cooperating") or []
+    if not isinstance(cooperating, list):
+        raise fail((*path, "cooperating"), "must be a list of unit codes")
+    hours = {}
+    for key in ("report_in_hours", "report_in_hours_urgent", "handle_hours"):
+        value = item.get(key, item["report_in_hours"])
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 2000:
+            raise fail((*path, key), f"must be a number of working hours above 0 (got {value!r})")
+        hours[key] = float(value)
+    return Matter(code=str(item["code"]), name=str(item["name"]), klass=str(item["class"]), lead=str(item["lead"]),
+                  cooperating=tuple(str(c) for c in cooperating), situation=situation, **hours)

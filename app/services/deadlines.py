@@ -6,23 +6,20 @@ puts into the process data); this module decides *who* hears of it and what is r
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.models import Case, CaseUnit, Notification, SupervisionEntry, Task, Unit, User
-from app.services import cases, workflow
+from app.services import cases, configuration, workflow
 from app.services.auth import users_holding
 from app.services.errors import Invalid, NotFound
 from app.services.locality import load_locality
-from app.services.worktime import CALENDAR_FILE, load_calendar
+from app.services.worktime import load_calendar
 
 
 def head_role(unit: Unit) -> str:
@@ -40,16 +37,21 @@ class DeadlineRules:
     default_hours: dict[str, float]  # stages the catalogue has no limit for (review, verification)
 
 
-@functools.cache
-def load_rules(path: Path = CALENDAR_FILE) -> DeadlineRules:
-    raw: dict[str, Any] = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("deadlines") or {}
+def load_rules() -> DeadlineRules:
+    """The deadline rules in effect (calendar.yaml's ``deadlines``, versioned with the processes)."""
+    return configuration.load("deadline_rules")  # type: ignore[no-any-return]
+
+
+@configuration.loader("deadline_rules")
+def _read_rules(config: configuration.Configuration) -> DeadlineRules:
+    raw: dict[str, Any] = (config.yaml("calendar.yaml") or {}).get("deadlines") or {}
     rules = DeadlineRules(
         reminder_at=float(raw.get("reminder_at", 0.8)),
         second_limit=float(raw.get("second_limit", 2.0)),
         default_hours={str(k): float(v) for k, v in (raw.get("default_hours") or {}).items()},
     )
     if not 0 < rules.reminder_at < 1 or rules.second_limit <= 1:
-        raise ValueError("deadlines: reminder_at must be between 0 and 1, second_limit above 1")
+        raise ValueError("calendar.yaml: deadlines: reminder_at must be between 0 and 1, second_limit above 1")
     return rules
 
 

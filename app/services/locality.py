@@ -8,16 +8,15 @@ particular locality. The file is validated on load: an error names the file, the
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from app.settings import ROOT
+from app.services import configuration
+from app.services.configuration import CONFIG_DIR
 
-LOCALITY_FILE = ROOT / "config" / "locality.yaml"
+LOCALITY_FILE = CONFIG_DIR / "locality.yaml"
 
 # What the code checks; a role in the locality model grants any of these.
 CAPABILITIES = {
@@ -99,45 +98,24 @@ class Locality:
         return unit_kind.head_role if unit_kind else None
 
 
-_cache: dict[Path, tuple[int, Locality]] = {}
+@configuration.loader("locality")
+def _read(config: configuration.Configuration) -> Locality:
+    return parse_locality(config.text("locality.yaml"), "locality.yaml")
 
 
-def load_locality(path: Path | None = None) -> Locality:
-    """The locality model, read again when its file changes (no restart needed)."""
-    path = path or Path(os.environ.get("WHISTLE_LOCALITY_FILE") or LOCALITY_FILE)
-    try:
-        stamp = path.stat().st_mtime_ns
-    except OSError as exc:
-        raise LocalityError(f"{path}: cannot read the locality model: {exc.strerror}") from exc
-    cached = _cache.get(path)
-    if cached is None or cached[0] != stamp:
-        cached = _cache[path] = (stamp, parse_locality(path.read_text(encoding="utf-8"), path.name))
-    return cached[1]
+def load_locality() -> Locality:
+    """The locality model in effect: the case's version during its step, else the latest deployed
+    version's (a deploy takes effect on the next request), else config/locality.yaml on disk."""
+    return configuration.load("locality")  # type: ignore[no-any-return]
 
 
 def parse_locality(text: str, name: str = "locality.yaml") -> Locality:
     try:
         raw = yaml.safe_load(text)
-        lines = _lines(yaml.compose(text, Loader=yaml.SafeLoader))
+        lines = configuration.key_lines(text)
     except yaml.YAMLError as exc:
         raise LocalityError(f"{name}: not valid YAML: {exc}") from exc
     return _Reader(name, lines).locality(raw)
-
-
-def _lines(node: yaml.Node | None, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
-    """Line number (1-based) of every mapping key and sequence item, by its path."""
-    found: dict[tuple[str, ...], int] = {}
-    if node is None:
-        return found
-    found[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            found.update(_lines(value, (*path, str(key.value))))
-            found[(*path, str(key.value))] = key.start_mark.line + 1  # the key's line, not its value's
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            found.update(_lines(item, (*path, str(index))))
-    return found
 
 
 class _Reader:
@@ -148,8 +126,7 @@ class _Reader:
         self.lines = lines
 
     def fail(self, path: tuple[str, ...], message: str) -> LocalityError:
-        line = next((self.lines[path[:i]] for i in range(len(path), -1, -1) if path[:i] in self.lines), 1)
-        return LocalityError(f"{self.name} line {line}: {'.'.join(path) or '(top)'}: {message}")
+        return LocalityError(f"{configuration.where(self.name, self.lines, path)}: {message}")
 
     def mapping(self, value: Any, path: tuple[str, ...], required: bool = True) -> dict[str, Any]:
         if value is None and not required:

@@ -20,6 +20,7 @@ A scenario file::
       - {task: report_in, each: true, due_hours: 0.5, form: {on_site: true}}   # every open report_in
       - {task: evaluate, dept: dept-hw, form: {efficiency: 4, …}}   # the task about one department
       - {wait: 3d}               # time passes on the run's clock: due timers fire
+      - {follow: escalated}      # go on with the whistle this case was escalated to (社呼街应)
     end: {status: closed, outcome: closed, open_tasks: []}
 """
 
@@ -38,16 +39,16 @@ from sqlalchemy.orm import Session
 from app.cli import run_migrations
 from app.db import Database
 from app.models import Case, RoleAssignment, Task, Unit, User
-from app.services import clock, tasks
+from app.services import clock, configuration, tasks
 from app.services.auth import Principal, principal_for, users_holding
 from app.services.cases import PLACE_FIELD, case_view, file_report
 from app.services.errors import ServiceError
 from app.services.org import ancestors, load_organisation, unit_by_code
-from app.services.processes import deploy_directory
+from app.services.processes import configuration_of, deploy, read_files
 from app.services.simulate import advance_time
 from app.services.worktime import add_working_hours
 
-STEP_KEYS = {"task", "unit", "dept", "role", "due_hours", "form", "each", "wait"}
+STEP_KEYS = {"task", "unit", "dept", "role", "due_hours", "form", "each", "wait", "follow"}
 END_KEYS = {"status", "outcome", "level", "grade", "open_tasks"}
 WAIT_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
@@ -120,8 +121,10 @@ def _scenario(path: Path) -> Scenario:
 
 
 def _check_step(where: str, number: int, step: Any) -> None:
-    if not isinstance(step, dict) or ("task" in step) == ("wait" in step):
-        raise ScenarioError(f"{where} step {number}: a step is either {{task: …}} or {{wait: …}}")
+    if not isinstance(step, dict) or sum(key in step for key in ("task", "wait", "follow")) != 1:
+        raise ScenarioError(f"{where} step {number}: a step is one of {{task: …}}, {{wait: …}}, {{follow: escalated}}")
+    if "follow" in step and step["follow"] != "escalated":
+        raise ScenarioError(f"{where} step {number}: follow: the only case to follow is 'escalated'")
     if unknown := set(step) - STEP_KEYS:
         raise ScenarioError(f"{where} step {number}: unknown key(s) {sorted(unknown)} (known: {sorted(STEP_KEYS)})")
     if "wait" in step:
@@ -138,22 +141,27 @@ def _duration(where: str, text: Any) -> timedelta:
     return timedelta(**{WAIT_UNITS[unit]: int(number)})
 
 
-def check_processes(directory: Path, org_file: Path) -> CheckReport:
-    """Validate the bundle as a deploy would, then play its scenarios in a throwaway database."""
+def check_processes(directory: Path, org_file: Path, files: dict[str, str] | None = None) -> CheckReport:
+    """Validate the bundle as a deploy would, then play its scenarios (``directory``/scenarios) in a
+    throwaway database. ``files``: the bundle when it is not just ``directory`` with config/ (a pack)."""
     scenarios = read_scenarios(directory)
+    files = files if files is not None else read_files(directory)
     with tempfile.TemporaryDirectory(prefix="whistle-check-") as folder:
         url = f"sqlite:///{Path(folder) / 'check.db'}"
         run_migrations(url)
         db = Database(url)
         try:
             with db.unit_of_work() as session:
+                version, _ = deploy(session, files, "check-processes")
+                config = configuration_of(session, version.id)
+            with configuration.activate(config), db.unit_of_work() as session:
                 load_organisation(session, org_file)
-                deploy_directory(session, directory, "check-processes")
         except ServiceError as exc:
             db.dispose()
             return CheckReport(bundle_error=exc.message)
         try:
-            return CheckReport(results=[_play(db, scenario) for scenario in scenarios])
+            with configuration.activate(config):
+                return CheckReport(results=[_play(db, scenario) for scenario in scenarios])
         finally:
             db.dispose()
 
@@ -166,7 +174,7 @@ def _play(db: Database, scenario: Scenario) -> ScenarioResult:
     try:
         case_id, case_number = report_case(db, scenario.report_by, scenario.report)
         for done, step in enumerate(scenario.steps, 1):  # noqa: B007  (done is reported on failure)
-            play_step(db, case_id, step)
+            case_id = play_step(db, case_id, step)
         _check_end(db, case_id, scenario.end)
         return ScenarioResult(scenario.file, scenario.name, True, len(scenario.steps), case_number=case_number)
     except (Mismatch, ServiceError) as exc:
@@ -180,6 +188,8 @@ def _play(db: Database, scenario: Scenario) -> ScenarioResult:
 def _describe(step: dict[str, Any]) -> str:
     if "wait" in step:
         return f"wait {step['wait']}"
+    if "follow" in step:
+        return "follow escalated"
     return str(step["task"]) + "".join(f" @{step[key]}" for key in ("unit", "dept") if key in step)
 
 
@@ -199,16 +209,28 @@ def _reporter(session: Session, role: str, body: dict[str, Any]) -> Principal:
     raise Mismatch(f"no user holds role '{role}' at {place.code} or above it to report")
 
 
-def play_step(db: Database, case_id: int, step: dict[str, Any]) -> None:
-    """One step of a scenario on a case: let time pass, or complete the open task(s) it names."""
+def play_step(db: Database, case_id: int, step: dict[str, Any]) -> int:
+    """One step of a scenario on a case: let time pass, complete the open task(s) it names, or
+    turn to the whistle the case was escalated to. Returns the case the scenario goes on with."""
     if "wait" in step:
         advance_time(db, _duration("wait", step["wait"]))
-        return
+        return case_id
     with db.unit_of_work() as session:
+        if "follow" in step:
+            return escalated_from(session, case_id)
         matching = _matching_tasks(session, case_id, step)
         for task in matching if step.get("each") else matching[:1]:
             _check_task(session, task, step)
             tasks.complete(session, _worker(session, task), task.id, step.get("form") or {})
+    return case_id
+
+
+def escalated_from(session: Session, case_id: int) -> int:
+    """The whistle a case was escalated to (the latest, if several)."""
+    child = session.scalar(select(Case.id).where(Case.parent_case_id == case_id).order_by(Case.id.desc()).limit(1))
+    if child is None:
+        raise Mismatch("the case was not escalated: there is no whistle to follow")
+    return int(child)
 
 
 def _matching_tasks(session: Session, case_id: int, step: dict[str, Any]) -> list[Task]:

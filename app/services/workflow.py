@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,11 +22,11 @@ from sqlalchemy.orm import Session
 from app.db import stage_insert
 from app.engine import PRUNE_RULE, Instance, ProcessError, ProcessScriptEngine, ServiceCalls, TaskNotOpen
 from app.models import AuditChain, Case, CaseUnit, Event, Snapshot, Task, Timer, Unit, User
-from app.services import chain, clock
+from app.services import chain, clock, configuration
 from app.services.catalogue import load_catalogue
 from app.services.errors import Conflict, Invalid, ServiceError
 from app.services.locality import load_locality
-from app.services.processes import bundle_of
+from app.services.processes import bundle_of, configuration_of
 from app.services.worktime import add_working_hours
 from handlers import HANDLERS, HandlerContext, HandlerError
 
@@ -49,6 +50,11 @@ def begin_step(case: Case) -> None:
 
 
 def start(session: Session, case: Case, data: dict[str, Any], actor: User | None) -> Instance:
+    with case_configuration(session, case):
+        return _start(session, case, data, actor)
+
+
+def _start(session: Session, case: Case, data: dict[str, Any], actor: User | None) -> Instance:
     bundle = bundle_of(session, case.process_version_id)
     # The run's first event: what replay starts the process with.
     record_event(session, case, "process_started", actor, data={"process": case.process_id, "data": data})
@@ -59,6 +65,12 @@ def start(session: Session, case: Case, data: dict[str, Any], actor: User | None
     return instance
 
 
+def case_configuration(session: Session, case: Case) -> AbstractContextManager[configuration.Configuration]:
+    """A step runs with the configuration of the version its case started on (catalogue, calendar,
+    locality model), whatever was deployed since."""
+    return configuration.activate(configuration_of(session, case.process_version_id))
+
+
 def load(session: Session, case: Case) -> Instance:
     bundle = bundle_of(session, case.process_version_id)
     return Instance.load(bundle, case.process_id, case.state, case.serializer_version, script_engine())
@@ -66,6 +78,11 @@ def load(session: Session, case: Case) -> Instance:
 
 def complete(session: Session, task: Task, form: dict[str, Any], actor: User | None) -> Instance:
     """Complete a task; ``actor`` is None for the reporter answering on the public tracking page."""
+    with case_configuration(session, task.case):
+        return _complete(session, task, form, actor)
+
+
+def _complete(session: Session, task: Task, form: dict[str, Any], actor: User | None) -> Instance:
     from app.services.deadlines import SUPERVISE_FORM, answer_supervision, clear_supervision  # they record events here
 
     case = task.case
@@ -115,11 +132,12 @@ class OpenRows:
 
 def fire_timers(session: Session, case: Case, rows: OpenRows | None = None, flush: bool = True) -> Instance:
     """One step that only lets time pass: the timers due now fire (reminder, 督办, escalation ...)."""
-    begin_step(case)
-    instance = load(session, case)
-    now = clock.now()
-    _run(session, case, None, now, lambda ctx, calls: instance.advance(ctx, now, calls, PRUNE_RULE))
-    save(session, case, instance, None, now, rows, flush)
+    with case_configuration(session, case):
+        begin_step(case)
+        instance = load(session, case)
+        now = clock.now()
+        _run(session, case, None, now, lambda ctx, calls: instance.advance(ctx, now, calls, PRUNE_RULE))
+        save(session, case, instance, None, now, rows, flush)
     return instance
 
 

@@ -8,20 +8,16 @@ Times go in and out as naive UTC (as stored); the arithmetic runs in the configu
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
-import yaml
 
-from app.settings import ROOT
+from app.services import configuration
 
-CALENDAR_FILE = ROOT / "config" / "calendar.yaml"
 MAX_DAYS = 3 * 366  # no deadline looks further ahead than this: a bad calendar must not loop forever
 
 log = logging.getLogger(__name__)
@@ -204,9 +200,20 @@ def parse_calendar(raw: dict[str, Any]) -> WorkCalendar:
     )
 
 
-@functools.cache
-def load_calendar(path: Path = CALENDAR_FILE) -> WorkCalendar:
-    return parse_calendar(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+@configuration.loader("calendar")
+def _read(config: configuration.Configuration) -> WorkCalendar:
+    raw = config.yaml("calendar.yaml") or {}
+    if not isinstance(raw, dict):
+        raise CalendarError("calendar.yaml: must be a mapping (zone, office_hours, years, deadlines ...)")
+    try:
+        return parse_calendar(raw)
+    except CalendarError as exc:
+        raise CalendarError(f"calendar.yaml: {exc}") from exc
+
+
+def load_calendar() -> WorkCalendar:
+    """The working-time calendar in effect (versioned with the processes)."""
+    return configuration.load("calendar")  # type: ignore[no-any-return]
 
 
 def add_working_hours(start: datetime, hours: float) -> datetime:

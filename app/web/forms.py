@@ -12,7 +12,8 @@ Widgets (``processes/forms/*.schema.json``):
   ``maxLength`` up to 200 → one line; any other string → long text
 - array of strings → long text, one item per line
 - ``"x-widget": "department"`` (string or array) → department picker; ``"x-widget": "matter"`` →
-  responsibility-catalogue matter picker; ``"x-widget": "attachments"`` → file upload
+  responsibility-catalogue matter picker; ``"x-widget": "whistle_level"`` → the locality model's
+  whistle levels; ``"x-widget": "attachments"`` → file upload
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _field(name: str, prop: dict[str, Any], required: bool, options: dict[str, l
     items = prop.get("items", {}) if kind == "array" else {}
     if widget == "attachments":
         f.kind = "attachments"
-    elif widget in ("department", "matter"):
+    elif widget in ("department", "matter", "whistle_level"):
         f.options = options.get(widget, [])
         f.kind = "multi" if kind == "array" else "select"
     elif choices := _choices(prop):

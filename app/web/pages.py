@@ -22,11 +22,12 @@ from app.services import auth, cases, comments, lookups, tasks
 from app.services import login as login_service
 from app.services.auth import Principal
 from app.services.errors import Conflict, Invalid, NotFound, ServiceError, TooMany
+from app.services.locality import load_locality
 from app.web import bp
 from app.web.attachments import accepts_uploads, panel, upload_folder, uploads_from
 from app.web.forms import fields_of, parse, short_message
 from app.web.i18n import LANGUAGES, init_web
-from app.web.labels import template_helpers
+from app.web.labels import is_english, template_helpers
 from app.web.session import LoginRequired, log_in, log_out, login_redirect, page, safe_next, staff
 
 PER_PAGE = 20
@@ -261,7 +262,8 @@ def store_uploads(s: Session, principal: Principal, case: Case, name: str, task:
 
 def _pickers(s: Session) -> dict[str, list[tuple[str, str]]]:
     return {"department": lookups.departments(s),
-            "matter": [(code, f"{name}（{klass}）") for code, name, klass in lookups.matters()]}
+            "matter": [(code, f"{name}（{klass}）") for code, name, klass in lookups.matters()],
+            "whistle_level": [(code, level.label.text(is_english())) for code, level in load_locality().levels.items()]}
 
 
 # --- a case --------------------------------------------------------------------------------------

@@ -72,15 +72,19 @@ def test_unknown_sections_and_broken_yaml_are_refused() -> None:
         parse_locality("roles: []\n")
 
 
-def test_an_edited_model_takes_effect_without_a_restart(tmp_path: Path) -> None:
+def test_an_edited_model_on_disk_takes_effect_without_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before anything is deployed (and outside requests and steps) the disk's files are in effect."""
     path = tmp_path / "locality.yaml"
     path.write_text(SHIPPED, encoding="utf-8")
-    assert "dept_staff" not in load_locality(path).roles_with("assign")
+    monkeypatch.setenv("WHISTLE_LOCALITY_FILE", str(path))
+    assert "dept_staff" not in load_locality().roles_with("assign")
     path.write_text(SHIPPED.replace("  dept_staff:\n    label: {zh: 部门工作人员, en: Department staff}\n",
                                     "  dept_staff:\n    label: {zh: 部门工作人员, en: Department staff}\n"
                                     "    capabilities: [assign]\n"), encoding="utf-8")
     os.utime(path, ns=(1, 10**18))  # a new modification time even on a coarse clock
-    assert "dept_staff" in load_locality(path).roles_with("assign")
+    assert "dept_staff" in load_locality().roles_with("assign")
 
 
 # Files that still name the demo locality's kinds or levels, and why; each is work left in the
