@@ -4,7 +4,6 @@ before the secretary's approval (``review_head``). Every case here replays (test
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +11,10 @@ from flask import Flask
 
 from app.db import Database
 from app.services.locality import LOCALITY_FILE
-from tests.integration.flow import APPROVE, FORMS, REVIEWERS, Flow
+from app.services.processes import read_files
+from app.settings import ROOT
+from tests.conftest import Api
+from tests.integration.flow import APPROVE, FORMS, Flow
 from tests.integration.test_deadlines import at_monday_morning, events
 from tests.integration.test_supervise_review import supervised_when_late, whistle_under_review
 from tests.integration.test_supervise_task import ANSWER, replays_cleanly, supervise_tasks
@@ -20,6 +22,7 @@ from tests.integration.test_supervise_task import ANSWER, replays_cleanly, super
 __all__ = ["at_monday_morning"]  # the fixture, used by name below
 
 RETURN = {"decision": "return", "reason": "材料需补充"}
+SHIPPED = LOCALITY_FILE.read_text(encoding="utf-8")
 
 
 @pytest.fixture()
@@ -83,26 +86,33 @@ def test_a_late_second_reviewer_is_supervised_by_the_whistling_units_secretary(
     replays_cleanly(db, case_id)
 
 
-# A locality whose community whistles have no reviewers between the staff and the secretary: the
-# lead is changing how the locality is loaded; this is the one place these tests swap it.
-def _locality_with_community_chain(tmp_path: Path, chain: str) -> Path:
-    text = LOCALITY_FILE.read_text(encoding="utf-8")
-    level = text.index("    label: {zh: 社区哨")
+def test_an_empty_chain_goes_from_prepare_straight_to_the_secretarys_approval(own_app: Flask) -> None:
+    """An admin empties the community level's chain in config/locality.yaml and deploys: a new
+    whistle goes from the staff straight to the secretary; a whistle already under review keeps the
+    chain it started with (its version's)."""
+    api = Api(own_app.test_client(), {})
+    flow = Flow(api)
+    before = whistle_under_review(flow, "community")
+    level = SHIPPED.index("    label: {zh: 社区哨")
     old = "    review_chain: [section_head, deputy_leader]\n"
-    at = text.index(old, level)  # the community level's own chain, the first after its label
-    path = tmp_path / "locality.yaml"
-    path.write_text(text[:at] + f"    review_chain: {chain}\n" + text[at + len(old):], encoding="utf-8")
-    return path
+    at = SHIPPED.index(old, level)  # the community level's own chain, the first after its label
+    files = read_files(ROOT / "processes")
+    edited = SHIPPED[:at] + "    review_chain: []\n" + SHIPPED[at + len(old):]
+    answer = api.post("admin", "/api/processes", json={"files": {**files, "config/locality.yaml": edited}})
+    assert answer.status_code in (200, 201), answer.get_json()
 
-
-def test_an_empty_chain_goes_from_prepare_straight_to_the_secretarys_approval(
-    flow: Flow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("WHISTLE_LOCALITY_FILE", str(_locality_with_community_chain(tmp_path, "[]")))
     case_id = whistle_under_review(flow, "community")
     assert flow.open_types(case_id) == ["review_head"]
     flow.do("sec-s1c1", case_id, "review_head", RETURN)
     assert flow.open_types(case_id) == ["prepare_whistle"]
-    flow.do(f"staff-{REVIEWERS['community']['prefix']}", case_id, "prepare_whistle", FORMS["prepare_whistle"])
+    flow.do("staff-s1c1", case_id, "prepare_whistle", FORMS["prepare_whistle"])
     flow.do("sec-s1c1", case_id, "review_head", APPROVE)
     assert flow.open_types(case_id) == ["report_in", "report_in"]
+
+    assert open_review(flow, before)[0] == "section_head"  # started on the four-step chain
+    flow.do("section-s1c1", before, "review", APPROVE)
+    flow.do("deputy-s1c1", before, "review", APPROVE)
+    flow.do("sec-s1c1", before, "review_head", APPROVE)
+    db: Database = own_app.extensions["whistle.db"]
+    for case in (before, case_id):
+        replays_cleanly(db, case)
