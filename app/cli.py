@@ -232,18 +232,22 @@ def _pack_banner(host: str, port: int, version: int, pack: Pack) -> str:
     ])
 
 
+# The demo district's logins the banner shows (usernames, not role codes: config/demo_org.yaml).
+DEMO_LOGINS = """
+gw-s1c1g1 | 网格员 grid worker, 和平里社区 第一网格
+op-dc | 区级平台 district platform operator (triage, verify)
+op-s1 | 街道平台 street platform operator
+staff-s1c1 / section-s1c1 / deputy-s1c1 / sec-s1c1 | 社区吹哨审核链 community review chain
+staff-s1 / section-s1 / deputy-s1 / sec-s1 | 街道 review chain
+hw-staff / hw-head, cgzf-staff / cgzf-head ... | 部门 department staff / head
+callback | 回访员 call-back agent
+auditor | 审计 auditor (read-only)
+admin | 流程管理员 process admin
+"""
+
+
 def _demo_banner(host: str, port: int, version: int) -> str:
-    logins = [
-        ("gw-s1c1g1", "网格员 grid worker, 和平里社区 第一网格"),
-        ("op-dc", "区级平台 district platform operator (triage, verify)"),
-        ("op-s1", "街道平台 street platform operator"),
-        ("staff-s1c1 / section-s1c1 / deputy-s1c1 / sec-s1c1", "社区吹哨审核链 community review chain"),
-        ("staff-s1 / section-s1 / deputy-s1 / sec-s1", "街道 review chain"),
-        ("hw-staff / hw-head, cgzf-staff / cgzf-head ...", "部门 department staff / head"),
-        ("callback", "回访员 call-back agent"),
-        ("auditor", "审计 auditor (read-only)"),
-        ("admin", "流程管理员 process admin"),
-    ]
+    logins = [line.split(" | ") for line in DEMO_LOGINS.strip().splitlines()]
     lines = [
         f"吹哨报到 demo — process version {version}",
         f"  网页 Web: http://{host}:{port}/  — open it in a browser and log in as any user below",

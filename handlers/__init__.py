@@ -19,7 +19,7 @@ from app.services.org import unit_by_code
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from app.models import Case, Unit, User
+    from app.models import Case, Task, Unit, User
 
 Handler = Callable[..., Any]
 HANDLERS: dict[str, Handler] = {}
@@ -31,6 +31,7 @@ class HandlerContext:
     case: Case
     actor: User | None
     now: datetime
+    task: Task | None = None  # the person's task completed in this step, if the step completes one
 
 
 class HandlerError(Exception):

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.models import Evaluation, ReportIn, Task, Unit
+from app.models import Evaluation, ReportIn, Unit
 from app.services import workflow
 from app.services.locality import load_locality
 from app.services.org import ancestor_of_kind
@@ -45,12 +45,10 @@ def _on_path(ctx: HandlerContext, kind: str, level: str) -> Unit:
 
 @handler("record_report_in")
 def record_report_in(ctx: HandlerContext, department: str, duty: str) -> dict[str, Any]:
-    """报到: the department checked in; on time if before its report-in task's deadline."""
+    """报到: the department checked in; on time if before the deadline of the task it completed to
+    report in (whatever the diagram calls that task)."""
     unit = unit_that(ctx, department, "summoned")
-    task = ctx.session.scalar(
-        select(Task).where(Task.case_id == ctx.case.id, Task.task_type == "report_in", Task.unit_id == unit.id)
-        .order_by(Task.id.desc()).limit(1)
-    )
+    task = ctx.task if ctx.task is not None and ctx.task.unit_id == unit.id else None
     row = ctx.session.scalar(select(ReportIn).where(ReportIn.case_id == ctx.case.id, ReportIn.department_id == unit.id))
     if row is None:
         row = ReportIn(case_id=ctx.case.id, department_id=unit.id, duty=duty,

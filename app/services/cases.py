@@ -33,18 +33,21 @@ CHANNELS = {
     "grid_patrol": "网格巡查",
 }
 PUBLIC_CHANNELS = {"web", "wechat", "qr_code"}
-# The report's field naming its place (the API keeps the demo's word for it).
-PLACE_FIELD = "grid"
+# The report's field naming its place (a unit of a report-place kind); `grid` is accepted too, as
+# the API first named it.
+PLACE_FIELD = "place"
+LEGACY_PLACE_FIELD = "grid"
 
 REPORT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["title", "grid", "channel"],
+    "required": ["title", "channel"],
     "properties": {
         "title": {"type": "string", "minLength": 2, "maxLength": 200},
         "description": {"type": "string", "maxLength": 5000},
         "channel": {"enum": sorted(CHANNELS)},
-        "grid": {"type": "string", "minLength": 1, "maxLength": 64},
+        PLACE_FIELD: {"type": "string", "minLength": 1, "maxLength": 64},
+        LEGACY_PLACE_FIELD: {"type": "string", "minLength": 1, "maxLength": 64},
         "address": {"type": "string", "maxLength": 200},
         "matter": {"type": "string", "maxLength": 64},
         "urgent": {"type": "boolean"},
@@ -66,7 +69,7 @@ def file_report(session: Session, principal: Principal | None, payload: Any) -> 
     if not has_visible_text(data["title"]):
         raise Invalid("标题不能只有空白或不可见字符 / the title has no visible characters",
                       {"title": "标题不能只有空白或不可见字符 / the title has no visible characters"})
-    grid = _report_place(session, data["grid"])
+    grid = _report_place(session, place_code(data))
     if data.get("whistle_level") and data["whistle_level"] not in load_locality().levels:
         raise Invalid(f"unknown whistle level '{data['whistle_level']}'", {"whistle_level": "not a whistle level"})
     if data.get("whistle_level") and not data.get("matter"):
@@ -178,7 +181,7 @@ def new_case(
     workflow.record_event(
         session, case, "case_created", actor,
         data={"number": case.number, "process": process_id, "channel": channel, "title": title,
-              "grid": place.code, "parent": parent.number if parent else None},
+              PLACE_FIELD: place.code, "parent": parent.number if parent else None},
     )
     return case
 
@@ -199,11 +202,23 @@ def process_data(case: Case) -> dict[str, Any]:
     }
 
 
-def _report_place(session: Session, code: Any) -> Unit:
+def place_code(data: dict[str, Any]) -> str:
+    """The report's place: `place`, or `grid` as the API first named it (not two different ones)."""
+    place, legacy = data.get(PLACE_FIELD), data.get(LEGACY_PLACE_FIELD)
+    if place and legacy and place != legacy:
+        raise Invalid(f"'{PLACE_FIELD}' and '{LEGACY_PLACE_FIELD}' name different places: give one",
+                      {PLACE_FIELD: "give either place or grid"})
+    if not (place or legacy):
+        raise Invalid(f"the report needs its '{PLACE_FIELD}'", {PLACE_FIELD: "required"})
+    return str(place or legacy)
+
+
+def _report_place(session: Session, code: str) -> Unit:
     """The unit a report is filed on: one of a kind the locality model makes a report place (网格)."""
-    unit = unit_by_code(session, code, "grid")
+    unit = unit_by_code(session, code, PLACE_FIELD)
     if unit.kind not in load_locality().kinds_where("report_place"):
-        raise Invalid(f"'{code}' is not a place reports are filed on", {"grid": f"'{unit.kind}' is not a report place"})
+        raise Invalid(f"'{code}' is not a place reports are filed on",
+                      {PLACE_FIELD: f"'{unit.kind}' is not a report place"})
     return unit
 
 

@@ -1,5 +1,5 @@
-"""Read-only lists the pages offer as choices: places (street → community → grid), departments,
-catalogue matters and classes."""
+"""Read-only lists the pages offer as choices: places (the tree down to the report places:
+街道 → 社区 → 网格 in the demo), departments, catalogue matters and classes."""
 
 from __future__ import annotations
 
@@ -30,6 +30,42 @@ def places(session: Session) -> list[Place]:
     kinds = [code for code in model.kinds_where("holds_cases") if model.unit_kinds[code].parents]
     units = session.scalars(select(Unit).where(Unit.kind.in_(kinds)).order_by(Unit.code))
     return [Place(u.code, u.name, u.kind, u.parent.code if u.parent else None) for u in units]
+
+
+@dataclass(frozen=True)
+class PlaceLevel:
+    """One picker of the place: the units one step further down the tree."""
+
+    field: str  # the form field: place_1, place_2 … and `place` for the report place itself
+    parent_field: str | None
+    kinds: tuple[str, ...]
+    places: list[Place]
+
+
+def place_levels(session: Session) -> list[PlaceLevel]:
+    """The pickers of a report's place, top down, for any tree: one per depth below the top, the
+    last holding the report places (网格 …) only; each lists its units with their parent's code."""
+    report_kinds = load_locality().kinds_where("report_place")
+    found = places(session)
+    by_code = {p.code: p for p in found}
+    depth = {p.code: _depth(p, by_code) for p in found}
+    last = max((depth[p.code] for p in found if p.kind in report_kinds), default=0)
+    levels: list[PlaceLevel] = []
+    for level in range(1, last + 1):
+        final = level == last
+        members = [p for p in found if (p.kind in report_kinds if final else depth[p.code] == level)]
+        field = "place" if final else f"place_{level}"
+        parent_field = levels[-1].field if levels else None
+        kinds = tuple(dict.fromkeys(p.kind for p in members))
+        levels.append(PlaceLevel(field, parent_field, kinds, members))
+    return levels
+
+
+def _depth(place: Place, by_code: dict[str, Place]) -> int:
+    depth, parent = 1, place.parent
+    while parent in by_code:
+        depth, parent = depth + 1, by_code[parent].parent
+    return depth
 
 
 def departments(session: Session) -> list[tuple[str, str]]:

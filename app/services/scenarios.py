@@ -41,7 +41,7 @@ from app.db import Database
 from app.models import Case, RoleAssignment, Task, Unit, User
 from app.services import clock, configuration, tasks
 from app.services.auth import Principal, principal_for, users_holding
-from app.services.cases import PLACE_FIELD, case_view, file_report
+from app.services.cases import PLACE_FIELD, case_view, file_report, place_code
 from app.services.errors import ServiceError
 from app.services.org import ancestors, load_organisation, unit_by_code
 from app.services.processes import configuration_of, deploy, read_files
@@ -202,7 +202,7 @@ def report_case(db: Database, by: str, body: dict[str, Any]) -> tuple[int, str]:
 
 
 def _reporter(session: Session, role: str, body: dict[str, Any]) -> Principal:
-    place = unit_by_code(session, body.get(PLACE_FIELD), PLACE_FIELD)
+    place = unit_by_code(session, place_code(body), PLACE_FIELD)
     for unit in ancestors(place):
         if users := users_holding(session, role, unit.id):
             return principal_for(session, users[0])

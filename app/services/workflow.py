@@ -104,7 +104,7 @@ def _complete(session: Session, task: Task, form: dict[str, Any], actor: User | 
             answer_supervision(session, task, form, actor, instance.task_data(task.engine_task_id), now)
         instance.complete(task.engine_task_id, form, ctx, now, calls, PRUNE_RULE)
 
-    _run(session, case, actor, now, run)
+    _run(session, case, actor, now, run, task)
     save(session, case, instance, actor, now)
     clear_supervision(session, task, actor, now)  # 销号: late work done strikes its 督办 entries off
     return instance
@@ -267,8 +267,8 @@ def link_unit(session: Session, case: Case, unit_id: int) -> None:
         session.add(CaseUnit(case_id=case.id, unit_id=unit_id))
 
 
-def _run(session: Session, case: Case, actor: User | None, now: datetime, work: Any) -> None:
-    context = HandlerContext(session=session, case=case, actor=actor, now=now)
+def _run(session: Session, case: Case, actor: User | None, now: datetime, work: Any, task: Task | None = None) -> None:
+    context = HandlerContext(session=session, case=case, actor=actor, now=now, task=task)
 
     def called(task: str, handler: str, params: dict[str, Any], result: Any) -> None:
         record_event(session, case, "handler_called", actor,

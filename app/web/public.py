@@ -28,7 +28,7 @@ from app.web.session import optional_principal
 PUBLIC_CHANNEL = "web"
 STAFF_CHANNEL = "app_photo"  # 随手拍: a grid worker's report with photos
 # What the page asks for, in the order of the JSON body of POST /api/public/reports.
-REPORT_FIELDS = ("title", "description", "grid", "address", "matter", "reporter_name", "reporter_phone")
+REPORT_FIELDS = ("title", "description", "place", "address", "matter", "reporter_name", "reporter_phone")
 
 
 @bp.route("/report", methods=["GET", "POST"])
@@ -60,7 +60,7 @@ def public_report() -> Any:
     with unit_of_work() as s:
         principal = optional_principal(s)
         return render_template(
-            "report.html", places=lookups.places(s), matters=lookups.matters(), errors=errors,
+            "report.html", place_levels=lookups.place_levels(s), matters=lookups.matters(), errors=errors,
             values=request.form if request.method == "POST" else MultiDict(),
             me=principal.user if principal else None,
             grid_worker=_reports_as_staff(principal),
@@ -83,8 +83,8 @@ def _file(s: Session, principal: Principal | None, form: MultiDict[str, str], ph
             body[name] = value
     if staff and form.get("self_handled") in ("1", "true", "on"):
         body["self_handled"] = True
-    if "grid" not in body:
-        raise Invalid("choose the grid", {"grid": N_("请选择网格")})
+    if "place" not in body:
+        raise Invalid("choose the place", {"place": N_("请选择地点")})
     case = cases.file_report(s, principal if staff else None, body)
     if staff and principal is not None:
         store_uploads(s, principal, case, "photo", uploads=photos)
@@ -98,13 +98,18 @@ def _reports_as_staff(principal: Principal | None) -> bool:
 
 
 def _check_place(s: Session, form: MultiDict[str, str]) -> None:
-    """The three pickers must name one line of the tree (without script they are not filtered)."""
+    """The pickers must name one line of the tree (without script they are not filtered): every
+    unit picked above the place is one of its ancestors."""
     parents = {p.code: p.parent for p in lookups.places(s)}
-    grid, community, street = form.get("grid"), form.get("community"), form.get("street")
-    if grid and community and parents.get(grid) != community:
-        raise Invalid("the grid is not in the community", {"grid": N_("该网格不属于所选社区")})
-    if community and street and parents.get(community) != street:
-        raise Invalid("the community is not in the street", {"community": N_("该社区不属于所选街道")})
+    place = form.get("place")
+    above: set[str] = set()
+    while place in parents:
+        place = parents[place]
+        above.add(place or "")
+    for level in lookups.place_levels(s)[:-1]:
+        picked = form.get(level.field)
+        if picked and form.get("place") and picked not in above:
+            raise Invalid("the place is not in the unit picked above it", {"place": N_("该地点不属于所选的上级单位")})
 
 
 @bp.get("/track")

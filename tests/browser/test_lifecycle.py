@@ -40,9 +40,9 @@ def citizen_reports(b: Browser) -> tuple[str, str]:
     case number."""
     b.page.set_viewport_size(PHONE)
     b.goto("/report")
-    b.page.select_option("select[name=street]", "dc-s1")
-    b.page.select_option("select[name=community]", "dc-s1-c1")
-    b.page.select_option("select[name=grid]", GRID)
+    b.page.select_option("select[name=place_1]", "dc-s1")  # 街道
+    b.page.select_option("select[name=place_2]", "dc-s1-c1")  # 社区
+    b.page.select_option("select[name=place]", GRID)  # 网格
     b.page.fill("input[name=address]", "和平里东街 3 号楼北侧")
     b.page.fill("input[name=title]", "小区交界处违规广告牌")
     b.page.fill("textarea[name=description]", "三个小区交界处的违规广告屡禁不止，影响通行。")

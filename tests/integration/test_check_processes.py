@@ -75,7 +75,7 @@ def test_a_wrong_deadline_or_end_state_fails(app: Flask, bundle: Path) -> None:
     ("content", "message"),
     [
         ("name: x\nreport: {by: grid_worker, body: {}}\nsteps: [{task: triage, wait: 1h}]\nend: {}\n",
-         "step 1: a step is either {task: …} or {wait: …}"),
+         "step 1: a step is one of {task: …}, {wait: …}, {follow: escalated}"),
         ("name: x\nreport: {by: grid_worker, body: {}}\nsteps: [{wait: soon}]\nend: {}\n",
          "wait 'soon': expected a positive number with m, h or d"),
         ("name: x\nreport: {by: grid_worker, body: {}}\nsteps: [{task: triage, colour: red}]\nend: {}\n",

@@ -154,3 +154,15 @@ def test_an_unknown_locality_is_refused_with_the_known_ones(own_app: Flask) -> N
     result = CliRunner().invoke(own_app.cli, ["deploy", "--locality", "atlantis"])
     assert result.exit_code == 2
     assert "unknown locality 'atlantis'" in result.output and "zhaoyuan" in result.output
+
+
+@pytest.mark.parametrize("pack_app", ["zhaoyuan"], indirect=True)
+def test_the_public_report_form_follows_the_packs_tree(pack_app: Flask) -> None:
+    """招远: 街道（镇） → 社区 → 基础网格 / 专属网格; a citizen reports on a dedicated grid (a market)."""
+    pages = Pages(pack_app.test_client())
+    html = pages.get("/report").get_data(as_text=True)
+    assert ">街道（镇）</label>" in html and ">社区</label>" in html and ">基础网格 / 专属网格</label>" in html
+    assert 'value="zy-s1-c1-g2" data-parent="zy-s1-c1"' in html and "府前农贸市场专属网格" in html
+    answer = pages.post("/report", {"place_1": "zy-s1", "place_2": "zy-s1-c1", "place": "zy-s1-c1-g2",
+                                    "title": "市场门口垃圾堆积"})
+    assert answer.status_code == 302 and "/track/" in answer.location

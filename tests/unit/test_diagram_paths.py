@@ -282,6 +282,7 @@ def case_data(**changes: Any) -> dict[str, Any]:
         "community": COMMUNITY,
         "street": STREET,
         "district": DISTRICT,
+        "top": DISTRICT,
         "self_handled": False,
         "direct_whistle_level": None,
         "urgent": False,

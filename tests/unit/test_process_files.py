@@ -92,7 +92,7 @@ OUTCOMES = {"self_handled", "closed", "escalated"}
 # The contract the engine relies on: user task id -> (lane, form, unit, stage, dueHours).
 USER_TASKS = {
     "case": {
-        "triage": ("platform_operator", "triage.schema.json", "district", "triage", None),
+        "triage": ("platform_operator", "triage.schema.json", "top", "triage", None),
         "handle_dispatched": (
             "dept_staff",
             "handle_dispatched.schema.json",
@@ -103,7 +103,7 @@ USER_TASKS = {
         "handle_dispatched_head_supervise": (
             "dept_staff", "supervise.schema.json", "supervision['head_unit']", "handling", None),
         "verify_dispatched": (
-            "platform_operator", "verify.schema.json", "district", "verification", "verify_deadline['hours']"),
+            "platform_operator", "verify.schema.json", "top", "verification", "verify_deadline['hours']"),
         "verify_dispatched_head_supervise": (
             "platform_operator", "supervise.schema.json", "supervision['head_unit']", "verification", None),
         "feedback_dispatched": ("platform_operator", "feedback.schema.json", "street", "feedback", None),
@@ -152,7 +152,7 @@ USER_TASKS = {
         "evaluate": ("secretary", "evaluate.schema.json", "units['whistle']", "evaluation", None),
     },
     "callback_process": {
-        "callback": ("callback_agent", "callback.schema.json", "district", "callback", None),
+        "callback": ("callback_agent", "callback.schema.json", "top", "callback", None),
     },
 }
 # 督办 tasks sit inside the late work's subprocess (so in its lane) and name their role and unit

@@ -19,7 +19,7 @@ from tests.conftest import PASSWORD
 from tests.web.pages_client import Pages, text
 from tests.web.test_login_security import address
 
-PLACE = {"street": "dc-s1", "community": "dc-s1-c1", "grid": "dc-s1-c1-g1"}
+PLACE = {"place_1": "dc-s1", "place_2": "dc-s1-c1", "place": "dc-s1-c1-g1"}  # 街道 → 社区 → 网格
 REPORT = {"title": "路灯不亮", "grid": "dc-s1-c1-g1", "channel": "web"}
 
 

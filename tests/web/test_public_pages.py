@@ -12,7 +12,7 @@ from tests.conftest import Api
 from tests.integration.flow import FORMS, Flow
 from tests.web.pages_client import Pages, field_errors, text
 
-PLACE = {"street": "dc-s1", "community": "dc-s1-c1", "grid": "dc-s1-c1-g1"}
+PLACE = {"place_1": "dc-s1", "place_2": "dc-s1-c1", "place": "dc-s1-c1-g1"}  # 街道 → 社区 → 网格
 XSS = "<script>alert(1)</script>"
 
 
@@ -42,10 +42,12 @@ def test_report_page_works_without_login_and_offers_the_pickers(pages: Pages) ->
     resp = pages.get("/report")
     html = text(resp)
     assert resp.status_code == 200 and 'name="viewport"' in html
-    for name in ("matter", "street", "community", "grid", "address", "title", "description", "photo",
+    for name in ("matter", "place_1", "place_2", "place", "address", "title", "description", "photo",
                  "reporter_name", "reporter_phone"):
         assert f'name="{name}"' in html, name
     assert 'value="dc-s1-c1-g1" data-parent="dc-s1-c1"' in html and "和平里社区" in html
+    # one picker per level of the tree, labelled with the locality model's unit kinds
+    assert [label for label in ("街道", "社区", "网格") if f'">{label}</label>' in html] == ["街道", "社区", "网格"]
 
 
 def test_a_citizen_reports_with_a_photo_and_gets_a_tracking_code(pages: Pages, api: Api) -> None:
@@ -64,10 +66,10 @@ def test_report_errors_are_shown_and_nothing_is_stored(pages: Pages, api: Api) -
     pages.get("/report")
     resp = pages.post("/report", {**PLACE, "title": "", "reporter_phone": "call me"})
     assert resp.status_code == 422 and sorted(field_errors(resp)) == ["reporter_phone", "title"]
-    resp = pages.post("/report", {"street": "dc-s2", "community": "dc-s1-c1", "grid": "dc-s1-c1-g1", "title": "错位"})
-    assert resp.status_code == 422 and field_errors(resp) == ["community"]
-    resp = pages.post("/report", {"street": "dc-s1", "community": "dc-s1-c1", "title": "无网格"})
-    assert resp.status_code == 422 and field_errors(resp) == ["grid"]
+    resp = pages.post("/report", {"place_1": "dc-s2", "place_2": "dc-s1-c1", "place": "dc-s1-c1-g1", "title": "错位"})
+    assert resp.status_code == 422 and field_errors(resp) == ["place"]
+    resp = pages.post("/report", {"place_1": "dc-s1", "place_2": "dc-s1-c1", "title": "无网格"})
+    assert resp.status_code == 422 and field_errors(resp) == ["place"]
     resp = pages.post("/report", {**PLACE, "title": "假照片"} | {"photo": (io.BytesIO(b"MZ not a photo"), "a.png")},
                       content_type="multipart/form-data")
     assert resp.status_code == 422 and field_errors(resp) == ["photo"]
@@ -137,7 +139,7 @@ def test_a_grid_worker_reports_as_themself_and_may_record_a_self_handled_problem
     case = Flow(api).case(int(resp.location.split("/")[2]))
     assert (case["channel"], case["status"], case["outcome"]) == ("app_photo", "closed", "self_handled")
     assert "井盖.png" in text(pages.get(resp.location))
-    other = {"street": "dc-s2", "community": "dc-s2-c1", "grid": "dc-s2-c1-g1"}
+    other = {"place_1": "dc-s2", "place_2": "dc-s2-c1", "place": "dc-s2-c1-g1"}
     resp = pages.post("/report", {**other, "title": "别的网格", "self_handled": "1"})
     assert resp.status_code == 403  # only the grid's own worker records a self-handled problem
 
