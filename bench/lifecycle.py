@@ -64,6 +64,7 @@ from app.db import Database, temporary_postgres_database
 from app.models import Case, Task
 from app.services.cases import process_data
 from app.services.catalogue import load_catalogue
+from app.services.locality import load_locality
 from app.services.org import load_organisation
 from app.services.processes import bundle_of, deploy_directory, latest_version
 from app.services.simulate import Scenario, Simulator
@@ -217,7 +218,8 @@ class CannedServices:
     def whistle_units(self, data: dict[str, Any], level: str) -> dict[str, Any]:
         whistle = data[level]
         above = self.parents.get(whistle) or whistle
-        return {"whistle": whistle, "filing": above, "verifier": above, "district": data["district"]}
+        return {"whistle": whistle, "filing": above, "verifier": above, "district": data["district"],
+                "review_chain": list(load_locality().levels[level].review_chain)}
 
     def dispatch_case(self, data: dict[str, Any], department: str) -> dict[str, Any]:
         return {"department": department, "dispatched_at": _now().isoformat()}

@@ -210,7 +210,7 @@ def _drive(case: LongCase, returns: int, reworks: int, review_returns: int, out:
         case.complete("handle_dispatched", FORMS["returned"])
         case.complete("triage", FORMS["triage_whistle"])
         loop(case, "review-return", review_returns,
-             [("prepare_whistle", "prepare_whistle"), ("review_section", "review_return")], out)
+             [("prepare_whistle", "prepare_whistle"), ("review", "review_return")], out)
 
 
 def _printer() -> Callable[[Line], None]:

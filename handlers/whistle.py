@@ -19,7 +19,8 @@ SCORES = ("efficiency", "cooperation", "professionalism", "responsibility")
 @handler("whistle_units")
 def whistle_units(ctx: HandlerContext, level: str) -> dict[str, Any]:
     """The whistling unit at a level, where it files (备案) and who verifies (核查), as the locality
-    model's whistle level says: the units of those kinds on the case's path."""
+    model's whistle level says: the units of those kinds on the case's path; and the level's review
+    chain (审核链), the roles that review the materials in order before the secretary approves."""
     levels = load_locality().levels
     if level not in levels:
         raise HandlerError(f"unknown whistle level '{level}'", {"level": f"one of {', '.join(levels)}"})
@@ -30,7 +31,8 @@ def whistle_units(ctx: HandlerContext, level: str) -> dict[str, Any]:
     ctx.case.whistle_unit_id = whistle.id
     workflow.record_event(ctx.session, ctx.case, "whistle_started", ctx.actor, unit_id=whistle.id,
                           data={"level": level, "whistle_unit": whistle.code})
-    return {"whistle": whistle.code, "filing": filing.code, "verifier": verifier.code}
+    return {"whistle": whistle.code, "filing": filing.code, "verifier": verifier.code,
+            "review_chain": list(spec.review_chain)}
 
 
 def _on_path(ctx: HandlerContext, kind: str, level: str) -> Unit:

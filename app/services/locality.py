@@ -78,6 +78,7 @@ class WhistleLevel:
     filed_with: str | None
     verified_by: str
     escalates_to: str | None
+    review_chain: tuple[str, ...] = ()  # the reviewers' roles, in order, before the head's approval
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ class _Reader:
         kinds_raw = self.mapping(top.get("unit_kinds"), ("unit_kinds",))
         kinds = {code: self.kind(code, item, kinds_raw, roles) for code, item in kinds_raw.items()}
         levels_raw = self.mapping(top.get("whistle_levels"), ("whistle_levels",), required=False)
-        levels = {code: self.level(code, item, kinds, levels_raw) for code, item in levels_raw.items()}
+        levels = {code: self.level(code, item, kinds, levels_raw, roles) for code, item in levels_raw.items()}
         stages = {code: self.label(item, ("stages", code))
                   for code, item in self.mapping(top.get("stages"), ("stages",)).items()}
         return Locality(kinds, roles, levels, stages)
@@ -208,7 +209,8 @@ class _Reader:
             self.known(role, (*path, lane), roles, "role", False)
         return dict(mapping)
 
-    def level(self, code: str, item: Any, kinds: dict[str, UnitKind], levels: dict[str, Any]) -> WhistleLevel:
+    def level(self, code: str, item: Any, kinds: dict[str, UnitKind], levels: dict[str, Any],
+              roles: dict[str, Role]) -> WhistleLevel:
         path = ("whistle_levels", code)
         item = self.mapping(item, path)
         return WhistleLevel(
@@ -217,4 +219,13 @@ class _Reader:
             filed_with=self.known(item.get("filed_with"), (*path, "filed_with"), kinds, "unit kind", True),
             verified_by=self.known(item.get("verified_by"), (*path, "verified_by"), kinds, "unit kind", False),
             escalates_to=self.known(item.get("escalates_to"), (*path, "escalates_to"), levels, "whistle level", True),
+            review_chain=self.review_chain(item.get("review_chain"), (*path, "review_chain"), roles),
         )
+
+    def review_chain(self, value: Any, path: tuple[str, ...], roles: dict[str, Role]) -> tuple[str, ...]:
+        """The reviewers' roles in order; missing or [] is a chain of none (straight to the head)."""
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise self.fail(path, "must be a list of roles, in review order")
+        return tuple(self.known(role, (*path, str(index)), roles, "role", False) for index, role in enumerate(value))

@@ -128,5 +128,7 @@ def case_id_by_number(session: Session, number: str) -> int | None:
 
 
 def task_titles(session: Session) -> dict[str, str]:
-    """Task type → title in the latest process version (for inbox groups not on the current page)."""
-    return bundle_of(session, latest_version(session).id).task_titles()
+    """Task type → title in the latest process version (for inbox groups not on the current page);
+    a title naming its step's role (``{role}审核 {role} review``) stands for every step: ``审核 review``."""
+    titles = bundle_of(session, latest_version(session).id).task_titles()
+    return {task_type: " ".join(title.replace("{role}", "").split()) for task_type, title in titles.items()}

@@ -44,7 +44,8 @@ class Scenario:
     rework: bool = False
     review_return: bool = False
     escalate: bool = False
-    stop_at: str | None = None  # leave the case open at this task
+    stop_at: str | None = None  # leave the case open at this task ...
+    stop_after: int = 0  # ... once this many of it are done (the nth step of the review chain)
     overdue: bool = False  # (open work) reported long ago: the open task is past its deadline, 督办
 
 
@@ -70,8 +71,9 @@ OPEN_WORK = [
     Scenario("open_handle_dispatched", 0, 2, stop_at="handle_dispatched"),
     Scenario("open_verify_dispatched", 0, 2, stop_at="verify_dispatched"),
     Scenario("open_prepare_whistle", 0, 3, stop_at="prepare_whistle"),
-    Scenario("open_review_section", 0, 3, stop_at="review_section"),
-    Scenario("open_review_deputy", 0, 3, stop_at="review_deputy"),
+    # one case at each step of the demo's review chain (config/locality.yaml: two reviewers)
+    Scenario("open_review_1", 0, 3, stop_at="review"),
+    Scenario("open_review_2", 0, 3, stop_at="review", stop_after=1),
     Scenario("open_review_head", 0, 3, stop_at="review_head"),
     Scenario("open_file_whistle", 0, 3, level="street", stop_at="file_whistle"),
     Scenario("open_report_in", 0, 3, stop_at="report_in"),
@@ -140,7 +142,7 @@ class Simulator:
                 task = s.scalar(select(Task).where(Task.case_id == case_id, Task.status == "open").order_by(Task.id))
                 case = s.get(Case, case_id)
                 assert case is not None
-                if task is None or task.task_type == scenario.stop_at:
+                if task is None or (task.task_type == scenario.stop_at and seen[task.task_type] == scenario.stop_after):
                     children = s.scalars(select(Case.id).where(Case.parent_case_id == case_id)).all()
                     final = f"{case.status}:{case.outcome or case.current_step}"
                     break
@@ -179,8 +181,8 @@ class Simulator:
                 return {"satisfaction": sat}
             case "prepare_whistle":
                 return {"summary": case.title, "situation": "enforcement"}
-            case "review_section" | "review_deputy" | "review_head":
-                if sc.review_return and nth == 1 and task.task_type == "review_deputy":
+            case "review" | "review_head":
+                if sc.review_return and nth == 2 and task.task_type == "review":  # the chain's 2nd step
                     return {"decision": "return", "reason": "材料需补充"}
                 return {"decision": "approve"}
             case "file_whistle":

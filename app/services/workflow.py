@@ -334,8 +334,9 @@ def _sync_inbox(
         role = load_locality().task_role(unit.kind, item.role)
         if role not in load_locality().roles:
             raise ProcessFailure(f"task '{item.name}' names unknown role '{role}'")
+        title = task_title(item.title, role)
         row = Task(
-            case_id=case.id, engine_task_id=item.id, task_type=item.name, title=item.title, stage=item.stage,
+            case_id=case.id, engine_task_id=item.id, task_type=item.name, title=title, stage=item.stage,
             role=role, unit_id=unit.id, form=item.form, context=item.context, status="open",
             due_at=add_working_hours(now, item.due_hours) if item.due_hours is not None else None, created_at=now,
         )
@@ -346,11 +347,22 @@ def _sync_inbox(
             linked.add(unit.id)
         record_event(
             session, case, "task_ready", actor, role=role, unit_id=unit.id,
-            data={"task": item.name, "title": item.title, "engine_task_id": item.id},
+            data={"task": item.name, "title": title, "engine_task_id": item.id},
         )
     current = [row for engine_id, row in open_rows.items() if engine_id in ready_ids]
     case.current_step = ",".join(sorted({row.task_type for row in current}))[:255]
     case.due_at = min((row.due_at for row in current if row.due_at), default=None)
+
+
+def task_title(name: str, role: str) -> str:
+    """A task's title: its diagram name ("中文 English"), where ``{role}`` stands for the label of the
+    role the task goes to, so one task serving every step of a review chain still says which step it
+    is ("{role}审核 {role} review" → "专项负责人审核 Section head review")."""
+    if "{role}" not in name:
+        return name
+    label = load_locality().roles[role].label
+    chinese, _sep, english = name.partition(" ")
+    return f"{chinese.replace('{role}', label.zh)} {english.replace('{role}', label.en)}".strip()[:128]
 
 
 def _units_by_code(session: Session, codes: set[str]) -> dict[str, Unit]:

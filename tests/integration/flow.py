@@ -68,8 +68,8 @@ class Flow:
     def review_chain(self, case_id: int, level: str) -> None:
         p = REVIEWERS[level]["prefix"]
         self.do(f"staff-{p}", case_id, "prepare_whistle", FORMS["prepare_whistle"])
-        self.do(f"section-{p}", case_id, "review_section", APPROVE)
-        self.do(f"deputy-{p}", case_id, "review_deputy", APPROVE)
+        self.do(f"section-{p}", case_id, "review", APPROVE)
+        self.do(f"deputy-{p}", case_id, "review", APPROVE)
         self.do(f"sec-{p}", case_id, "review_head", APPROVE)
         if REVIEWERS[level]["filing"]:
             self.do(REVIEWERS[level]["filing"], case_id, "file_whistle", FORMS["file_whistle"])

@@ -14,8 +14,10 @@ from app.models import Case, ProcessVersion, RoleAssignment, Unit, User
 from tests.conftest import PASSWORD, Api
 from tests.integration.flow import APPROVE, FORMS, REVIEWERS, Flow
 
-CHAIN = [("prepare_whistle", "staff", FORMS["prepare_whistle"]), ("review_section", "section", APPROVE),
-         ("review_deputy", "deputy", APPROVE), ("review_head", "sec", APPROVE)]
+# (step, its task type, who does it, the form): the demo's review chain (config/locality.yaml)
+CHAIN = [("prepare_whistle", "prepare_whistle", "staff", FORMS["prepare_whistle"]),
+         ("section_review", "review", "section", APPROVE), ("deputy_review", "review", "deputy", APPROVE),
+         ("review_head", "review_head", "sec", APPROVE)]
 DEPTS = ["dept-cgzf", "dept-hw"]
 REPORT = {"title": "垃圾堆放", "grid": "dc-s1-c1-g1", "channel": "grid_patrol"}
 SECOND_STAFF = "staff2-s1c1"
@@ -33,8 +35,8 @@ def _whistle(flow: Flow, level: str, stop: str | None, reporter: str = "gw-s1c1g
     case_id = flow.report(reporter, grid=grid, title=f"{level} 违规广告")["id"]
     flow.do("op-dc", case_id, "triage", FORMS["triage_whistle"] | {"level": level})
     prefix = REVIEWERS[level]["prefix"]
-    for task_type, who, form in CHAIN:
-        if task_type == stop:
+    for step, task_type, who, form in CHAIN:
+        if step == stop:
             return case_id
         flow.do(f"{who}-{prefix}", case_id, task_type, form)
     return case_id
@@ -59,8 +61,8 @@ def scene(app: Flask) -> dict[str, tuple[int, int]]:
     cases: dict[str, tuple[int, str, str | None]] = {
         "triage": (flow.report()["id"], "triage", None),
         "prepare": (_whistle(flow, "community", "prepare_whistle"), "prepare_whistle", None),
-        "review_section": (_whistle(flow, "street", "review_section"), "review_section", None),
-        "review_deputy": (_whistle(flow, "district", "review_deputy"), "review_deputy", None),
+        "section_review": (_whistle(flow, "street", "section_review"), "review", None),
+        "deputy_review": (_whistle(flow, "district", "deputy_review"), "review", None),
         "review_head": (_whistle(flow, "community", "review_head"), "review_head", None),
         "feedback": (_dispatched(flow, 2), "feedback_dispatched", None),
         "callback": (_dispatched(flow, 3), "callback", None),
@@ -129,9 +131,9 @@ INBOX = {
     "staff-s1c1": {"prepare"},               # whistle_staff, community
     "staff-s1": set(),                       # whistle_staff, street: not the community's
     "staff-s2c1": {"s2_prepare"},            # whistle_staff of another street's community
-    "section-s1": {"review_section"},        # section_head, street
+    "section-s1": {"section_review"},        # section_head, street
     "section-s1c1": set(),
-    "deputy-dc": {"review_deputy"},          # deputy_leader, district
+    "deputy-dc": {"deputy_review"},          # deputy_leader, district
     "deputy-s1c1": set(),
     "sec-s1c1": {"review_head"},             # secretary, community
     "sec-dc": set(),                         # secretary, district: not the community's review_head
@@ -166,7 +168,7 @@ FOREIGN = [
     ("staff-s1c2", "prepare"),        # whistle_staff of a sibling community
     ("staff-s2c1", "prepare"),        # same role, community of another street
     ("sec-s2", "review_head"),        # secretary of another street
-    ("section-s2", "review_section"),
+    ("section-s2", "section_review"),
     ("op-s2", "feedback"),            # platform_operator of another street
     ("staff-s1c1", "s2_prepare"),     # and the other way round
     ("op-s1", "s2_prepare"),
@@ -308,7 +310,7 @@ def test_claimed_task_is_the_claimers(api: Api, app: Flask, flow: Flow, second_s
     mine = api.get("staff-s1c1", "/api/inbox?mine=1&per_page=100").get_json()
     assert task_id in {i["id"] for i in mine["items"]}
     assert api.post("staff-s1c1", f"/api/tasks/{task_id}/complete", json=form).status_code == 200
-    assert flow.open_types(case_id) == ["review_section"]
+    assert flow.open_types(case_id) == ["review"]
 
 
 def test_unclaimed_task_is_anyones_of_the_role(api: Api, flow: Flow, second_staff: str) -> None:

@@ -41,7 +41,8 @@ def _whistle_until_report_in(db: Database) -> int:
     case_id, _ = report_case(db, "grid_worker", {"title": "违规广告", "grid": "dc-s1-c1-g1", "channel": "grid_patrol"})
     for step in ({"task": "triage", "form": {"grade": 3, "matter": "illegal_advertising", "level": "community"}},
                  {"task": "prepare_whistle", "form": {"summary": "违规广告", "situation": "enforcement"}},
-                 {"task": "review_section", "form": APPROVE}, {"task": "review_deputy", "form": APPROVE},
+                 {"task": "review", "role": "section_head", "form": APPROVE},
+                 {"task": "review", "role": "deputy_leader", "form": APPROVE},
                  {"task": "review_head", "form": APPROVE}):
         play_step(db, case_id, step)
     return case_id

@@ -356,7 +356,7 @@ def test_state_at_each_step_equals_the_live_state_after_it(flow: Flow, app: Flas
     capture()
     flow.do("staff-s1c1", case_id, "prepare_whistle", FORMS["prepare_whistle"])
     capture()
-    flow.do("section-s1c1", case_id, "review_section", {"decision": "return", "reason": "材料不全"})
+    flow.do("section-s1c1", case_id, "review", {"decision": "return", "reason": "材料不全"})
     capture()
     assert sorted(live) == [1, 2, 3, 4, 5]
     for step, (state, open_tasks) in live.items():
@@ -408,7 +408,7 @@ def test_claims_returns_and_filings_are_events(flow: Flow, app: Flask, api: Api)
     api.post("staff-s1", f"/api/tasks/{task['id']}/claim")
     api.post("staff-s1", f"/api/tasks/{task['id']}/unclaim")
     flow.do("staff-s1", case_id, "prepare_whistle", FORMS["prepare_whistle"])
-    flow.do("section-s1", case_id, "review_section", {"decision": "return", "reason": "补充"})
+    flow.do("section-s1", case_id, "review", {"decision": "return", "reason": "补充"})
     flow.review_chain(case_id, "street")
     events = api.get("auditor", f"/api/cases/{case_id}/history").get_json()["events"]
     types = [e["type"] for e in events]

@@ -157,10 +157,12 @@ def test_demo_sets_everything_up_and_prints_logins(fresh_app: Flask) -> None:
     with fresh_app.extensions["whistle.db"].unit_of_work() as s:
         cases = s.scalar(select(func.count()).select_from(Case))
         waiting = set(s.scalars(select(Task.task_type).where(Task.status == "open")))
+        reviewing = set(s.scalars(select(Task.role).where(Task.status == "open", Task.task_type == "review")))
         supervising = sorted(s.execute(select(Task.task_type, Unit.code).join(Unit, Unit.id == Task.unit_id).where(
             Task.status == "open", Task.task_type.endswith("_head_supervise"))).all())
     assert cases >= 5 + len(OPEN_WORK)
     assert {scenario.stop_at for scenario in OPEN_WORK} <= waiting  # every demo role finds work
+    assert reviewing == {"section_head", "deputy_leader"}  # a case at each step of the review chain
     # 督办 too, exactly the README's two: sec-s1 (dc-s1) on the community secretary's late approval,
     # sec-dc (dc) on a late grade-2 verification
     assert supervising == [("review_head_head_supervise", "dc-s1"), ("verify_dispatched_head_supervise", "dc")]

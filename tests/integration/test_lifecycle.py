@@ -110,16 +110,19 @@ def test_secretary_blows_a_whistle_directly(flow: Flow) -> None:
     assert flow.open_types(case["id"]) == ["prepare_whistle"]
 
 
-@pytest.mark.parametrize("step", ["review_section", "review_deputy", "review_head"])
-def test_review_chain_return_and_resubmit(flow: Flow, step: str) -> None:
+# The demo's review chain (config/locality.yaml): section head, then deputy, then the secretary's approval.
+CHAIN = [("review", "section-s1c1"), ("review", "deputy-s1c1"), ("review_head", "sec-s1c1")]
+
+
+@pytest.mark.parametrize("returned_at", [0, 1, 2], ids=["section_head", "deputy_leader", "head"])
+def test_review_chain_return_and_resubmit(flow: Flow, returned_at: int) -> None:
     case_id = _triaged_whistle(flow)
-    reviewers = {"review_section": "section-s1c1", "review_deputy": "deputy-s1c1", "review_head": "sec-s1c1"}
     flow.do("staff-s1c1", case_id, "prepare_whistle", FORMS["prepare_whistle"])
-    for name in ("review_section", "review_deputy", "review_head"):
-        if name == step:
-            flow.do(reviewers[name], case_id, name, {"decision": "return", "reason": "材料不全"})
+    for step, (task, user) in enumerate(CHAIN):
+        if step == returned_at:
+            flow.do(user, case_id, task, {"decision": "return", "reason": "材料不全"})
             break
-        flow.do(reviewers[name], case_id, name, APPROVE)
+        flow.do(user, case_id, task, APPROVE)
     assert flow.open_types(case_id) == ["prepare_whistle"]
     flow.review_chain(case_id, "community")
     assert flow.open_types(case_id) == ["report_in", "report_in"]
@@ -128,9 +131,9 @@ def test_review_chain_return_and_resubmit(flow: Flow, step: str) -> None:
 def test_review_return_needs_a_reason(flow: Flow) -> None:
     case_id = _triaged_whistle(flow)
     flow.do("staff-s1c1", case_id, "prepare_whistle", FORMS["prepare_whistle"])
-    body = flow.do("section-s1c1", case_id, "review_section", {"decision": "return"}, expect=422)
+    body = flow.do("section-s1c1", case_id, "review", {"decision": "return"}, expect=422)
     assert "reason" in body["fields"]
-    assert flow.open_types(case_id) == ["review_section"]
+    assert flow.open_types(case_id) == ["review"]
 
 
 def test_whistle_rework_loop(flow: Flow) -> None:

@@ -104,7 +104,8 @@ def test_a_late_report_in_is_late_whatever_the_diagram_calls_its_task(own_app: F
     start = clock.now()
     steps = ({"task": "triage", "form": {"grade": 3, "matter": "illegal_advertising", "level": "community"}},
                  {"task": "prepare_whistle", "form": {"summary": "违规广告", "situation": "enforcement"}},
-                 {"task": "review_section", "form": approve}, {"task": "review_deputy", "form": approve},
+                 {"task": "review", "role": "section_head", "form": approve},
+                 {"task": "review", "role": "deputy_leader", "form": approve},
                  {"task": "review_head", "form": approve},
                  {"task": "check_in", "unit": "dept-cgzf", "form": {"on_site": True}},
                  {"wait": "3d"},

@@ -63,7 +63,7 @@ class Driver:
     def review_returns(self, times: int) -> None:
         for _ in range(times):
             self.do("staff-s1c1", "prepare_whistle", FORMS["prepare_whistle"])
-            self.do("section-s1c1", "review_section", REVIEW_RETURN)
+            self.do("section-s1c1", "review", REVIEW_RETURN)
 
     def case(self) -> SimpleNamespace:
         with _db(self.app).sessions() as s:
@@ -93,15 +93,15 @@ def test_a_case_sent_back_100_times_and_returned_in_review_50_times_keeps_advanc
     case.review_returns(REVIEW_RETURNS)
     case.do("staff-s1c1", "prepare_whistle", FORMS["prepare_whistle"])
     stored = case.case()
-    assert (stored.return_count, stored.current_step) == (SEND_BACKS + 1, "review_section")
+    assert (stored.return_count, stored.current_step) == (SEND_BACKS + 1, "review")
     assert tree_depth(stored.state) <= MAX_DEPTH
     _replays_and_verifies(app, case.case_id)
     last = api.get("auditor", f"/api/cases/{case.case_id}/history/{stored.version}").get_json()
-    assert [t["task_type"] for t in last["open_tasks"]] == ["review_section"]
+    assert [t["task_type"] for t in last["open_tasks"]] == ["review"]
     assert {"triage", "handle_dispatched", "count_return"} <= set(last["elements"]["case"]["completed"])
-    assert {"prepare_whistle", "review_section", "count_review_return"} <= set(
+    assert {"prepare_whistle", "review", "count_review_return"} <= set(
         last["elements"]["whistle"]["completed"])
-    assert "review_section" in last["elements"]["whistle"]["active"]
+    assert "review" in last["elements"]["whistle"]["active"]
 
 
 def test_a_case_recorded_before_pruning_replays_and_goes_on_pruned(

@@ -66,8 +66,8 @@ def supervised_when_late(db: Database, api: Any, case_id: int, timer: str, head:
 def late_head_approval(db: Database, api: Any, flow: Flow, level: str, head: str) -> tuple[int, dict[str, Any]]:
     """A whistle whose section head and deputy approved in time; the secretary's approval is late."""
     case_id = whistle_under_review(flow, level)
-    flow.do(f"section-{REVIEWERS[level]['prefix']}", case_id, "review_section", APPROVE)
-    flow.do(f"deputy-{REVIEWERS[level]['prefix']}", case_id, "review_deputy", APPROVE)
+    flow.do(f"section-{REVIEWERS[level]['prefix']}", case_id, "review", APPROVE)
+    flow.do(f"deputy-{REVIEWERS[level]['prefix']}", case_id, "review", APPROVE)
     return case_id, supervised_when_late(db, api, case_id, "review_head_overdue_timer", head)
 
 
@@ -85,26 +85,26 @@ def test_a_late_section_head_review_gets_the_street_secretary_one_task_the_revie
     db: Database = app.extensions["whistle.db"]
     flow = Flow(api)
     case_id = whistle_under_review(flow, "street")
-    task = supervised_when_late(db, api, case_id, "review_section_overdue_timer", "sec-s1")
+    task = supervised_when_late(db, api, case_id, "review_overdue_timer", "sec-s1")
     assert (task["task_type"], task["role"], task["unit"], task["stage"]) == (
-        "review_section_head_supervise", "secretary", "dc-s1", "review")
+        "review_head_supervise", "secretary", "dc-s1", "review")
     for other in ("section-s1", "deputy-s1", "sec-s1c1", "sec-dc"):  # the street's secretary's alone
         assert supervise_tasks(api, other, case_id) == []
     travel(db, clock.now() + timedelta(hours=1))  # nothing is due twice
     assert len(supervise_tasks(api, "sec-s1", case_id)) == 1
-    assert flow.open_types(case_id) == ["review_section", "review_section_head_supervise"]
+    assert flow.open_types(case_id) == ["review", "review_head_supervise"]
 
-    flow.do("section-s1", case_id, "review_section", APPROVE)
+    flow.do("section-s1", case_id, "review", APPROVE)
     with db.unit_of_work() as s:
         row = s.get(Task, task["id"])
         assert row is not None and row.status == "cancelled"  # withdrawn with the review
     assert api.post("sec-s1", f"/api/tasks/{task['id']}/complete", json=ANSWER).status_code == 409
     [cleared] = events(db, case_id, "supervision_cleared")
-    assert cleared.data["task"] == "review_section"
+    assert cleared.data["task"] == "review"
     # the section head's 督办 is gone, and the deputy's own limit starts now: not late on arrival
-    assert flow.open_types(case_id) == ["review_deputy"]
+    assert [(t["task_type"], t["role"]) for t in flow.case(case_id)["open_tasks"]] == [("review", "deputy_leader")]
     assert supervise_tasks(api, "sec-s1", case_id) == []
-    flow.do("deputy-s1", case_id, "review_deputy", APPROVE)
+    flow.do("deputy-s1", case_id, "review", APPROVE)
     assert events(db, case_id, "supervision_answered") == []
     replays_cleanly(db, case_id)
 
@@ -213,41 +213,49 @@ def review_ledger(db: Database, case_id: int, task_type: str) -> list[Supervisio
         return entries
 
 
-@pytest.mark.parametrize(("late", "late_head", "reached", "reached_head"), [
-    ("review_section", "sec-s1", "review_deputy", "sec-s1"),  # the street's secretary supervises both
-    ("review_deputy", "sec-s1", "review_head", "sec-dc"),  # the street secretary's approval: the district's
+def ledger_of(db: Database, task_id: int) -> list[SupervisionEntry]:
+    """The 督办 ledger entries of one inbox task (one step of the chain)."""
+    with db.unit_of_work() as s:
+        entries = list(s.scalars(select(SupervisionEntry).where(SupervisionEntry.task_id == task_id)))
+        s.expunge_all()
+        return entries
+
+
+@pytest.mark.parametrize(("late_user", "late_head", "reached", "reached_user", "reached_head"), [
+    ("section-s1", "sec-s1", "review", "deputy-s1", "sec-s1"),  # the street's secretary supervises both
+    ("deputy-s1", "sec-s1", "review_head", "sec-s1", "sec-dc"),  # the street secretary's approval: the district's
 ], ids=["deputy_after_late_section_head", "secretary_after_late_deputy"])
 def test_a_reviewer_reached_after_the_previous_steps_deadline_is_not_late_on_arrival(
-    app: Flask, api: Any, at_monday_morning: None, late: str, late_head: str, reached: str, reached_head: str
+    app: Flask, api: Any, at_monday_morning: None, late_user: str, late_head: str, reached: str,
+    reached_user: str, reached_head: str
 ) -> None:
     """Each review step has its own 8 working hours from when the whistle reaches it: the earlier
     step's delay is not the next reviewer's (no 督办, no ledger entry until its own limit)."""
     db: Database = app.extensions["whistle.db"]
     flow = Flow(api)
     case_id = whistle_under_review(flow, "street")
-    user = {"review_section": "section-s1", "review_deputy": "deputy-s1", "review_head": "sec-s1"}
-    if late == "review_deputy":
-        flow.do("section-s1", case_id, "review_section", APPROVE)  # on time
-    supervised_when_late(db, api, case_id, f"{late}_overdue_timer", late_head)
+    if late_user == "deputy-s1":
+        flow.do("section-s1", case_id, "review", APPROVE)  # on time
+    supervised_when_late(db, api, case_id, "review_overdue_timer", late_head)
     travel(db, clock.now() + timedelta(hours=2))  # later still
-    flow.do(user[late], case_id, late, APPROVE)
+    flow.do(late_user, case_id, "review", APPROVE)
 
     assert flow.open_types(case_id) == [reached]  # late work's 督办 withdrawn, none for the next step
     assert supervise_tasks(api, reached_head, case_id) == []
-    assert review_ledger(db, case_id, reached) == []
-    due = own_limit_from_arrival(db, case_id, reached)
-    [task] = [t for t in api.get(user[reached], "/api/inbox").get_json()["items"] if t["case_id"] == case_id]
+    [task] = [t for t in api.get(reached_user, "/api/inbox").get_json()["items"] if t["case_id"] == case_id]
     assert task["task_type"] == reached and not task["overdue"]
+    assert ledger_of(db, task["id"]) == []
+    due = own_limit_from_arrival(db, case_id, reached)
 
-    task = supervised_when_late(db, api, case_id, f"{reached}_overdue_timer", reached_head)
-    assert task["task_type"] == f"{reached}_head_supervise"
-    [entry] = review_ledger(db, case_id, reached)
+    supervising = supervised_when_late(db, api, case_id, f"{reached}_overdue_timer", reached_head)
+    assert supervising["task_type"] == f"{reached}_head_supervise"
+    [entry] = ledger_of(db, task["id"])
     assert (entry.status, entry.due_at) == ("open", due)
     travel(db, clock.now() + timedelta(hours=4))  # nothing is due twice
     assert len(supervise_tasks(api, reached_head, case_id)) == 1
-    assert len(review_ledger(db, case_id, reached)) == 1
-    flow.do(user[reached], case_id, reached, APPROVE)  # 销号
-    assert [e.status for e in review_ledger(db, case_id, reached)] == ["cleared"]
+    assert len(ledger_of(db, task["id"])) == 1
+    flow.do(reached_user, case_id, reached, APPROVE)  # 销号
+    assert [e.status for e in ledger_of(db, task["id"])] == ["cleared"]
     replays_cleanly(db, case_id)
 
 
@@ -257,20 +265,20 @@ def test_a_return_restarts_the_section_heads_clock(app: Flask, api: Any, at_mond
     db: Database = app.extensions["whistle.db"]
     flow = Flow(api)
     case_id = whistle_under_review(flow, "street")
-    first_due = overdue_at(db, case_id, "review_section_overdue_timer")
+    first_due = overdue_at(db, case_id, "review_overdue_timer")
     travel(db, first_due - timedelta(hours=1))  # seven of the eight hours used
-    flow.do("section-s1", case_id, "review_section", {"decision": "return", "reason": "材料需补充"})
+    flow.do("section-s1", case_id, "review", {"decision": "return", "reason": "材料需补充"})
     travel(db, clock.now() + timedelta(minutes=30))
     flow.do("staff-s1", case_id, "prepare_whistle", FORMS["prepare_whistle"])
 
-    due = own_limit_from_arrival(db, case_id, "review_section")
+    due = own_limit_from_arrival(db, case_id, "review")
     assert due > first_due
     travel(db, first_due + timedelta(minutes=1))  # the first round's deadline: not late
-    assert supervise_tasks(api, "sec-s1", case_id) == [] and review_ledger(db, case_id, "review_section") == []
-    supervised_when_late(db, api, case_id, "review_section_overdue_timer", "sec-s1")
-    assert len(review_ledger(db, case_id, "review_section")) == 1
-    flow.do("section-s1", case_id, "review_section", APPROVE)
-    assert flow.open_types(case_id) == ["review_deputy"]
+    assert supervise_tasks(api, "sec-s1", case_id) == [] and review_ledger(db, case_id, "review") == []
+    supervised_when_late(db, api, case_id, "review_overdue_timer", "sec-s1")
+    assert len(review_ledger(db, case_id, "review")) == 1
+    flow.do("section-s1", case_id, "review", APPROVE)
+    assert [(t["task_type"], t["role"]) for t in flow.case(case_id)["open_tasks"]] == [("review", "deputy_leader")]
     replays_cleanly(db, case_id)
 
 
@@ -309,8 +317,8 @@ def test_the_inbox_shows_each_tasks_deadline_as_its_overdue_timer(
     whistle = int(flow.report(title="违规广告", matter=TWO_DEPTS)["id"])
     step("op-dc", whistle, "triage", FORMS["triage_whistle"])
     step("staff-s1c1", whistle, "prepare_whistle", FORMS["prepare_whistle"])
-    step("section-s1c1", whistle, "review_section", APPROVE)
-    step("deputy-s1c1", whistle, "review_deputy", APPROVE)
+    step("section-s1c1", whistle, "review", APPROVE)
+    step("deputy-s1c1", whistle, "review", APPROVE)
     step("sec-s1c1", whistle, "review_head", APPROVE)
     step("cgzf-staff", whistle, "report_in", FORMS["report_in"], unit=LEAD)
     step("hw-staff", whistle, "report_in", FORMS["report_in"], unit=COOP)
@@ -327,5 +335,5 @@ def test_the_inbox_shows_each_tasks_deadline_as_its_overdue_timer(
     step("op-dc", dispatched, "triage", {"grade": 2, "matter": "streetlight_broken"})
     step("cgw-staff", dispatched, "handle_dispatched", {"action": "handled", "result": "已更换灯泡"})
     replays_cleanly(db, dispatched)
-    assert set(checked) == {"review_section", "review_deputy", "review_head", "report_in", "handle", "verify",
+    assert set(checked) == {"review", "review_head", "report_in", "handle", "verify",
                             "handle_dispatched", "verify_dispatched"}

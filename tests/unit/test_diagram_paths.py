@@ -71,7 +71,11 @@ def whistle_units(data: dict, level: str) -> dict:
     # A whistle is filed with, and verified by, the platform of the level above (the district's own).
     whistle = {"community": data["community"], "street": data["street"], "district": data["district"]}[level]
     above = {"community": data["street"], "street": data["district"], "district": data["district"]}[level]
-    return {"whistle": whistle, "filing": above, "verifier": above, "district": data["district"]}
+    return {"whistle": whistle, "filing": above, "verifier": above, "district": data["district"],
+            "review_chain": data.get("level_review_chain", REVIEW_CHAIN)}
+
+
+REVIEW_CHAIN = ["section_head", "deputy_leader"]  # config/locality.yaml: every level's reviewers
 
 
 # The run's clock: the engine sees only this time (app.engine.clock), moved on by Run.tick().
@@ -318,7 +322,7 @@ def handle_form(dept: str) -> dict[str, Any]:
 
 
 def review_chain(run: Run) -> None:
-    for step in ("prepare_whistle", "review_section", "review_deputy", "review_head"):
+    for step in ("prepare_whistle", "review", "review", "review_head"):
         run.complete(step, PREPARE if step == "prepare_whistle" else APPROVE)
 
 
@@ -344,8 +348,8 @@ def from_handling_to_close(run: Run, departments: list[str]) -> None:
 def whistle_trail(whistle: str, verifier: str, departments: list[str], lead: str) -> list[tuple]:
     return [
         ("prepare_whistle", "whistle_staff", whistle),
-        ("review_section", "section_head", whistle),
-        ("review_deputy", "deputy_leader", whistle),
+        ("review", "section_head", whistle),
+        ("review", "deputy_leader", whistle),
         ("review_head", "secretary", whistle),
         *[("report_in", "dept_staff", d) for d in departments],
         ("coordinate", "whistle_staff", whistle),
@@ -604,8 +608,8 @@ def scenario_community_whistle_full() -> Run:
     assert run.trail == [
         ("triage", "platform_operator", DISTRICT),
         ("prepare_whistle", "whistle_staff", COMMUNITY),
-        ("review_section", "section_head", COMMUNITY),
-        ("review_deputy", "deputy_leader", COMMUNITY),
+        ("review", "section_head", COMMUNITY),
+        ("review", "deputy_leader", COMMUNITY),
         ("review_head", "secretary", COMMUNITY),
         ("report_in", "dept_staff", HW),
         ("report_in", "dept_staff", CGZF),
@@ -703,7 +707,7 @@ def scenario_district_whistle() -> Run:
 def scenario_review_returns() -> Run:
     run = Run("case", case_data())
     run.complete("triage", TRIAGE_WHISTLE)
-    steps = ["review_section", "review_deputy", "review_head"]
+    steps = ["review", "review", "review_head"]
     for returning in range(3):  # return at each of the three review steps, in turn
         run.complete("prepare_whistle", PREPARE)
         for step in steps[:returning]:
@@ -714,17 +718,17 @@ def scenario_review_returns() -> Run:
     review_chain(run)
     assert [t[0] for t in run.trail[1:]] == [
         "prepare_whistle",
-        "review_section",
+        "review",
         "prepare_whistle",
-        "review_section",
-        "review_deputy",
+        "review",
+        "review",
         "prepare_whistle",
-        "review_section",
-        "review_deputy",
+        "review",
+        "review",
         "review_head",
         "prepare_whistle",
-        "review_section",
-        "review_deputy",
+        "review",
+        "review",
         "review_head",
     ]
     assert run.ready() == [("report_in", "dept_staff", CGZF), ("report_in", "dept_staff", HW)]
@@ -892,22 +896,22 @@ def scenario_late_review_chain_and_verification() -> Run:
     run = Run("case", case_data())
     run.complete("triage", TRIAGE_WHISTLE)
     run.complete("prepare_whistle", PREPARE)
-    run.tick(7)  # review_section still waiting at 80 %
-    assert [p["task"] for name, p in run.calls if name == "send_reminder"] == ["review_section"]
+    run.tick(7)  # the section head's review still waiting at 80 %
+    assert [p["task"] for name, p in run.calls if name == "send_reminder"] == ["review"]
     run.tick(1.5)  # and still at the limit: the community's secretary supervises the review
-    assert run.ready() == [("review_section", "section_head", COMMUNITY),
-                           ("review_section_head_supervise", "secretary", COMMUNITY)]
-    run.complete("review_section_head_supervise", SUPERVISE)  # answered; the review still waits
-    assert run.ready() == [("review_section", "section_head", COMMUNITY)]
-    run.complete("review_section", APPROVE)
-    assert run.due("review_deputy") == [8]  # the deputy's own 8 h start now
+    assert run.ready() == [("review", "section_head", COMMUNITY),
+                           ("review_head_supervise", "secretary", COMMUNITY)]
+    run.complete("review_head_supervise", SUPERVISE)  # answered; the review still waits
+    assert run.ready() == [("review", "section_head", COMMUNITY)]
+    run.complete("review", APPROVE)
+    assert run.due("review") == [8]  # the deputy's own 8 h start now
     run.tick(7.9)  # the deputy is not late for the section head's delay: reminded at 80 %, not supervised
-    assert run.ready() == [("review_deputy", "deputy_leader", COMMUNITY)]
+    assert run.ready() == [("review", "deputy_leader", COMMUNITY)]
     run.tick(0.2)  # past the deputy's own limit
-    assert run.ready() == [("review_deputy", "deputy_leader", COMMUNITY),
-                           ("review_deputy_head_supervise", "secretary", COMMUNITY)]
-    run.complete("review_deputy_head_supervise", SUPERVISE)
-    run.complete("review_deputy", APPROVE)
+    assert run.ready() == [("review", "deputy_leader", COMMUNITY),
+                           ("review_head_supervise", "secretary", COMMUNITY)]
+    run.complete("review_head_supervise", SUPERVISE)
+    run.complete("review", APPROVE)
     run.tick(7.9)
     assert run.ready() == [("review_head", "secretary", COMMUNITY)]
     run.tick(0.2)
@@ -917,8 +921,8 @@ def scenario_late_review_chain_and_verification() -> Run:
     run.complete("review_head", APPROVE)
     deadline = [(name, p["task"]) for name, p in run.calls if name in ("send_reminder", "open_supervision")]
     assert deadline == [
-        ("send_reminder", "review_section"), ("open_supervision", "review_section"),
-        ("send_reminder", "review_deputy"), ("open_supervision", "review_deputy"),
+        ("send_reminder", "review"), ("open_supervision", "review"),
+        ("send_reminder", "review"), ("open_supervision", "review"),
         ("send_reminder", "review_head"), ("open_supervision", "review_head"),
     ]
     for dept in (HW, CGZF):
@@ -948,15 +952,15 @@ def scenario_late_reviews_withdrawn_when_done() -> Run:
     run.complete("triage", {**TRIAGE_WHISTLE, "level": "street"})
     run.complete("prepare_whistle", PREPARE)
     run.tick(8.5)
-    assert run.ready() == [("review_section", "section_head", STREET),
-                           ("review_section_head_supervise", "secretary", STREET)]
-    run.complete("review_section", APPROVE)
+    assert run.ready() == [("review", "section_head", STREET),
+                           ("review_head_supervise", "secretary", STREET)]
+    run.complete("review", APPROVE)
     # the section head's 督办 went with the review; the deputy's own clock starts now
-    assert run.ready() == [("review_deputy", "deputy_leader", STREET)]
+    assert run.ready() == [("review", "deputy_leader", STREET)]
     run.tick(8.5)
-    assert run.ready() == [("review_deputy", "deputy_leader", STREET),
-                           ("review_deputy_head_supervise", "secretary", STREET)]
-    run.complete("review_deputy", APPROVE)
+    assert run.ready() == [("review", "deputy_leader", STREET),
+                           ("review_head_supervise", "secretary", STREET)]
+    run.complete("review", APPROVE)
     assert run.ready() == [("review_head", "secretary", STREET)]
     run.tick(8.5)
     assert run.ready() == [("review_head", "secretary", STREET), ("review_head_head_supervise", "secretary", DISTRICT)]
@@ -968,7 +972,7 @@ def scenario_late_reviews_withdrawn_when_done() -> Run:
     review_chain(run)  # a new round, on time
     assert run.ready() == [("file_whistle", "platform_operator", DISTRICT)]
     assert [(p["task"], p.get("supervisor", "head")) for name, p in run.calls if name == "open_supervision"] == [
-        ("review_section", "head"), ("review_deputy", "head"), ("review_head", "above")]
+        ("review", "head"), ("review", "head"), ("review_head", "above")]
     return run
 
 
@@ -996,7 +1000,41 @@ def scenario_handling_past_the_second_limit_escalates() -> Run:
     return run
 
 
+def scenario_a_three_step_chain_is_a_data_edit() -> Run:
+    """A level whose chain names three reviewers walks all three, each on its own 8 h clock and
+    supervised by the whistling unit's secretary when late, then the secretary's approval."""
+    chain = ["section_head", "deputy_leader", "whistle_staff"]
+    run = Run("case", case_data(level_review_chain=chain))
+    run.complete("triage", TRIAGE_WHISTLE)
+    run.complete("prepare_whistle", PREPARE)
+    for role in chain:
+        assert run.ready() == [("review", role, COMMUNITY)] and run.due("review") == [8]
+        run.tick(8.5)
+        assert run.ready() == [("review", role, COMMUNITY), ("review_head_supervise", "secretary", COMMUNITY)]
+        run.complete("review", APPROVE)
+    assert run.ready() == [("review_head", "secretary", COMMUNITY)]
+    assert [p["task"] for name, p in run.calls if name == "open_supervision"] == ["review"] * 3
+    run.complete("review_head", APPROVE)
+    from_report_in_to_close(run, [HW, CGZF])
+    return run
+
+
+def scenario_an_empty_chain_goes_straight_to_the_head() -> Run:
+    run = Run("case", case_data(level_review_chain=[]))
+    run.complete("triage", TRIAGE_WHISTLE)
+    run.complete("prepare_whistle", PREPARE)
+    assert run.ready() == [("review_head", "secretary", COMMUNITY)]
+    run.complete("review_head", RETURN)
+    run.complete("prepare_whistle", PREPARE)
+    run.complete("review_head", APPROVE)
+    from_report_in_to_close(run, [HW, CGZF])
+    assert [t[0] for t in run.trail[1:5]] == ["prepare_whistle", "review_head", "prepare_whistle", "review_head"]
+    return run
+
+
 SCENARIOS = [
+    scenario_a_three_step_chain_is_a_data_edit,
+    scenario_an_empty_chain_goes_straight_to_the_head,
     scenario_late_departments_are_reminded_and_supervised,
     scenario_late_review_chain_and_verification,
     scenario_late_reviews_withdrawn_when_done,

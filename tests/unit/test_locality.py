@@ -26,6 +26,7 @@ def test_the_shipped_model_gives_capabilities_kinds_and_levels() -> None:
         "street", "district", "district", "district")
     assert model.head_role("department") == "dept_head" and model.head_role("community") == "secretary"
     assert model.stages["report_in"].text(english=True) == "Report-in"
+    assert {level.review_chain for level in model.levels.values()} == {("section_head", "deputy_leader")}
 
 
 def _line_of(text: str, fragment: str) -> int:
@@ -44,6 +45,10 @@ def _line_of(text: str, fragment: str) -> int:
         ("    escalates_to: street", "    escalates_to: city", "whistle_levels.community.escalates_to",
          "unknown whistle level 'city'"),
         ("    head_role: dept_head", "    head_role: boss", "unit_kinds.department.head_role", "unknown role 'boss'"),
+        ("    review_chain: [section_head, deputy_leader]", "    review_chain: [section_head, vice_mayor]",
+         "whistle_levels.community.review_chain.1", "unknown role 'vice_mayor'"),
+        ("    review_chain: [section_head, deputy_leader]", "    review_chain: section_head",
+         "whistle_levels.community.review_chain", "must be a list of roles, in review order"),
         ("    summoned: true", "    summoned: maybe", "unit_kinds.department.summoned", "must be true or false"),
         ("    label: {zh: 回访员, en: Call-back agent}", "    label: 回访员", "roles.callback_agent.label",
          "needs a label {zh: 中文, en: English}"),
@@ -109,3 +114,9 @@ def test_no_locality_role_kind_or_level_is_named_in_the_code() -> None:
             if hits:
                 found.append(f"{relative}:{number}: {', '.join(hits)}")
     assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("chain", ["    review_chain: []\n", ""], ids=["empty", "left_out"])
+def test_a_level_without_reviewers_has_an_empty_chain(chain: str) -> None:
+    text = SHIPPED.replace("    review_chain: [section_head, deputy_leader]\n", chain)
+    assert {level.review_chain for level in parse_locality(text).levels.values()} == {()}

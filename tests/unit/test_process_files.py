@@ -116,14 +116,10 @@ USER_TASKS = {
             "review",
             None,
         ),
-        "review_section": (
-            "section_head", "review.schema.json", "units['whistle']", "review", "review_deadline['hours']"),
-        "review_section_head_supervise": (
-            "section_head", "supervise.schema.json", "supervision['head_unit']", "review", None),
-        "review_deputy": (
-            "deputy_leader", "review.schema.json", "units['whistle']", "review", "review_deadline['hours']"),
-        "review_deputy_head_supervise": (
-            "deputy_leader", "supervise.schema.json", "supervision['head_unit']", "review", None),
+        # every step of the review chain: the role is the step's (ROLE_PROPERTY), not the lane's
+        "review": ("secretary", "review.schema.json", "units['whistle']", "review", "review_deadline['hours']"),
+        "review_head_supervise": (
+            "secretary", "supervise.schema.json", "supervision['head_unit']", "review", None),
         "review_head": ("secretary", "review.schema.json", "units['whistle']", "review", "review_deadline['hours']"),
         "review_head_head_supervise": (
             "secretary", "supervise.schema.json", "supervision['head_unit']", "review", None),
@@ -163,7 +159,7 @@ USER_TASKS = {
 # instead: the head open_supervision names (dept_head, or the secretary of a street/community; of the
 # late unit, or of the unit above it).
 ROLE_PROPERTY = {tid: "supervision['head_role']" for tasks in USER_TASKS.values() for tid in tasks
-                 if tid.endswith("_head_supervise")}
+                 if tid.endswith("_head_supervise")} | {"review": "review_chain[review_step]"}
 # Multi-instance subprocesses: id -> (input collection, input item).
 MULTI_INSTANCE = {
     "report_in_all": ("departments", "report_dept"),
@@ -437,7 +433,7 @@ def test_late_work_gets_a_supervision_task_that_its_completion_withdraws():
             supervisors[late] = ast.literal_eval(params.get("supervisor", "'head'"))
     assert supervisors == {
         "report_in": "head", "handle": "head", "handle_dispatched": "head", "verify": "head",
-        "verify_dispatched": "head", "review_section": "head", "review_deputy": "head",
+        "verify_dispatched": "head", "review": "head",
         "review_head": "above",  # the secretary's own approval: the secretary of the unit above
     }
 
@@ -480,7 +476,7 @@ def test_each_supervised_step_starts_its_own_clock_and_the_inbox_shows_its_deadl
     assert late == {
         "report_in": "report_in_deadline", "handle": "handle_deadline", "verify": "verify_deadline",
         "handle_dispatched": "handle_deadline", "verify_dispatched": "verify_deadline",
-        "review_section": "review_deadline", "review_deputy": "review_deadline", "review_head": "review_deadline",
+        "review": "review_deadline", "review_head": "review_deadline",
     }
 
 

@@ -54,7 +54,7 @@ def test_whistle_tokens_sit_in_the_called_process_and_its_embedded_subprocess(ap
     assert found["case"].active == ("call_whistle",)
     assert "triage" in found["case"].completed
     whistle = found["whistle"]
-    assert {"prepare_whistle", "review_section", "review_deputy", "review_head"} <= set(whistle.completed)
+    assert {"prepare_whistle", "review", "next_reviewer", "review_head"} <= set(whistle.completed)
     # one department reported in, the other still has to: report_in is both done and waiting
     assert {"report_in", "report_in_all"} <= set(whistle.active)
     assert {"report_in", "report_in_record"} <= set(whistle.completed)

@@ -43,7 +43,7 @@ def test_a_community_whistle_is_cleared_through_the_pages(pages: Pages, api: Api
     walk.do("op-dc", case_id, "triage", FORMS["triage_whistle"])
     p = REVIEWERS["community"]["prefix"]
     walk.do(f"staff-{p}", case_id, "prepare_whistle", FORMS["prepare_whistle"])
-    for step, user in (("review_section", "section"), ("review_deputy", "deputy"), ("review_head", "sec")):
+    for step, user in (("review", "section"), ("review", "deputy"), ("review_head", "sec")):
         walk.do(f"{user}-{p}", case_id, step, APPROVE)
     for dept in DEPTS:
         walk.do(f"{DEPT_USERS[dept]}-staff", case_id, "report_in", FORMS["report_in"], unit=dept)
@@ -64,6 +64,27 @@ def test_a_community_whistle_is_cleared_through_the_pages(pages: Pages, api: Api
     assert "已办结" in html and "一哨一考" in html and "城市管理综合执法局" in html and "按时" in html
     assert "<dt>分级</dt>" in html and "三级：跨部门或职责不清，吹哨" in html  # answers shown with the form's titles
     assert "<dt>审核意见</dt>" in html and "<dt>下一步</dt>" in html  # `decision` of the review and of coordination
+
+
+def test_each_review_step_is_titled_by_its_reviewers_role(pages: Pages, api: Api) -> None:
+    """One diagram task serves the whole review chain; the inbox and the task page still say which
+    step it is (the role's label from config/locality.yaml), in Chinese or English."""
+    flow = Flow(api)
+    case_id = flow.report(title="网页 审核链")["id"]
+    flow.do("op-dc", case_id, "triage", FORMS["triage_whistle"])
+    flow.do("staff-s1c1", case_id, "prepare_whistle", FORMS["prepare_whistle"])
+    for user, title, english in (("section-s1c1", "专项负责人审核", "Section head review"),
+                                 ("deputy-s1c1", "分管领导审核", "Deputy in charge review")):
+        pages.logout()
+        pages.login(user)
+        task = flow.task(case_id, "review")
+        inbox = text(pages.get("/"))
+        assert f">{title}</a>" in inbox and "{role}" not in inbox, inbox[inbox.find("{role}") - 300:][:400]
+        assert f"<h1 id=\"task-title\">{title}</h1>" in text(pages.get(f"/tasks/{task['id']}"))
+        pages.get(f"/lang/en?next=/tasks/{task['id']}")
+        assert f"<h1 id=\"task-title\">{english}</h1>" in text(pages.get(f"/tasks/{task['id']}"))
+        pages.get(f"/lang/zh_CN?next=/tasks/{task['id']}")
+        flow.do(user, case_id, "review", APPROVE)
 
 
 def test_task_page_shows_the_case_and_a_form_built_from_the_schema(pages: Pages, api: Api) -> None:
