@@ -72,13 +72,18 @@ def load_organisation(session: Session, path: Path) -> dict[str, int]:
     locality = load_locality()
     roles = locality.roles
     units = {u.code: u for u in session.scalars(select(Unit))}
-    for item in raw["units"]:
+    for item in raw["units"]:  # every unit first, so a unit may be listed before its parent
         unit = units.get(item["code"]) or Unit(code=item["code"])
         unit.name, unit.kind = item["name"], item["kind"]
-        unit.parent = units[item["parent"]] if item.get("parent") else None
-        _check_place(path, unit, locality)
         units[unit.code] = unit
         session.add(unit)
+    for item in raw["units"]:
+        parent = item.get("parent")
+        if parent and parent not in units:
+            raise Invalid(f"{path.name}: unit '{item['code']}' names parent '{parent}', which is no unit")
+        unit = units[item["code"]]
+        unit.parent = units[parent] if parent else None
+        _check_place(path, unit, locality)
     session.flush()
     users = {u.username: u for u in session.scalars(select(User))}
     created = 0

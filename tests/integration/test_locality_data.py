@@ -71,6 +71,8 @@ def test_who_may_assign_is_a_capability_in_the_model(own_app: Flask) -> None:
          "unit 'x-grid' of kind 'grid' cannot sit under street (allowed parents: community)"),
         ("{code: x-top, name: 顶, kind: street, parent: null}",
          "unit 'x-top' of kind 'street' cannot sit under nothing (allowed parents: district)"),
+        ("{code: x-grid, name: 网格, kind: grid, parent: nowhere}",
+         "unit 'x-grid' names parent 'nowhere', which is no unit"),
     ],
 )
 def test_load_org_refuses_units_the_model_does_not_allow(app: Flask, tmp_path: Path, unit: str, message: str) -> None:
