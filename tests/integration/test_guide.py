@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from app.models import ReportIn, Unit
+from app.models import Case, ReportIn, Unit
+from app.services import clock
+from app.services.audit import verify
 from app.services.org import load_organisation
 from app.services.processes import read_files
-from app.services.scenarios import check_processes, read_scenarios
+from app.services.replay import replay_all
+from app.services.scenarios import Scenario, check_processes, read_scenarios
+from app.services.simulate import advance_time
 from app.settings import ROOT
 from tests.conftest import Api
 from tests.integration.test_packs import HttpPlayer
@@ -79,3 +84,30 @@ def test_the_guides_level_runs_over_http_after_deploy_and_load_org(own_app: Flas
 def test_the_code_does_not_name_what_the_guide_adds(name: str) -> None:
     for path in [*ROOT.joinpath("app").rglob("*.py"), *ROOT.joinpath("handlers").rglob("*.py")]:
         assert f'"{name}"' not in path.read_text(encoding="utf-8"), path
+
+
+def test_the_guides_level_has_deadlines_supervision_replay_and_verify(own_app: Flask, tmp_path: Path) -> None:
+    """A late report-in by the property company opens a 督办 for its manager (the kind's head role);
+    the cases replay and their chains verify."""
+    apply_guide(tmp_path)
+    api = Api(own_app.test_client(), {})
+    assert api.post("admin", "/api/processes", json={"files": read_files(tmp_path / "processes", tmp_path / "config")}
+                    ).status_code == 201
+    db = own_app.extensions["whistle.db"]
+    with own_app.app_context(), db.unit_of_work() as session:
+        load_organisation(session, tmp_path / "config" / "demo_org.yaml")
+    scenario = next(s for s in read_scenarios(tmp_path / "processes") if s.file.endswith("owner_whistle.yaml"))
+    player = HttpPlayer(own_app)
+    late = Scenario(scenario.file, scenario.name, scenario.report_by, scenario.report, scenario.steps[:2], {})
+    case_id = player.play(late)["id"]
+    start = clock.now()
+    try:
+        advance_time(db, timedelta(days=3))
+        supervising = [t for t in player.case(case_id)["open_tasks"] if t["task_type"] == "report_in_head_supervise"]
+        assert [(t["role"], t["unit"]) for t in supervising] == [("property_manager", "dc-s1-c1-wy")]
+    finally:
+        clock.advance(start - clock.now())
+    with db.unit_of_work() as session:
+        ids = list(session.scalars(select(Case.id)))
+        assert all(r.ok for r in replay_all(session, ids))
+        assert verify(session, ids, snapshots=True, system=False).first_break is None
