@@ -149,6 +149,9 @@ def _schemas() -> dict[str, Schema]:
         "ProcessVersions": _obj(versions=_array(_obj(version=INT, content_hash=STR, deployed_at=TIME,
                                                      deployed_by=STR))),
         "Deployment": _obj(version=INT, created=BOOL),
+        "ProcessCheck": _obj(ok=BOOL, bundle_error=NSTR, passed=INT, failed=INT, results={
+            "type": "array",
+            "items": _obj(file=STR, name=STR, ok=BOOL, steps=INT, message=STR, case_number=NSTR)}),
         "Attachment": _obj(
             id=INT, name=STR, content_type=_enum(ATTACHMENT_TYPES), kind=STR, is_image=BOOL, size=INT,
             size_text=STR, width=NINT, height=NINT, public=BOOL, url=STR, thumb_url=NSTR, created_at=TIME,
@@ -365,6 +368,13 @@ OPS: list[Op] = [
        body=_obj(files={"type": "object", "minProperties": 1, "additionalProperties": STR,
                         "description": "文件名 → 内容 File name → file content (BPMN, DMN, form schemas)"}),
        description="201 with a new version; 200 when the bundle equals the latest version."),
+    Op("post", "/api/processes/check", "processes", "检查流程 Check a bundle and play its scenarios (admin)",
+       "ProcessCheck", errors=(403,),
+       body=_obj(files={"type": "object", "minProperties": 1, "additionalProperties": STR,
+                        "description": "文件名 → 内容: the bundle as deploy takes it, with scenarios/*.yaml"}),
+       description="Validates the files as deploy would and plays the scenarios among them in a throwaway "
+                   "database with this deployment's organisation; nothing is stored. 200 with the results "
+                   "(ok false when the bundle is refused or a scenario fails); 422 for an unreadable scenario."),
     Op("get", "/api/notifications", "deadlines", "我的提醒 My notifications (reminders, 督办 notices)",
        "Notifications", query=(("unread", BOOL, f"仅未读 Only unread; {_FLAG}"),)),
     Op("post", "/api/notifications/{notification_id}/read", "deadlines", "标为已读 Mark a notification read",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,25 @@ def descendant_ids(session: Session, unit_ids: set[int]) -> set[int]:
 
 def load_organisation(session: Session, path: Path) -> dict[str, int]:
     """Create or update units and users from a YAML file; running it twice changes nothing."""
-    raw: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return load_organisation_data(session, yaml.safe_load(path.read_text(encoding="utf-8")), path)
+
+
+def export_organisation(session: Session) -> dict[str, Any]:
+    """The organisation in the shape load_organisation reads, parents before children, without the
+    passwords (all get one new random password): to try a bundle in a throwaway database with the
+    people of this deployment."""
+    units = sorted(session.scalars(select(Unit)), key=lambda u: (len(ancestors(u)), u.code))
+    users = session.scalars(select(User).order_by(User.username)).all()
+    password = secrets.token_urlsafe(16)
+    return {
+        "units": [{"code": u.code, "name": u.name, "kind": u.kind, "parent": u.parent.code if u.parent else None}
+                  for u in units],
+        "users": [{"username": u.username, "name": u.name, "password": password,
+                   "roles": [{"role": r.role, "unit": r.unit.code} for r in u.roles]} for u in users],
+    }
+
+
+def load_organisation_data(session: Session, raw: dict[str, Any], path: Path) -> dict[str, int]:
     locality = load_locality()
     roles = locality.roles
     units = {u.code: u for u in session.scalars(select(Unit))}

@@ -43,8 +43,8 @@ from app.services import clock, configuration, tasks
 from app.services.auth import Principal, principal_for, users_holding
 from app.services.cases import PLACE_FIELD, case_view, file_report, place_code
 from app.services.errors import ServiceError
-from app.services.org import ancestors, beside_path, load_organisation, unit_by_code
-from app.services.processes import configuration_of, deploy, read_files
+from app.services.org import ancestors, beside_path, export_organisation, load_organisation_data, unit_by_code
+from app.services.processes import configuration_of, deploy, latest_configuration, read_files
 from app.services.simulate import advance_time
 from app.services.worktime import add_working_hours
 
@@ -94,16 +94,37 @@ class CheckReport:
     def ok(self) -> bool:
         return self.bundle_error is None and all(r.ok for r in self.results)
 
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "bundle_error": self.bundle_error,
+                "passed": sum(r.ok for r in self.results), "failed": sum(not r.ok for r in self.results),
+                "results": [{"file": r.file, "name": r.name, "ok": r.ok, "steps": r.steps, "message": r.message,
+                             "case_number": r.case_number} for r in self.results]}
+
+
+SCENARIO_PREFIX = "scenarios/"
+
+
+def check_upload(session: Session, files: dict[str, str]) -> CheckReport:
+    """An admin's check through the API: the uploaded bundle (``scenarios/*.yaml`` among its files
+    are its scenarios) tried with this deployment's own organisation."""
+    scenarios = [parse_scenario(name, text) for name, text in sorted(files.items()) if name.startswith(SCENARIO_PREFIX)]
+    bundle = {name: text for name, text in files.items() if not name.startswith(SCENARIO_PREFIX)}
+    if not any(name.startswith(configuration.PREFIX) for name in bundle):
+        bundle |= {configuration.PREFIX + n: t for n, t in latest_configuration(session).files.items()}
+    return check_files(bundle, scenarios, export_organisation(session))
+
 
 def read_scenarios(directory: Path) -> list[Scenario]:
     """Every ``scenarios/*.yaml`` under the bundle directory, validated."""
-    return [_scenario(path) for path in sorted((directory / "scenarios").glob("*.yaml"))]
+    return [parse_scenario(path.name, path.read_text(encoding="utf-8"))
+            for path in sorted((directory / "scenarios").glob("*.yaml"))]
 
 
-def _scenario(path: Path) -> Scenario:
-    where = f"scenarios/{path.name}"
+def parse_scenario(name: str, text: str) -> Scenario:
+    where = f"scenarios/{Path(name).name}"
+    stem = Path(name).stem
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{where}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("report"), dict):
@@ -117,7 +138,7 @@ def _scenario(path: Path) -> Scenario:
         _check_step(where, number, step)
     if unknown := set(end) - END_KEYS:
         raise ScenarioError(f"{where}: end: unknown key(s) {sorted(unknown)} (known: {sorted(END_KEYS)})")
-    return Scenario(where, str(raw.get("name") or path.stem), report["by"], report["body"], steps, end)
+    return Scenario(where, str(raw.get("name") or stem), report["by"], report["body"], steps, end)
 
 
 def _check_step(where: str, number: int, step: Any) -> None:
@@ -144,8 +165,15 @@ def _duration(where: str, text: Any) -> timedelta:
 def check_processes(directory: Path, org_file: Path, files: dict[str, str] | None = None) -> CheckReport:
     """Validate the bundle as a deploy would, then play its scenarios (``directory``/scenarios) in a
     throwaway database. ``files``: the bundle when it is not just ``directory`` with config/ (a pack)."""
-    scenarios = read_scenarios(directory)
-    files = files if files is not None else read_files(directory)
+    organisation = yaml.safe_load(org_file.read_text(encoding="utf-8"))
+    return check_files(files if files is not None else read_files(directory), read_scenarios(directory),
+                       organisation, org_file)
+
+
+def check_files(files: dict[str, str], scenarios: list[Scenario], organisation: dict[str, Any],
+                org_name: Path = Path("organisation")) -> CheckReport:
+    """The check on files in memory (the API's): deploy them in a throwaway database with this
+    organisation, then play the scenarios."""
     with tempfile.TemporaryDirectory(prefix="whistle-check-") as folder:
         url = f"sqlite:///{Path(folder) / 'check.db'}"
         run_migrations(url)
@@ -155,7 +183,7 @@ def check_processes(directory: Path, org_file: Path, files: dict[str, str] | Non
                 version, _ = deploy(session, files, "check-processes")
                 config = configuration_of(session, version.id)
             with configuration.activate(config), db.unit_of_work() as session:
-                load_organisation(session, org_file)
+                load_organisation_data(session, organisation, org_name)
         except ServiceError as exc:
             db.dispose()
             return CheckReport(bundle_error=exc.message)

@@ -10,9 +10,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from app.models import Case
+from app.models import Case, ProcessVersion
 from app.services import clock
+from app.services.processes import read_files
 from app.settings import ROOT
+from tests.conftest import Api
 
 
 def _run(app: Flask, *args: str) -> tuple[int, str]:
@@ -93,3 +95,23 @@ def test_a_bundle_that_would_not_deploy_is_refused(app: Flask, bundle: Path) -> 
     (bundle / "case.bpmn").write_text("<not-bpmn/>", encoding="utf-8")
     code, out = _run(app, str(bundle))
     assert code == 2 and "case.bpmn" in out, out
+
+
+def test_an_admin_checks_a_bundle_through_the_api_with_this_deployments_people(own_app: Flask) -> None:
+    """POST /api/processes/check: the same check as the command, on uploaded files, with the
+    organisation of the deployment; a failing scenario is reported, nothing is stored."""
+    api = Api(own_app.test_client(), {})
+    files = read_files(ROOT / "processes")
+    shipped = (ROOT / "processes" / "scenarios").glob("*.yaml")
+    files |= {f"scenarios/{p.name}": p.read_text(encoding="utf-8") for p in shipped}
+    wrong = files["scenarios/community_whistle.yaml"].replace("level: community, grade: 3", "level: street, grade: 3")
+    answer = api.post("admin", "/api/processes/check", json={"files": {**files, "scenarios/zz_wrong.yaml": wrong}})
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert body["ok"] is False and body["passed"] == 6 and body["failed"] == 1
+    assert "level='community' (expected 'street')" in body["results"][-1]["message"]
+    assert api.post("op-dc", "/api/processes/check", json={"files": files}).status_code == 403
+    broken = api.post("admin", "/api/processes/check", json={"files": {**files, "scenarios/bad.yaml": "steps: ["}})
+    assert broken.status_code == 422 and "scenarios/bad.yaml" in broken.get_json()["message"]
+    with own_app.extensions["whistle.db"].unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessVersion)) == 1
