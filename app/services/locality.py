@@ -30,6 +30,13 @@ CAPABILITIES = {
     "administer": "deploy process versions and retry timer incidents",
     "read_only": "changes nothing: a user holding only such roles is refused every write",
 }
+# What the code does with the tasks of a stage that `means` one of these (stages: <code>: {means: …}).
+STAGE_MEANINGS = {
+    "review": "a decision of the review chain: approve or return, recorded as review_approved / review_returned",
+    "filing": "a filing with the platform (备案), recorded as whistle_filed",
+    "report_in": "a summoned unit's report-in: the case page lists who has not reported in yet",
+    "rating": "the reporter's rating (回访): the public tracking page asks the reporter for it",
+}
 _KIND_FLAGS = ("holds_cases", "report_place", "summoned", "rated")
 MAX_KIND_LENGTH, MAX_ROLE_LENGTH = 16, 32  # the columns that store them
 
@@ -87,6 +94,7 @@ class Locality:
     roles: dict[str, Role]
     levels: dict[str, WhistleLevel]
     stages: dict[str, Label]
+    stage_meanings: dict[str, str]  # stage → what the code does with its tasks (STAGE_MEANINGS)
 
     def roles_with(self, capability: str) -> frozenset[str]:
         assert capability in CAPABILITIES, capability
@@ -95,6 +103,11 @@ class Locality:
     def kinds_where(self, flag: str) -> frozenset[str]:
         assert flag in _KIND_FLAGS, flag
         return frozenset(code for code, kind in self.unit_kinds.items() if getattr(kind, flag))
+
+    def stages_meaning(self, meaning: str) -> frozenset[str]:
+        """The stages whose tasks the code treats as ``meaning`` (a review decision, a filing ...)."""
+        assert meaning in STAGE_MEANINGS, meaning
+        return frozenset(code for code, m in self.stage_meanings.items() if m == meaning)
 
     def head_role(self, kind: str) -> str | None:
         unit_kind = self.unit_kinds.get(kind)
@@ -166,9 +179,11 @@ class _Reader:
         kinds = {code: self.kind(code, item, kinds_raw, roles) for code, item in kinds_raw.items()}
         levels_raw = self.mapping(top.get("whistle_levels"), ("whistle_levels",), required=False)
         levels = {code: self.level(code, item, kinds, levels_raw, roles) for code, item in levels_raw.items()}
-        stages = {code: self.label(item, ("stages", code))
-                  for code, item in self.mapping(top.get("stages"), ("stages",)).items()}
-        return Locality(kinds, roles, levels, stages)
+        stages_raw = self.mapping(top.get("stages"), ("stages",))
+        stages = {code: self.label(item, ("stages", code)) for code, item in stages_raw.items()}
+        meanings = {code: self.known(item.get("means"), ("stages", code, "means"), STAGE_MEANINGS, "meaning", True)
+                    for code, item in stages_raw.items() if isinstance(item, dict)}
+        return Locality(kinds, roles, levels, stages, {code: m for code, m in meanings.items() if m})
 
     def role(self, code: str, item: Any) -> Role:
         path = ("roles", code)

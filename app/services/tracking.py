@@ -16,11 +16,11 @@ from app.models import Case, Event, Task, Unit
 from app.services import workflow
 from app.services.comments import public_comments
 from app.services.errors import Conflict, NotFound
+from app.services.locality import load_locality
 from app.services.processes import bundle_of
 from app.services.validation import validate
 
 # The stage of the call-back task (回访): while it is open, the reporter may rate on the page.
-RATING_STAGE = "callback"
 # Milestones a reporter sees; feedback tasks add the text written for them (一对一反馈).
 MILESTONES = {
     "case_created", "dispatched", "whistle_started", "reported_in", "escalated", "taken_back",
@@ -78,7 +78,8 @@ def rating_task(session: Session, case: Case) -> Task | None:
     """The open call-back task, if the case (or the whistle it became) waits for the reporter's rating."""
     ids = [c.id for c in followed(session, case)]
     return session.scalar(
-        select(Task).where(Task.case_id.in_(ids), Task.status == "open", Task.stage == RATING_STAGE).order_by(Task.id)
+        select(Task).where(Task.case_id.in_(ids), Task.status == "open",
+                           Task.stage.in_(load_locality().stages_meaning("rating"))).order_by(Task.id)
     )
 
 

@@ -113,10 +113,11 @@ def _complete(session: Session, task: Task, form: dict[str, Any], actor: User | 
 def _decision_event(task: Task, form: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """The domain meaning of some completions, as an event of its own: a review approved or
     returned (四级审核), a whistle filed (备案)."""
-    if task.stage == "review" and form.get("decision") in ("approve", "return"):
+    meaning = load_locality().stage_meanings.get(task.stage)
+    if meaning == "review" and form.get("decision") in ("approve", "return"):
         kind = "review_approved" if form["decision"] == "approve" else "review_returned"
         return kind, {"task": task.task_type, "reason": form.get("reason")}
-    if task.stage == "filing":
+    if meaning == "filing":
         return "whistle_filed", {"task": task.task_type, "filing_no": form.get("filing_no")}
     return None
 

@@ -154,5 +154,6 @@ def template_helpers() -> dict[str, Any]:
         "channel_label": lambda c: bilingual(CHANNELS.get(c, c)) if c else "",
         "role_label": lambda c: model_label("role", c), "unit_kind_label": lambda c: model_label("unit_kind", c),
         "whistle_levels": lambda: list(load_locality().levels),
+        "stages_meaning": lambda meaning: sorted(load_locality().stages_meaning(meaning)),
         "step_titles": step_titles,
     }

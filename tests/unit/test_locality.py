@@ -120,3 +120,13 @@ def test_no_locality_role_kind_or_level_is_named_in_the_code() -> None:
 def test_a_level_without_reviewers_has_an_empty_chain(chain: str) -> None:
     text = SHIPPED.replace("    review_chain: [section_head, deputy_leader]\n", chain)
     assert {level.review_chain for level in parse_locality(text).levels.values()} == {()}
+
+
+def test_what_a_stage_means_to_the_code_is_data() -> None:
+    model = parse_locality(SHIPPED)
+    assert model.stages_meaning("review") == {"review"} and model.stages_meaning("rating") == {"callback"}
+    renamed = parse_locality(SHIPPED.replace("  callback: {zh: 回访, en: Call-back, means: rating}\n",
+                                             "  huifang: {zh: 回访, en: Call-back, means: rating}\n"))
+    assert renamed.stages_meaning("rating") == {"huifang"}
+    with pytest.raises(LocalityError, match=r"stages\.callback\.means: unknown meaning 'rate'"):
+        parse_locality(SHIPPED.replace("means: rating}", "means: rate}"))
