@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.services import workflow
+from app.services import journal, workflow
 
 from . import HandlerContext, HandlerError, handler, unit_that
 
@@ -17,7 +17,7 @@ def dispatch_case(ctx: HandlerContext, department: str) -> dict[str, Any]:
     """Grade 2 (分级派单): one department with a clear duty gets the case."""
     unit = unit_that(ctx, department, "summoned")
     workflow.link_unit(ctx.session, ctx.case, unit.id)
-    workflow.record_event(ctx.session, ctx.case, "dispatched", ctx.actor, unit_id=unit.id,
+    journal.record_event(ctx.session, ctx.case, "dispatched", ctx.actor, unit_id=unit.id,
                           data={"department": department})
     return {"department": department, "dispatched_at": ctx.now.isoformat()}
 
@@ -27,7 +27,7 @@ def record_satisfaction(ctx: HandlerContext, satisfaction: str, comment: str | N
     if satisfaction not in SATISFACTION:
         raise HandlerError(f"unknown satisfaction '{satisfaction}'", {"satisfaction": "unknown value"})
     ctx.case.satisfaction = satisfaction
-    workflow.record_event(ctx.session, ctx.case, "satisfaction", ctx.actor,
+    journal.record_event(ctx.session, ctx.case, "satisfaction", ctx.actor,
                           data={"satisfaction": satisfaction, "comment": comment or ""})
     return {}
 
@@ -39,5 +39,5 @@ def close_case(ctx: HandlerContext, outcome: str) -> dict[str, Any]:
         raise HandlerError(f"unknown outcome '{outcome}'", {"outcome": "unknown value"})
     case = ctx.case
     case.status, case.outcome, case.closed_at = "closed", outcome, ctx.now
-    workflow.record_event(ctx.session, case, "case_closed", ctx.actor, data={"outcome": outcome})
+    journal.record_event(ctx.session, case, "case_closed", ctx.actor, data={"outcome": outcome})
     return {}

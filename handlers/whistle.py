@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.models import Evaluation, ReportIn, Unit
-from app.services import workflow
+from app.services import journal
 from app.services.locality import load_locality
 from app.services.org import nearest_of_kind
 
@@ -29,7 +29,7 @@ def whistle_units(ctx: HandlerContext, level: str) -> dict[str, Any]:
     verifier = _on_path(ctx, spec.verified_by, level)
     filing = _on_path(ctx, spec.filed_with, level) if spec.filed_with else verifier
     ctx.case.whistle_unit_id = whistle.id
-    workflow.record_event(ctx.session, ctx.case, "whistle_started", ctx.actor, unit_id=whistle.id,
+    journal.record_event(ctx.session, ctx.case, "whistle_started", ctx.actor, unit_id=whistle.id,
                           data={"level": level, "whistle_unit": whistle.code})
     return {"whistle": whistle.code, "filing": filing.code, "verifier": verifier.code,
             "review_chain": list(spec.review_chain)}
@@ -56,7 +56,7 @@ def record_report_in(ctx: HandlerContext, department: str, duty: str) -> dict[st
         ctx.session.add(row)
     row.reported_at = ctx.now
     row.on_time = row.due_at is None or ctx.now <= row.due_at
-    workflow.record_event(ctx.session, ctx.case, "reported_in", ctx.actor, role=task.role if task else None,
+    journal.record_event(ctx.session, ctx.case, "reported_in", ctx.actor, role=task.role if task else None,
                           unit_id=unit.id,
                           data={"department": department, "duty": duty, "on_time": row.on_time})
     return {"on_time": row.on_time}
@@ -88,7 +88,7 @@ def record_evaluation(
     row.rated_by_id = ctx.actor.id if ctx.actor else None
     row.created_at = ctx.now
     ctx.session.add(row)
-    workflow.record_event(ctx.session, ctx.case, "evaluated", ctx.actor, unit_id=unit.id,
+    journal.record_event(ctx.session, ctx.case, "evaluated", ctx.actor, unit_id=unit.id,
                           data={"department": department, **scores, "score": row.score})
     return {"score": row.score}
 
@@ -99,6 +99,6 @@ def escalate_whistle(ctx: HandlerContext, level: str, reason: str | None = None)
     from app.services.cases import start_escalated_whistle
 
     new_case = start_escalated_whistle(ctx.session, ctx.case, level, reason or "", ctx.actor)
-    workflow.record_event(ctx.session, ctx.case, "escalated", ctx.actor,
+    journal.record_event(ctx.session, ctx.case, "escalated", ctx.actor,
                           data={"level": level, "reason": reason or "", "new_case": new_case.number})
     return {"case_number": new_case.number, "case_id": new_case.id}

@@ -25,9 +25,9 @@ from app.models import Event, Unit
 from app.services import chain
 from app.services.auth import Principal
 from app.services.errors import Forbidden, NotFound
+from app.services.journal import record_event
 from app.services.locality import load_locality
 from app.services.org import descendant_ids
-from app.services.workflow import record_event
 
 EVENT = "bulletin_published"
 FORMAT = 1  # of the content; a new layout of the content needs a new number

@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 from app.db import Database
 from app.models import AuditChain, Case, Event
 from app.services import chain, clock
-from app.services.workflow import SYSTEM_CHAIN
+from app.services.journal import SYSTEM_CHAIN
 
 FORMAT = "whistle-anchor/1"
 ChainKey = int | str  # a case id, or "system"

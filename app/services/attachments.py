@@ -30,7 +30,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.models import Attachment, Case, Task, User
-from app.services import clock, workflow
+from app.services import clock, journal
 from app.services.auth import Principal
 from app.services.cases import can_see, iso
 from app.services.errors import Forbidden, Invalid, NotFound
@@ -197,7 +197,7 @@ def store(
     )
     session.add(attachment)
     session.flush()
-    workflow.record_event(
+    journal.record_event(
         session, case, "attachment_added", actor,
         role=task.role if task else None, unit_id=task.unit_id if task else None,
         data={"attachment_id": attachment.id, "name": checked.name, "content_type": checked.content_type,
@@ -257,7 +257,7 @@ def set_public(session: Session, principal: Principal, attachment_id: int, publi
         raise Forbidden("your roles do not decide what the reporter sees")
     if attachment.public != public:
         attachment.public = public
-        workflow.record_event(session, case, "attachment_visibility", principal.user,
+        journal.record_event(session, case, "attachment_visibility", principal.user,
                               data={"attachment_id": attachment.id, "name": attachment.original_name,
                                     "public": public})
     return attachment

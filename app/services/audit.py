@@ -32,8 +32,9 @@ from app.services.anchor import ChainKey, Mark
 from app.services.auth import Principal
 from app.services.cases import iso, visible
 from app.services.errors import Forbidden, Invalid, NotFound
+from app.services.journal import SYSTEM_CHAIN
 from app.services.processes import bundle_of
-from app.services.workflow import SYSTEM_CHAIN, script_engine
+from app.services.workflow import script_engine
 
 # The stored data text itself, not its parsed value: it is the canonical JSON the hash covers.
 _COLUMNS = [getattr(Event, name) for name in chain.HASHED_COLUMNS if name != "data"] + [

@@ -15,6 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.models import ApiToken, RoleAssignment, User, WebSession
 from app.services import clock
 from app.services.errors import Forbidden, Unauthorized
+from app.services.journal import record_event
 from app.services.locality import load_locality
 from app.services.org import descendant_ids
 
@@ -78,8 +79,6 @@ def _stand_in_hash() -> str:
 def record_login_failure(session: Session, username: str, address: str | None, failures: int = 1) -> None:
     """A failed login is an event of no case (the ``system`` chain); ``failures``: how many there
     were from the address this hour (app/services/login.py records only some of them)."""
-    from app.services.workflow import record_event  # workflow imports the services that import this
-
     record_event(session, None, "login_failed", username[:64] or "anonymous",
                  data={"username": username[:200], "address": address, "failures": failures})
 

@@ -10,7 +10,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from app.models import Case, CaseUnit, Evaluation, Event, ReportIn, Task, Unit, User
-from app.services import clock, workflow
+from app.services import clock, journal, workflow
 from app.services.auth import Principal
 from app.services.catalogue import load_catalogue
 from app.services.errors import Forbidden, Invalid, NotFound
@@ -178,7 +178,7 @@ def new_case(
     case.number = f"{now:%Y%m%d}-{case.id:06d}"
     for depth, unit in enumerate(ancestors(place)):  # the case's path: its place and every unit above
         session.add(CaseUnit(case_id=case.id, unit_id=unit.id, depth=depth))
-    workflow.record_event(
+    journal.record_event(
         session, case, "case_created", actor,
         data={"number": case.number, "process": process_id, "channel": channel, "title": title,
               PLACE_FIELD: place.code, "parent": parent.number if parent else None},

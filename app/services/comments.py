@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Case, CaseUnit, Comment
-from app.services import clock, workflow
+from app.services import clock, journal, workflow
 from app.services.auth import Principal
 from app.services.cases import visible
 from app.services.errors import Forbidden
@@ -49,7 +49,7 @@ def add_comment(session: Session, principal: Principal, case_id: int, body: obje
     session.flush()
     workflow.begin_step(case)  # one change of the case at a time, like every other step
     case.updated_at = comment.created_at
-    workflow.record_event(session, case, "comment_added", principal.user, role=role, unit_id=unit_id,
+    journal.record_event(session, case, "comment_added", principal.user, role=role, unit_id=unit_id,
                           data={"comment_id": comment.id, "public": comment.public})
     return comment
 

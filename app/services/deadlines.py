@@ -15,7 +15,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.models import Case, CaseUnit, Notification, SupervisionEntry, Task, Unit, User
-from app.services import cases, configuration, workflow
+from app.services import cases, configuration, journal
 from app.services.auth import users_holding
 from app.services.errors import Invalid, NotFound
 from app.services.locality import load_locality
@@ -133,7 +133,7 @@ def remind(session: Session, case: Case, stage: str, unit: Unit, task_type: str,
     due = task.due_at if task else None
     body = f"{unit.name}：{case.title}，办理时限 {_local(due)}。"
     notes = notify(session, users, case, task, "reminder", title, body, due, now)
-    workflow.record_event(session, case, "reminder", None, unit_id=unit.id, data={
+    journal.record_event(session, case, "reminder", None, unit_id=unit.id, data={
         "stage": stage, "task": task_type, "users": sorted(u.username for u in users),
         "due_at": due.isoformat() if due else None,
     })
@@ -157,7 +157,7 @@ def open_supervision(session: Session, case: Case, stage: str, unit: Unit, task_
     title = f"挂账督办 Overdue: {case.number} {task.title if task else task_type}"
     body = f"{unit.name} 已超过时限（{_local(due)}），请督促办理。"
     notify(session, heads, case, task, "supervision", title, body, due, now)
-    workflow.record_event(session, case, "supervision_opened", None, unit_id=unit.id, data={
+    journal.record_event(session, case, "supervision_opened", None, unit_id=unit.id, data={
         "entry": entry.id, "stage": stage, "task": task_type, "unit": unit.code, "due_at": due.isoformat(),
         "late_minutes": late_minutes(due, now), "supervisor": head.code,
     })
@@ -172,7 +172,7 @@ def clear_supervision(session: Session, task: Task, actor: User | None, now: dat
     ).all()
     for entry in entries:
         _close(entry, "cleared", now)
-        workflow.record_event(session, task.case, "supervision_cleared", actor, unit_id=entry.unit_id, data={
+        journal.record_event(session, task.case, "supervision_cleared", actor, unit_id=entry.unit_id, data={
             "entry": entry.id, "task": entry.task_type, "late_minutes": entry.late_minutes,
         })
 
@@ -190,7 +190,7 @@ def transfer_supervision(session: Session, case: Case, cancelled: list[Task], ac
     for entry in entries:
         _close(entry, "transferred", now)
         entry.transferred_to_id = target.id if target else None
-        workflow.record_event(session, case, "supervision_transferred", actor, unit_id=entry.unit_id, data={
+        journal.record_event(session, case, "supervision_transferred", actor, unit_id=entry.unit_id, data={
             "entry": entry.id, "task": entry.task_type, "late_minutes": entry.late_minutes,
             "to_case": target.number if target else None,
         })
@@ -203,7 +203,7 @@ def take_back(session: Session, case: Case, stage: str, unit: Unit, task_type: s
     that now has it, says from whom, which work and why (the timeline of the re-judging task and the
     reporter's tracking page show it; ``escalated`` is a whistle going up a level, a new case). The
     late unit's head hears of it: the withdrawn task and 督办 are gone from their inbox."""
-    workflow.record_event(session, case, "taken_back", actor, unit_id=to.id, data={
+    journal.record_event(session, case, "taken_back", actor, unit_id=to.id, data={
         "stage": stage, "task": task_type, "from_unit": unit.code, "to_unit": to.code, "reason": reason,
     })
     title = f"超期收回 Taken back: {case.number} {case.title}"
@@ -240,7 +240,7 @@ def answer_supervision(session: Session, task: Task, form: dict[str, Any], actor
         entry.answer_reason, entry.answer_measures = form.get("reason"), form.get("measures")
         entry.promised_date, entry.answered_at = promised, now
         entry.answered_by_id = actor.id if actor is not None else None
-    workflow.record_event(session, task.case, "supervision_answered", actor, role=task.role, unit_id=task.unit_id,
+    journal.record_event(session, task.case, "supervision_answered", actor, role=task.role, unit_id=task.unit_id,
                           data={"entry": entry.id if entry else None, "task": entry.task_type if entry else None,
                                 **{key: form.get(key) for key in ANSWER_FIELDS}})
 

@@ -20,6 +20,7 @@ from app.engine import (
 from app.models import ProcessVersion
 from app.services import clock, configuration
 from app.services.errors import Conflict, Invalid, NotFound, Unavailable
+from app.services.journal import record_event
 from app.services.locality import load_locality
 
 # (database, version id) → content hash, so a worker reads a version's files at most once.
@@ -50,8 +51,6 @@ def deploy(session: Session, files: dict[str, str], deployed_by: str) -> tuple[P
         session.flush()
     except IntegrityError as exc:
         raise Conflict("another deploy stored this version number at the same time; deploy again") from exc
-    from app.services.workflow import record_event  # the workflow module uses this one
-
     record_event(session, None, "process_deployed", deployed_by,
                  data={"version": number, "version_id": version.id, "content_hash": content_hash,
                        "files": sorted(files), "locality": config.source})

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.models import Case, Task, Unit, User
-from app.services import clock, deadlines, workflow
+from app.services import clock, deadlines, journal, workflow
 from app.services.attachments import check_form_attachments
 from app.services.auth import Principal, users_holding
 from app.services.cases import can_see, describe, task_summary
@@ -201,7 +201,7 @@ def _touch(session: Session, task: Task, event: str, actor: User, data: dict[str
     # Take the case version now, before the event is appended: of racing claims, assigns and
     # completions the first to write wins and every other gets 409 here, with nothing recorded.
     session.flush()
-    workflow.record_event(
+    journal.record_event(
         session, case, event, actor, role=task.role, unit_id=task.unit_id, data={"task_id": task.id, **(data or {})}
     )
 

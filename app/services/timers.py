@@ -29,7 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import Database
 from app.models import Case, Incident, Task, Timer
-from app.services import clock, workflow
+from app.services import clock, journal, workflow
 from app.services.auth import Principal
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -323,7 +323,7 @@ def _open_incident(session: Session, timer: Timer, case: Case | None, error: str
                         status="open", created_at=now)
     session.add(incident)
     session.flush()
-    workflow.record_event(session, case, "incident_opened", None, data={
+    journal.record_event(session, case, "incident_opened", None, data={
         "incident": incident.id, "timer": timer.name, "due_at": timer.due_at.isoformat(), "error": error,
     })
 
@@ -360,7 +360,7 @@ def retry_incident(session: Session, principal: Principal, incident_id: int) -> 
     incident.status, incident.resolved_at, incident.resolved_by = "retried", now, principal.user.username
     timer.status, timer.attempts, timer.fire_at, timer.last_error = "waiting", 0, now, None
     case = session.get(Case, incident.case_id)
-    workflow.record_event(session, case, "incident_retried", principal.user, data={"incident": incident.id,
+    journal.record_event(session, case, "incident_retried", principal.user, data={"incident": incident.id,
                                                                                   "timer": timer.name})
     return {"id": incident.id, "status": incident.status}
 
