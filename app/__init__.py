@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, current_app, g, has_app_context
 
+import handlers  # noqa: F401  (the composition root registers the service-task handlers)
 from app.db import Database
 from app.ops import init_ops
 from app.services import configuration

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.models import Evaluation, ReportIn, Unit
 from app.services import journal
+from app.services.cases import start_escalated_whistle
 from app.services.locality import load_locality
 from app.services.org import nearest_of_kind
 
@@ -96,8 +97,6 @@ def record_evaluation(
 @handler("escalate_whistle")
 def escalate_whistle(ctx: HandlerContext, level: str, reason: str | None = None) -> dict[str, Any]:
     """社呼街应、街呼市应: open a linked whistle one level up."""
-    from app.services.cases import start_escalated_whistle
-
     new_case = start_escalated_whistle(ctx.session, ctx.case, level, reason or "", ctx.actor)
     journal.record_event(ctx.session, ctx.case, "escalated", ctx.actor,
                           data={"level": level, "reason": reason or "", "new_case": new_case.number})

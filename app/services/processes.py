@@ -20,6 +20,7 @@ from app.engine import (
 from app.models import ProcessVersion
 from app.services import clock, configuration
 from app.services.errors import Conflict, Invalid, NotFound, Unavailable
+from app.services.handler_api import registered
 from app.services.journal import record_event
 from app.services.locality import load_locality
 
@@ -65,12 +66,10 @@ def check(files: dict[str, str]) -> configuration.Configuration:
     if problems:
         text = (f"{len(problems)} problems:\n" if len(problems) > 1 else "") + "\n".join(problems)
         raise Invalid(f"process bundle rejected: {text}", {"files": text})
-    from handlers import HANDLERS  # handlers use the services; import them only when deploying
-
     with configuration.activate(config):
         locality = load_locality()
         try:
-            bundle = check_bundle(files, set(HANDLERS), set(locality.roles), set(locality.stages))
+            bundle = check_bundle(files, set(registered()), set(locality.roles), set(locality.stages))
         except BundleError as exc:
             raise Invalid(f"process bundle rejected: {exc}", {"files": str(exc)}) from exc
     missing = [p for p in STARTED_PROCESSES if p not in bundle.specs]

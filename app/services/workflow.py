@@ -24,11 +24,11 @@ from app.models import Case, CaseUnit, Snapshot, Task, Timer, Unit, User
 from app.services import chain, clock, configuration
 from app.services.catalogue import load_catalogue
 from app.services.errors import Conflict, Invalid, ServiceError
+from app.services.handler_api import HandlerContext, HandlerError, registered
 from app.services.journal import record_event
 from app.services.locality import load_locality
 from app.services.processes import bundle_of, configuration_of
 from app.services.worktime import add_working_hours
-from handlers import HANDLERS, HandlerContext, HandlerError
 
 _script_engine: ProcessScriptEngine | None = None
 
@@ -39,7 +39,7 @@ PROJECTED = ("grade", "level", "matter", "urgent", "rework_count", "return_count
 def script_engine() -> ProcessScriptEngine:
     global _script_engine
     if _script_engine is None:
-        _script_engine = ProcessScriptEngine(HANDLERS)
+        _script_engine = ProcessScriptEngine(registered())
     return _script_engine
 
 
