@@ -292,6 +292,30 @@ def event_view(event: Event, units: dict[int, Unit]) -> dict[str, Any]:
     }
 
 
+@dataclass
+class CaseRecord:
+    """A visible case with its events and the units they name, each read once per view."""
+
+    case: Case
+    events: list[Event]
+    units: dict[int, Unit]
+
+    def events_of_steps(self, first: int, last: int) -> list[dict[str, Any]]:
+        """The events of steps ``first``–``last`` (a page's window), as the history shows them."""
+        return [event_view(e, self.units) for e in self.events if first <= (e.state_version or 0) <= last]
+
+    def task_titles(self) -> dict[str, str]:
+        """Task type → its title, as the case's "task ready" events name them."""
+        return {e.data["task"]: e.data.get("title", e.data["task"]) for e in self.events
+                if e.type == "task_ready" and isinstance(e.data, dict) and "task" in e.data}
+
+
+def record_of(session: Session, principal: Principal, case_id: int) -> CaseRecord:
+    """The case (404 unless this user may see it) and its record, for one view."""
+    case = visible(session, principal, case_id)
+    return CaseRecord(case, _events(session, case), _units(session))
+
+
 def _events(session: Session, case: Case) -> list[Event]:
     return list(session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq)))
 
@@ -327,26 +351,33 @@ def case_header(case: Case) -> dict[str, Any]:
 
 
 def history(session: Session, principal: Principal, case_id: int) -> dict[str, Any]:
-    case = visible(session, principal, case_id)
-    events = _events(session, case)
-    units = _units(session)
+    record = record_of(session, principal, case_id)
+    return history_of(session, record) | {"events": [event_view(e, record.units) for e in record.events]}
+
+
+def history_of(session: Session, record: CaseRecord) -> dict[str, Any]:
+    """The case's header, its chain's verification (snapshots included) and its steps."""
+    case = record.case
     return {
         "case": case_header(case),
         "verification": verify(session, [case.id], snapshots=True, system=False).as_dict(),
-        "steps": steps_of(events),
-        "events": [event_view(e, units) for e in events],
+        "steps": steps_of(record.events),
     }
 
 
 def state_at(session: Session, principal: Principal, case_id: int, step: int) -> dict[str, Any]:
     """The case right after step ``step``, from the snapshots: nothing is re-run."""
-    case = visible(session, principal, case_id)
+    return state_of(session, record_of(session, principal, case_id), step)
+
+
+def state_of(session: Session, record: CaseRecord, step: int) -> dict[str, Any]:
+    """The case right after step ``step`` of an already read record."""
+    case, units = record.case, record.units
     if step < 1 or step > case.version:
         raise NotFound(f"case {case.number} has no step {step} (its steps are 1–{case.version})")
-    all_events = _events(session, case)
     snaps = list(session.scalars(
         select(Snapshot).where(Snapshot.case_id == case.id, Snapshot.state_version.in_(_versions_to_open(
-            session, case, step, all_events))).order_by(Snapshot.state_version)
+            session, case, step, record.events))).order_by(Snapshot.state_version)
     ))
     if not snaps:
         raise NotFound(f"case {case.number} has no saved state at step {step}")
@@ -364,8 +395,7 @@ def state_at(session: Session, principal: Principal, case_id: int, step: int) ->
         states["completed"] = sorted(completed.get(pid, set()) | set(states["completed"]))
     for pid, ids in completed.items():
         elements.setdefault(pid, {"completed": sorted(ids), "active": []})
-    events = [e for e in all_events if (e.state_version or 0) <= step]
-    units = _units(session)
+    events = [e for e in record.events if (e.state_version or 0) <= step]
     state = zlib.decompress(last.state).decode("utf-8")
     return {
         "case": case_header(case),
@@ -379,7 +409,7 @@ def state_at(session: Session, principal: Principal, case_id: int, step: int) ->
         "open_tasks": _open_tasks(session, instance, events, units),
         "data": instance.case_data(),
         "elements": elements,
-        "events": [event_view(e, units) for e in events if e.state_version == step],
+        "events": record.events_of_steps(step, step),
     }
 
 
