@@ -112,8 +112,8 @@ def event_names(types: set[str]) -> dict[str, str]:
 @page
 def history_diagram(s: Session, principal: Principal, case_id: int, step: int) -> Any:
     """The diagram data of the case at that step, in the shape diagram.js draws."""
-    state = audit.state_at(s, principal, case_id, step)
-    return jsonify(diagram_at(s, s.get(Case, case_id), state["elements"]) | {"step": step})
+    case, elements = audit.elements_at(s, principal, case_id, step)
+    return jsonify(diagram_at(s, case, elements) | {"step": step})
 
 
 def diagram_at(s: Session, case: Case, elements: dict[str, dict[str, list[str]]]) -> dict[str, Any]:
