@@ -108,8 +108,8 @@ def completed_elements(state: str, spec: BpmnProcessSpec,
                        subprocess_specs: dict[str, BpmnProcessSpec]) -> dict[str, set[str]]:
     """Completed element ids per diagram process of a stored state (current serializer format),
     read from its JSON without rebuilding the workflow (several times cheaper on a large state):
-    what ``Instance.element_states()`` reports as completed (tests/unit/test_history.py holds the
-    two equal). The history reads old steps' snapshots this way (app/services/audit.py)."""
+    what ``Instance.element_states()`` reports as completed (tests/web/test_history_long_case.py
+    holds the two equal). The history reads old steps' snapshots this way (app/services/audit.py)."""
     dct = json.loads(state)
     subs: dict[str, Any] = dct.get("subprocesses", {})
     holder = {task_id: key for key, sub in subs.items() for task_id in sub["tasks"]}

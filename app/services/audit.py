@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import threading
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -480,14 +481,17 @@ class _CompletedMemo:
     def __init__(self, size: int) -> None:
         self.size = size
         self.items: dict[str, dict[str, frozenset[str]]] = {}
+        self.lock = threading.Lock()  # threaded workers share it
 
     def get(self, state_hash: str) -> dict[str, frozenset[str]] | None:
         return self.items.get(state_hash)
 
     def put(self, state_hash: str, completed: dict[str, set[str]]) -> dict[str, frozenset[str]]:
-        if len(self.items) >= self.size:  # oldest first (dicts keep insertion order)
-            del self.items[next(iter(self.items))]
-        frozen = self.items[state_hash] = {pid: frozenset(ids) for pid, ids in completed.items()}
+        frozen = {pid: frozenset(ids) for pid, ids in completed.items()}
+        with self.lock:
+            if len(self.items) >= self.size:  # oldest first (dicts keep insertion order)
+                del self.items[next(iter(self.items))]
+            self.items[state_hash] = frozen
         return frozen
 
 
