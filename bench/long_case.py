@@ -14,8 +14,9 @@ and driven through the real services (each step its own unit of work, as through
 
 Every 10 loops it prints the mean wall time of the last 10 loops' steps, the engine state's size
 (JSON and compressed snapshot) and tree depth, the history services' time at the last step
-(``audit.history`` + ``audit.state_at``) and the auditor's history page at that step with its
-diagram data, fetched through the Flask test client (``page ms``). At the end: ``replay`` and ``verify`` of the case.
+(``audit.history`` + ``audit.state_at``) and the auditor's history page with its diagram data,
+fetched through the Flask test client, at that step (``page ms``) and at the middle step (``mid ms``),
+with the SQL statements of the last-step view (``page SQL``). At the end: ``replay`` and ``verify`` of the case.
 The figures are what to compare between lines: flat means a case can loop as often as it must.
 
 ``--prune-rule 0`` records the case as before pruning existed (app/engine/prune.py), to compare
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app import create_app
 from app.cli import run_migrations
@@ -80,24 +81,33 @@ class Line:
     depth: int
     history_ms: float
     page_ms: float
+    middle_ms: float
+    page_sql: int
 
 
 class Pages:
-    """The history page and its diagram data as the auditor's browser fetches them (Flask test client)."""
+    """The history page and its diagram data as the auditor's browser fetches them (Flask test
+    client), with the SQL statements the two requests issue."""
 
     def __init__(self, url: str, enabled: bool = True) -> None:
         self.enabled = enabled
         self.app = create_app(Settings(database_url=url, testing=True))
         self.client = self.app.test_client()
+        self.statements = 0
+        event.listen(self.app.extensions["whistle.db"].engine, "before_cursor_execute", self._count)
         login = self.client.get("/login").get_data(as_text=True)
         token = re.search(r'<meta name="csrf-token" content="([^"]+)"', login)
         resp = self.client.post("/login", data={"username": "auditor", "password": "demo1234",
                                                 "csrf_token": token.group(1) if token else ""})
         assert resp.status_code == 302, resp.status_code
 
+    def _count(self, *_args: Any) -> None:
+        self.statements += 1
+
     def ms(self, case_id: int, step: int) -> float:
         if not self.enabled:
             return 0.0
+        self.statements = 0
         began = time.perf_counter()
         for path in (f"/cases/{case_id}/history?step={step}", f"/cases/{case_id}/history/{step}/diagram.json"):
             resp = self.client.get(path)
@@ -143,9 +153,11 @@ class LongCase:
                 audit.state_at(s, auditor, self.case_id, version)
             history_ms = (time.perf_counter() - began) * 1000
         recent = self.step_ms[-20:]
+        middle_ms = self.pages.ms(self.case_id, max(version // 2, 1))
+        page_ms = self.pages.ms(self.case_id, version)
         return Line(phase, loops, len(self.step_ms), statistics.mean(recent) if recent else 0.0,
                     len(state) / 1024, len(zlib.compress(state.encode(), 6)) / 1024, tree_depth(state), history_ms,
-                    self.pages.ms(self.case_id, version))
+                    page_ms, middle_ms, self.pages.statements)
 
     def _principal(self, s: Any, role: str, unit_id: int) -> Principal:
         key = (role, unit_id)
@@ -191,7 +203,7 @@ def run_backend(url: str, returns: int, reworks: int, review_returns: int, pages
             deploy_directory(s, ROOT / "processes", "bench")
         case = LongCase(db, Pages(url, pages))
         print(f"{'phase':<15}{'loops':>6}{'steps':>6}{'step ms':>9}{'state KB':>10}{'snap KB':>9}{'depth':>7}"
-              f"{'history ms':>12}{'page ms':>9}")
+              f"{'history ms':>12}{'page ms':>9}{'mid ms':>8}{'page SQL':>10}")
         out = _printer()
         try:
             _drive(case, returns, reworks, review_returns, out)
@@ -216,7 +228,8 @@ def _drive(case: LongCase, returns: int, reworks: int, review_returns: int, out:
 def _printer() -> Callable[[Line], None]:
     def out(line: Line) -> None:
         print(f"{line.phase:<15}{line.loops:>6}{line.steps:>6}{line.step_ms:>9.0f}{line.state_kb:>10.1f}"
-              f"{line.snapshot_kb:>9.1f}{line.depth:>7}{line.history_ms:>12.0f}{line.page_ms:>9.0f}", flush=True)
+              f"{line.snapshot_kb:>9.1f}{line.depth:>7}{line.history_ms:>12.0f}{line.page_ms:>9.0f}{line.middle_ms:>8.0f}"
+              f"{line.page_sql:>10}", flush=True)
     return out
 
 

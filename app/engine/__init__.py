@@ -15,7 +15,7 @@ from .bundle import (
 )
 from .checks import BundleProblems, check_bundle
 from .clock import engine_time
-from .history import projection, projection_hash
+from .history import completed_elements, projection, projection_hash
 from .prune import PRUNE_RULE
 from .runtime import (
     ElementStates,
@@ -51,6 +51,7 @@ __all__ = [
     "bundle_hash",
     "cached_bundle",
     "check_bundle",
+    "completed_elements",
     "engine_time",
     "get_bundle",
     "parse_bundle",

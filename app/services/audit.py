@@ -17,15 +17,16 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import threading
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, Text, cast, func, select
+from sqlalchemy import Row, Select, Text, cast, func, select
 from sqlalchemy.orm import Session
 
-from app.engine import Instance
+from app.engine import SERIALIZER_VERSION, Instance, completed_elements
 from app.models import AuditChain, Case, CaseUnit, Event, Snapshot, Task, Unit
 from app.services import chain
 from app.services.anchor import ChainKey, Mark
@@ -115,20 +116,30 @@ def verify(session: Session, case_ids: Iterable[int] | Select[Any] | None = None
         rows: Iterable[Any] = []
         if current is not None and current[0] == case.id:
             rows = current[1]
-        collected: list[Any] = []
-        problem = _walk(_label(case), case.id, _collecting(rows, collected), case.chain_head, case.event_count,
-                        result, marks.get(case.id))
-        if problem is None and snapshots:
-            problem = _check_snapshots(session, case, collected, result)
-        _record(result, problem)
+        _verify_chain(session, case, rows, result, marks.get(case.id), snapshots)
         if rows:
             current = next(grouped, None)
     if wanted is None:
         _anchored_cases_exist(result, marks, cases)
-    result.root = hashlib.sha256("\n".join(result._heads).encode()).hexdigest()
+    _root(result)
     if result.first_break is None and result.anchor_breaks:
         result.first_break = result.anchor_breaks[0]
     return result
+
+
+def _verify_chain(session: Session, case: Any, rows: Iterable[Any], result: Verification,
+                  mark: Mark | None = None, snapshots: bool = True) -> None:
+    """One case's chain (and its snapshots) from its event rows in seq order."""
+    collected: list[Any] = []
+    problem = _walk(_label(case), case.id, _collecting(rows, collected), case.chain_head, case.event_count,
+                    result, mark)
+    if problem is None and snapshots:
+        problem = _check_snapshots(session, case, collected, result)
+    _record(result, problem)
+
+
+def _root(result: Verification) -> None:
+    result.root = hashlib.sha256("\n".join(result._heads).encode()).hexdigest()
 
 
 def _anchored_cases_exist(result: Verification, marks: Mapping[ChainKey, Mark], cases: dict[int, Any]) -> None:
@@ -266,6 +277,15 @@ def require_auditor(principal: Principal) -> None:
         raise Forbidden("verifying the record needs a role that audits (the auditor's, the admin's)")
 
 
+def verify_case(session: Session, case: Case, rows: Sequence[Any]) -> Verification:
+    """``verify([case.id], snapshots=True, system=False)`` over the case's event rows already read
+    (with ``data_text`` and ``hash``): what a view of its history shows, without a second read."""
+    result = Verification()
+    _verify_chain(session, case, rows, result)
+    _root(result)
+    return result
+
+
 def verify_view(session: Session, principal: Principal, case_id: Any) -> dict[str, Any]:
     """GET /api/audit/verify: one case (with its snapshots), or every case the user may see."""
     require_auditor(principal)
@@ -283,7 +303,13 @@ def verify_view(session: Session, principal: Principal, case_id: Any) -> dict[st
 # --- history -----------------------------------------------------------------------------------
 
 
-def event_view(event: Event, units: dict[int, Unit]) -> dict[str, Any]:
+# An event as the views read it: the ORM object, or a row of the columns below.
+RecordedEvent = Event | Row[Any]
+# What verify hashes (the data's stored text) and its parsed value: one read serves both.
+_VIEWED = [*_COLUMNS, Event.data]
+
+
+def event_view(event: RecordedEvent, units: dict[int, Unit]) -> dict[str, Any]:
     return {
         "seq": event.seq, "type": event.type, "actor": event.actor, "role": event.role,
         "unit": units[event.unit_id].code if event.unit_id in units else None, "at": iso(event.created_at),
@@ -292,15 +318,40 @@ def event_view(event: Event, units: dict[int, Unit]) -> dict[str, Any]:
     }
 
 
-def _events(session: Session, case: Case) -> list[Event]:
-    return list(session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq)))
+@dataclass
+class CaseRecord:
+    """A visible case with its events and the units they name, each read once per view."""
+
+    case: Case
+    events: list[RecordedEvent]
+    units: dict[int, Unit]
+
+    def events_of_steps(self, first: int, last: int) -> list[dict[str, Any]]:
+        """The events of steps ``first``–``last`` (a page's window), as the history shows them."""
+        return [event_view(e, self.units) for e in self.events if first <= (e.state_version or 0) <= last]
+
+    def task_titles(self) -> dict[str, str]:
+        """Task type → its title, as the case's "task ready" events name them."""
+        return {e.data["task"]: e.data.get("title", e.data["task"]) for e in self.events
+                if e.type == "task_ready" and isinstance(e.data, dict) and "task" in e.data}
+
+
+def record_of(session: Session, principal: Principal, case_id: int) -> CaseRecord:
+    """The case (404 unless this user may see it) and its record, for one view."""
+    case = visible(session, principal, case_id)
+    return CaseRecord(case, _events(session, case), _units(session))
+
+
+def _events(session: Session, case: Case) -> list[RecordedEvent]:
+    """The case's events as plain rows (several times cheaper than ORM objects for a long case)."""
+    return list(session.execute(select(*_VIEWED).where(Event.case_id == case.id).order_by(Event.seq)))
 
 
 def _units(session: Session) -> dict[int, Unit]:
     return {u.id: u for u in session.scalars(select(Unit))}
 
 
-def steps_of(events: list[Event]) -> list[dict[str, Any]]:
+def steps_of(events: Sequence[RecordedEvent]) -> list[dict[str, Any]]:
     """One step per state version: when, who, what kind (the first event's type), its events."""
     steps = []
     for version, group in itertools.groupby(events, key=lambda e: e.state_version):
@@ -327,45 +378,35 @@ def case_header(case: Case) -> dict[str, Any]:
 
 
 def history(session: Session, principal: Principal, case_id: int) -> dict[str, Any]:
-    case = visible(session, principal, case_id)
-    events = _events(session, case)
-    units = _units(session)
+    record = record_of(session, principal, case_id)
+    return history_of(session, record) | {"events": [event_view(e, record.units) for e in record.events]}
+
+
+def history_of(session: Session, record: CaseRecord) -> dict[str, Any]:
+    """The case's header, its chain's verification (snapshots included) and its steps."""
+    case = record.case
     return {
         "case": case_header(case),
-        "verification": verify(session, [case.id], snapshots=True, system=False).as_dict(),
-        "steps": steps_of(events),
-        "events": [event_view(e, units) for e in events],
+        "verification": verify_case(session, case, record.events).as_dict(),
+        "steps": steps_of(record.events),
     }
+
+
+Elements = dict[str, dict[str, list[str]]]  # process id → {"completed": [...], "active": [...]}
 
 
 def state_at(session: Session, principal: Principal, case_id: int, step: int) -> dict[str, Any]:
     """The case right after step ``step``, from the snapshots: nothing is re-run."""
-    case = visible(session, principal, case_id)
-    if step < 1 or step > case.version:
-        raise NotFound(f"case {case.number} has no step {step} (its steps are 1–{case.version})")
-    all_events = _events(session, case)
-    snaps = list(session.scalars(
-        select(Snapshot).where(Snapshot.case_id == case.id, Snapshot.state_version.in_(_versions_to_open(
-            session, case, step, all_events))).order_by(Snapshot.state_version)
-    ))
-    if not snaps:
-        raise NotFound(f"case {case.number} has no saved state at step {step}")
-    bundle = bundle_of(session, case.process_version_id)
-    completed: dict[str, set[str]] = {}
-    instance = None
-    for snap in snaps:  # elements of subprocesses that finished are only in earlier snapshots
-        instance = _open(bundle, case.process_id, snap)
-        for pid, states in instance.element_states().items():
-            completed.setdefault(pid, set()).update(states.completed)
-    assert instance is not None
-    last = snaps[-1]
-    elements = {pid: states.to_dict() for pid, states in instance.element_states().items()}
-    for pid, states in elements.items():
-        states["completed"] = sorted(completed.get(pid, set()) | set(states["completed"]))
-    for pid, ids in completed.items():
-        elements.setdefault(pid, {"completed": sorted(ids), "active": []})
-    events = [e for e in all_events if (e.state_version or 0) <= step]
-    units = _units(session)
+    return state_of(session, record_of(session, principal, case_id), step)
+
+
+def state_of(session: Session, record: CaseRecord, step: int) -> dict[str, Any]:
+    """The case right after step ``step`` of an already read record."""
+    case, units = record.case, record.units
+    _check_step(case, step)
+    saved = {e.state_version: bool(e.data.get("prune")) for e in record.events if e.type == "state_saved"}
+    instance, last, elements = _opened_at(session, case, step, saved)
+    events = [e for e in record.events if (e.state_version or 0) <= step]
     state = zlib.decompress(last.state).decode("utf-8")
     return {
         "case": case_header(case),
@@ -379,23 +420,106 @@ def state_at(session: Session, principal: Principal, case_id: int, step: int) ->
         "open_tasks": _open_tasks(session, instance, events, units),
         "data": instance.case_data(),
         "elements": elements,
-        "events": [event_view(e, units) for e in events if e.state_version == step],
+        "events": record.events_of_steps(step, step),
     }
 
 
-def _versions_to_open(session: Session, case: Case, step: int, events: list[Event]) -> list[int]:
+def elements_at(session: Session, principal: Principal, case_id: int, step: int) -> tuple[Case, Elements]:
+    """Only the diagram's element states after step ``step`` (what diagram data needs): reads the
+    steps' saved-state records, not every event of the case."""
+    case = visible(session, principal, case_id)
+    _check_step(case, step)
+    saved = {version: bool(data.get("prune")) for version, data in session.execute(
+        select(Event.state_version, Event.data).where(
+            Event.case_id == case.id, Event.type == "state_saved", Event.state_version <= step))}
+    return case, _opened_at(session, case, step, saved)[2]
+
+
+def _check_step(case: Case, step: int) -> None:
+    if step < 1 or step > case.version:
+        raise NotFound(f"case {case.number} has no step {step} (its steps are 1–{case.version})")
+
+
+def _opened_at(session: Session, case: Case, step: int, saved: dict[int | None, bool]
+               ) -> tuple[Instance, Snapshot, Elements]:
+    """The snapshot in force at ``step`` opened, and the element states it and the earlier
+    snapshots it needs (below) give."""
+    versions = _versions_to_open(session, case, step, saved)
+    if not versions:
+        raise NotFound(f"case {case.number} has no saved state at step {step}")
+    last = session.scalars(select(Snapshot).where(
+        Snapshot.case_id == case.id, Snapshot.state_version == versions[-1])).one()
+    bundle = bundle_of(session, case.process_version_id)
+    instance = _open(bundle, case.process_id, last)
+    elements = {pid: states.to_dict() for pid, states in instance.element_states().items()}
+    earlier = _completed_in(session, case, bundle, versions[:-1])
+    for pid, ids in earlier.items():
+        states = elements.setdefault(pid, {"completed": [], "active": []})
+        states["completed"] = sorted(ids.union(states["completed"]))
+    return instance, last, elements
+
+
+def _versions_to_open(session: Session, case: Case, step: int, saved: dict[int | None, bool]) -> list[int]:
     """The snapshots that tell where the case had been by ``step``: the last one at or before it,
     which under a pruning rule notes every element completed so far (app/engine/prune.py), and
     every earlier snapshot of a step recorded without one (elements of its finished subprocesses
-    are only there)."""
+    are only there). ``saved``: step → whether it was recorded under a pruning rule."""
     last = session.scalar(select(func.max(Snapshot.state_version)).where(
         Snapshot.case_id == case.id, Snapshot.state_version <= step))
     if last is None:
         return []
-    saved = {e.state_version: bool(e.data.get("prune")) for e in events if e.type == "state_saved"}
     if not saved.get(last):
         return [v for v in saved if v is not None and v <= last]
     return [v for v, pruned in saved.items() if v is not None and v < last and not pruned] + [last]
+
+
+class _CompletedMemo:
+    """Completed element ids per snapshot, by its state hash: a step recorded before pruning needs
+    those of every earlier such step (quadratic over a case's views), and a snapshot never
+    changes (append-only; an edited one still shows in verify), so each is read once per process."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: dict[str, dict[str, frozenset[str]]] = {}
+        self.lock = threading.Lock()  # threaded workers share it
+
+    def get(self, state_hash: str) -> dict[str, frozenset[str]] | None:
+        return self.items.get(state_hash)
+
+    def put(self, state_hash: str, completed: dict[str, set[str]]) -> dict[str, frozenset[str]]:
+        frozen = {pid: frozenset(ids) for pid, ids in completed.items()}
+        with self.lock:
+            if len(self.items) >= self.size:  # oldest first (dicts keep insertion order)
+                del self.items[next(iter(self.items))]
+            self.items[state_hash] = frozen
+        return frozen
+
+
+_MEMO = _CompletedMemo(20_000)
+
+
+def _completed_in(session: Session, case: Case, bundle: Any, versions: list[int]) -> dict[str, set[str]]:
+    """The union of the completed element ids of these snapshots (old steps only: none under a
+    pruning rule), each read from its JSON (app/engine/history.py) or the memo."""
+    if not versions:
+        return {}
+    rows = session.execute(select(Snapshot.id, Snapshot.state_hash, Snapshot.serializer_version).where(
+        Snapshot.case_id == case.id, Snapshot.state_version.in_(versions))).all()
+    known = {row.id: _MEMO.get(row.state_hash) for row in rows}
+    if missing := [snap_id for snap_id, found in known.items() if found is None]:
+        for snap in session.scalars(select(Snapshot).where(Snapshot.id.in_(missing))):
+            known[snap.id] = _MEMO.put(snap.state_hash, _completed_of(bundle, case.process_id, snap))
+    union: dict[str, set[str]] = {}
+    for found in known.values():
+        for pid, ids in (found or {}).items():
+            union.setdefault(pid, set()).update(ids)
+    return union
+
+
+def _completed_of(bundle: Any, process_id: str, snap: Snapshot) -> dict[str, set[str]]:
+    if snap.serializer_version != SERIALIZER_VERSION:  # an older format: the serializer migrates it
+        return {pid: set(states.completed) for pid, states in _open(bundle, process_id, snap).element_states().items()}
+    return completed_elements(zlib.decompress(snap.state).decode("utf-8"), *bundle.spec(process_id))
 
 
 def _open(bundle: Any, process_id: str, snap: Snapshot) -> Instance:
@@ -404,7 +528,7 @@ def _open(bundle: Any, process_id: str, snap: Snapshot) -> Instance:
 
 
 def _open_tasks(
-    session: Session, instance: Instance, events: list[Event], units: dict[int, Unit]
+    session: Session, instance: Instance, events: list[RecordedEvent], units: dict[int, Unit]
 ) -> list[dict[str, Any]]:
     """The READY human tasks of the snapshot, with their inbox row and who held each then."""
     ready = instance.ready_task_names()
@@ -423,7 +547,7 @@ def _open_tasks(
     return out
 
 
-def holders_from(events: Iterable[Event]) -> dict[int, str | None]:
+def holders_from(events: Iterable[RecordedEvent]) -> dict[int, str | None]:
     """Inbox task id → the user holding it after these events (claims, assignments, give-backs)."""
     holders: dict[int, str | None] = {}
     for e in events:

@@ -1,9 +1,12 @@
-"""Web routes: a case's history (吹哨全留痕 · 历史回放) — every recorded event, a step slider, and at
-the chosen step the diagram, the case data and the open tasks, with the chain's verification.
+"""Web routes: a case's history (吹哨全留痕 · 历史回放) — a step slider, and at the chosen step the
+diagram, the case data, the open tasks and the recorded events around it, with the chain's verification.
 
 Server-side per step (``?step=k``): the page is rendered from the same services as
 ``GET /api/cases/<id>/history`` and ``/history/<step>`` (app/services/audit.py); the slider is a GET
-form that history.js submits when it moves, so the page also works without scripts. The diagram
+form that history.js submits when it moves, so the page also works without scripts. The events
+are shown for a window of steps around the chosen one (a long case has thousands: rendering them
+all made the page grow with the case), with links to the windows before and after it; the
+dossier and ``GET /api/cases/<id>/history`` hold every event. The diagram
 is drawn by diagram.js from ``/cases/<id>/history/<step>/diagram.json``, which has the shape of the
 live ``/cases/<id>/diagram.json`` with the element states of that step.
 """
@@ -11,9 +14,11 @@ live ``/cases/<id>/diagram.json`` with the element states of that step.
 from __future__ import annotations
 
 from bisect import bisect_right
+from dataclasses import dataclass
 from typing import Any
 
 from flask import jsonify, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from app.engine import BundleError
@@ -35,6 +40,25 @@ RECORD_EVENTS = {
 }
 HISTORY_EVENTS = EVENTS | RECORD_EVENTS
 SHORT_HASH = 12
+AROUND = 10  # steps shown either side of the chosen one in the event list
+
+
+@dataclass(frozen=True)
+class Window:
+    """The steps whose events the page lists, and the steps that open the windows before and after."""
+
+    first: int
+    last: int
+    earlier: int | None
+    later: int | None
+
+
+def event_window(steps: list[int], position: int, around: int = AROUND) -> Window:
+    """``around`` steps either side of ``steps[position]``; the neighbouring windows' centres."""
+    low, high = max(position - around, 0), min(position + around, len(steps) - 1)
+    earlier = steps[max(low - 1 - around, 0)] if low > 0 else None
+    later = steps[min(high + 1 + around, len(steps) - 1)] if high < len(steps) - 1 else None
+    return Window(steps[low], steps[high], earlier, later)
 
 
 def chosen_step(steps: list[int], raw: str | None) -> int:
@@ -51,30 +75,45 @@ def chosen_step(steps: list[int], raw: str | None) -> int:
 @bp.get("/cases/<int:case_id>/history")
 @page
 def history_page(s: Session, principal: Principal, case_id: int) -> Any:
-    record = audit.history(s, principal, case_id)  # 404 unless this user may see the case
-    numbers = [step["step"] for step in record["steps"]]
+    record = audit.record_of(s, principal, case_id)  # 404 unless this user may see the case
+    overview = audit.history_of(s, record)
+    numbers = [step["step"] for step in overview["steps"]]
     step = chosen_step(numbers, request.args.get("step"))
     try:
-        state = audit.state_at(s, principal, case_id, step) if step else None
+        state = audit.state_of(s, record, step) if step else None
     except NotFound:  # a step before any saved state: the timeline still shows what was recorded
         state = None
     position = numbers.index(step) if step else 0
+    window = event_window(numbers, position) if numbers else Window(0, 0, None, None)
+    events = record.events_of_steps(window.first, window.last)
     return render_template(
-        "history.html", record=record, case=record["case"], case_id=case_id, step=step, steps=record["steps"],
-        state=state, position=position,
+        "history.html", record=overview, case=overview["case"], case_id=case_id, step=step,
+        steps=overview["steps"], state=state, position=position, events=events, window=window,
         previous=numbers[position - 1] if position > 0 else None,
         following=numbers[position + 1] if position + 1 < len(numbers) else None,
-        current=record["steps"][position] if numbers else None,
-        units=lookups.unit_names(s), event_labels=HISTORY_EVENTS, short=SHORT_HASH,
+        current=overview["steps"][position] if numbers else None, titles=record.task_titles(),
+        broken_step=step_of_event(overview["steps"], overview["verification"]["first_break"]),
+        units=lookups.unit_names(s), event_names=event_names({e["type"] for e in events}), short=SHORT_HASH,
     )
+
+
+def step_of_event(steps: list[dict[str, Any]], broken: dict[str, Any] | None) -> int | None:
+    """The step holding the first broken link's event, to open it from the badge."""
+    seq = broken.get("seq") if broken else None
+    return next((st["step"] for st in steps if seq in st["events"]), None) if seq is not None else None
+
+
+def event_names(types: set[str]) -> dict[str, str]:
+    """Each event type's name in the reader's language, translated once per page, not per event."""
+    return {code: _(HISTORY_EVENTS[code]) if code in HISTORY_EVENTS else code for code in types}
 
 
 @bp.get("/cases/<int:case_id>/history/<int:step>/diagram.json")
 @page
 def history_diagram(s: Session, principal: Principal, case_id: int, step: int) -> Any:
     """The diagram data of the case at that step, in the shape diagram.js draws."""
-    state = audit.state_at(s, principal, case_id, step)
-    return jsonify(diagram_at(s, s.get(Case, case_id), state["elements"]) | {"step": step})
+    case, elements = audit.elements_at(s, principal, case_id, step)
+    return jsonify(diagram_at(s, case, elements) | {"step": step})
 
 
 def diagram_at(s: Session, case: Case, elements: dict[str, dict[str, list[str]]]) -> dict[str, Any]:

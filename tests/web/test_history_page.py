@@ -149,6 +149,8 @@ def test_the_badge_names_the_first_broken_link_when_an_event_was_edited(pages: P
         assert re.search(rf'data-testid="chain-break">case {case_id} \([^)]*\) seq 5: altered', html)
         marked = html.split('data-testid="broken-event"')[0].rsplit("<li ", 1)[1]
         assert 'data-seq="5"' in marked
+        broken_step = next(st["step"] for st in steps(api, case_id) if 5 in st["events"])
+        assert re.search(rf'data-testid="broken-step"\s+href="/cases/{case_id}/history\?step={broken_step}"', html)
     finally:
         with raw(app) as conn:
             conn.execute(text("UPDATE events SET actor = 'op-dc' WHERE case_id = :c AND seq = 5"), {"c": case_id})
