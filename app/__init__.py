@@ -13,6 +13,7 @@ import handlers  # noqa: F401  (the composition root registers the service-task 
 from app.db import Database
 from app.ops import init_ops
 from app.services import configuration
+from app.services.processes import latest_configuration
 from app.settings import ROOT, Settings
 
 
@@ -63,8 +64,6 @@ def _latest_configuration() -> configuration.Configuration | None:
         return None
     found = g.get("whistle_configuration")
     if found is None:
-        from app.services.processes import latest_configuration
-
         with current_app.extensions["whistle.db"].unit_of_work() as session:
             found = g.whistle_configuration = latest_configuration(session)
     return found  # type: ignore[no-any-return]

@@ -15,7 +15,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.models import Case, CaseUnit, Notification, SupervisionEntry, Task, Unit, User
-from app.services import cases, configuration, journal
+from app.services import cases, configuration, journal, workflow
 from app.services.auth import users_holding
 from app.services.errors import Invalid, NotFound
 from app.services.locality import load_locality
@@ -384,3 +384,22 @@ def _entry(entry: SupervisionEntry, case: Case, unit: Unit, now: datetime, targe
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+# The step tells, the ledger listens: the workflow step does not know about 督办.
+
+@workflow.task_completing.connect
+def _on_completing(task: Task, *, session: Session, form: dict[str, Any], actor: User | None,
+                   task_data: dict[str, Any], now: datetime) -> None:
+    if task.form == SUPERVISE_FORM:  # the task's data names the ledger entry it answers
+        answer_supervision(session, task, form, actor, task_data, now)
+
+
+@workflow.task_completed.connect
+def _on_completed(task: Task, *, session: Session, actor: User | None, now: datetime) -> None:
+    clear_supervision(session, task, actor, now)  # 销号: late work done strikes its 督办 entries off
+
+
+@workflow.tasks_withdrawn.connect
+def _on_withdrawn(case: Case, *, session: Session, tasks: list[Task], actor: User | None, now: datetime) -> None:
+    transfer_supervision(session, case, tasks, actor, now)  # 转办: late work taken away leaves the ledger

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from blinker import signal
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -31,6 +32,12 @@ from app.services.processes import bundle_of, configuration_of
 from app.services.worktime import add_working_hours
 
 _script_engine: ProcessScriptEngine | None = None
+
+# What a step tells the features above it (the 督办 ledger subscribes: app/services/deadlines.py).
+# Receivers run inside the step's transaction; what they raise fails the step.
+task_completing = signal("task-completing")  # sender: the Task; session, form, actor, task_data, now
+task_completed = signal("task-completed")  # sender: the Task, after the step is saved; session, actor, now
+tasks_withdrawn = signal("tasks-withdrawn")  # sender: the Case; session, tasks (cancelled rows), actor, now
 
 # Case columns kept in step with the process data, so cases can be queried without the engine.
 PROJECTED = ("grade", "level", "matter", "urgent", "rework_count", "return_count")
@@ -83,8 +90,6 @@ def complete(session: Session, task: Task, form: dict[str, Any], actor: User | N
 
 
 def _complete(session: Session, task: Task, form: dict[str, Any], actor: User | None) -> Instance:
-    from app.services.deadlines import SUPERVISE_FORM, answer_supervision, clear_supervision  # they record events here
-
     case = task.case
     begin_step(case)
     instance = load(session, case)
@@ -100,13 +105,13 @@ def _complete(session: Session, task: Task, form: dict[str, Any], actor: User | 
         record_event(session, case, outcome[0], actor, role=task.role, unit_id=task.unit_id, data=outcome[1])
 
     def run(ctx: HandlerContext, calls: ServiceCalls) -> None:
-        if task.form == SUPERVISE_FORM:  # the task's data names the ledger entry it answers
-            answer_supervision(session, task, form, actor, instance.task_data(task.engine_task_id), now)
+        task_completing.send(task, session=session, form=form, actor=actor,
+                             task_data=instance.task_data(task.engine_task_id), now=now)
         instance.complete(task.engine_task_id, form, ctx, now, calls, PRUNE_RULE)
 
     _run(session, case, actor, now, run, task)
     save(session, case, instance, actor, now)
-    clear_supervision(session, task, actor, now)  # 销号: late work done strikes its 督办 entries off
+    task_completed.send(task, session=session, actor=actor, now=now)
     return instance
 
 
@@ -261,10 +266,8 @@ def _sync_inbox(
     for row in cancelled:
         row.status = "cancelled"
         row.completed_at = now
-    if cancelled:  # 转办: late work taken away unfinished leaves the 督办 ledger
-        from app.services.deadlines import transfer_supervision  # it records events here
-
-        transfer_supervision(session, case, cancelled, actor, now)
+    if cancelled:
+        tasks_withdrawn.send(case, session=session, tasks=cancelled, actor=actor, now=now)
     try:
         new = [instance.describe(task_id) for task_id in ready_ids if task_id not in open_rows]
     except ProcessError as exc:  # a task's unit or deadline expression failed: the diagram is at fault
