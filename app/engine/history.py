@@ -73,7 +73,8 @@ def _walk(workflow: dict[str, Any], subprocesses: dict[str, Any], nodes: list[An
 
 def live_projection(workflow: Any) -> list[Any]:
     """The same projection, read from a running workflow without serializing it (what each step
-    saves and each replayed step checks; tests/unit/test_history.py holds both forms equal)."""
+    saves and each replayed step checks; a test in tests/integration/test_audit.py holds both forms
+    equal)."""
     nodes: list[Any] = []
     subprocesses = workflow.subprocesses
     _walk_live(workflow.task_tree, subprocesses, nodes)
