@@ -11,9 +11,9 @@ from flask import Flask, current_app, g, has_app_context
 
 import handlers  # noqa: F401  (the composition root registers the service-task handlers)
 from app.db import Database
+from app.definitions import configuration
+from app.definitions.versions import latest_configuration
 from app.ops import init_ops
-from app.services import configuration
-from app.services.processes import latest_configuration
 from app.settings import ROOT, Settings
 
 

@@ -13,9 +13,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from app.db import Database
-from app.services import configuration, packs
+from app.definitions import configuration, packs
+from app.definitions.packs import Pack
 from app.services.anchor import Ledger
-from app.services.packs import Pack
 from app.settings import ROOT, Settings
 
 
@@ -112,8 +112,8 @@ def load_org(path: Path | None, locality: str | None) -> None:
 def deploy(directory: Path | None, deployed_by: str, locality: str | None) -> None:
     """Deploy processes/ (or DIRECTORY) with the locality's configuration as a new process version
     (no-op when nothing changed)."""
+    from app.definitions.versions import deploy as deploy_files
     from app.services.errors import ServiceError
-    from app.services.processes import deploy as deploy_files
 
     try:
         files = _pack(locality).files(directory or _settings().processes_dir)
@@ -134,9 +134,9 @@ def check_processes(directory: Path | None, org_file: Path | None, locality: str
     """Validate a process bundle as deploy would and play its scenarios (DIRECTORY/scenarios/*.yaml)
     in a throwaway database; your database is not touched. Exit 0 when all pass, 1 when one fails,
     2 when the bundle or a scenario file is invalid."""
+    from app.definitions.scenarios import ScenarioError
+    from app.definitions.scenarios import check_processes as run_check
     from app.services.errors import ServiceError
-    from app.services.scenarios import ScenarioError
-    from app.services.scenarios import check_processes as run_check
 
     try:
         pack = _pack(locality)
@@ -168,13 +168,13 @@ def demo(host: str, port: int, no_serve: bool, cases: int, locality: str | None)
     organisation (the demo district by default), print logins, and serve."""
     from sqlalchemy import func, select
 
+    from app.definitions.scenarios import read_scenarios
+    from app.definitions.scenarios import seed as seed_from_scenarios
+    from app.definitions.versions import configuration_of
+    from app.definitions.versions import deploy as deploy_files
     from app.models import Case
     from app.services.errors import ServiceError
     from app.services.org import load_organisation
-    from app.services.processes import configuration_of
-    from app.services.processes import deploy as deploy_files
-    from app.services.scenarios import read_scenarios
-    from app.services.scenarios import seed as seed_from_scenarios
     from app.services.simulate import leave_open_work, run_simulation
 
     run_migrations(_settings().database_url)

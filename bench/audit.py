@@ -34,10 +34,10 @@ from sqlalchemy import func, select
 
 from app.cli import run_migrations
 from app.db import Database, temporary_postgres_database
+from app.definitions.versions import bundle_of, deploy_directory
 from app.models import Case, CaseUnit, Event, ProcessVersion, Snapshot, Unit
 from app.services import audit, chain, clock
 from app.services.org import ancestors, load_organisation
-from app.services.processes import bundle_of, deploy_directory
 from app.services.replay import replay_case
 from app.services.simulate import run_simulation
 from app.settings import ROOT

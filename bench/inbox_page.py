@@ -26,10 +26,10 @@ from sqlalchemy.orm import Session
 from app import create_app
 from app.cli import run_migrations
 from app.db import temporary_postgres_database
+from app.definitions.versions import deploy_directory
 from app.models import Task
 from app.services.cases import file_report
 from app.services.org import load_organisation
-from app.services.processes import deploy_directory
 from app.settings import ROOT, Settings
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -61,12 +61,12 @@ from sqlalchemy.engine import make_url
 
 from app.cli import run_migrations
 from app.db import Database, temporary_postgres_database
+from app.definitions.versions import bundle_of, deploy_directory, latest_version
 from app.models import Case, Task
 from app.services.cases import process_data
 from app.services.catalogue import load_catalogue
 from app.services.locality import load_locality
 from app.services.org import load_organisation
-from app.services.processes import bundle_of, deploy_directory, latest_version
 from app.services.simulate import Scenario, Simulator
 from app.settings import ROOT
 

@@ -45,6 +45,7 @@ from sqlalchemy import event, select
 from app import create_app
 from app.cli import run_migrations
 from app.db import Database, temporary_postgres_database
+from app.definitions.versions import deploy_directory
 from app.models import Case, Task, User
 from app.services import audit, tasks
 from app.services import workflow as workflow_service
@@ -52,7 +53,6 @@ from app.services.auth import Principal, principal_for, users_holding
 from app.services.cases import file_report
 from app.services.errors import ServiceError
 from app.services.org import load_organisation
-from app.services.processes import deploy_directory
 from app.services.replay import replay_case
 from app.settings import ROOT, Settings
 

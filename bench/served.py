@@ -20,8 +20,8 @@ from typing import Any
 
 from app.cli import run_migrations
 from app.db import Database
+from app.definitions.versions import deploy_directory
 from app.services.org import load_organisation
-from app.services.processes import deploy_directory
 from app.settings import ROOT
 
 PASSWORD = "demo1234"

@@ -41,12 +41,12 @@ from sqlalchemy import create_engine, func, make_url, select, text
 
 from app.cli import run_migrations
 from app.db import Database, temporary_postgres_database
+from app.definitions.versions import deploy_directory
 from app.models import Event, Timer, Unit
 from app.services import clock, workflow
 from app.services.cases import new_case
 from app.services.deadlines import iso
 from app.services.org import load_organisation
-from app.services.processes import deploy_directory
 from app.settings import ROOT
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

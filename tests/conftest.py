@@ -19,9 +19,9 @@ from sqlalchemy import select
 from app import create_app
 from app.cli import run_migrations
 from app.db import temporary_postgres_database
+from app.definitions.versions import deploy_directory
 from app.models import Case
 from app.services.org import load_organisation
-from app.services.processes import deploy_directory
 from app.services.replay import replay_all
 from app.settings import ROOT, Settings
 

@@ -21,7 +21,7 @@ from app.api import (
 )
 from app.models import User
 from app.request_checks import NUL_MESSAGE, has_nul
-from app.services import auth, cases, login, processes, public_limits, scenarios, tasks, tracking
+from app.services import auth, cases, login, public_limits, tasks, tracking
 from app.services.auth import Principal
 from app.services.catalogue import load_catalogue
 from app.services.errors import Invalid, ServiceError
@@ -190,43 +190,6 @@ def catalogue(s: Session, principal: Principal) -> Any:
             ],
         }
     )
-
-
-@bp.get("/processes")
-@endpoint
-def process_versions(s: Session, principal: Principal) -> Any:
-    return jsonify({"versions": processes.list_versions(s)})
-
-
-@bp.post("/processes")
-@endpoint
-def deploy_processes(s: Session, principal: Principal) -> Any:
-    principal.require("administer")
-    version, created = processes.deploy(s, _files_of(json_body()), principal.user.username)
-    return jsonify({"version": version.version, "created": created}), 201 if created else 200
-
-
-@bp.post("/processes/check")
-@endpoint
-def check_processes(s: Session, principal: Principal) -> Any:
-    """An admin's own check before deploying: validate the files as deploy would and play the
-    scenarios among them (``scenarios/*.yaml``) in a throwaway database with this deployment's
-    organisation; nothing here is stored."""
-    principal.require("administer")
-    try:
-        report = scenarios.check_upload(s, _files_of(json_body()))
-    except scenarios.ScenarioError as exc:
-        raise Invalid(str(exc), {"files": str(exc)}) from exc
-    return jsonify(report.as_dict())
-
-
-def _files_of(body: Any) -> dict[str, str]:
-    files = body.get("files") if isinstance(body, dict) else None
-    if not isinstance(files, dict) or not files or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in files.items()
-    ):
-        raise Invalid("'files' must map file names to file contents", {"files": "required"})
-    return files
 
 
 @bp.get("/openapi.json")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.services import configuration
+from app.definitions import configuration
 
 RULES_FILE = configuration.CONFIG_DIR / "assessment.yaml"
 

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Row, Select, Text, cast, func, select
 from sqlalchemy.orm import Session
 
+from app.definitions.versions import bundle_of
 from app.engine import SERIALIZER_VERSION, Instance, completed_elements
 from app.models import AuditChain, Case, CaseUnit, Event, Snapshot, Task, Unit
 from app.services import chain
@@ -34,7 +35,6 @@ from app.services.auth import Principal
 from app.services.cases import iso, visible
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.journal import SYSTEM_CHAIN
-from app.services.processes import bundle_of
 from app.services.workflow import script_engine
 
 # The stored data text itself, not its parsed value: it is the canonical JSON the hash covers.

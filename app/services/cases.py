@@ -9,6 +9,7 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from app.definitions.versions import latest_version
 from app.models import Case, CaseUnit, Evaluation, Event, ReportIn, Task, Unit, User
 from app.services import clock, journal, workflow
 from app.services.auth import Principal
@@ -16,7 +17,6 @@ from app.services.catalogue import load_catalogue
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.locality import load_locality
 from app.services.org import ancestors, nearest_of_kind, unit_by_code
-from app.services.processes import latest_version
 from app.services.validation import has_visible_text, valid_id, validate
 
 CHANNELS = {

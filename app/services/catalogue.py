@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from app.services import configuration
+from app.definitions import configuration
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
+from app.definitions import configuration
 from app.models import Case, CaseUnit, Notification, SupervisionEntry, Task, Unit, User
-from app.services import cases, configuration, journal, workflow
+from app.services import cases, journal, workflow
 from app.services.auth import users_holding
 from app.services.errors import Invalid, NotFound
 from app.services.locality import load_locality

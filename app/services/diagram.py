@@ -6,12 +6,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.definitions.versions import bundle_of
 from app.engine import BundleError
 from app.models import ProcessVersion
 from app.services import cases, workflow
 from app.services.auth import Principal
 from app.services.errors import NotFound
-from app.services.processes import bundle_of
 
 
 def case_diagram(session: Session, principal: Principal, case_id: int) -> dict[str, Any]:

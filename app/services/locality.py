@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from app.services import configuration
-from app.services.configuration import CONFIG_DIR
+from app.definitions import configuration
+from app.definitions.configuration import CONFIG_DIR
 
 LOCALITY_FILE = CONFIG_DIR / "locality.yaml"
 

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.definitions.versions import bundle_of, latest_version
 from app.models import Case, Task, Unit
 from app.services.catalogue import load_catalogue
 from app.services.locality import load_locality
-from app.services.processes import bundle_of, latest_version
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.definitions.versions import bundle_of
 from app.engine import Instance, ProcessError, RecordedCalls, ReplayDivergence, projection
 from app.models import Case, Event, Snapshot
-from app.services.processes import bundle_of
 from app.services.workflow import script_engine
 
 

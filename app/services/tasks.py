@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.definitions.versions import bundle_of
 from app.models import Case, Task, Unit, User
 from app.services import clock, deadlines, journal, workflow
 from app.services.attachments import check_form_attachments
@@ -18,7 +19,6 @@ from app.services.cases import can_see, describe, task_summary
 from app.services.catalogue import load_catalogue
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.locality import load_locality
-from app.services.processes import bundle_of
 from app.services.validation import valid_id, validate
 
 

@@ -12,12 +12,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.definitions.versions import bundle_of
 from app.models import Case, Event, Task, Unit
 from app.services import workflow
 from app.services.comments import public_comments
 from app.services.errors import Conflict, NotFound
 from app.services.locality import load_locality
-from app.services.processes import bundle_of
 from app.services.validation import validate
 
 # The stage of the call-back task (回访): while it is open, the reporter may rate on the page.

@@ -20,15 +20,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.db import stage_insert
+from app.definitions import configuration
+from app.definitions.versions import bundle_of, configuration_of
 from app.engine import PRUNE_RULE, Instance, ProcessError, ProcessScriptEngine, ServiceCalls, TaskNotOpen
 from app.models import Case, CaseUnit, Snapshot, Task, Timer, Unit, User
-from app.services import chain, clock, configuration
+from app.services import chain, clock
 from app.services.catalogue import load_catalogue
 from app.services.errors import Conflict, Invalid, ServiceError
 from app.services.handler_api import HandlerContext, HandlerError, registered
 from app.services.journal import record_event
 from app.services.locality import load_locality
-from app.services.processes import bundle_of, configuration_of
 from app.services.worktime import add_working_hours
 
 _script_engine: ProcessScriptEngine | None = None

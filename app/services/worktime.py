@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-from app.services import configuration
+from app.definitions import configuration
 
 MAX_DAYS = 3 * 366  # no deadline looks further ahead than this: a bad calendar must not loop forever
 

@@ -21,12 +21,12 @@ from flask import jsonify, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from app.definitions.versions import bundle_of
 from app.engine import BundleError
 from app.models import Case, ProcessVersion
 from app.services import audit, lookups
 from app.services.auth import Principal
 from app.services.errors import NotFound
-from app.services.processes import bundle_of
 from app.web import bp
 from app.web.forms import N_
 from app.web.labels import EVENTS

@@ -25,8 +25,8 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.cli import run_migrations
+from app.definitions.versions import deploy_directory
 from app.services.org import load_organisation
-from app.services.processes import deploy_directory
 from app.services.simulate import run_simulation
 from app.settings import ROOT, Settings
 from tests.conftest import PASSWORD, Api

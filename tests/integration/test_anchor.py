@@ -21,10 +21,10 @@ from sqlalchemy.exc import DBAPIError
 
 from app import create_app
 from app.cli import run_migrations
+from app.definitions.versions import deploy_directory
 from app.models import Case, Event
 from app.services import anchor, audit, chain
 from app.services.org import load_organisation
-from app.services.processes import deploy_directory
 from app.services.scheduler import TimerScheduler
 from app.settings import ROOT, Settings
 from tests.conftest import Api

@@ -22,8 +22,8 @@ from flask import Flask
 
 from app.assessment.indicators import DEPARTMENT_INDICATORS, UNIT_INDICATORS
 from app.db import Database
+from app.definitions.scenarios import play_step, report_case
 from app.services import clock
-from app.services.scenarios import play_step, report_case
 from app.settings import ROOT
 from tests.conftest import PASSWORD
 

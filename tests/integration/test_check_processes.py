@@ -10,9 +10,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from app.definitions.versions import read_files
 from app.models import Case, ProcessVersion
 from app.services import clock
-from app.services.processes import read_files
 from app.settings import ROOT
 from tests.conftest import Api
 

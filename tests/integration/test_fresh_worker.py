@@ -17,9 +17,10 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.db import Database
+from app.definitions import versions
 from app.engine import bundle as bundle_cache
 from app.models import Case, Task
-from app.services import processes, tasks, workflow
+from app.services import tasks, workflow
 from app.services.replay import replay_all
 from app.services.simulate import OPEN_WORK, SCENARIOS, Scenario, Simulator, leave_open_work
 
@@ -35,7 +36,8 @@ def fresh_db(own_app: Flask) -> Database:
 def _fresh_worker() -> None:
     """What a newly started worker has: no parsed bundle, no version → bundle lookups."""
     bundle_cache._cache.clear()
-    processes._hash_by_version.clear()
+    versions._hash_by_version.clear()
+    versions._config_by_version.clear()
 
 
 def _open_tasks(db: Database) -> list[tuple[int, int]]:

@@ -13,13 +13,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from app.definitions.scenarios import Scenario, check_processes, read_scenarios
+from app.definitions.versions import read_files
 from app.models import Case, ReportIn, Unit
 from app.services import clock
 from app.services.audit import verify
 from app.services.org import load_organisation
-from app.services.processes import read_files
 from app.services.replay import replay_all
-from app.services.scenarios import Scenario, check_processes, read_scenarios
 from app.services.simulate import advance_time
 from app.settings import ROOT
 from tests.conftest import Api

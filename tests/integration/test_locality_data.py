@@ -11,13 +11,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from app.definitions.scenarios import play_step, report_case
+from app.definitions.versions import deploy, read_files
 from app.models import Case, ReportIn, Unit
 from app.services import clock
 from app.services.errors import Invalid
 from app.services.locality import LOCALITY_FILE
 from app.services.org import load_organisation
-from app.services.processes import deploy, read_files
-from app.services.scenarios import play_step, report_case
 from app.settings import ROOT
 from tests.conftest import Api
 from tests.integration.flow import Flow

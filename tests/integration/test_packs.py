@@ -20,14 +20,14 @@ from sqlalchemy import select
 
 from app import create_app
 from app.cli import run_migrations
+from app.definitions import configuration, packs
+from app.definitions.scenarios import Scenario, escalated_from, read_scenarios
+from app.definitions.versions import configuration_of, deploy
 from app.models import Case, RoleAssignment, Unit, User
-from app.services import configuration, packs
 from app.services.audit import verify
 from app.services.cases import place_code
 from app.services.org import ancestors, beside_path, load_organisation
-from app.services.processes import configuration_of, deploy
 from app.services.replay import replay_all
-from app.services.scenarios import Scenario, escalated_from, read_scenarios
 from app.settings import Settings
 from tests.conftest import ROOMY_LIMITS, Api
 from tests.web.pages_client import Pages

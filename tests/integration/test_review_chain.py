@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 
 from app.db import Database
+from app.definitions.versions import read_files
 from app.services.locality import LOCALITY_FILE
-from app.services.processes import read_files
 from app.settings import ROOT
 from tests.conftest import Api
 from tests.integration.flow import APPROVE, FORMS, Flow

@@ -11,11 +11,11 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.db import Database
+from app.definitions.versions import bundle_of
 from app.models import Case, ProcessVersion, Task, Unit
 from app.services import replay
 from app.services.audit import verify
 from app.services.deadlines import SUPERVISE_FORM, parse_iso
-from app.services.processes import bundle_of
 from app.services.simulate import SCENARIOS, Simulator
 from app.services.validation import validate
 from tests.integration.flow import FORMS, Flow

@@ -16,11 +16,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import event, select
 
+from app.definitions.versions import bundle_of
 from app.engine import Instance, completed_elements
 from app.models import Case, Snapshot
 from app.services import audit
 from app.services import workflow as workflow_service
-from app.services.processes import bundle_of
 from tests.conftest import Api
 from tests.integration.flow import FORMS
 from tests.integration.test_long_case import GRADE_2, RETURNED, Driver

@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.definitions import configuration
 from app.engine import BundleError, read_bundle_dir
-from app.services import configuration
 from app.services.errors import Invalid
 from app.settings import ROOT
 

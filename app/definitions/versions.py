@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.definitions import configuration
 from app.engine import (
     BundleError,
     ParsedBundle,
@@ -18,7 +19,7 @@ from app.engine import (
     read_bundle_dir,
 )
 from app.models import ProcessVersion
-from app.services import clock, configuration
+from app.services import clock
 from app.services.errors import Conflict, Invalid, NotFound, Unavailable
 from app.services.handler_api import registered
 from app.services.journal import record_event

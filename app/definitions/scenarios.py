@@ -38,13 +38,14 @@ from sqlalchemy.orm import Session
 
 from app.cli import run_migrations
 from app.db import Database
+from app.definitions import configuration
+from app.definitions.versions import configuration_of, deploy, latest_configuration, read_files
 from app.models import Case, RoleAssignment, Task, Unit, User
-from app.services import clock, configuration, tasks
+from app.services import clock, tasks
 from app.services.auth import Principal, principal_for, users_holding
 from app.services.cases import PLACE_FIELD, case_view, file_report, place_code
 from app.services.errors import ServiceError
 from app.services.org import ancestors, beside_path, export_organisation, load_organisation_data, unit_by_code
-from app.services.processes import configuration_of, deploy, latest_configuration, read_files
 from app.services.simulate import advance_time
 from app.services.worktime import add_working_hours
 
