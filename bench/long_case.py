@@ -43,18 +43,16 @@ from typing import Any
 from sqlalchemy import event, select
 
 from app import create_app
-from app.cli import run_migrations
 from app.db import Database, temporary_postgres_database
-from app.definitions.versions import deploy_directory
 from app.models import Case, Task, User
 from app.services import audit, tasks
 from app.services import workflow as workflow_service
 from app.services.auth import Principal, principal_for, users_holding
 from app.services.cases import file_report
 from app.services.errors import ServiceError
-from app.services.org import load_organisation
 from app.services.replay import replay_case
-from app.settings import ROOT, Settings
+from app.settings import Settings
+from bench.served import prepare_database
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 GRID = "dc-s1-c1-g1"
@@ -195,12 +193,9 @@ def loop(case: LongCase, phase: str, count: int, steps: list[tuple[str, str]],
 
 
 def run_backend(url: str, returns: int, reworks: int, review_returns: int, pages: bool = True) -> None:
-    run_migrations(url)
+    prepare_database(url)
     db = Database(url)
     try:
-        with db.unit_of_work() as s:
-            load_organisation(s, ROOT / "config" / "demo_org.yaml")
-            deploy_directory(s, ROOT / "processes", "bench")
         case = LongCase(db, Pages(url, pages))
         print(f"{'phase':<15}{'loops':>6}{'steps':>6}{'step ms':>9}{'state KB':>10}{'snap KB':>9}{'depth':>7}"
               f"{'history ms':>12}{'page ms':>9}{'mid ms':>8}{'page SQL':>10}")

@@ -185,6 +185,14 @@ def from_disk(directory: Path | None = None) -> Configuration:
     return cached
 
 
+def yaml_with_lines(text: str, name: str, error: type[ValueError]) -> tuple[Any, dict[tuple[str, ...], int]]:
+    """A YAML text and the line of each key in it; ``error`` (naming the file) when it is not YAML."""
+    try:
+        return yaml.safe_load(text), key_lines(text)
+    except yaml.YAMLError as exc:
+        raise error(f"{name}: not valid YAML: {exc}") from exc
+
+
 def key_lines(text: str) -> dict[tuple[str, ...], int]:
     """Line number (1-based) of every mapping key and sequence item of a YAML text, by its path
     (("matters", "3", "lead") → 57): for errors that name the line."""

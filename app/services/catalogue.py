@@ -6,8 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from app.definitions import configuration
 
 
@@ -54,11 +52,7 @@ def load_catalogue() -> Catalogue:
 
 
 def parse_catalogue(text: str, name: str = "catalogue.yaml") -> Catalogue:
-    try:
-        raw = yaml.safe_load(text)
-        lines = configuration.key_lines(text)
-    except yaml.YAMLError as exc:
-        raise CatalogueError(f"{name}: not valid YAML: {exc}") from exc
+    raw, lines = configuration.yaml_with_lines(text, name, CatalogueError)
 
     def fail(path: tuple[str, ...], message: str) -> CatalogueError:
         return CatalogueError(f"{configuration.where(name, lines, path)}: {message}")

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from app.definitions import configuration
 from app.definitions.configuration import CONFIG_DIR
 
@@ -132,11 +130,7 @@ def load_locality() -> Locality:
 
 
 def parse_locality(text: str, name: str = "locality.yaml") -> Locality:
-    try:
-        raw = yaml.safe_load(text)
-        lines = configuration.key_lines(text)
-    except yaml.YAMLError as exc:
-        raise LocalityError(f"{name}: not valid YAML: {exc}") from exc
+    raw, lines = configuration.yaml_with_lines(text, name, LocalityError)
     return _Reader(name, lines).locality(raw)
 
 
