@@ -111,3 +111,22 @@ def test_the_guides_level_has_deadlines_supervision_replay_and_verify(own_app: F
         ids = list(session.scalars(select(Case.id)))
         assert all(r.ok for r in replay_all(session, ids))
         assert verify(session, ids, snapshots=True, system=False).first_break is None
+
+
+def test_the_guides_level_escalates_to_a_community_whistle(own_app: Flask, tmp_path: Path) -> None:
+    """业主哨 the committee cannot solve goes up as a community whistle (its escalates_to)."""
+    apply_guide(tmp_path)
+    api = Api(own_app.test_client(), {})
+    assert api.post("admin", "/api/processes", json={"files": read_files(tmp_path / "processes", tmp_path / "config")}
+                    ).status_code == 201
+    with own_app.app_context(), own_app.extensions["whistle.db"].unit_of_work() as session:
+        load_organisation(session, tmp_path / "config" / "demo_org.yaml")
+    scenario = next(s for s in read_scenarios(tmp_path / "processes") if s.file.endswith("owner_whistle.yaml"))
+    escalate = {"task": "coordinate", "unit": "dc-s1-c1-ywh",
+                "form": {"meeting_held": True, "attendees": ["业委会", "物业"], "decisions": "小区层面无法解决",
+                         "decision": "escalate", "escalate_reason": "物业无力整改"}}
+    steps = [*scenario.steps[:3], escalate, {"follow": "escalated"}]
+    player = HttpPlayer(own_app)
+    case = player.play(Scenario(scenario.file, scenario.name, scenario.report_by, scenario.report, steps, {}))
+    assert case["level"] == "community"
+    assert [(t["task_type"], t["unit"]) for t in case["open_tasks"]] == [("prepare_whistle", "dc-s1-c1")]
