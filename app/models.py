@@ -448,3 +448,45 @@ class WebSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     seen_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ImportedOrder(Base):
+    """A work order taken in from an outside system (a 12345 hotline export): its number in that
+    system (办件编号) is kept, and a second import of the same number creates nothing."""
+
+    __tablename__ = "imported_orders"
+    __table_args__ = (UniqueConstraint("source", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    number: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime)
+    promised_at: Mapped[datetime | None] = mapped_column(DateTime)  # 承诺完成时间
+    imported_at: Mapped[datetime] = mapped_column(DateTime)
+    imported_by: Mapped[str] = mapped_column(String(64))
+
+
+class Open311Client(Base):
+    """A client application of the Open311 GeoReport v2 API; only the hash of its key is stored."""
+
+    __tablename__ = "open311_clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Open311Request(Base):
+    """A case filed through Open311: which client filed it, and the token it was given."""
+
+    __tablename__ = "open311_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("open311_clients.id"), index=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    lat: Mapped[float | None] = mapped_column(Float)
+    long: Mapped[float | None] = mapped_column(Float)

@@ -26,6 +26,7 @@ CAPABILITIES = {
     "audit": "read the history and dossier of every case it can see",
     "assess": "see the assessment figures (统计考核) of every unit within its own, and their rankings",
     "administer": "deploy process versions and retry timer incidents",
+    "import_orders": "import work orders from outside systems (12345 hotline exports) as cases of its units",
     "read_only": "changes nothing: a user holding only such roles is refused every write",
 }
 # What the code does with the tasks of a stage that `means` one of these (stages: <code>: {means: …}).

@@ -1,0 +1,49 @@
+"""``flask --app wsgi import-orders FILE``: import a 12345 export from the command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from app.intake.orders import ImportReport, import_orders
+from app.intake.sources import IntakeConfigError, find_source
+from app.models import User
+from app.services.auth import principal_for
+from app.services.errors import ServiceError
+
+
+@click.command("import-orders")
+@with_appcontext
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", default="hotline_12345", show_default=True, help="a source of config/intake.yaml")
+@click.option("--dry-run", is_flag=True, help="check every row and report; store nothing")
+@click.option("--user", "username", required=True, envvar="WHISTLE_IMPORT_USER", metavar="USERNAME",
+              help="the user the cases are filed as; must hold the capability import_orders")
+def import_orders_command(file: Path, source: str, dry_run: bool, username: str) -> None:
+    """Import work orders (xlsx or csv): each row is created, skipped (办件编号 already imported) or
+    refused with its reason. Exit 0 when no row was refused, 1 when some were, 2 on a bad file."""
+    try:
+        with current_app.extensions["whistle.db"].unit_of_work() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None or not user.active:
+                raise ServiceError(f"no active user '{username}'", {"user": "unknown user"})
+            report = import_orders(session, principal_for(session, user), find_source(source), file.name,
+                                   file.read_bytes(), dry_run=dry_run)
+    except (ServiceError, IntakeConfigError) as exc:
+        click.echo(f"error: {getattr(exc, 'message', exc)}", err=True)
+        sys.exit(2)
+    _print(report)
+    sys.exit(1 if report.counts()["refused"] else 0)
+
+
+def _print(report: ImportReport) -> None:
+    for row in report.rows:
+        detail = row.case_number or row.reason
+        click.echo(f"row {row.row}\t{row.number}\t{row.outcome}\t{detail}")
+    counts = ", ".join(f"{k} {v}" for k, v in report.counts().items())
+    click.echo(f"{'dry run: ' if report.dry_run else ''}{counts}")

@@ -1,0 +1,67 @@
+"""intake beyond the web form: imported work orders (12345), Open311 clients and requests
+
+Revision ID: 0008_intake
+Revises: 0007_websec
+Create Date: 2026-12-04 11:45:00
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0008_intake'
+down_revision = '0007_websec'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'imported_orders',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('source', sa.String(length=32), nullable=False),
+        sa.Column('number', sa.String(length=64), nullable=False),
+        sa.Column('case_id', sa.Integer(), nullable=False),
+        sa.Column('dispatched_at', sa.DateTime(), nullable=True),
+        sa.Column('promised_at', sa.DateTime(), nullable=True),
+        sa.Column('imported_at', sa.DateTime(), nullable=False),
+        sa.Column('imported_by', sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(['case_id'], ['cases.id']),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('source', 'number'),
+    )
+    op.create_index('ix_imported_orders_case_id', 'imported_orders', ['case_id'])
+    op.create_table(
+        'open311_clients',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('name', sa.String(length=64), nullable=False),
+        sa.Column('key_hash', sa.String(length=64), nullable=False),
+        sa.Column('active', sa.Boolean(), nullable=False),
+        sa.Column('created_at', sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('name'),
+        sa.UniqueConstraint('key_hash'),
+    )
+    op.create_table(
+        'open311_requests',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('case_id', sa.Integer(), nullable=False),
+        sa.Column('client_id', sa.Integer(), nullable=False),
+        sa.Column('token', sa.String(length=64), nullable=False),
+        sa.Column('lat', sa.Float(), nullable=True),
+        sa.Column('long', sa.Float(), nullable=True),
+        sa.ForeignKeyConstraint(['case_id'], ['cases.id']),
+        sa.ForeignKeyConstraint(['client_id'], ['open311_clients.id']),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('case_id'),
+        sa.UniqueConstraint('token'),
+    )
+    op.create_index('ix_open311_requests_client_id', 'open311_requests', ['client_id'])
+
+
+def downgrade() -> None:
+    op.drop_index('ix_open311_requests_client_id', table_name='open311_requests')
+    op.drop_table('open311_requests')
+    op.drop_table('open311_clients')
+    op.drop_index('ix_imported_orders_case_id', table_name='imported_orders')
+    op.drop_table('imported_orders')
