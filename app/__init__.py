@@ -43,12 +43,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from app.api import bp as api_bp
     from app.assessment.pages import bp as assessment_bp
     from app.cli import register as register_cli
+    from app.intake.pages import bp as intake_bp
     from app.web import bp as web_bp
 
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
     init_ops(app)  # /healthz, and a request id in every response and log line
     app.register_blueprint(assessment_bp)
+    app.register_blueprint(intake_bp)
     register_cli(app)
     configuration.add_resolver(_latest_configuration)
     _json_errors_under_api(app)

@@ -219,3 +219,4 @@ def _service_error(exc: ServiceError) -> Any:
 from app.api import attachments, audit, deadlines, routes  # noqa: E402,F401  (registers the routes)
 from app.assessment import api as assessment_api  # noqa: E402,F401  (registers its routes)
 from app.definitions import api as definitions_api  # noqa: E402,F401  (registers its routes)
+from app.intake import api as intake_api  # noqa: E402,F401  (registers its routes)

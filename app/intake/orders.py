@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.intake.reader import cell_text, cell_time, read_rows
 from app.intake.sources import Source
-from app.models import ImportedOrder, Unit
+from app.models import Case, ImportedOrder, Unit
 from app.services import clock, journal
 from app.services.auth import Principal
 from app.services.cases import REPORT_SCHEMA, file_report
@@ -39,6 +39,7 @@ class RowResult:
     reason: str = ""
     field: str = ""
     case_number: str | None = None
+    case_id: int | None = None
 
 
 @dataclass
@@ -109,12 +110,12 @@ def _one_row(session: Session, principal: Principal, source: Source, index: int,
         return RowResult(index, number, "would_create")
     try:
         with session.begin_nested():
-            case_number = _file(session, principal, source, order)
+            case = _file(session, principal, source, order)
     except ServiceError as exc:
         known.discard(number)
         name = next(iter(exc.fields), "")
         return RowResult(index, number, "refused", exc.fields.get(name) or exc.message, name)
-    return RowResult(index, number, "created", case_number=case_number)
+    return RowResult(index, number, "created", case_number=case.number, case_id=case.id)
 
 
 def check_row(source: Source, index: int, raw: dict[str, Any], places: dict[str, int]) -> Order:
@@ -129,8 +130,10 @@ def check_row(source: Source, index: int, raw: dict[str, Any], places: dict[str,
         category = "/".join(v for v in (values.get("category"), values.get("subcategory")) if v)
         raise Refused("subcategory", f"未知事项类别“{category}” / unknown category '{category}'")
     place = source.place_for(values.get("address", ""), frozenset(places))
-    if place is None or place not in places:
+    if place is None:
         raise Refused("address", f"地址找不到所属网格 / no place found for the address '{values.get('address', '')}'")
+    if place not in places:
+        raise Refused("address", f"地址所属网格 {place} 不在您的管辖范围 / place {place} is outside your units")
     report = _report(source, values, matter, place)
     try:
         validate(_report_validator, report)
@@ -164,7 +167,7 @@ def _time(source: Source, raw: dict[str, Any], name: str) -> datetime | None:
     return local.replace(tzinfo=source.zone).astimezone(UTC).replace(tzinfo=None)
 
 
-def _file(session: Session, principal: Principal, source: Source, order: Order) -> str:
+def _file(session: Session, principal: Principal, source: Source, order: Order) -> Case:
     case = file_report(session, principal, order.report)
     session.add(ImportedOrder(source=source.name, number=order.number, case_id=case.id,
                               dispatched_at=order.dispatched_at, promised_at=order.promised_at,
@@ -172,7 +175,7 @@ def _file(session: Session, principal: Principal, source: Source, order: Order) 
     journal.record_event(session, case, "order_imported", principal.user, data={
         "source": source.name, "number": order.number, "row": order.row,
         "promised_at": order.promised_at.isoformat() if order.promised_at else None, **order.extra})
-    return case.number
+    return case
 
 
 def _number(source: Source, raw: dict[str, Any]) -> str:

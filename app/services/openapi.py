@@ -212,6 +212,18 @@ def _schemas() -> dict[str, Schema]:
         )), warnings={**_array(STR), "description": "运行提醒 Operational warnings, e.g. a missing holiday table"}),
         "IncidentRetried": _obj(id=INT, status=_enum(["retried"])),
         **_audit_schemas(),
+        **_intake_schemas(),
+    }
+
+
+def _intake_schemas() -> dict[str, Schema]:
+    row = _obj(row=INT, number=STR, outcome=_enum(["created", "would_create", "skipped", "refused"]),
+               reason=STR, field={**STR, "description": "被拒绝的字段 The field a refusal is about"},
+               case_number=NSTR, case_id=NINT)
+    return {
+        "ImportReport": _obj(source=STR, dry_run=BOOL, counts=FREE_OBJECT, rows=_array(row)),
+        "ImportSources": _array(_obj(name=STR, label=FREE_OBJECT, channel=STR, columns=FREE_OBJECT,
+                                     required=_array(STR))),
     }
 
 
@@ -424,6 +436,15 @@ OPS: list[Op] = [
     Op("get", "/api/attachments/{attachment_id}", "attachments", "下载附件 An attachment's file", None,
        ok_types=(*ATTACHMENT_TYPES,),
        query=(("thumb", _t("string", enum=["1"]), "缩略图 The photo's JPEG thumbnail"),)),
+    Op("get", "/api/intake/sources", "intake", "导入来源 The sources work orders are imported from",
+       "ImportSources"),
+    Op("post", "/api/intake/orders", "intake", "工单导入 Import a 12345 export (.xlsx/.csv)", "ImportReport",
+       status=(201, 200), errors=(403,), body_type="multipart/form-data",
+       body=_obj("source", "dry_run", file={"type": "string", "format": "binary"}, source=STR,
+                 dry_run={"type": "string", "enum": ["1", "true", "on"], "description": "只预检 Check only"}),
+       description="Each row is created, skipped (办件编号 already imported) or refused with its reason; a "
+                   "dry run (200) stores nothing; 201 after an import. 403 without the capability "
+                   "import_orders; a row outside the caller's units is refused. docs/intake.md"),
     Op("get", "/api/openapi.json", "meta", "接口文档 This OpenAPI document", None, public=True),
     Op("get", "/api/audit/verify", "audit", "校验哈希链 Verify the hash chains (auditor, admin)", "Verification",
        errors=(403, 404, 422), query=(("case", INT, "案件编号 One case (with its snapshots); all visible cases "
