@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from app.api import bp as api_bp
     from app.assessment.pages import bp as assessment_bp
     from app.cli import register as register_cli
+    from app.intake.open311_api import bp as open311_bp
     from app.intake.pages import bp as intake_bp
     from app.web import bp as web_bp
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     init_ops(app)  # /healthz, and a request id in every response and log line
     app.register_blueprint(assessment_bp)
     app.register_blueprint(intake_bp)
+    app.register_blueprint(open311_bp)
     register_cli(app)
     configuration.add_resolver(_latest_configuration)
     _json_errors_under_api(app)

@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from app.intake.open311 import create_client
 from app.intake.orders import ImportReport, import_orders
 from app.intake.sources import IntakeConfigError, find_source
 from app.models import User
@@ -47,3 +48,17 @@ def _print(report: ImportReport) -> None:
         click.echo(f"row {row.row}\t{row.number}\t{row.outcome}\t{detail}")
     counts = ", ".join(f"{k} {v}" for k, v in report.counts().items())
     click.echo(f"{'dry run: ' if report.dry_run else ''}{counts}")
+
+
+@click.command("open311-client")
+@with_appcontext
+@click.argument("name")
+def open311_client_command(name: str) -> None:
+    """Register an Open311 client application and print its API key (shown only this once)."""
+    try:
+        with current_app.extensions["whistle.db"].unit_of_work() as session:
+            key = create_client(session, name)
+    except ServiceError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(2)
+    click.echo(f"api_key for {name}: {key}")

@@ -51,12 +51,16 @@ class Source:
         return None
 
     def place_for(self, address: str, place_codes: frozenset[str]) -> str | None:
-        """The report place an address names: its code in the address, else the longest listed text."""
-        for code in sorted(place_codes, key=len, reverse=True):
-            if code in address:
-                return code
-        hits = [text for text in self.places if text and text in address]
-        return self.places[max(hits, key=len)] if hits else None
+        return find_place(address, self.places, place_codes)
+
+
+def find_place(address: str, places: dict[str, str], place_codes: frozenset[str]) -> str | None:
+    """The report place an address names: its code in the address, else the longest listed text."""
+    for code in sorted(place_codes, key=len, reverse=True):
+        if code in address:
+            return code
+    hits = [text for text in places if text and text in address]
+    return places[max(hits, key=len)] if hits else None
 
 
 def _matter_named(text: str, catalogue: Catalogue) -> str | None:
@@ -70,13 +74,34 @@ def _matter_named(text: str, catalogue: Catalogue) -> str | None:
 
 
 def load_sources(path: Path = INTAKE_FILE) -> dict[str, Source]:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(raw, dict) or not isinstance(raw.get("sources"), dict) or not raw["sources"]:
+    raw = _read(path)
+    if not isinstance(raw.get("sources"), dict) or not raw["sources"]:
         raise IntakeConfigError(f"{path.name}: needs a mapping 'sources'")
-    return {str(name): _source(str(name), item, path.name) for name, item in raw["sources"].items()}
+    shared = shared_places(path)
+    return {str(name): _source(str(name), item, path.name, shared) for name, item in raw["sources"].items()}
 
 
-def _source(name: str, item: Any, file: str) -> Source:
+def _read(path: Path) -> dict[str, Any]:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise IntakeConfigError(f"{path.name}: must be a mapping")
+    return raw
+
+
+def shared_places(path: Path = INTAKE_FILE) -> dict[str, str]:
+    """Address text → report place, for every source (and Open311's address_string)."""
+    places = _read(path).get("places") or {}
+    if not isinstance(places, dict):
+        raise IntakeConfigError(f"{path.name}: places must map address text to a unit code")
+    return {str(k): str(v) for k, v in places.items()}
+
+
+def open311_settings(path: Path = INTAKE_FILE) -> dict[str, str]:
+    section = _read(path).get("open311") or {}
+    return {str(k): str(v) for k, v in dict(section).items()}
+
+
+def _source(name: str, item: Any, file: str, shared: dict[str, str]) -> Source:
     where = f"{file}: sources.{name}"
     if not isinstance(item, dict):
         raise IntakeConfigError(f"{where}: must be a mapping")
@@ -100,7 +125,7 @@ def _source(name: str, item: Any, file: str) -> Source:
     return Source(name=name, label={k: str(v) for k, v in dict(label).items()}, channel=str(channel),
                   columns={str(k): str(v) for k, v in columns.items()}, required=required,
                   matters={str(k): str(v) for k, v in (item.get("matters") or {}).items()},
-                  places={str(k): str(v) for k, v in (item.get("places") or {}).items()}, zone=zone)
+                  places=shared | {str(k): str(v) for k, v in (item.get("places") or {}).items()}, zone=zone)
 
 
 def find_source(name: str, path: Path = INTAKE_FILE) -> Source:
