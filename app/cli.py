@@ -15,7 +15,7 @@ from flask.cli import with_appcontext
 from app.db import Database
 from app.definitions import configuration, packs
 from app.definitions.packs import Pack
-from app.intake.cli import import_orders_command, open311_client_command
+from app.intake.cli import import_orders_command, load_buildings_command, open311_client_command
 from app.services.anchor import Ledger
 from app.settings import ROOT, Settings
 
@@ -25,7 +25,8 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
     for command in (verify, replay, anchor):  # issue 5: the audit record
         app.cli.add_command(command)
-    for command in (import_orders_command, open311_client_command):  # issue 16: intake beyond the web form
+    # issue 16: intake beyond the web form
+    for command in (import_orders_command, open311_client_command, load_buildings_command):
         app.cli.add_command(command)
 
 

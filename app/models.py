@@ -467,6 +467,22 @@ class ImportedOrder(Base):
     imported_by: Mapped[str] = mapped_column(String(64))
 
 
+class Building(Base):
+    """A building, compound or staircase (楼栋/小区/单元) on a report place: a report may name it (or
+    coordinates near it) instead of the place, and its QR code opens the report page for it."""
+
+    __tablename__ = "buildings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)  # also the short code printed by the QR
+    name: Mapped[str] = mapped_column(String(128))
+    place_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    lat: Mapped[float | None] = mapped_column(Float)
+    long: Mapped[float | None] = mapped_column(Float)
+
+    place: Mapped[Unit] = relationship()
+
+
 class Open311Client(Base):
     """A client application of the Open311 GeoReport v2 API; only the hash of its key is stored."""
 

@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from app.intake.buildings import BUILDINGS_FILE, load_buildings
 from app.intake.open311 import create_client
 from app.intake.orders import ImportReport, import_orders
 from app.intake.sources import IntakeConfigError, find_source
@@ -62,3 +63,17 @@ def open311_client_command(name: str) -> None:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(2)
     click.echo(f"api_key for {name}: {key}")
+
+
+@click.command("load-buildings")
+@with_appcontext
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
+def load_buildings_command(path: Path | None) -> None:
+    """Add or update buildings (楼栋) with their report place and coordinates (default config/buildings.yaml)."""
+    try:
+        with current_app.extensions["whistle.db"].unit_of_work() as session:
+            count = load_buildings(session, path or BUILDINGS_FILE)
+    except ServiceError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(2)
+    click.echo(f"buildings loaded: {count}")

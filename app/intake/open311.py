@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.intake.buildings import building_by_code, building_places, nearest
 from app.intake.sources import find_place, open311_settings, shared_places
 from app.models import Case, Open311Client, Open311Request, Unit
 from app.services import clock, journal
@@ -86,7 +87,7 @@ def post_request(session: Session, client: Open311Client, form: Mapping[str, str
     if matter is None:
         raise Invalid("service_code: missing or not a service", {"service_code": "unknown service"})
     lat, long = _coordinate(form, "lat", 90), _coordinate(form, "long", 180)
-    place = _place(session, form)
+    place = _place(session, form, lat, long)
     report = _report(form, matter, place)
     try:
         case = file_report(session, None, report)
@@ -123,24 +124,37 @@ def _coordinate(form: Mapping[str, str], name: str, limit: float) -> float | Non
     return value
 
 
-def _place(session: Session, form: Mapping[str, str]) -> str:
-    """The report place from address_id (a place's code) or address_string; coordinates alone
-    cannot name a place yet."""
+def _place(session: Session, form: Mapping[str, str], lat: float | None, long: float | None) -> str:
+    """The report place from address_id (a report place's or a building's code), address_string
+    (a building's name or a text of config/intake.yaml ``places``), or else the nearest building to
+    lat/long."""
     kinds = load_locality().kinds_where("report_place")
     address_id = form.get("address_id", "").strip()
     if address_id:
-        unit = session.scalar(select(Unit).where(Unit.code == address_id, Unit.kind.in_(kinds)))
-        if unit is None:
-            raise Invalid("address_id: not a report place", {"address_id": "unknown place"})
-        return unit.code
+        return _place_of_id(session, address_id, kinds)
     address = form.get("address_string", "").strip()
-    if not address:
-        raise Invalid("address_string or address_id is required", {"address_string": "required"})
-    codes = frozenset(session.scalars(select(Unit.code).where(Unit.kind.in_(kinds))))
-    place = find_place(address, shared_places(), codes)
-    if place is None or place not in codes:
-        raise Invalid("address_string: no report place found for the address", {"address_string": "no place found"})
-    return place
+    if address:
+        codes = frozenset(session.scalars(select(Unit.code).where(Unit.kind.in_(kinds))))
+        place = find_place(address, building_places(session) | shared_places(), codes)
+        if place is None or place not in codes:
+            raise Invalid("address_string: no report place found for the address",
+                          {"address_string": "no place found"})
+        return place
+    if lat is None or long is None:
+        raise Invalid("address_string, address_id or lat and long are required", {"address_string": "required"})
+    within = float(open311_settings().get("nearest_building_m", "300"))
+    building = nearest(session, lat, long, within)
+    if building is None:
+        raise Invalid(f"lat/long: no building within {within:g} m", {"lat": "no building near"})
+    return building.place.code
+
+
+def _place_of_id(session: Session, address_id: str, kinds: frozenset[str]) -> str:
+    unit = session.scalar(select(Unit).where(Unit.code == address_id, Unit.kind.in_(kinds)))
+    building = building_by_code(session, address_id) if unit is None else None
+    if unit is None and building is None:
+        raise Invalid("address_id: not a report place or a building", {"address_id": "unknown place"})
+    return unit.code if unit is not None else building.place.code  # type: ignore[union-attr]
 
 
 def get_requests(session: Session, client: Open311Client, args: Mapping[str, str]) -> list[dict[str, Any]]:

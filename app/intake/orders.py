@@ -13,8 +13,9 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.intake.buildings import building_places
 from app.intake.reader import cell_text, cell_time, read_rows
-from app.intake.sources import Source
+from app.intake.sources import Source, find_place
 from app.models import Case, ImportedOrder, Unit
 from app.services import clock, journal
 from app.services.auth import Principal
@@ -83,11 +84,23 @@ def import_orders(session: Session, principal: Principal, source: Source, filena
         raise Forbidden(f"importing work orders needs the capability '{CAPABILITY}'")
     rows = read_rows(filename, content)
     known = _imported_numbers(session, source.name, (_number(source, r) for r in rows))
-    places = _report_places(session, allowed)
+    places = Places(_report_places(session, allowed), building_places(session) | source.places)
     report = ImportReport(source.name, dry_run)
     for index, raw in enumerate(rows, start=2):
         report.rows.append(_one_row(session, principal, source, index, raw, known, places, dry_run))
     return report
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where rows may be filed: report-place codes within the caller's units (→ id), and address
+    text → report place (buildings' names and the source's ``places``)."""
+
+    codes: dict[str, int]
+    texts: dict[str, str]
+
+    def find(self, address: str) -> str | None:
+        return find_place(address, self.texts, frozenset(self.codes))
 
 
 def importable_units(session: Session, principal: Principal) -> set[int]:
@@ -97,7 +110,7 @@ def importable_units(session: Session, principal: Principal) -> set[int]:
 
 
 def _one_row(session: Session, principal: Principal, source: Source, index: int, raw: dict[str, Any],
-             known: set[str], places: dict[str, int], dry_run: bool) -> RowResult:
+             known: set[str], places: Places, dry_run: bool) -> RowResult:
     number = _number(source, raw)
     if number and number in known:
         return RowResult(index, number, "skipped", "办件编号已导入 / already imported", "number")
@@ -118,7 +131,7 @@ def _one_row(session: Session, principal: Principal, source: Source, index: int,
     return RowResult(index, number, "created", case_number=case.number, case_id=case.id)
 
 
-def check_row(source: Source, index: int, raw: dict[str, Any], places: dict[str, int]) -> Order:
+def check_row(source: Source, index: int, raw: dict[str, Any], places: Places) -> Order:
     """The order a row describes, or Refused naming the field: missing, unknown category, no place
     for the address, a time that is not one, or a value the report form would refuse."""
     values = {name: cell_text(raw.get(column)) for name, column in source.columns.items()}
@@ -129,10 +142,10 @@ def check_row(source: Source, index: int, raw: dict[str, Any], places: dict[str,
     if matter is None:
         category = "/".join(v for v in (values.get("category"), values.get("subcategory")) if v)
         raise Refused("subcategory", f"未知事项类别“{category}” / unknown category '{category}'")
-    place = source.place_for(values.get("address", ""), frozenset(places))
+    place = places.find(values.get("address", ""))
     if place is None:
         raise Refused("address", f"地址找不到所属网格 / no place found for the address '{values.get('address', '')}'")
-    if place not in places:
+    if place not in places.codes:
         raise Refused("address", f"地址所属网格 {place} 不在您的管辖范围 / place {place} is outside your units")
     report = _report(source, values, matter, place)
     try:

@@ -65,3 +65,4 @@ def import_page(s: Session, principal: Principal) -> Any:
                                errors=exc.fields or {"": exc.message}, chosen=request.form.get("source")), 422
     return render_template("intake/import.html", me=principal.user, sources=sources, report=report, errors={},
                            chosen=report.source)
+from app.intake import qr_pages  # noqa: E402,F401  (registers the QR pages on the blueprint)

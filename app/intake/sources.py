@@ -50,9 +50,6 @@ class Source:
                 return found
         return None
 
-    def place_for(self, address: str, place_codes: frozenset[str]) -> str | None:
-        return find_place(address, self.places, place_codes)
-
 
 def find_place(address: str, places: dict[str, str], place_codes: frozenset[str]) -> str | None:
     """The report place an address names: its code in the address, else the longest listed text."""

@@ -27,6 +27,7 @@ CAPABILITIES = {
     "assess": "see the assessment figures (统计考核) of every unit within its own, and their rankings",
     "administer": "deploy process versions and retry timer incidents",
     "import_orders": "import work orders from outside systems (12345 hotline exports) as cases of its units",
+    "print_qr_codes": "print the QR-code sheet (我要上报) of the buildings within its units",
     "read_only": "changes nothing: a user holding only such roles is refused every write",
 }
 # What the code does with the tasks of a stage that `means` one of these (stages: <code>: {means: …}).

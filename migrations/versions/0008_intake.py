@@ -1,4 +1,4 @@
-"""intake beyond the web form: imported work orders (12345), Open311 clients and requests
+"""intake beyond the web form: imported work orders (12345), buildings, Open311 clients and requests
 
 Revision ID: 0008_intake
 Revises: 0007_websec
@@ -32,6 +32,19 @@ def upgrade() -> None:
     )
     op.create_index('ix_imported_orders_case_id', 'imported_orders', ['case_id'])
     op.create_table(
+        'buildings',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('code', sa.String(length=64), nullable=False),
+        sa.Column('name', sa.String(length=128), nullable=False),
+        sa.Column('place_id', sa.Integer(), nullable=False),
+        sa.Column('lat', sa.Float(), nullable=True),
+        sa.Column('long', sa.Float(), nullable=True),
+        sa.ForeignKeyConstraint(['place_id'], ['units.id']),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('code'),
+    )
+    op.create_index('ix_buildings_place_id', 'buildings', ['place_id'])
+    op.create_table(
         'open311_clients',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('name', sa.String(length=64), nullable=False),
@@ -63,5 +76,7 @@ def downgrade() -> None:
     op.drop_index('ix_open311_requests_client_id', table_name='open311_requests')
     op.drop_table('open311_requests')
     op.drop_table('open311_clients')
+    op.drop_index('ix_buildings_place_id', table_name='buildings')
+    op.drop_table('buildings')
     op.drop_index('ix_imported_orders_case_id', table_name='imported_orders')
     op.drop_table('imported_orders')

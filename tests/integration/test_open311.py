@@ -113,7 +113,7 @@ def test_a_closed_case_is_closed_in_open311(app: Flask, client: FlaskClient, key
 @pytest.mark.parametrize(("form", "field"), [
     ({"service_code": "nope"}, "service_code"),
     ({"address_string": "火星基地"}, "address_string"),
-    ({"address_string": None}, "address_string"),
+    ({"address_string": None, "lat": None, "long": None}, "address_string"),
     ({"address_id": "dc-s1"}, "address_id"),
     ({"lat": "north"}, "lat"),
     ({"long": "200"}, "long"),
