@@ -224,6 +224,12 @@ def _intake_schemas() -> dict[str, Schema]:
         "ImportReport": _obj(source=STR, dry_run=BOOL, counts=FREE_OBJECT, rows=_array(row)),
         "ImportSources": _array(_obj(name=STR, label=FREE_OBJECT, channel=STR, columns=FREE_OBJECT,
                                      required=_array(STR))),
+        "Duplicates": _obj(items=_array(_obj(
+            id=INT, number=STR, title=STR, matter=NSTR, place=STR, address=STR, created_at=TIME, current_step=STR,
+            score={"type": "number"},
+            why={**FREE_OBJECT, "description": "same_matter / same_class, same_place / same_area (true), "
+                                               "text (similarity 0–1)"},
+        ))),
     }
 
 
@@ -436,6 +442,9 @@ OPS: list[Op] = [
     Op("get", "/api/attachments/{attachment_id}", "attachments", "下载附件 An attachment's file", None,
        ok_types=(*ATTACHMENT_TYPES,),
        query=(("thumb", _t("string", enum=["1"]), "缩略图 The photo's JPEG thumbnail"),)),
+    Op("get", "/api/cases/{case_id}/duplicates", "intake", "疑似重复件 Open cases likely to be the same problem",
+       "Duplicates", description="Ranked by score (weights and threshold in config/intake.yaml duplicates); "
+                                 "only cases the caller can see. docs/intake.md"),
     Op("get", "/api/intake/sources", "intake", "导入来源 The sources work orders are imported from",
        "ImportSources"),
     Op("post", "/api/intake/orders", "intake", "工单导入 Import a 12345 export (.xlsx/.csv)", "ImportReport",

@@ -1,0 +1,97 @@
+"""Duplicate-report suggestions (重复件) for triage: open cases likely to be the same problem as a
+case, ranked, each with why (same matter or class, same place or one beside it, similar text)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from difflib import SequenceMatcher
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from app.intake.sources import INTAKE_FILE
+from app.models import Case, CaseUnit
+from app.services.auth import Principal
+from app.services.cases import iso, visible
+from app.services.catalogue import load_catalogue
+
+_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)  # spaces and punctuation do not make texts alike
+TEXT_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Settings:
+    window_days: float
+    min_score: float
+    most: int
+    weights: dict[str, float]
+
+
+def load_settings(path: Path = INTAKE_FILE) -> Settings:
+    raw = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("duplicates") or {}
+    weights = {"same_matter": 0.3, "same_class": 0.1, "same_place": 0.25, "same_area": 0.1, "text": 0.45}
+    weights |= {str(k): float(v) for k, v in dict(raw.get("weights") or {}).items()}
+    return Settings(float(raw.get("window_days", 14)), float(raw.get("min_score", 0.7)), int(raw.get("most", 10)),
+                    weights)
+
+
+def suggestions(session: Session, principal: Principal, case_id: int,
+                settings: Settings | None = None) -> list[dict[str, Any]]:
+    """The likely duplicates of a case the caller can see, among the open cases they can see."""
+    case = visible(session, principal, case_id)
+    conf = settings or load_settings()
+    found = [(score, why, other) for other in _candidates(session, principal, case, conf)
+             for score, why in [_score(case, other, conf)] if score >= conf.min_score]
+    found.sort(key=lambda item: (-item[0], -item[2].id))
+    return [_describe(other, score, why) for score, why, other in found[:conf.most]]
+
+
+def _candidates(session: Session, principal: Principal, case: Case, conf: Settings) -> list[Case]:
+    """Open cases filed in the window on the case's place or on a place with the same parent."""
+    area = case.place.parent_id or case.place_id
+    since = case.created_at - timedelta(days=conf.window_days)
+    query = (select(Case).where(
+        Case.id != case.id, Case.status == "open", Case.created_at >= since,
+        exists().where(CaseUnit.case_id == Case.id, CaseUnit.unit_id == area),
+        exists().where(CaseUnit.case_id == Case.id, CaseUnit.unit_id.in_(principal.visible_units)),
+    ).order_by(Case.id.desc()).limit(500))
+    return list(session.scalars(query))
+
+
+def _score(case: Case, other: Case, conf: Settings) -> tuple[float, dict[str, Any]]:
+    why: dict[str, Any] = {}
+    if case.matter and case.matter == other.matter:
+        why["same_matter"] = True
+    elif _klass(case.matter) and _klass(case.matter) == _klass(other.matter):
+        why["same_class"] = True
+    why["same_place" if case.place_id == other.place_id else "same_area"] = True
+    why["text"] = round(text_similarity(_text(case), _text(other)), 2)
+    score = sum(conf.weights.get(k, 0.0) for k, v in why.items() if v is True) + conf.weights["text"] * why["text"]
+    return round(score, 3), why
+
+
+def _klass(matter: str | None) -> str | None:
+    found = load_catalogue().matter(matter) if matter else None
+    return found.klass if found else None
+
+
+def _text(case: Case) -> str:
+    return _NOISE.sub("", f"{case.title}{case.description}")[:TEXT_CHARS]
+
+
+def text_similarity(a: str, b: str) -> float:
+    """0–1: how much of the two texts is the same characters in the same order."""
+    if not a or not b:
+        return 0.0
+    return SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def _describe(other: Case, score: float, why: dict[str, Any]) -> dict[str, Any]:
+    return {"id": other.id, "number": other.number, "title": other.title, "matter": other.matter,
+            "place": other.place.code, "address": other.address, "created_at": iso(other.created_at),
+            "current_step": other.current_step, "score": score, "why": why}
