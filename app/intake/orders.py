@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.intake.buildings import building_places
-from app.intake.reader import cell_text, cell_time, read_rows
+from app.intake.reader import MAX_ROWS, cell_text, cell_time, read_rows
 from app.intake.sources import Source, find_place
 from app.models import Case, ImportedOrder, Unit
 from app.services import clock, journal
@@ -77,12 +77,12 @@ class Refused(Exception):
 
 
 def import_orders(session: Session, principal: Principal, source: Source, filename: str, content: bytes,
-                  *, dry_run: bool) -> ImportReport:
+                  *, dry_run: bool, max_rows: int = MAX_ROWS) -> ImportReport:
     """Check (and unless ``dry_run`` file) every row of an export for the caller's units."""
     allowed = importable_units(session, principal)
     if not allowed:
         raise Forbidden(f"importing work orders needs the capability '{CAPABILITY}'")
-    rows = read_rows(filename, content)
+    rows = read_rows(filename, content, max_rows)
     known = _imported_numbers(session, source.name, (_number(source, r) for r in rows))
     places = Places(_report_places(session, allowed), building_places(session) | source.places)
     report = ImportReport(source.name, dry_run)

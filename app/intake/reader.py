@@ -18,8 +18,9 @@ MAX_ROWS = 20_000  # a day's export of a whole district is a few thousand rows
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")  # Excel in China saves CSV in GBK
 
 
-def read_rows(name: str, content: bytes) -> list[dict[str, Any]]:
-    """The data rows under the header row; a file that cannot be read → 422 naming ``file``."""
+def read_rows(name: str, content: bytes, max_rows: int = MAX_ROWS) -> list[dict[str, Any]]:
+    """The data rows under the header row; a file that cannot be read, or has more than
+    ``max_rows`` rows → 422 naming ``file``."""
     rows = _xlsx_rows(content) if name.lower().endswith(".xlsx") else _csv_rows(content, name)
     header = [str(cell).strip() if cell is not None else "" for cell in next(rows, [])]
     if not any(header):
@@ -28,8 +29,9 @@ def read_rows(name: str, content: bytes) -> list[dict[str, Any]]:
     for cells in rows:
         if all(cell in (None, "") for cell in cells):
             continue
-        if len(out) >= MAX_ROWS:
-            raise Invalid(f"the file has more than {MAX_ROWS} rows: split it", {"file": f"over {MAX_ROWS} rows"})
+        if len(out) >= max_rows:
+            raise Invalid(f"the file has more than {max_rows} rows: split it, or import it with the command "
+                          "`flask import-orders`", {"file": f"over {max_rows} rows"})
         out.append({h: cells[i] if i < len(cells) else None for i, h in enumerate(header) if h})
     return out
 

@@ -118,3 +118,27 @@ def test_cli_dry_run_then_import(app: Flask, tmp_path: Path) -> None:
     broken.write_bytes(b"nope")
     bad = runner.invoke(args=["import-orders", str(broken), "--user", OPERATOR])
     assert bad.exit_code == 2 and "xlsx" in bad.output
+
+
+def test_a_file_over_the_row_limit_is_refused_whole(app: Flask) -> None:
+    p = prefix()
+    rows = [[f"{p}-{i}", *good_rows(p)[0][1:]] for i in range(25)]
+    cases = _count(app, Case)
+    with app.extensions["whistle.db"].unit_of_work() as s:
+        user = s.scalar(select(User).where(User.username == OPERATOR))
+        with pytest.raises(Invalid) as caught:
+            import_orders(s, principal_for(s, user), find_source("hotline_12345"), "big.xlsx", xlsx(rows),
+                          dry_run=False, max_rows=20)
+    assert caught.value.fields == {"file": "over 20 rows"}
+    assert _count(app, Case) == cases
+
+
+def test_formula_cells_are_read_as_their_value_never_as_a_formula(app: Flask) -> None:
+    p = prefix()
+    row = good_rows(p)[0]
+    row[3] = '=HYPERLINK("http://evil.example","点我")'  # no saved value: openpyxl wrote only the formula
+    report = _run(app, xlsx([row]))
+    assert report["rows"][0]["outcome"] == "created"
+    with app.extensions["whistle.db"].unit_of_work() as s:
+        case = s.scalar(select(Case).where(Case.number == report["rows"][0]["case_number"]))
+        assert "HYPERLINK" not in case.description
