@@ -19,8 +19,8 @@ from typing import Any
 
 from flask import Flask
 
-from app.services.attachments import KINDS as ATTACHMENT_KINDS
-from app.services.attachments import MAX_MB as ATTACHMENT_MAX_MB
+from app.attachments.service import KINDS as ATTACHMENT_KINDS
+from app.attachments.service import MAX_MB as ATTACHMENT_MAX_MB
 from app.services.cases import CHANNELS, REPORT_SCHEMA
 from app.services.deadlines import LEDGER_STATUSES
 
