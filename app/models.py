@@ -92,6 +92,9 @@ class ProcessVersion(Base):
     files: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
     deployed_at: Mapped[datetime] = mapped_column(DateTime)
     deployed_by: Mapped[str] = mapped_column(String(64))
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)  # why it was deployed (部署说明)
+    # A retired version takes no new cases; the cases already on it run on to their end.
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Case(Base):
