@@ -123,6 +123,8 @@ def test_compare_lists_the_changed_bpmn_element_and_the_text_diff(own_app: Flask
                            html, re.S)
     assert re.search(r'data-testid="elements-changed">.*data-id="triage"', section, re.S)
     assert 'data-testid="elements-added"' not in section
+    assert 'data-old-url="/admin/processes/1/raw/case.bpmn" data-new-url="/admin/processes/2/raw/case.bpmn"' in section
+    assert 'data-changed="triage"' in section  # marked on both diagrams
     assert XSS not in html and '<span class="add">+' in section
 
     body = api.get("auditor", "/api/processes/compare?from=1&to=2").get_json()  # auditors see what changed
