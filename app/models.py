@@ -97,6 +97,19 @@ class ProcessVersion(Base):
     retired_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class ProcessDraft(Base):
+    """An admin's edit of one file of a version, saved by the browser modeler as it changes (草稿):
+    one draft per admin and file, checked and deployed from the admin pages."""
+
+    __tablename__ = "process_drafts"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    base_version: Mapped[int] = mapped_column(Integer)  # the version number the edit started from
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Case(Base):
     """A case: one process instance (a report, and the whistle it may become — 哨件)."""
 

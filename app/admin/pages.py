@@ -9,18 +9,30 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from app.admin import bp
-from app.definitions import bundles, scenarios, versions
+from app.definitions import bundles, drafts, scenarios, versions
 from app.definitions.api import require_reader
 from app.definitions.compare import compare
 from app.engine import bundle_hash
 from app.models import ProcessVersion
 from app.services.auth import Principal
 from app.services.errors import Invalid, NotFound, ServiceError
+from app.web.diagram import BPMN_JS_DIST
 from app.web.pages import error_page
 from app.web.session import LoginRequired, login_redirect, page
 
@@ -45,8 +57,9 @@ def _service_error(exc: ServiceError) -> Any:
 @page
 def version_list(s: Session, principal: Principal) -> Any:
     require_reader(principal)
+    mine = drafts.drafts_of(s, principal.user.id) if principal.can("administer") else []
     return render_template("admin/versions.html", me=principal.user, versions=versions.list_versions(s),
-                           can_admin=principal.can("administer"))
+                           can_admin=principal.can("administer"), drafts=mine)
 
 
 @bp.get("/processes/<int:number>")
@@ -161,8 +174,14 @@ def upload_check(s: Session, principal: Principal) -> Any:
     the deploy that may follow, and compare it with the current version."""
     principal.require("administer")
     uploads = [bundles.Upload(f.filename or "", f.read()) for f in request.files.getlist("bundle")]
+    return _check_page(s, principal, uploads)
+
+
+def _check_page(s: Session, principal: Principal, uploads: list[bundles.Upload],
+                base: dict[str, str] | None = None) -> Any:
+    """Check the uploaded files (over ``base``, a draft's bundle) and show the results."""
     try:
-        files = bundles.read_upload(uploads)
+        files = (base or {}) | (bundles.read_upload(uploads) if uploads or not base else {})
         report = scenarios.check_upload(s, files)
     except (Invalid, scenarios.ScenarioError) as exc:
         message = exc.message if isinstance(exc, Invalid) else str(exc)
@@ -211,3 +230,63 @@ def _stashed(key: str) -> dict[str, str]:
         abort(404)
     files: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
     return files
+
+
+# --- the modeler and drafts ----------------------------------------------------------------------
+
+
+@bp.get("/processes/<int:number>/edit/<path:name>")
+@page
+def modeler(s: Session, principal: Principal, number: int, name: str) -> Any:
+    """The bpmn-js Modeler on the admin's draft of this file, or on the version's file."""
+    principal.require("administer")
+    version = versions.version_by_number(s, number)
+    text = _file_of(version, name)
+    if not name.endswith(drafts.EDITABLE):
+        raise NotFound(f"{name} is not a BPMN file")
+    mine = drafts.drafts_of(s, principal.user.id)
+    draft = next((d for d in mine if d.file_name == name and d.base_version == number), None)
+    others = sorted({d.base_version for d in mine} - {number})
+    return render_template("admin/modeler.html", me=principal.user, version=version, name=name,
+                           text=draft.text if draft else text, draft=draft, other_bases=others)
+
+
+@bp.get("/vendor/bpmn-modeler.js")
+def modeler_script() -> Any:
+    if not BPMN_JS_DIST.is_dir():
+        abort(404, "bpmn-js is not installed: run `npm ci` in the project folder")
+    return send_from_directory(BPMN_JS_DIST, "bpmn-modeler.production.min.js", max_age=3600)
+
+
+@bp.post("/drafts")
+@page
+def draft_save(s: Session, principal: Principal) -> Any:
+    """Called by the modeler as the diagram changes: the admin's draft of one file."""
+    principal.require("administer")
+    number = request.form.get("version", "")
+    if not number.isdigit():
+        raise Invalid("'version' must be a version number", {"version": "required"})
+    draft = drafts.save(s, principal.user.id, int(number), request.form.get("file", ""), request.form.get("text", ""))
+    return jsonify({"file": draft.file_name, "saved_at": draft.updated_at.isoformat() + "Z"})
+
+
+@bp.post("/drafts/check")
+@page
+def draft_check(s: Session, principal: Principal) -> Any:
+    """Check the admin's drafts over the version they started from, with the scenarios uploaded."""
+    principal.require("administer")
+    mine = drafts.drafts_of(s, principal.user.id)
+    if not mine:
+        raise Invalid(_("没有草稿"), {"drafts": "none"})
+    base = drafts.bundle(s, principal.user.id, mine[0].base_version)
+    uploads = [bundles.Upload(f.filename or "", f.read()) for f in request.files.getlist("bundle") if f.filename]
+    return _check_page(s, principal, uploads, base)
+
+
+@bp.post("/drafts/discard")
+@page
+def draft_discard(s: Session, principal: Principal) -> Any:
+    principal.require("administer")
+    drafts.discard(s, principal.user.id)
+    flash(_("草稿已丢弃"))
+    return redirect(url_for("admin.version_list"))

@@ -202,11 +202,13 @@ def test_other_roles_get_403_and_change_nothing(own_app: Flask, client: FlaskCli
     pages.login(user)
     for path in ("/admin/processes", "/admin/processes/1", "/admin/processes/1/files/case.bpmn",
                  "/admin/processes/1/raw/case.bpmn", "/admin/processes/1.zip", "/admin/processes/upload",
-                 "/admin/processes/compare?from=1&to=1"):
+                 "/admin/processes/compare?from=1&to=1", "/admin/processes/1/edit/case.bpmn"):
         assert pages.get(path).status_code == 403, path
     pages.get("/inbox")
     for path, data in (("/admin/processes/1/retire", {}), ("/admin/processes/1/redeploy", {"comment": "x"}),
-                       ("/admin/processes/deploy", {"bundle": "0" * 64, "comment": "x"})):
+                       ("/admin/processes/deploy", {"bundle": "0" * 64, "comment": "x"}),
+                       ("/admin/drafts", {"version": "1", "file": "case.bpmn", "text": "<x/>"}),
+                       ("/admin/drafts/check", {}), ("/admin/drafts/discard", {})):
         assert pages.post(path, data).status_code == 403, path
     assert api.post(user, "/api/processes/1/retire").status_code == 403
     assert api.get(user, "/api/processes/compare?from=1&to=1").status_code == 403
@@ -237,3 +239,32 @@ def test_cli_deploy_takes_a_comment(own_app: Flask, tmp_path: Path) -> None:
     assert result.exit_code == 0 and result.output == "process version 2 deployed\n"
     with own_app.extensions["whistle.db"].unit_of_work() as s:
         assert s.scalar(select(ProcessVersion.comment).where(ProcessVersion.version == 2)) == "命令行部署"
+
+
+def test_drafts_are_kept_per_admin_checked_over_their_version_and_deployed(own_app: Flask, admin: Pages) -> None:
+    page = text(admin.get("/admin/processes/1/edit/case.bpmn"))
+    assert 'data-testid="modeler"' in page and "/admin/vendor/bpmn-modeler.js" in page
+    edited = renamed_triage(own_app)["case.bpmn"]
+    resp = admin.post("/admin/drafts", {"version": "1", "file": "case.bpmn", "text": edited})
+    assert resp.status_code == 200 and resp.get_json()["file"] == "case.bpmn"
+    assert "研判分级 Triage v2" in text(admin.get("/admin/processes/1/edit/case.bpmn"))  # a reload loses nothing
+    assert admin.post("/admin/drafts", {"version": "1", "file": "nope.bpmn", "text": edited}).status_code == 422
+    assert admin.post("/admin/drafts", {"version": "1", "file": "case.bpmn", "text": edited},
+                      token=False).status_code == 400
+
+    listing = text(admin.get("/admin/processes"))
+    assert 'data-testid="draft" data-file="case.bpmn"' in listing
+    resp = admin.post("/admin/drafts/check", {"bundle": (io.BytesIO(SCENARIO.encode()), "self_handled.yaml")},
+                      content_type="multipart/form-data")
+    html = text(resp)
+    assert 'data-ok="yes"' in html and re.findall(r'data-testid="scenario-row" data-ok="([a-z]+)"', html) == ["yes"]
+    assert re.search(r'data-testid="elements-changed">.*data-id="triage"', html, re.S)
+    bundle = re.search(r'name="bundle" value="([0-9a-f]{64})"', html)
+    assert bundle is not None
+    resp = admin.post("/admin/processes/deploy", {"bundle": bundle.group(1), "comment": "在浏览器中改名"})
+    assert resp.status_code == 302 and version_files(own_app, 2)["case.bpmn"] == edited
+
+    admin.get("/admin/processes")
+    assert admin.post("/admin/drafts/discard").status_code == 302
+    assert 'data-testid="drafts"' not in text(admin.get("/admin/processes"))
+    assert admin.post("/admin/drafts/check").status_code == 422
