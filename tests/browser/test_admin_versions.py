@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.definitions.versions import deploy, retire
+from app.definitions.versions import deploy, latest_version, retire
 from app.models import ProcessVersion
 from tests.browser.conftest import Browser, LiveServer
 
@@ -48,3 +48,34 @@ def test_an_admin_sees_a_version_drawn_and_two_versions_compared(browser: Browse
     finally:
         with db.unit_of_work() as s:  # the other browser tests run on the first version again
             retire(s, new_number, "browser-tests")
+
+
+def test_an_admin_edits_a_diagram_in_the_modeler_and_the_draft_survives_a_reload(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    with live_server.app.extensions["whistle.db"].unit_of_work() as s:
+        current = latest_version(s)
+        assert current is not None
+        number = current.version
+    browser.login("admin")
+    browser.goto(f"/admin/processes/{number}/edit/case.bpmn")
+    browser.page.wait_for_selector("[data-testid=modeler][data-state=ready]")
+    assert browser.page.locator(".djs-palette").count() == 1  # the modeler's tools, not the viewer
+    browser.page.evaluate("""() => {
+        const modeler = document.querySelector("[data-testid=modeler]").modeler;
+        const triage = modeler.get("elementRegistry").get("triage");
+        modeler.get("modeling").updateLabel(triage, "研判分级（草稿）");
+    }""")
+    browser.page.wait_for_selector("[data-testid=modeler][data-saved=yes]")
+    browser.shot("modeler", "admin-modeler.png")
+
+    browser.page.reload()
+    browser.page.wait_for_selector("[data-testid=modeler][data-state=ready]")
+    label = browser.page.evaluate("""() => document.querySelector("[data-testid=modeler]").modeler
+        .get("elementRegistry").get("triage").businessObject.name""")
+    assert label == "研判分级（草稿）"
+    browser.goto("/admin/processes")
+    assert browser.page.locator("[data-testid=draft][data-file='case.bpmn']").count() == 1
+    browser.page.click("[data-testid=discard-drafts]")
+    browser.page.wait_for_selector("[data-testid=flash]")
+    assert browser.page.locator("[data-testid=drafts]").count() == 0
