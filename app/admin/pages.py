@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -38,6 +39,7 @@ from app.web.session import LoginRequired, login_redirect, page
 
 VIEWABLE_XML = (".bpmn",)  # drawn with the bpmn-js viewer; DMN and the rest are shown as text
 _HASH = re.compile(r"^[0-9a-f]{64}$")
+STASH_SECONDS = 7 * 24 * 3600  # how long a checked upload waits for its deploy
 
 
 @bp.errorhandler(LoginRequired)
@@ -220,6 +222,9 @@ def _stash(files: dict[str, str]) -> str:
     key = bundle_hash(files)
     folder = _stash_dir()
     folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.json"):  # a check a week old is not deployed any more: start again
+        if time.time() - old.stat().st_mtime > STASH_SECONDS:
+            old.unlink(missing_ok=True)
     (folder / f"{key}.json").write_text(json.dumps(files, ensure_ascii=False), encoding="utf-8")
     return key
 
