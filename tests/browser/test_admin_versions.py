@@ -61,6 +61,7 @@ def test_an_admin_edits_a_diagram_in_the_modeler_and_the_draft_survives_a_reload
     browser.goto(f"/admin/processes/{number}/edit/case.bpmn")
     browser.page.wait_for_selector("[data-testid=modeler][data-state=ready]")
     assert browser.page.locator(".djs-palette").count() == 1  # the modeler's tools, not the viewer
+    assert browser.page.locator(".djs-palette [aria-label='创建任务']").count() == 1  # its own labels in Chinese
     browser.page.evaluate("""() => {
         const modeler = document.querySelector("[data-testid=modeler]").modeler;
         const triage = modeler.get("elementRegistry").get("triage");

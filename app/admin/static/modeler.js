@@ -18,7 +18,11 @@
     fail(section.dataset.msgMissing);
     return;
   }
-  var modeler = new window.BpmnJS({ container: section.querySelector(".modeler-canvas"), keyboard: { bindTo: document } });
+  var modeler = new window.BpmnJS({
+    container: section.querySelector(".modeler-canvas"),
+    keyboard: { bindTo: document },
+    additionalModules: window.WhistleModelerModules || []  // Chinese tool labels (modeler-zh.js)
+  });
   var timer = null;
   section.modeler = modeler;  // for the browser test, which edits through the modeler's own API
 
