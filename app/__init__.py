@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.extensions["whistle.settings"] = settings
     app.extensions["whistle.db"] = Database(settings.database_url)
 
+    from app.admin import bp as admin_bp
     from app.api import bp as api_bp
     from app.assessment.pages import bp as assessment_bp
     from app.cli import register as register_cli
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(assessment_bp)
     app.register_blueprint(intake_bp)
     app.register_blueprint(open311_bp)
+    app.register_blueprint(admin_bp)
     register_cli(app)
     configuration.add_resolver(_latest_configuration)
     _json_errors_under_api(app)

@@ -112,8 +112,9 @@ def load_org(path: Path | None, locality: str | None) -> None:
 @with_appcontext
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False)
 @click.option("--by", "deployed_by", default="cli")
+@click.option("--comment", default=None, help="why this version is deployed (shown in the versions list)")
 @LOCALITY_OPTION
-def deploy(directory: Path | None, deployed_by: str, locality: str | None) -> None:
+def deploy(directory: Path | None, deployed_by: str, comment: str | None, locality: str | None) -> None:
     """Deploy processes/ (or DIRECTORY) with the locality's configuration as a new process version
     (no-op when nothing changed)."""
     from app.definitions.versions import deploy as deploy_files
@@ -122,7 +123,7 @@ def deploy(directory: Path | None, deployed_by: str, locality: str | None) -> No
     try:
         files = _pack(locality).files(directory or _settings().processes_dir)
         with _db().unit_of_work() as session:
-            version, created = deploy_files(session, files, deployed_by)
+            version, created = deploy_files(session, files, deployed_by, comment)
     except ServiceError as exc:
         _fail(exc.message)
     click.echo(f"process version {version.version} {'deployed' if created else 'unchanged'}")

@@ -92,6 +92,22 @@ class ProcessVersion(Base):
     files: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
     deployed_at: Mapped[datetime] = mapped_column(DateTime)
     deployed_by: Mapped[str] = mapped_column(String(64))
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)  # why it was deployed (部署说明)
+    # A retired version takes no new cases; the cases already on it run on to their end.
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class ProcessDraft(Base):
+    """An admin's edit of one file of a version, saved by the browser modeler as it changes (草稿):
+    one draft per admin and file, checked and deployed from the admin pages."""
+
+    __tablename__ = "process_drafts"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    base_version: Mapped[int] = mapped_column(Integer)  # the version number the edit started from
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class Case(Base):

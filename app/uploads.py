@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, Response, current_app, request, send_file
 from werkzeug.datastructures import FileStorage
 
-from app.services import attachments as service
+from app.attachments import service
 
 # A request may carry several files of MAX_BYTES each, plus the form around them.
 UPLOAD_BODY_BYTES = service.MAX_FILES_PER_REQUEST * service.MAX_BYTES + 1024 * 1024

@@ -216,7 +216,8 @@ def _service_error(exc: ServiceError) -> Any:
     return response, exc.status
 
 
-from app.api import attachments, audit, deadlines, routes  # noqa: E402,F401  (registers the routes)
+from app.api import audit, deadlines, routes  # noqa: E402,F401  (registers the routes)
 from app.assessment import api as assessment_api  # noqa: E402,F401  (registers its routes)
+from app.attachments import api as attachments_api  # noqa: E402,F401  (registers its routes)
 from app.definitions import api as definitions_api  # noqa: E402,F401  (registers its routes)
 from app.intake import api as intake_api  # noqa: E402,F401  (registers its routes)

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from app.cli import run_migrations
 from app.db import Database
 from app.definitions import configuration
-from app.definitions.versions import configuration_of, deploy, latest_configuration, read_files
+from app.definitions.versions import configuration_of, deploy, read_files, with_configuration
 from app.models import Case, RoleAssignment, Task, Unit, User
 from app.services import clock, tasks
 from app.services.auth import Principal, principal_for, users_holding
@@ -109,10 +109,13 @@ def check_upload(session: Session, files: dict[str, str]) -> CheckReport:
     """An admin's check through the API: the uploaded bundle (``scenarios/*.yaml`` among its files
     are its scenarios) tried with this deployment's own organisation."""
     scenarios = [parse_scenario(name, text) for name, text in sorted(files.items()) if name.startswith(SCENARIO_PREFIX)]
-    bundle = {name: text for name, text in files.items() if not name.startswith(SCENARIO_PREFIX)}
-    if not any(name.startswith(configuration.PREFIX) for name in bundle):
-        bundle |= {configuration.PREFIX + n: t for n, t in latest_configuration(session).files.items()}
+    bundle = with_configuration(session, bundle_files(files))
     return check_files(bundle, scenarios, export_organisation(session))
+
+
+def bundle_files(files: dict[str, str]) -> dict[str, str]:
+    """What of an upload is deployed: everything but its scenarios."""
+    return {name: text for name, text in files.items() if not name.startswith(SCENARIO_PREFIX)}
 
 
 def read_scenarios(directory: Path) -> list[Scenario]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from app.definitions import configuration
 from app.engine import (
@@ -18,7 +19,7 @@ from app.engine import (
     get_bundle,
     read_bundle_dir,
 )
-from app.models import ProcessVersion
+from app.models import Case, ProcessVersion
 from app.services import clock
 from app.services.errors import Conflict, Invalid, NotFound, Unavailable
 from app.services.handler_api import registered
@@ -34,9 +35,12 @@ _config_by_version: dict[tuple[str, int], configuration.Configuration] = {}
 STARTED_PROCESSES = ("case", "whistle")
 
 
-def deploy(session: Session, files: dict[str, str], deployed_by: str) -> tuple[ProcessVersion, bool]:
-    """Store the files as a new version, unless the latest version has the same content. Files
-    without a configuration (``config/*.yaml``) take the one in effect (the latest version's)."""
+def deploy(
+    session: Session, files: dict[str, str], deployed_by: str, comment: str | None = None
+) -> tuple[ProcessVersion, bool]:
+    """Store the files as a new version, unless the current version has the same content. Files
+    without a configuration (``config/*.yaml``) take the one in effect (the current version's).
+    Redeploying a retired version's files stores them as a new, current version."""
     if not any(name.startswith(configuration.PREFIX) for name in files):
         files = {**files, **{configuration.PREFIX + n: t for n, t in configuration.current().files.items()}}
     content_hash = bundle_hash(files)
@@ -46,7 +50,8 @@ def deploy(session: Session, files: dict[str, str], deployed_by: str) -> tuple[P
     config = check(files)
     number = (session.scalar(select(func.max(ProcessVersion.version))) or 0) + 1
     version = ProcessVersion(
-        version=number, content_hash=content_hash, files=files, deployed_at=clock.now(), deployed_by=deployed_by
+        version=number, content_hash=content_hash, files=files, deployed_at=clock.now(), deployed_by=deployed_by,
+        comment=(comment or "").strip() or None,
     )
     session.add(version)
     try:
@@ -55,7 +60,7 @@ def deploy(session: Session, files: dict[str, str], deployed_by: str) -> tuple[P
         raise Conflict("another deploy stored this version number at the same time; deploy again") from exc
     record_event(session, None, "process_deployed", deployed_by,
                  data={"version": number, "version_id": version.id, "content_hash": content_hash,
-                       "files": sorted(files), "locality": config.source})
+                       "files": sorted(files), "locality": config.source, "comment": version.comment})
     return version, True
 
 
@@ -117,13 +122,23 @@ def configuration_of(session: Session, version_id: int) -> configuration.Configu
 
 
 def latest_configuration(session: Session) -> configuration.Configuration:
-    """The configuration of the latest version (what pages, new reports and the org use)."""
-    row = session.execute(select(ProcessVersion.id).order_by(ProcessVersion.version.desc()).limit(1)).first()
+    """The configuration of the current version (what pages, new reports and the org use)."""
+    row = session.execute(select(ProcessVersion.id).where(ProcessVersion.retired_at.is_(None))
+                          .order_by(ProcessVersion.version.desc()).limit(1)).first()
     return configuration_of(session, row[0]) if row else configuration.from_disk()
 
 
+def with_configuration(session: Session, files: dict[str, str]) -> dict[str, str]:
+    """Files without a configuration (``config/*.yaml``) take the current version's."""
+    if any(name.startswith(configuration.PREFIX) for name in files):
+        return files
+    return files | {configuration.PREFIX + n: t for n, t in latest_configuration(session).files.items()}
+
+
 def latest_version(session: Session, required: bool = True) -> ProcessVersion | None:
-    version = session.scalar(select(ProcessVersion).order_by(ProcessVersion.version.desc()).limit(1))
+    """The current version: the latest one not retired. New cases start on it."""
+    version = session.scalar(select(ProcessVersion).where(ProcessVersion.retired_at.is_(None))
+                             .order_by(ProcessVersion.version.desc()).limit(1))
     if version is None and required:
         raise Unavailable("no process version is deployed: run `flask --app wsgi deploy` first")
     return version
@@ -145,10 +160,55 @@ def bundle_of(session: Session, version_id: int) -> ParsedBundle:
     return bundle
 
 
+def version_by_number(session: Session, number: int) -> ProcessVersion:
+    version = session.scalar(select(ProcessVersion).where(ProcessVersion.version == number))
+    if version is None:
+        raise NotFound(f"process version {number} does not exist")
+    return version
+
+
+def case_counts(session: Session) -> dict[int, int]:
+    """How many cases run on each version (by version id), in one grouped query."""
+    rows = session.execute(select(Case.process_version_id, func.count()).group_by(Case.process_version_id))
+    return {version_id: count for version_id, count in rows}
+
+
 def list_versions(session: Session) -> list[dict[str, object]]:
-    rows = session.scalars(select(ProcessVersion).order_by(ProcessVersion.version.desc())).all()
+    """Every version, newest first, with its comment, file count, cases and whether it is current."""
+    rows = session.scalars(select(ProcessVersion).options(undefer(ProcessVersion.files))
+                           .order_by(ProcessVersion.version.desc())).all()
+    counts = case_counts(session)
+    current = next((v.version for v in rows if v.retired_at is None), None)
     return [
-        {"version": v.version, "content_hash": v.content_hash, "deployed_at": v.deployed_at.isoformat() + "Z",
-         "deployed_by": v.deployed_by}
+        {"version": v.version, "content_hash": v.content_hash, "deployed_at": _iso(v.deployed_at),
+         "deployed_by": v.deployed_by, "comment": v.comment, "files": len(v.files), "cases": counts.get(v.id, 0),
+         "retired_at": _iso(v.retired_at) if v.retired_at else None, "current": v.version == current}
         for v in rows
     ]
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat() + "Z"
+
+
+def retire(session: Session, number: int, retired_by: str) -> ProcessVersion:
+    """Retire a version: no new cases start on it (its running cases go on). The current version
+    can be retired only while an earlier one is left to take new cases."""
+    version = version_by_number(session, number)
+    if version.retired_at is not None:
+        raise Conflict(f"process version {number} is retired already")
+    others = session.scalar(select(func.count()).select_from(ProcessVersion).where(
+        ProcessVersion.retired_at.is_(None), ProcessVersion.id != version.id))
+    if not others:
+        raise Conflict(f"process version {number} is the only one not retired: new cases need a version")
+    version.retired_at = clock.now()
+    record_event(session, None, "process_retired", retired_by, data={"version": number, "version_id": version.id})
+    return version
+
+
+def redeploy(
+    session: Session, number: int, deployed_by: str, comment: str | None = None
+) -> tuple[ProcessVersion, bool]:
+    """Make an earlier version current again: its files deployed as a new version."""
+    files = dict(version_by_number(session, number).files)
+    return deploy(session, files, deployed_by, comment or f"redeploy of version {number}")

@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
+from app.attachments.service import read_limited
 from app.intake.orders import ImportReport, import_orders
 from app.intake.reader import MAX_ROWS
 from app.intake.sources import find_source
-from app.services.attachments import read_limited
 from app.services.auth import Principal
 from app.services.errors import Invalid
 

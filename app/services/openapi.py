@@ -19,8 +19,8 @@ from typing import Any
 
 from flask import Flask
 
-from app.services.attachments import KINDS as ATTACHMENT_KINDS
-from app.services.attachments import MAX_MB as ATTACHMENT_MAX_MB
+from app.attachments.service import KINDS as ATTACHMENT_KINDS
+from app.attachments.service import MAX_MB as ATTACHMENT_MAX_MB
 from app.services.cases import CHANNELS, REPORT_SCHEMA
 from app.services.deadlines import LEDGER_STATUSES
 
@@ -146,8 +146,13 @@ def _schemas() -> dict[str, Schema]:
             matters=_array(_obj(**{"class": STR}, code=STR, name=STR, lead=STR, cooperating=_array(STR),
                                 report_in_hours=NUM, handle_hours=NUM, situation=STR)),
         ),
-        "ProcessVersions": _obj(versions=_array(_obj(version=INT, content_hash=STR, deployed_at=TIME,
-                                                     deployed_by=STR))),
+        "ProcessVersions": _obj(versions=_array(_obj(
+            version=INT, content_hash=STR, deployed_at=TIME, deployed_by=STR, comment=NSTR, files=INT, cases=INT,
+            retired_at=NTIME, current=BOOL))),
+        "ProcessComparison": _obj(**{"from": INT}, to=INT, files=_array(_obj(
+            name=STR, status=_enum(("added", "removed", "changed")), diff=STR, truncated=BOOL, error=NSTR,
+            elements={"oneOf": [{"type": "null"}, _obj(**{k: _array(_obj(id=STR, kind=STR, name=STR))
+                                                          for k in ("added", "removed", "changed", "moved")})]}))),
         "Deployment": _obj(version=INT, created=BOOL),
         "ProcessCheck": _obj(ok=BOOL, bundle_error=NSTR, passed=INT, failed=INT, results={
             "type": "array",
@@ -305,6 +310,7 @@ PATH_PARAMS: dict[str, tuple[Schema, str]] = {
     "notification_id": (INT, "提醒编号 Notification id"),
     "incident_id": (INT, "异常编号 Incident id"),
     "attachment_id": (INT, "附件编号 Attachment id"),
+    "number": (INT, "版本号 Process version number"),
 }
 
 ASSESSMENT_QUERY: tuple[tuple[str, Schema, str], ...] = (
@@ -383,9 +389,23 @@ OPS: list[Op] = [
     Op("get", "/api/processes", "processes", "流程版本 Deployed process versions", "ProcessVersions"),
     Op("post", "/api/processes", "processes", "部署流程 Deploy a process bundle (admin)", "Deployment",
        status=(201, 200), errors=(403, 409),
-       body=_obj(files={"type": "object", "minProperties": 1, "additionalProperties": STR,
-                        "description": "文件名 → 内容 File name → file content (BPMN, DMN, form schemas)"}),
-       description="201 with a new version; 200 when the bundle equals the latest version."),
+       body=_obj("comment", files={"type": "object", "minProperties": 1, "additionalProperties": STR,
+                                   "description": "文件名 → 内容 File name → file content (BPMN, DMN, form schemas)"},
+                 comment=_t("string", maxLength=2000, description="部署说明 Why this version is deployed")),
+       description="201 with a new version; 200 when the bundle equals the current version."),
+    Op("post", "/api/processes/{number}/retire", "processes", "停用版本 Retire a version: no new cases on it (admin)",
+       "ProcessVersions", errors=(403, 409),
+       description="Its running cases go on. 409 when it is retired already or the only version not retired."),
+    Op("post", "/api/processes/{number}/redeploy", "processes",
+       "重新启用 Make an earlier version current again: its files deployed as a new version (admin)", "Deployment",
+       status=(201, 200), errors=(403, 409), body=_obj("comment", comment=_t("string", maxLength=2000)),
+       description="The body is optional. 200 when its files equal the current version's."),
+    Op("get", "/api/processes/compare", "processes", "版本比较 What changed between two versions (admin, auditor)",
+       "ProcessComparison", errors=(403, 422),
+       query=(("from", _t("integer", minimum=1), "旧版本号 The earlier version"),
+              ("to", _t("integer", minimum=1), "新版本号 The later version")),
+       description="Per file added, removed or changed with a unified diff; for BPMN and DMN the elements "
+                   "added, removed, changed and moved (only the diagram shape differs)."),
     Op("post", "/api/processes/check", "processes", "检查流程 Check a bundle and play its scenarios (admin)",
        "ProcessCheck", errors=(403,),
        body=_obj(files={"type": "object", "minProperties": 1, "additionalProperties": STR,

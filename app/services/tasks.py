@@ -10,10 +10,10 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.attachments.service import check_form_attachments
 from app.definitions.versions import bundle_of
 from app.models import Case, Task, Unit, User
 from app.services import clock, deadlines, journal, workflow
-from app.services.attachments import check_form_attachments
 from app.services.auth import Principal, users_holding
 from app.services.cases import can_see, describe, task_summary
 from app.services.catalogue import load_catalogue

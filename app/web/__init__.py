@@ -9,4 +9,5 @@ from flask import Blueprint
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
 
-from app.web import attachments, deadlines, diagram, history, pages, public  # noqa: E402,F401  (routes register on import)
+from app.attachments import pages as attachment_pages  # noqa: E402,F401  (routes register on import)
+from app.web import deadlines, diagram, history, pages, public  # noqa: E402,F401  (routes register on import)

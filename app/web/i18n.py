@@ -58,8 +58,8 @@ def init_web(app: Flask) -> None:
         log.warning("could not compile the message catalogues: %s", exc)
     babel.init_app(app, locale_selector=current_language)
     from app.api import bp as api_bp
+    from app.attachments.pages import init_uploads
     from app.request_checks import init_request_checks
-    from app.web.attachments import init_uploads
 
     init_uploads(app)  # lifts the body limit of upload views: before CSRF reads the form
     init_request_checks(app)  # NUL in the path, query or form is a 400: after the limit, before CSRF

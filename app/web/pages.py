@@ -16,15 +16,15 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from app.api import db, login_limits, unit_of_work
+from app.attachments import service as attachment_service
+from app.attachments.pages import accepts_uploads, panel, upload_folder, uploads_from
 from app.models import Case, Task, User
-from app.services import attachments as attachment_service
 from app.services import auth, cases, comments, lookups, tasks
 from app.services import login as login_service
 from app.services.auth import Principal
 from app.services.errors import Conflict, Invalid, NotFound, ServiceError, TooMany
 from app.services.locality import load_locality
 from app.web import bp
-from app.web.attachments import accepts_uploads, panel, upload_folder, uploads_from
 from app.web.forms import fields_of, parse, short_message
 from app.web.i18n import LANGUAGES, init_web
 from app.web.labels import is_english, template_helpers

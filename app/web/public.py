@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from app.api import configured_public_limits, db, unit_of_work
+from app.attachments.pages import accepts_uploads, public_panel, save_public_photos, uploads_from
+from app.attachments.service import Upload
 from app.models import Case
 from app.services import cases, lookups, public_limits, tracking
-from app.services.attachments import Upload
 from app.services.auth import Principal
 from app.services.errors import Invalid, TooMany
 from app.web import bp
-from app.web.attachments import accepts_uploads, public_panel, save_public_photos, uploads_from
 from app.web.forms import N_, short_message
 from app.web.pages import store_uploads
 from app.web.session import optional_principal

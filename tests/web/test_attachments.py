@@ -14,8 +14,8 @@ from itsdangerous import URLSafeTimedSerializer
 from PIL import Image
 from sqlalchemy import func, select
 
+from app.attachments import service
 from app.models import Attachment, Case, Event
-from app.services import attachments as service
 from app.services.errors import Invalid
 from tests.conftest import PASSWORD, Api, cookie_logout
 from tests.integration.flow import Flow

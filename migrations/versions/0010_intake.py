@@ -1,7 +1,7 @@
 """intake beyond the web form: imported work orders (12345), buildings, Open311 clients and requests
 
-Revision ID: 0008_intake
-Revises: 0007_websec
+Revision ID: 0010_intake
+Revises: 0009_process_drafts
 Create Date: 2026-12-04 11:45:00
 """
 
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0008_intake'
-down_revision = '0007_websec'
+revision = '0010_intake'
+down_revision = '0009_process_drafts'
 branch_labels = None
 depends_on = None
 

@@ -12,8 +12,8 @@ from flask import jsonify, request, url_for
 from sqlalchemy.orm import Session
 
 from app.api import bp, endpoint
+from app.attachments import service
 from app.models import Attachment
-from app.services import attachments as service
 from app.services.auth import Principal
 from app.services.cases import visible
 from app.uploads import accepts_uploads, file_response, upload_folder, uploads_from

@@ -15,8 +15,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.attachments import service
 from app.models import Attachment, Case, User
-from app.services import attachments as service
 from app.services.auth import Principal
 from app.services.errors import ServiceError
 from app.uploads import (  # noqa: F401  (the pages import these from here)
