@@ -230,7 +230,7 @@ def task_page(task_id: int) -> Any:
         case = task.case
         schema = detail["form_schema"] or {"properties": {}}
         status = 422 if errors else 200
-        fields = fields_of(schema, _pickers(s) | _task_pickers(detail["context"] or {}))
+        fields = fields_of(schema, _task_pickers(_pickers(s), detail["context"] or {}))
         return render_template(
             "task.html", task=detail, case=detail["case"], fields=fields,
             values=request.form if request.method == "POST" else prefill(fields, detail["context"] or {}),
@@ -241,9 +241,17 @@ def task_page(task_id: int) -> Any:
         ), status
 
 
-def _task_pickers(context: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
-    """Pickers of this task's own data: the departments proposed for the whistle (to remove one)."""
-    return {"summoned": [(d["code"], d["name"]) for d in context.get("departments") or []]}
+Pickers = dict[str, list[tuple[str, str]]]
+
+
+def _task_pickers(pickers: Pickers, context: dict[str, Any]) -> Pickers:
+    """The pickers for this task's data: where it proposes departments for a whistle, those may be
+    removed and only the others added."""
+    proposed = [(d["code"], d["name"]) for d in context.get("departments") or []]
+    if not proposed:
+        return pickers
+    others = [option for option in pickers["department"] if option not in proposed]
+    return pickers | {"summoned": proposed, "department": others}
 
 
 def prefill(fields: list[Any], context: dict[str, Any]) -> MultiDict[str, str]:

@@ -27,6 +27,7 @@ def test_the_staff_see_the_proposed_departments_and_may_add_one_with_a_reason(pa
     assert 'data-testid="summoned"' in html and "拟召集报到部门" in html
     assert 'data-code="dept-cgzf" data-duty="lead"' in html and 'data-code="dept-hw" data-duty="cooperating"' in html
     assert 'name="add_departments" value="dept-zj"' in html and 'name="remove_departments" value="dept-hw"' in html
+    assert 'name="add_departments" value="dept-hw"' not in html  # already summoned
     form = {**FORMS["prepare_whistle"], "add_departments": "dept-zj"}
     resp = pages.post(f"/tasks/{task['id']}", form)
     assert resp.status_code == 422 and field_errors(resp) == ["department_change_reason"]
