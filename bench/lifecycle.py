@@ -254,6 +254,14 @@ class CannedServices:
     def open_supervision(self, data: dict[str, Any], stage: str, unit: str, task: str, due: str) -> dict[str, Any]:
         return {"entry": 0}
 
+    def adjust_departments(self, data: dict[str, Any], proposed: list[dict[str, Any]], add: list[str],
+                           remove: list[str], reason: str | None = None) -> list[dict[str, Any]]:
+        return [d for d in proposed if d["code"] not in remove] + [
+            {"code": c, "name": self.names[c], "duty": "cooperating"} for c in add]
+
+    def record_whistle_started(self, data: dict[str, Any], summoned: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"at": _now().isoformat(), "departments": [d["code"] for d in summoned]}
+
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app.models import Evaluation, ReportIn, Unit
 from app.services import journal
 from app.services.cases import start_escalated_whistle
+from app.services.errors import Invalid
 from app.services.locality import load_locality
 from app.services.org import nearest_of_kind
 
@@ -30,10 +31,21 @@ def whistle_units(ctx: HandlerContext, level: str) -> dict[str, Any]:
     verifier = _on_path(ctx, spec.verified_by, level)
     filing = _on_path(ctx, spec.filed_with, level) if spec.filed_with else verifier
     ctx.case.whistle_unit_id = whistle.id
-    journal.record_event(ctx.session, ctx.case, "whistle_started", ctx.actor, unit_id=whistle.id,
-                          data={"level": level, "whistle_unit": whistle.code})
     return {"whistle": whistle.code, "filing": filing.code, "verifier": verifier.code,
             "review_chain": list(spec.review_chain)}
+
+
+@handler("record_whistle_started")
+def record_whistle_started(ctx: HandlerContext, summoned: list[dict[str, Any]]) -> dict[str, Any]:
+    """吹哨: the head of the whistling unit approved; the whistle blows to the summoned departments.
+    Recorded here, not when the level is resolved at triage: until now the whistle was under review."""
+    unit = ctx.case.whistle_unit
+    codes = [d["code"] for d in summoned]
+    journal.record_event(ctx.session, ctx.case, "whistle_started", ctx.actor,
+                          role=ctx.task.role if ctx.task else None, unit_id=unit.id if unit else None,
+                          data={"level": ctx.case.level, "whistle_unit": unit.code if unit else None,
+                                "departments": codes})
+    return {"at": ctx.now.isoformat(timespec="seconds") + "Z", "departments": codes}
 
 
 def _on_path(ctx: HandlerContext, kind: str, level: str) -> Unit:
@@ -42,6 +54,40 @@ def _on_path(ctx: HandlerContext, kind: str, level: str) -> Unit:
         raise HandlerError(f"the case's place has no unit of kind '{kind}' above or beside it for a '{level}' whistle",
                            {"level": "no such unit"})
     return unit
+
+
+@handler("adjust_departments")
+def adjust_departments(
+    ctx: HandlerContext,
+    proposed: list[dict[str, Any]],
+    add: list[str] | None = None,
+    remove: list[str] | None = None,
+    reason: str | None = None,
+) -> list[dict[str, Any]]:
+    """The staff preparing the whistle add or remove a summoned department (with a reason) before the
+    review chain sees the list; the catalogue's lead stays (change the matter to change the lead)."""
+    departments = proposed
+    codes = [d["code"] for d in departments]
+    added = [code for code in dict.fromkeys(add or []) if code not in codes]
+    removed = [code for code in dict.fromkeys(remove or []) if code in codes]
+    if not added and not removed:
+        return departments
+    if not (reason or "").strip():
+        raise HandlerError("a reason is required to add or remove a department",
+                           {"department_change_reason": "required"})
+    if any(d["code"] in removed and d["duty"] == "lead" for d in departments):
+        raise HandlerError("the lead department cannot be removed", {"remove_departments": "not the lead"})
+    try:
+        units = [unit_that(ctx, code, "summoned") for code in added]
+    except (HandlerError, Invalid) as exc:
+        raise HandlerError(exc.message, {"add_departments": "cannot be summoned"}) from exc
+    result = [d for d in departments if d["code"] not in removed]
+    result += [{"code": u.code, "name": u.name, "duty": "cooperating"} for u in units]
+    journal.record_event(ctx.session, ctx.case, "departments_adjusted", ctx.actor,
+                          role=ctx.task.role if ctx.task else None, unit_id=ctx.task.unit_id if ctx.task else None,
+                          data={"added": added, "removed": removed, "reason": reason,
+                                "departments": [d["code"] for d in result]})
+    return result
 
 
 @handler("record_report_in")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from app.assessment.indicators import DEPARTMENT_INDICATORS, INDICATORS, Indicator, Rules, load_rules
@@ -359,8 +359,10 @@ def unit_report(session: Session, principal: Principal, period: Period, level: s
 def unit_rows(session: Session, ids: set[int], period: Period, level: str | None = None) -> list[Row]:
     """A row per whistling unit among ``ids`` and level, for the whistles started in the period."""
     low, high = period.bounds()
+    # a whistle counts once it blew (the head approved: whistle_started), not while under review
+    blown = exists().where(Event.case_id == Case.id, Event.type == "whistle_started")
     query = select(Case).where(Case.level.is_not(None), Case.whistle_unit_id.in_(ids or [0]),
-                               Case.created_at >= low, Case.created_at < high)
+                               Case.created_at >= low, Case.created_at < high, blown)
     if level:
         query = query.where(Case.level == level)
     by_unit: dict[tuple[int, str], list[Case]] = defaultdict(list)

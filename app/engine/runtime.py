@@ -169,6 +169,8 @@ class ElementStates:
 # Task data kept with the inbox row: the department of a multi-instance task, and on a 督办 task the
 # open_supervision reply it was opened for (which ledger entry it answers).
 CONTEXT_KEYS = ("dept", "supervision")
+# The name a dueHours expression reads the configured hours per stage by (calendar.yaml's deadlines).
+LIMITS = "limits"
 
 
 @dataclass(frozen=True)
@@ -306,9 +308,11 @@ class Instance:
     def ready_task_ids(self) -> list[str]:
         return [str(task.id) for task in self.workflow.get_tasks(state=TaskState.READY, manual=True)]
 
-    def describe(self, task_id: str) -> ReadyTask:
-        """A READY human task with the diagram's properties (unit, deadline ...) evaluated."""
-        return self._describe(self._ready_task(task_id))
+    def describe(self, task_id: str, limits: Mapping[str, float] | None = None) -> ReadyTask:
+        """A READY human task with the diagram's properties (unit, deadline ...) evaluated; a
+        ``dueHours`` expression may read ``limits``, the configured hours per stage
+        (``limits['triage']``)."""
+        return self._describe(self._ready_task(task_id), limits or {})
 
     def ready_tasks(self) -> list[ReadyTask]:
         return [self.describe(task_id) for task_id in self.ready_task_ids()]
@@ -402,11 +406,12 @@ class Instance:
             _service_calls.reset(calls_token)
             _handler_context.reset(token)
 
-    def _describe(self, task: Any) -> ReadyTask:
+    def _describe(self, task: Any, limits: Mapping[str, float]) -> ReadyTask:
         spec = task.task_spec
         props: dict[str, str] = spec.extensions.get("properties", {})
         due = props.get("dueHours")
-        context = {key: task.data[key] for key in CONTEXT_KEYS if key in task.data}
+        keys = (*CONTEXT_KEYS, *context_keys(props))
+        context = {key: task.data[key] for key in keys if key in task.data}
         return ReadyTask(
             id=str(task.id),
             name=spec.name,
@@ -416,15 +421,22 @@ class Instance:
             unit=str(self._evaluate(task, props["unit"])) if "unit" in props else _no_unit(spec.name),
             stage=props.get("stage", ""),
             form=props.get("formJsonSchemaFilename", ""),
-            due_hours=float(self._evaluate(task, due)) if due else None,
+            due_hours=float(self._evaluate(task, due, {LIMITS: dict(limits)})) if due else None,
             context=context,
         )
 
-    def _evaluate(self, task: Any, expression: str) -> Any:
+    def _evaluate(self, task: Any, expression: str, extra: dict[str, Any] | None = None) -> Any:
         try:
-            return self.script_engine.evaluate(task, expression)
+            return self.script_engine.evaluate(task, expression, extra)
         except Exception as exc:
             raise ProcessError(f"task '{task.task_spec.name}': cannot evaluate '{expression}': {exc}", exc) from exc
+
+
+def context_keys(props: dict[str, str]) -> list[str]:
+    """The variables a user task's ``contextKeys`` property names (comma-separated): the task row keeps
+    their values when it becomes ready, for its page to show (the proposed departments, the whistle's
+    summary, a return's reason) and to prefill its form with."""
+    return [key.strip() for key in props.get("contextKeys", "").split(",") if key.strip()]
 
 
 def _no_unit(task_name: str) -> str:

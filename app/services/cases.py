@@ -303,6 +303,7 @@ def describe(session: Session, case: Case, principal: Principal) -> dict[str, An
         "parent_case": case.parent_case.number if case.parent_case else None,
         "escalated_to": [c.number for c in children],
         "open_tasks": [task_summary(t, units) for t in open_tasks],
+        "whistle_in_review": whistle_in_review(case, [t.stage for t in open_tasks]),
         "report_ins": [
             {"department": units[r.department_id].code, "duty": r.duty, "summoned_at": iso(r.summoned_at),
              "due_at": iso(r.due_at), "reported_at": iso(r.reported_at), "on_time": r.on_time}
@@ -336,6 +337,13 @@ def case_path(session: Session, case: Case) -> list[Unit]:
 # Events that keep the audit record replayable (snapshot hashes, handler results, start data): shown
 # in the case's history (/api/cases/{id}/history), not in the timeline people read.
 RECORD_KEEPING = ("state_saved", "handler_called", "process_started")
+
+
+def whistle_in_review(case: Case, open_stages: list[str]) -> bool:
+    """吹哨审核中: the whistle's materials are being prepared or reviewed (open work in a stage that
+    means review); it blows only when the head approves (whistle_started)."""
+    review = load_locality().stages_meaning("review")
+    return case.status == "open" and any(stage in review for stage in open_stages)
 
 
 def task_summary(task: Task, units: dict[int, Unit]) -> dict[str, Any]:

@@ -108,6 +108,14 @@ class FormLabels:
                 return str(option.get("title", value))
         return None
 
+    def any_choice(self, name: str, value: Any) -> str:
+        """The title of a choice in whichever form asks for ``name`` (a task's context, not an answer)."""
+        for props in self.forms.values():
+            for option in props.get(name, {}).get("oneOf", []):
+                if isinstance(option, dict) and option.get("const") == value:
+                    return str(option.get("title", value))
+        return str(value)
+
     def _prop(self, task_id: Any, name: str) -> dict[str, Any]:
         form = self.task_forms.get(task_id) if isinstance(task_id, int) else None
         return self.forms.get(form or "", {}).get(name, {})

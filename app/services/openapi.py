@@ -133,6 +133,7 @@ def _schemas() -> dict[str, Schema]:
             current_step=STR, due_at=NTIME, rework_count=INT, return_count=INT, satisfaction=NSTR,
             created_at=TIME, closed_at=NTIME, process_version=INT, parent_case=NSTR, escalated_to=_array(STR),
             open_tasks=_array(_ref("Task")),
+            whistle_in_review=BOOL,  # 吹哨审核中: prepared or under review, not blown yet
             report_ins=_array(_obj(department=STR, duty=_enum(["lead", "cooperating"]), summoned_at=TIME,
                                    due_at=NTIME, reported_at=NTIME, on_time=_t("boolean", True))),
             evaluations=_array(_obj(department=STR, efficiency=INT, cooperation=INT, professionalism=INT,

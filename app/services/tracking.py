@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.definitions.versions import bundle_of
 from app.models import Case, Event, Task, Unit
 from app.services import workflow
+from app.services.cases import whistle_in_review
 from app.services.comments import public_comments
 from app.services.errors import Conflict, NotFound
 from app.services.locality import load_locality
@@ -72,6 +73,12 @@ def public_updates(session: Session, case: Case) -> list[PublicUpdate]:
     for item in chain:
         updates += [PublicUpdate(c.at, "comment", c.unit_name, c.body) for c in public_comments(session, item)]
     return sorted(updates, key=lambda u: u.at)
+
+
+def in_review(session: Session, case: Case) -> bool:
+    """The reporter is told 吹哨审核中 while the whistle's review chain runs (before it blows)."""
+    stages = session.scalars(select(Task.stage).where(Task.case_id == case.id, Task.status == "open")).all()
+    return whistle_in_review(case, list(stages))
 
 
 def rating_task(session: Session, case: Case) -> Task | None:

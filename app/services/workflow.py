@@ -254,6 +254,12 @@ def _project(case: Case, instance: Instance, ready_ids: list[str]) -> None:
     case.category = matter.klass if matter else case.category
 
 
+def stage_limits() -> dict[str, float]:
+    """Hours per stage from calendar.yaml's deadlines (``default_hours``), for the diagrams' dueHours
+    expressions (``limits['triage']``): the tasks whose limit neither the catalogue nor a rule gives."""
+    return dict(configuration.load("deadline_rules").default_hours)
+
+
 def _sync_inbox(
     session: Session, case: Case, instance: Instance, ready_ids: list[str], actor: User | None, now: datetime,
     task_rows: list[Task] | None,
@@ -270,7 +276,8 @@ def _sync_inbox(
     if cancelled:
         tasks_withdrawn.send(case, session=session, tasks=cancelled, actor=actor, now=now)
     try:
-        new = [instance.describe(task_id) for task_id in ready_ids if task_id not in open_rows]
+        limits = stage_limits()
+        new = [instance.describe(task_id, limits) for task_id in ready_ids if task_id not in open_rows]
     except ProcessError as exc:  # a task's unit or deadline expression failed: the diagram is at fault
         raise ProcessFailure(str(exc)) from exc
     units = _units_by_code(session, {t.unit for t in new})

@@ -13,7 +13,8 @@ Widgets (``processes/forms/*.schema.json``):
 - array of strings → long text, one item per line
 - ``"x-widget": "department"`` (string or array) → department picker; ``"x-widget": "matter"`` →
   responsibility-catalogue matter picker; ``"x-widget": "whistle_level"`` → the locality model's
-  whistle levels; ``"x-widget": "attachments"`` → file upload
+  whistle levels; ``"x-widget": "summoned"`` → the departments the task's context proposes
+  (to remove one); ``"x-widget": "attachments"`` → file upload
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def _field(name: str, prop: dict[str, Any], required: bool, options: dict[str, l
     items = prop.get("items", {}) if kind == "array" else {}
     if widget == "attachments":
         f.kind = "attachments"
-    elif widget in ("department", "matter", "whistle_level"):
+    elif widget in ("department", "matter", "whistle_level", "summoned"):
         f.options = options.get(widget, [])
         f.kind = "multi" if kind == "array" else "select"
     elif choices := _choices(prop):

@@ -31,6 +31,7 @@ EVENTS = {
     "task_assigned": N_("指派"),
     "dispatched": N_("派单"),
     "whistle_started": N_("吹哨"),
+    "departments_adjusted": N_("调整报到部门"),
     "reported_in": N_("部门报到"),
     "escalated": N_("上报上级"),
     "taken_back": N_("超期收回，重新研判"),

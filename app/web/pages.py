@@ -230,13 +230,47 @@ def task_page(task_id: int) -> Any:
         case = task.case
         schema = detail["form_schema"] or {"properties": {}}
         status = 422 if errors else 200
+        fields = fields_of(schema, _task_pickers(_pickers(s), detail["context"] or {}))
         return render_template(
-            "task.html", task=detail, case=detail["case"], fields=fields_of(schema, _pickers(s)),
-            values=request.form if request.method == "POST" else MultiDict(), errors=errors, message=message,
+            "task.html", task=detail, case=detail["case"], fields=fields,
+            values=request.form if request.method == "POST" else prefill(fields, detail["context"] or {}),
+            errors=errors, message=message,
             units=lookups.unit_names(s), attachments_panel=panel(s, principal, case, task_id), case_id=case.id,
             me=principal.user, form_labels=lookups.form_labels(s, case),
             assignees=_assignees(s, principal, task),
         ), status
+
+
+Pickers = dict[str, list[tuple[str, str]]]
+
+
+def _task_pickers(pickers: Pickers, context: dict[str, Any]) -> Pickers:
+    """The pickers for this task's data: where it proposes departments for a whistle, those may be
+    removed and only the others added."""
+    proposed = [(d["code"], d["name"]) for d in context.get("departments") or []]
+    if not proposed:
+        return pickers
+    others = [option for option in pickers["department"] if option not in proposed]
+    return pickers | {"summoned": proposed, "department": others}
+
+
+def prefill(fields: list[Any], context: dict[str, Any]) -> MultiDict[str, str]:
+    """The inputs as last submitted, where the task's context keeps them (a returned whistle's
+    materials come back filled in, not empty)."""
+    values: MultiDict[str, str] = MultiDict()
+    for f in fields:
+        value = context.get(f.name)
+        if value is None or value == "" or f.kind == "attachments":
+            continue
+        if isinstance(value, list) and f.kind == "multi":
+            values.setlist(f.name, [str(v) for v in value])
+        elif isinstance(value, list):
+            values.add(f.name, "\n".join(str(v) for v in value))
+        elif isinstance(value, bool):
+            values.add(f.name, "true" if value else "false")
+        else:
+            values.add(f.name, str(value))
+    return values
 
 
 def _complete(s: Session, principal: Principal, task_id: int) -> None:

@@ -152,6 +152,7 @@ def _render_track(s: Session, code: str, errors: dict[str, str] | None = None, v
     return render_template(
         "track.html", case=case, current=tracking.followed(s, case)[-1], updates=tracking.public_updates(s, case),
         awaiting_rating=tracking.rating_task(s, case) is not None, errors=errors or {},
+        in_review=tracking.in_review(s, tracking.followed(s, case)[-1]),
         values=values or MultiDict(), new=request.args.get("new") == "1",
         attachments_panel=public_panel(s, case), case_id=case.id,
         here=url_for("web.track_case", code=case.tracking_code),

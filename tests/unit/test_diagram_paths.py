@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from jsonschema import Draft202012Validator
 from lxml import etree
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
@@ -83,6 +84,7 @@ START = datetime(2024, 5, 6, 1, 0)
 
 
 STAGE_HOURS = {"review": 8, "verification": 16}  # config/calendar.yaml: limits the catalogue has no column for
+LIMITS = yaml.safe_load((ROOT / "config" / "calendar.yaml").read_text(encoding="utf-8"))["deadlines"]["default_hours"]
 
 
 def set_deadline(data: dict, stage: str, hours: float | None, now: datetime) -> dict:
@@ -124,6 +126,9 @@ HANDLERS = {
         "stage": stage, "task": task, "from_unit": unit, "to_unit": to, "reason": reason,
     },
     "close_case": lambda data, outcome: {},
+    "adjust_departments": lambda data, proposed, add, remove, reason: [
+        d for d in proposed if d["code"] not in remove] + [{"code": c, "name": c, "duty": "cooperating"} for c in add],
+    "record_whistle_started": lambda data, summoned: {"departments": [d["code"] for d in summoned]},
 }
 
 
@@ -201,7 +206,8 @@ class Run:
 
     def _evaluate(self, task, prop: str) -> Any:
         expression = task.task_spec.extensions["properties"].get(prop)
-        return None if expression is None else self.engine.evaluate(task, expression)
+        # a dueHours expression reads the configured hours per stage as `limits` (as the engine gives it)
+        return None if expression is None else self.engine.evaluate(task, expression, {"limits": LIMITS})
 
     def _view(self, task) -> tuple[str, str, str]:
         role = self._evaluate(task, "role") or task.task_spec.lane  # as the engine: "role" names another lane
@@ -579,6 +585,10 @@ def scenario_grade_2_rework() -> Run:
     return run
 
 
+PROPOSED = [{"code": HW, "name": "环境卫生服务中心", "duty": "lead"},
+            {"code": CGZF, "name": "城市管理综合执法局", "duty": "cooperating"}]
+
+
 def scenario_community_whistle_full() -> Run:
     run = Run("case", case_data(title="垃圾满溢"))
     run.complete("triage", TRIAGE_WHISTLE)
@@ -626,7 +636,9 @@ def scenario_community_whistle_full() -> Run:
     assert run.calls == [
         ("whistle_units", {"level": "community"}),
         ("lookup_catalogue", {"matter": "garbage_overflow", "urgent": False}),
+        ("adjust_departments", {"proposed": PROPOSED, "add": [], "remove": [], "reason": ""}),
         *[("set_deadline", {"stage": "review", "hours": None})] * 3,  # each reviewer's own limit
+        ("record_whistle_started", {"summoned": PROPOSED}),  # 吹哨 when the head approves, not at triage
         ("set_deadline", {"stage": "report_in", "hours": 2}),
         ("record_report_in", {"department": HW, "duty": "lead"}),
         ("record_report_in", {"department": CGZF, "duty": "cooperating"}),

@@ -83,6 +83,8 @@ HANDLERS = {
     "send_reminder": {"stage", "unit", "task"},
     "open_supervision": {"stage", "unit", "task", "due"},
     "escalate_late_work": {"stage", "unit", "task", "to", "reason"},
+    "adjust_departments": {"proposed", "add", "remove", "reason"},
+    "record_whistle_started": {"summoned"},
 }
 # Parameters a handler may be given besides those: who supervises the late unit (督办).
 OPTIONAL_PARAMETERS = {"open_supervision": {"supervisor"}}
@@ -92,7 +94,7 @@ OUTCOMES = {"self_handled", "closed", "escalated"}
 # The contract the engine relies on: user task id -> (lane, form, unit, stage, dueHours).
 USER_TASKS = {
     "case": {
-        "triage": ("platform_operator", "triage.schema.json", "top", "triage", None),
+        "triage": ("platform_operator", "triage.schema.json", "top", "triage", "limits['triage']"),
         "handle_dispatched": (
             "dept_staff",
             "handle_dispatched.schema.json",
@@ -101,12 +103,14 @@ USER_TASKS = {
             "catalogue['handle_hours']",
         ),
         "handle_dispatched_head_supervise": (
-            "dept_staff", "supervise.schema.json", "supervision['head_unit']", "handling", None),
+            "dept_staff", "supervise.schema.json", "supervision['head_unit']", "handling", "limits['supervision']"),
         "verify_dispatched": (
             "platform_operator", "verify.schema.json", "top", "verification", "verify_deadline['hours']"),
         "verify_dispatched_head_supervise": (
-            "platform_operator", "supervise.schema.json", "supervision['head_unit']", "verification", None),
-        "feedback_dispatched": ("platform_operator", "feedback.schema.json", "street", "feedback", None),
+            "platform_operator", "supervise.schema.json", "supervision['head_unit']", "verification",
+            "limits['supervision']"),
+        "feedback_dispatched": (
+            "platform_operator", "feedback.schema.json", "street", "feedback", "limits['feedback']"),
     },
     "whistle": {
         "prepare_whistle": (
@@ -114,16 +118,18 @@ USER_TASKS = {
             "prepare_whistle.schema.json",
             "units['whistle']",
             "review",
-            None,
+            "limits['review']",
         ),
         # every step of the review chain: the role is the step's (ROLE_PROPERTY), not the lane's
         "review": ("secretary", "review.schema.json", "units['whistle']", "review", "review_deadline['hours']"),
         "review_head_supervise": (
-            "secretary", "supervise.schema.json", "supervision['head_unit']", "review", None),
-        "review_head": ("secretary", "review.schema.json", "units['whistle']", "review", "review_deadline['hours']"),
+            "secretary", "supervise.schema.json", "supervision['head_unit']", "review", "limits['supervision']"),
+        "review_head": (
+            "secretary", "approve_whistle.schema.json", "units['whistle']", "review", "review_deadline['hours']"),
         "review_head_head_supervise": (
-            "secretary", "supervise.schema.json", "supervision['head_unit']", "review", None),
-        "file_whistle": ("platform_operator", "file_whistle.schema.json", "units['filing']", "filing", None),
+            "secretary", "supervise.schema.json", "supervision['head_unit']", "review", "limits['supervision']"),
+        "file_whistle": (
+            "platform_operator", "file_whistle.schema.json", "units['filing']", "filing", "limits['filing']"),
         "report_in": (
             "dept_staff",
             "report_in.schema.json",
@@ -132,8 +138,9 @@ USER_TASKS = {
             "catalogue['report_in_hours']",
         ),
         "report_in_head_supervise": (
-            "dept_staff", "supervise.schema.json", "supervision['head_unit']", "report_in", None),
-        "coordinate": ("whistle_staff", "coordinate.schema.json", "units['whistle']", "coordination", None),
+            "dept_staff", "supervise.schema.json", "supervision['head_unit']", "report_in", "limits['supervision']"),
+        "coordinate": (
+            "whistle_staff", "coordinate.schema.json", "units['whistle']", "coordination", "limits['coordination']"),
         "handle": (
             "dept_staff",
             "handle.schema.json",
@@ -142,17 +149,19 @@ USER_TASKS = {
             "catalogue['handle_hours']",
         ),
         "handle_head_supervise": (
-            "dept_staff", "supervise.schema.json", "supervision['head_unit']", "handling", None),
-        "lead_confirm": ("dept_head", "lead_confirm.schema.json", "catalogue['lead']", "confirmation", None),
+            "dept_staff", "supervise.schema.json", "supervision['head_unit']", "handling", "limits['supervision']"),
+        "lead_confirm": (
+            "dept_head", "lead_confirm.schema.json", "catalogue['lead']", "confirmation", "limits['confirmation']"),
         "verify": (
             "platform_operator", "verify.schema.json", "units['verifier']", "verification", "verify_deadline['hours']"),
         "verify_head_supervise": (
-            "platform_operator", "supervise.schema.json", "supervision['head_unit']", "verification", None),
-        "feedback": ("whistle_staff", "feedback.schema.json", "units['whistle']", "feedback", None),
-        "evaluate": ("secretary", "evaluate.schema.json", "units['whistle']", "evaluation", None),
+            "platform_operator", "supervise.schema.json", "supervision['head_unit']", "verification",
+            "limits['supervision']"),
+        "feedback": ("whistle_staff", "feedback.schema.json", "units['whistle']", "feedback", "limits['feedback']"),
+        "evaluate": ("secretary", "evaluate.schema.json", "units['whistle']", "evaluation", "limits['evaluation']"),
     },
     "callback_process": {
-        "callback": ("callback_agent", "callback.schema.json", "top", "callback", None),
+        "callback": ("callback_agent", "callback.schema.json", "top", "callback", "limits['callback']"),
     },
 }
 # 督办 tasks sit inside the late work's subprocess (so in its lane) and name their role and unit
@@ -358,7 +367,7 @@ def test_user_tasks_follow_the_engine_contract(pid):
         assert lane_of(task, lanes) == lane, tid
         p = props(task)
         assert {"formJsonSchemaFilename", "unit", "stage"} <= set(p), tid
-        assert set(p) <= {"formJsonSchemaFilename", "unit", "stage", "dueHours", "role"}, tid
+        assert set(p) <= {"formJsonSchemaFilename", "unit", "stage", "dueHours", "role", "contextKeys"}, tid
         assert p.get("role") == ROLE_PROPERTY.get(tid), tid
         assert (p["formJsonSchemaFilename"], p["unit"], p["stage"], p.get("dueHours")) == (
             form,

@@ -155,6 +155,12 @@ def test_the_reporter_follows_their_problem_into_the_whistle_it_was_escalated_to
             FORMS["coordinate"] | {"decision": "escalate", "escalate_reason": "社区协调不了"})
     [street_number] = flow.case(case_id)["escalated_to"]
     html = text(pages.get(f"/track/{code}"))
-    assert 'data-status="open"' in html and f'data-testid="escalated-number">{street_number}<' in html
+    # the street's whistle is under review: it has not blown yet
+    assert 'data-status="whistle_review"' in html and f'data-testid="escalated-number">{street_number}<' in html
     assert 'data-kind="escalated"' in html  # the escalation is one of the updates
+    assert html.count('data-kind="whistle_started"') == 1  # the community whistle only
+    street_id = int(street_number.split("-")[1])
+    flow.review_chain(street_id, "street")
+    html = text(pages.get(f"/track/{code}"))
+    assert 'data-status="open"' in html
     assert html.count('data-kind="whistle_started"') == 2  # the community whistle, then the street's
