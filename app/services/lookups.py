@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.definitions.versions import bundle_of, latest_version
 from app.models import Case, Task, Unit
+from app.services.auth import Principal
 from app.services.catalogue import load_catalogue
 from app.services.locality import load_locality
 
@@ -132,3 +133,11 @@ def task_titles(session: Session) -> dict[str, str]:
     a title naming its step's role (``{role}审核 {role} review``) stands for every step: ``审核 review``."""
     titles = bundle_of(session, latest_version(session).id).task_titles()
     return {task_type: " ".join(title.replace("{role}", "").split()) for task_type, title in titles.items()}
+
+
+def scope_units(session: Session, principal: Principal) -> list[tuple[str, str]]:
+    """(code, name) of the units a user may list cases of, in code order (the case list's picker)."""
+    if not principal.visible_units:
+        return []
+    query = select(Unit.code, Unit.name).where(Unit.id.in_(sorted(principal.visible_units))).order_by(Unit.code)
+    return [(code, name) for code, name in session.execute(query)]

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 
 from app.services import clock
 from app.services.cases import CHANNELS
+from app.services.catalogue import load_catalogue
 from app.services.locality import Label, load_locality
 from app.services.worktime import load_calendar
 from app.web.forms import N_
@@ -137,6 +138,12 @@ def model_label(kind: str, code: Any) -> str:
     return text.text(is_english())
 
 
+def matter_label(code: Any) -> str:
+    """A catalogue matter's name; a code the catalogue does not know shows as itself."""
+    matter = load_catalogue().matter(str(code)) if code else None
+    return matter.name if matter else (str(code) if code else "")
+
+
 def step_titles(timeline: list[dict[str, Any]]) -> dict[str, str]:
     """Task type → its title, as the case's own "task ready" events name them."""
     return {e["data"]["task"]: e["data"].get("title", e["data"]["task"])
@@ -155,5 +162,5 @@ def template_helpers() -> dict[str, Any]:
         "role_label": lambda c: model_label("role", c), "unit_kind_label": lambda c: model_label("unit_kind", c),
         "whistle_levels": lambda: list(load_locality().levels),
         "stages_meaning": lambda meaning: sorted(load_locality().stages_meaning(meaning)),
-        "step_titles": step_titles,
+        "step_titles": step_titles, "matter_label": matter_label,
     }

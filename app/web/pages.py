@@ -19,9 +19,10 @@ from app.api import db, login_limits, unit_of_work
 from app.models import Case, Task, User
 from app.services import attachments as attachment_service
 from app.services import auth, cases, comments, lookups, tasks
+from app.services import case_list as case_list_service
 from app.services import login as login_service
 from app.services.auth import Principal
-from app.services.errors import Conflict, Invalid, NotFound, ServiceError, TooMany
+from app.services.errors import Conflict, Invalid, ServiceError, TooMany
 from app.services.locality import load_locality
 from app.web import bp
 from app.web.attachments import accepts_uploads, panel, upload_folder, uploads_from
@@ -271,14 +272,32 @@ def _pickers(s: Session) -> dict[str, list[tuple[str, str]]]:
 
 @bp.get("/cases")
 @page
-def find_case(s: Session, principal: Principal) -> Any:
-    """查找案件: open a case by its number (the same 404 whether it does not exist or is not yours)."""
-    number = request.args.get("number", "")
+def case_list(s: Session, principal: Principal) -> Any:
+    """案件查询: the cases within the user's scope. The search box sends ``number``: a whole number of a
+    case the user may see opens it, anything else (part of a number, a title) is searched for."""
+    number = request.args.get("number")
+    if number is not None:
+        return redirect(_case_or_search(s, principal, number.strip()))
+    error, status = None, 200
+    try:
+        query = case_list_service.parse_query(request.args)
+        result = case_list_service.list_cases(s, principal, query)
+    except Invalid as exc:
+        query, error, status = case_list_service.CaseQuery(), exc.message, 422
+        result = case_list_service.list_cases(s, principal, query)
+    return render_template(
+        "case_list.html", result=result, q=query, error=error, me=principal.user,
+        categories=lookups.categories(), matters=lookups.matters(), scope_units=lookups.scope_units(s, principal),
+        may_search_phone=principal.can("see_contact"),
+        query={k: v for k, v in request.args.items() if k != "page" and v},
+    ), status
+
+
+def _case_or_search(s: Session, principal: Principal, number: str) -> str:
     case_id = lookups.case_id_by_number(s, number)
-    if case_id is None:
-        raise NotFound(f"case {number} not found")
-    cases.visible(s, principal, case_id)
-    return redirect(url_for("web.case_page", case_id=case_id))
+    if case_id is not None and cases.can_see(s, principal, s.get(Case, case_id)):
+        return url_for("web.case_page", case_id=case_id)
+    return url_for("web.case_list", q=number) if number else url_for("web.case_list")
 
 
 @bp.get("/cases/<int:case_id>")
