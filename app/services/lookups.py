@@ -109,6 +109,11 @@ class FormLabels:
                 return str(option.get("title", value))
         return None
 
+    def widget(self, task_id: Any, name: str) -> str | None:
+        """The field's picker (``x-widget``: matter, whistle_level, attachments …), if any."""
+        widget = self._prop(task_id, name).get("x-widget")
+        return str(widget) if widget else None
+
     def _prop(self, task_id: Any, name: str) -> dict[str, Any]:
         form = self.task_forms.get(task_id) if isinstance(task_id, int) else None
         return self.forms.get(form or "", {}).get(name, {})

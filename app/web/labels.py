@@ -144,6 +144,10 @@ def matter_label(code: Any) -> str:
     return matter.name if matter else (str(code) if code else "")
 
 
+def channel_label(code: Any) -> str:
+    return bilingual(CHANNELS.get(code, code)) if code else ""
+
+
 def step_titles(timeline: list[dict[str, Any]]) -> dict[str, str]:
     """Task type → its title, as the case's own "task ready" events name them."""
     return {e["data"]["task"]: e["data"].get("title", e["data"]["task"])
@@ -158,7 +162,7 @@ def template_helpers() -> dict[str, Any]:
         "outcome_label": lambda c: label(OUTCOMES, c), "satisfaction_label": lambda c: label(SATISFACTION, c),
         "duty_label": lambda c: label(DUTIES, c),
         "stage_label": lambda c: model_label("stage", c), "event_label": lambda c: label(EVENTS, c),
-        "channel_label": lambda c: bilingual(CHANNELS.get(c, c)) if c else "",
+        "channel_label": channel_label,
         "role_label": lambda c: model_label("role", c), "unit_kind_label": lambda c: model_label("unit_kind", c),
         "whistle_levels": lambda: list(load_locality().levels),
         "stages_meaning": lambda meaning: sorted(load_locality().stages_meaning(meaning)),

@@ -24,7 +24,7 @@ from app.services import login as login_service
 from app.services.auth import Principal
 from app.services.errors import Conflict, Invalid, ServiceError, TooMany
 from app.services.locality import load_locality
-from app.web import bp
+from app.web import bp, timeline
 from app.web.attachments import accepts_uploads, panel, upload_folder, uploads_from
 from app.web.forms import fields_of, parse, short_message
 from app.web.i18n import LANGUAGES, init_web
@@ -231,11 +231,12 @@ def task_page(task_id: int) -> Any:
         case = task.case
         schema = detail["form_schema"] or {"properties": {}}
         status = 422 if errors else 200
+        labels = lookups.form_labels(s, case)
         return render_template(
             "task.html", task=detail, case=detail["case"], fields=fields_of(schema, _pickers(s)),
             values=request.form if request.method == "POST" else MultiDict(), errors=errors, message=message,
             units=lookups.unit_names(s), attachments_panel=panel(s, principal, case, task_id), case_id=case.id,
-            me=principal.user, form_labels=lookups.form_labels(s, case),
+            me=principal.user, form_labels=labels, timeline=timeline.entries(s, detail["case"], labels),
             assignees=_assignees(s, principal, task),
         ), status
 
@@ -324,11 +325,13 @@ def add_comment(case_id: int) -> Any:
 def _render_case(s: Session, principal: Principal, case_id: int, errors: dict[str, str] | None = None,
                  values: Any = None, here: str | None = None) -> Any:
     case = cases.visible(s, principal, case_id)
+    view, labels = cases.describe(s, case, principal), lookups.form_labels(s, case)
     return render_template(
-        "case.html", case=cases.describe(s, case, principal), case_id=case_id, units=lookups.unit_names(s),
+        "case.html", case=view, case_id=case_id, units=lookups.unit_names(s),
+        timeline=timeline.entries(s, view, labels),
         comments=comments.comments_for_staff(s, case), attachments_panel=panel(s, principal, case),
         can_comment=not principal.read_only, errors=errors or {}, values=values or MultiDict(),
         categories=lookups.categories(), me=principal.user,
-        form_labels=lookups.form_labels(s, case), here=here or request.path,
+        form_labels=labels, here=here or request.path,
     )
 
