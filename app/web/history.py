@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session
 from app.definitions.versions import bundle_of
 from app.engine import BundleError
 from app.models import Case, ProcessVersion
-from app.services import audit, lookups
+from app.services import audit, lookups, replay
 from app.services.auth import Principal
+from app.services.cases import visible
 from app.services.errors import NotFound
 from app.services.locality import load_locality
 from app.web import bp
@@ -204,3 +205,16 @@ def _shown(key: str, value: Any, units: dict[str, str]) -> tuple[str, bool]:
     if ISO_TIME.match(text):
         return when(text), False
     return text, False
+
+
+@bp.get("/cases/<int:case_id>/replay")
+@page
+def replay_page(s: Session, principal: Principal, case_id: int) -> Any:
+    """重放校验结果: the case re-run from its record, as a page (the verdict, steps, first divergence)."""
+    visible(s, principal, case_id)
+    result = replay.replay_case(s, case_id)
+    found = result.divergence or result.error
+    return render_template(
+        "replay.html", result=result, found=found, case_id=case_id, me=principal.user,
+        verdict="ok" if result.ok else ("divergence" if result.divergence else "error"),
+    )

@@ -77,7 +77,7 @@ def test_the_auditor_opens_the_history_of_any_case_from_the_case_page(pages: Pag
     last = history["steps"][-1]["step"]
     assert 'type="range" id="step-slider" name="step"' in html and f'value="{last}"' in html
     for link in (f"/api/cases/{case_id}/dossier.html", f"/api/cases/{case_id}/dossier.json",
-                 f"/api/cases/{case_id}/replay"):
+                 f"/cases/{case_id}/replay"):
         assert f'href="{link}"' in html
     assert pages.get(f"/api/cases/{case_id}/replay").get_json()["ok"] is True  # the links work with the login
     assert f'data-diagram-url="/cases/{case_id}/history/{last}/diagram.json"' in html
