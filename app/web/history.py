@@ -31,17 +31,12 @@ from app.services.auth import Principal
 from app.services.cases import visible
 from app.services.errors import NotFound
 from app.services.locality import load_locality
+from app.services.names import RECORD_EVENTS
 from app.web import bp
 from app.web.forms import N_
 from app.web.labels import EVENTS, is_english, matter_label, model_label, when
 from app.web.session import page
 
-# The record-keeping events the case page leaves out (cases.RECORD_KEEPING).
-RECORD_EVENTS = {
-    "process_started": N_("流程启动"),
-    "state_saved": N_("状态快照"),
-    "handler_called": N_("调用处理程序"),
-}
 HISTORY_EVENTS = EVENTS | RECORD_EVENTS
 SHORT_HASH = 12
 AROUND = 10  # steps shown either side of the chosen one in the event list

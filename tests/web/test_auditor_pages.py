@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
+
 from tests.conftest import Api
 from tests.web.pages_client import Pages, text
 from tests.web.test_history_page import triaged
@@ -35,3 +38,20 @@ def test_the_replay_result_is_a_page_with_the_verdict_and_steps(pages: Pages, ap
     pages.logout()
     pages.login("sec-s2")  # another street: not found, as for the case itself
     assert pages.get(f"/cases/{case_id}/replay").status_code == 404
+
+
+def test_the_dossier_reads_as_a_paper_file_in_local_time_with_hashes_in_an_appendix(
+        pages: Pages, api: Api) -> None:
+    case_id = triaged(api, "案卷 纸质")
+    body = api.get("auditor", f"/api/cases/{case_id}/dossier.json").get_json()
+    page = api.get("auditor", f"/api/cases/{case_id}/dossier.html").get_data(as_text=True)
+    account, appendix = page.split('<div class="appendix">')
+    assert "办理过程" in account and "研判分级" in account and "陈文博" in account  # names, not codes
+    assert "task_completed · triage" not in page and "平台操作员" in account
+    assert "社区哨" in account and "illegal_advertising" not in account
+    assert "状态快照" not in account and "state_saved" in appendix  # bookkeeping in the appendix
+    assert body["chain"]["head"] in appendix and re.search(r"案卷哈希</dt><dd class=\"hash\">[0-9a-f]{64}", appendix)
+    assert body["chain"]["head"] not in account
+    created = body["events"][0]["at"]  # UTC in the JSON, Beijing time on paper
+    local = datetime.fromisoformat(created.removesuffix("Z")) + timedelta(hours=8)
+    assert local.strftime("%Y-%m-%d %H:%M:%S") in account and "北京时间" in account
