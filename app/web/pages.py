@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, default_exceptions
 
 from app.api import db, login_limits, unit_of_work
 from app.models import Case, Task, User
@@ -60,10 +60,24 @@ def _page_headers(response: Any) -> Any:
 
 
 def error_page(status: int, message: str) -> Any:
+    """The error page in the reader's language: what happened in a sentence for the status, and the
+    service's own message (often English, for support) beneath it when it adds something."""
     titles = {400: _("请求有误"), 403: _("无权访问"), 404: _("未找到"), 405: _("不支持的操作"),
               409: _("操作冲突"), 413: _("内容过大"), 422: _("填写有误"), 429: _("请求过于频繁")}
+    explanations = {404: _("找不到这个页面或案件：地址可能有误，或者您无权查看。"),
+                    405: _("这个地址不支持这种操作。"), 403: _("您的角色不能进行这项操作。")}
     title = titles.get(status, _("出错了"))
-    return render_template("error.html", status=status, title=title, message=message), status
+    explanation = explanations.get(status)
+    # a 404 says no more than the explanation (which case or task was not found is in the address)
+    detail = "" if explanation and (status == 404 or _is_default_text(status, message)) else message
+    return render_template("error.html", status=status, title=title, explanation=explanation,
+                           message=detail), status
+
+
+def _is_default_text(status: int, message: str) -> bool:
+    """Werkzeug's stock English description of a status: nothing to add to the explanation."""
+    stock = default_exceptions.get(status)
+    return not message or (stock is not None and stock.description == message)
 
 
 @bp.errorhandler(LoginRequired)

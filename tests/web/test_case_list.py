@@ -160,3 +160,15 @@ def test_a_bad_filter_on_the_page_says_so_in_chinese(pages: Pages) -> None:
     assert resp.status_code == 422 and 'data-testid="case-list-error"' in text(resp)
 
 
+
+
+def test_a_404_page_in_chinese_mode_is_chinese(pages: Pages) -> None:
+    pages.login("auditor")
+    for path in ("/no/such/page", "/cases/999999999"):
+        resp = pages.get(path)
+        html = text(resp)
+        assert resp.status_code == 404 and "找不到这个页面或案件" in html, path
+        assert "not found" not in html.lower(), path
+    pages.get("/lang/en?next=/")
+    html = text(pages.get("/no/such/page"))
+    assert "找不到" not in html and 'data-testid="error-explanation"' in html
