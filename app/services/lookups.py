@@ -80,15 +80,16 @@ def unit_names(session: Session) -> dict[str, str]:
     return {code: name for code, name in session.execute(select(Unit.code, Unit.name))}
 
 
-def matters() -> list[tuple[str, str, str]]:
-    """(code, name, class name) of every catalogue matter, grouped by class."""
+def matters(english: bool = False) -> list[tuple[str, str, str]]:
+    """(code, name, class name) of every catalogue matter, grouped by class, in Chinese or English."""
     cat = load_catalogue()
-    return [(m.code, m.name, cat.classes.get(m.klass, m.klass)) for m in sorted(cat.matters.values(),
+    return [(m.code, m.label(english), cat.class_label(m.klass, english)) for m in sorted(cat.matters.values(),
             key=lambda m: (list(cat.classes).index(m.klass) if m.klass in cat.classes else 99, m.code))]
 
 
-def categories() -> dict[str, str]:
-    return dict(load_catalogue().classes)
+def categories(english: bool = False) -> dict[str, str]:
+    cat = load_catalogue()
+    return {code: cat.class_label(code, english) for code in cat.classes}
 
 
 @dataclass(frozen=True)
@@ -103,10 +104,10 @@ class FormLabels:
         prop = self._prop(task_id, name)
         return str(prop.get("description" if english else "title") or prop.get("title") or name)
 
-    def choice(self, task_id: Any, name: str, value: Any) -> str | None:
+    def choice(self, task_id: Any, name: str, value: Any, english: bool = False) -> str | None:
         for option in self._prop(task_id, name).get("oneOf", []):
             if isinstance(option, dict) and option.get("const") == value:
-                return str(option.get("title", value))
+                return str((english and option.get("description")) or option.get("title", value))
         return None
 
     def widget(self, task_id: Any, name: str) -> str | None:

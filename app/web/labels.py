@@ -106,7 +106,7 @@ def model_label(kind: str, code: Any) -> str:
 def matter_label(code: Any) -> str:
     """A catalogue matter's name; a code the catalogue does not know shows as itself."""
     matter = load_catalogue().matter(str(code)) if code else None
-    return matter.name if matter else (str(code) if code else "")
+    return matter.label(is_english()) if matter else (str(code) if code else "")
 
 
 def channel_label(code: Any) -> str:

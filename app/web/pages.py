@@ -155,7 +155,7 @@ def inbox(s: Session, principal: Principal) -> Any:
     pages = max(1, -(-result["total"] // PER_PAGE))
     return render_template(
         "inbox.html", result=result, flt=flt, pages=pages, me=principal.user,
-        task_titles=_task_titles(s, result), categories=lookups.categories(),
+        task_titles=_task_titles(s, result), categories=lookups.categories(is_english()),
         query={k: v for k, v in args.items() if k != "page" and v},
         type_query={k: v for k, v in args.items() if k not in ("page", "task_type") and v},
     )
@@ -278,7 +278,7 @@ def store_uploads(s: Session, principal: Principal, case: Case, name: str, task:
 
 def _pickers(s: Session) -> dict[str, list[tuple[str, str]]]:
     return {"department": lookups.departments(s),
-            "matter": [(code, f"{name}（{klass}）") for code, name, klass in lookups.matters()],
+            "matter": [(code, f"{name}（{klass}）") for code, name, klass in lookups.matters(is_english())],
             "whistle_level": [(code, level.label.text(is_english())) for code, level in load_locality().levels.items()]}
 
 
@@ -302,7 +302,8 @@ def case_list(s: Session, principal: Principal) -> Any:
         result = case_list_service.list_cases(s, principal, query)
     return render_template(
         "case_list.html", result=result, q=query, error=error, me=principal.user,
-        categories=lookups.categories(), matters=lookups.matters(), scope_units=lookups.scope_units(s, principal),
+        categories=lookups.categories(is_english()), matters=lookups.matters(is_english()),
+        scope_units=lookups.scope_units(s, principal),
         may_search_phone=principal.can("see_contact"),
         query={k: v for k, v in request.args.items() if k != "page" and v},
     ), status
@@ -345,7 +346,7 @@ def _render_case(s: Session, principal: Principal, case_id: int, errors: dict[st
         timeline=timeline.entries(s, view, labels),
         comments=comments.comments_for_staff(s, case), attachments_panel=panel(s, principal, case),
         can_comment=not principal.read_only, errors=errors or {}, values=values or MultiDict(),
-        categories=lookups.categories(), me=principal.user,
+        categories=lookups.categories(is_english()), me=principal.user,
         form_labels=labels, here=here or request.path,
     )
 

@@ -175,7 +175,7 @@ def _form_value(task_id: Any, name: str, value: Any, names: Names) -> str:
         return matter_label(value)
     if widget == "whistle_level":
         return model_label("level", value)
-    choice = forms.choice(task_id, name, value) if forms else None
+    choice = forms.choice(task_id, name, value, is_english()) if forms else None
     if choice:
         return bilingual(choice)
     if isinstance(value, list):
