@@ -116,6 +116,12 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_status_level", "status", "level"),
+        # the case list (app/services/case_list.py): its sort orders and its filters
+        Index("ix_cases_created", "created_at", "id"),
+        Index("ix_cases_updated", "updated_at", "id"),
+        Index("ix_cases_status_due", "status", "due_at"),
+        Index("ix_cases_reported_by", "reported_by_id", "created_at"),
+        Index("ix_cases_matter", "matter"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -172,11 +178,12 @@ class CaseUnit(Base):
     """Units involved in a case; a user sees a case through any of them (or an ancestor)."""
 
     __tablename__ = "case_units"
-    __table_args__ = (UniqueConstraint("case_id", "unit_id"),)
+    # (unit, case): the cases of a unit's scope straight from the index (the case list, 我参与的哨件)
+    __table_args__ = (UniqueConstraint("case_id", "unit_id"), Index("ix_case_units_unit_case", "unit_id", "case_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     # Position on the case's path when filed: 0 = its place, 1 = the unit above it, …; None for a
     # unit involved later (a department dispatched or summoned, a task's unit).
     depth: Mapped[int | None] = mapped_column(Integer)

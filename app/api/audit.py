@@ -72,7 +72,7 @@ def case_dossier_json(s: Session, principal: Principal, case_id: int) -> Any:
 @endpoint
 def case_dossier_html(s: Session, principal: Principal, case_id: int) -> Any:
     body = dossier.dossier(s, principal, case_id)
-    resp = Response(dossier.dossier_html(body), mimetype="text/html")
+    resp = Response(dossier.dossier_html(body, dossier.reading_of(s, body)), mimetype="text/html")
     resp.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     resp.headers["Content-Disposition"] = f'inline; filename="{dossier.filename(body, ".html")}"'
     return resp

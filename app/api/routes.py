@@ -22,6 +22,7 @@ from app.api import (
 from app.models import User
 from app.request_checks import NUL_MESSAGE, has_nul
 from app.services import auth, cases, login, public_limits, tasks, tracking
+from app.services import case_list as case_list_service
 from app.services.auth import Principal
 from app.services.catalogue import load_catalogue
 from app.services.errors import Invalid, ServiceError
@@ -168,6 +169,12 @@ def assign(s: Session, principal: Principal, task_id: int) -> Any:
 @endpoint
 def complete(s: Session, principal: Principal, task_id: int) -> Any:
     return jsonify(tasks.complete(s, principal, task_id, json_body()))
+
+
+@bp.get("/cases")
+@endpoint
+def case_list(s: Session, principal: Principal) -> Any:
+    return jsonify(case_list_service.list_cases(s, principal, case_list_service.parse_query(request.args)))
 
 
 @bp.get("/cases/<int:case_id>")

@@ -19,18 +19,19 @@ from app.services.locality import load_locality
 from app.services.org import ancestors, nearest_of_kind, unit_by_code
 from app.services.validation import has_visible_text, valid_id, validate
 
+# channel → "中文 English" (the pages show the reader's half)
 CHANNELS = {
-    "hotline_12345": "12345热线",
-    "web": "网站",
-    "wechat": "微信",
-    "weibo": "微博",
-    "media": "媒体",
-    "video": "视频监控",
-    "app_photo": "随手拍",
-    "app_voice": "语音报",
-    "qr_code": "扫码上报",
-    "enterprise": "企业诉求",
-    "grid_patrol": "网格巡查",
+    "hotline_12345": "12345热线 12345 hotline",
+    "web": "网站 Website",
+    "wechat": "微信 WeChat",
+    "weibo": "微博 Weibo",
+    "media": "媒体 Media",
+    "video": "视频监控 Video surveillance",
+    "app_photo": "随手拍 Snap and report",
+    "app_voice": "语音报 Voice report",
+    "qr_code": "扫码上报 QR code",
+    "enterprise": "企业诉求 Business request",
+    "grid_patrol": "网格巡查 Grid patrol",
 }
 PUBLIC_CHANNELS = {"web", "wechat", "qr_code"}
 # The report's field naming its place (a unit of a report-place kind); `grid` is accepted too, as

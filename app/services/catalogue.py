@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.definitions import configuration
@@ -20,12 +20,20 @@ class Matter:
     report_in_hours_urgent: float
     handle_hours: float
     situation: str
+    name_en: str = ""  # the English name, "" when the catalogue gives none
+
+    def label(self, english: bool) -> str:
+        return self.name_en if english and self.name_en else self.name
 
 
 @dataclass(frozen=True)
 class Catalogue:
     classes: dict[str, str]
     matters: dict[str, Matter]
+    classes_en: dict[str, str] = field(default_factory=dict)  # class code → English name, where given
+
+    def class_label(self, code: str, english: bool) -> str:
+        return (self.classes_en.get(code) if english else None) or self.classes.get(code, code)
 
     def matter(self, code: str) -> Matter | None:
         return self.matters.get(code)
@@ -59,18 +67,20 @@ def parse_catalogue(text: str, name: str = "catalogue.yaml") -> Catalogue:
 
     if not isinstance(raw, dict) or not all(isinstance(raw.get(k), list) for k in ("classes", "matters")):
         raise fail((), "needs the lists 'classes' and 'matters'")
-    classes = {}
+    classes, classes_en = {}, {}
     for index, item in enumerate(raw["classes"]):
         if not isinstance(item, dict) or not item.get("code") or not item.get("name"):
             raise fail(("classes", str(index)), "a class needs a code and a name")
         classes[str(item["code"])] = str(item["name"])
+        if item.get("name_en"):
+            classes_en[str(item["code"])] = str(item["name_en"])
     matters: dict[str, Matter] = {}
     for index, item in enumerate(raw["matters"]):
         matter = _matter(item, ("matters", str(index)), classes, fail)
         if matter.code in matters:
             raise fail(("matters", str(index), "code"), f"matter '{matter.code}' is listed twice")
         matters[matter.code] = matter
-    return Catalogue(classes, matters)
+    return Catalogue(classes, matters, classes_en)
 
 
 def _matter(item: Any, path: tuple[str, ...], classes: dict[str, str],
@@ -95,4 +105,5 @@ def _matter(item: Any, path: tuple[str, ...], classes: dict[str, str],
             raise fail((*path, key), f"must be a number of working hours above 0 (got {value!r})")
         hours[key] = float(value)
     return Matter(code=str(item["code"]), name=str(item["name"]), klass=str(item["class"]), lead=str(item["lead"]),
-                  cooperating=tuple(str(c) for c in cooperating), situation=situation, **hours)
+                  cooperating=tuple(str(c) for c in cooperating), situation=situation,
+                  name_en=str(item.get("name_en") or ""), **hours)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.definitions.versions import bundle_of, latest_version
 from app.models import Case, Task, Unit
+from app.services.auth import Principal
 from app.services.catalogue import load_catalogue
 from app.services.locality import load_locality
 
@@ -79,15 +80,16 @@ def unit_names(session: Session) -> dict[str, str]:
     return {code: name for code, name in session.execute(select(Unit.code, Unit.name))}
 
 
-def matters() -> list[tuple[str, str, str]]:
-    """(code, name, class name) of every catalogue matter, grouped by class."""
+def matters(english: bool = False) -> list[tuple[str, str, str]]:
+    """(code, name, class name) of every catalogue matter, grouped by class, in Chinese or English."""
     cat = load_catalogue()
-    return [(m.code, m.name, cat.classes.get(m.klass, m.klass)) for m in sorted(cat.matters.values(),
+    return [(m.code, m.label(english), cat.class_label(m.klass, english)) for m in sorted(cat.matters.values(),
             key=lambda m: (list(cat.classes).index(m.klass) if m.klass in cat.classes else 99, m.code))]
 
 
-def categories() -> dict[str, str]:
-    return dict(load_catalogue().classes)
+def categories(english: bool = False) -> dict[str, str]:
+    cat = load_catalogue()
+    return {code: cat.class_label(code, english) for code in cat.classes}
 
 
 @dataclass(frozen=True)
@@ -102,10 +104,10 @@ class FormLabels:
         prop = self._prop(task_id, name)
         return str(prop.get("description" if english else "title") or prop.get("title") or name)
 
-    def choice(self, task_id: Any, name: str, value: Any) -> str | None:
+    def choice(self, task_id: Any, name: str, value: Any, english: bool = False) -> str | None:
         for option in self._prop(task_id, name).get("oneOf", []):
             if isinstance(option, dict) and option.get("const") == value:
-                return str(option.get("title", value))
+                return str((english and option.get("description")) or option.get("title", value))
         return None
 
     def any_choice(self, name: str, value: Any) -> str:
@@ -115,6 +117,11 @@ class FormLabels:
                 if isinstance(option, dict) and option.get("const") == value:
                     return str(option.get("title", value))
         return str(value)
+
+    def widget(self, task_id: Any, name: str) -> str | None:
+        """The field's picker (``x-widget``: matter, whistle_level, attachments …), if any."""
+        widget = self._prop(task_id, name).get("x-widget")
+        return str(widget) if widget else None
 
     def _prop(self, task_id: Any, name: str) -> dict[str, Any]:
         form = self.task_forms.get(task_id) if isinstance(task_id, int) else None
@@ -140,3 +147,11 @@ def task_titles(session: Session) -> dict[str, str]:
     a title naming its step's role (``{role}审核 {role} review``) stands for every step: ``审核 review``."""
     titles = bundle_of(session, latest_version(session).id).task_titles()
     return {task_type: " ".join(title.replace("{role}", "").split()) for task_type, title in titles.items()}
+
+
+def scope_units(session: Session, principal: Principal) -> list[tuple[str, str]]:
+    """(code, name) of the units a user may list cases of, in code order (the case list's picker)."""
+    if not principal.visible_units:
+        return []
+    query = select(Unit.code, Unit.name).where(Unit.id.in_(sorted(principal.visible_units))).order_by(Unit.code)
+    return [(code, name) for code, name in session.execute(query)]

@@ -122,6 +122,16 @@ def _schemas() -> dict[str, Schema]:
                               form_schema={**_t("object", True), "description": "任务表单 Form schema"}),
         "TaskAssignee": _obj(task=INT, assignee=NSTR),
         "TaskCompleted": _obj(task=INT, status=STR, case=INT),
+        "CaseListItem": _obj(
+            id=INT, number=STR, title=STR, status=_enum(["open", "closed"]), outcome=NSTR, level=NSTR,
+            grade=NINT, category=NSTR, matter=NSTR, matter_name=NSTR, channel=STR, urgent=BOOL,
+            place={**STR, "description": "上报地点 The unit the case was filed on"}, place_name=STR, address=STR,
+            current_step=STR, due_at=NTIME, overdue=BOOL,
+            supervised={**BOOL, "description": "督办中 An open 督办 (挂账) entry on the case"},
+            created_at=TIME, updated_at=TIME, closed_at=NTIME,
+        ),
+        "CasePage": _obj(items=_array(_ref("CaseListItem")), total=INT, page=INT, per_page=INT, pages=INT,
+                         sort=_enum(["newest", "oldest", "due", "updated"])),
         "Case": _obj(
             "reporter",
             id=INT, number=STR, title=STR, description=STR, channel=_enum(sorted(CHANNELS)), address=STR,
@@ -332,6 +342,25 @@ INBOX_QUERY: tuple[tuple[str, Schema, str], ...] = (
     ("per_page", _t("integer", minimum=1, maximum=100, default=20), "每页条数 Items per page"),
 )
 
+CASE_LIST_QUERY: tuple[tuple[str, Schema, str], ...] = (
+    ("status", _enum(["open", "closed"]), "状态 办理中 open / 已办结 closed"),
+    ("level", STR, "吹哨层级 Whistle level (a level of the locality model)"),
+    ("unit", STR, "单位 A unit code within my scope: cases linked to it or to any unit below it"),
+    ("category", STR, "问题类别 Category (a class of the catalogue)"),
+    ("matter", STR, "事项 Matter code of the responsibility catalogue"),
+    ("from", _t("string", format="date"), "上报起 Reported on or after this local date"),
+    ("to", _t("string", format="date"), "上报止 Reported on or before this local date"),
+    ("overdue", BOOL, f"仅超期 Only open cases past their earliest deadline; {_FLAG}"),
+    ("supervised", BOOL, f"督办中 Only cases with an open 督办 entry; {_FLAG}"),
+    ("q", _t("string", maxLength=100), "关键词 Text in the number, title, description or address"),
+    ("phone", _t("string", maxLength=32), "上报人电话 Part of the reporter's phone; 403 without see_contact"),
+    ("mine", BOOL, f"我的上报 Only cases I reported; {_FLAG}"),
+    ("involved", BOOL, f"我参与的 Only cases linked to a unit I hold a role in; {_FLAG}"),
+    ("sort", _enum(["newest", "oldest", "due", "updated"]), "排序 newest (default), oldest, due, updated"),
+    ("page", _t("integer", minimum=1, maximum=10_000, default=1), "页码 Page number"),
+    ("per_page", _t("integer", minimum=1, maximum=100, default=20), "每页条数 Items per page"),
+)
+
 
 @dataclass(frozen=True)
 class Op:
@@ -384,6 +413,10 @@ OPS: list[Op] = [
        "TaskCompleted", errors=(403, 409),
        body={**FREE_OBJECT, "description": "表单数据 The task's form, valid against form_schema of "
                                            "GET /api/tasks/{task_id}"}),
+    Op("get", "/api/cases", "cases", "案件查询 Cases within my scope, filtered, sorted and paged", "CasePage",
+       errors=(403, 422), query=CASE_LIST_QUERY,
+       description="Only cases linked to a unit the caller may see. 403 for a phone search without a role "
+                   "that may see the reporter's contact; 422 for a bad filter or a unit outside the scope."),
     Op("get", "/api/cases/{case_id}", "cases", "案件详情 A case with its tasks, report-ins and timeline",
        "Case"),
     Op("get", "/api/catalogue", "cases", "责任清单 The responsibility catalogue", "Catalogue"),

@@ -25,6 +25,8 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from app.web.labels import is_english
+
 ONE_LINE_MAX = 200
 RADIO_MAX = 5
 
@@ -63,10 +65,10 @@ def _field(name: str, prop: dict[str, Any], required: bool, options: dict[str, l
         f.options = options.get(widget, [])
         f.kind = "multi" if kind == "array" else "select"
     elif choices := _choices(prop):
-        f.options, f.codes_readable = choices, True
+        f.options, f.codes_readable = choices, not _has_english(prop)
         f.kind = "choice" if len(choices) <= RADIO_MAX else "select"
     elif kind == "array" and (choices := _choices(items)):
-        f.options, f.kind, f.codes_readable = choices, "multi", True
+        f.options, f.kind, f.codes_readable = choices, "multi", not _has_english(items)
     elif kind == "array":
         f.kind = "lines"
     elif widget == "rating":
@@ -86,11 +88,20 @@ def _field(name: str, prop: dict[str, Any], required: bool, options: dict[str, l
 
 
 def _choices(prop: dict[str, Any]) -> list[tuple[str, str]]:
+    """(value, text) of a field's choices; the text in English is the choice's ``description``."""
     if "oneOf" in prop and all(isinstance(o, dict) and "const" in o for o in prop["oneOf"]):
-        return [(str(o["const"]), o.get("title", str(o["const"]))) for o in prop["oneOf"]]
+        english = is_english()
+        return [(str(o["const"]), str((english and o.get("description")) or o.get("title", o["const"])))
+                for o in prop["oneOf"]]
     if "enum" in prop:
         return [(str(v), str(v)) for v in prop["enum"]]
     return []
+
+
+def _has_english(prop: dict[str, Any]) -> bool:
+    """Every choice has its English text: the values need not be shown to English readers."""
+    options = prop.get("oneOf", [])
+    return bool(options) and all(isinstance(o, dict) and o.get("description") for o in options)
 
 
 def parse(schema: dict[str, Any], form: MultiDict[str, str]) -> dict[str, Any]:

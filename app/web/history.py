@@ -13,6 +13,8 @@ live ``/cases/<id>/diagram.json`` with the element states of that step.
 
 from __future__ import annotations
 
+import json
+import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
@@ -24,23 +26,23 @@ from sqlalchemy.orm import Session
 from app.definitions.versions import bundle_of
 from app.engine import BundleError
 from app.models import Case, ProcessVersion
-from app.services import audit, lookups
+from app.services import audit, lookups, replay
 from app.services.auth import Principal
+from app.services.cases import visible
 from app.services.errors import NotFound
+from app.services.locality import load_locality
+from app.services.names import RECORD_EVENTS
 from app.web import bp
 from app.web.forms import N_
-from app.web.labels import EVENTS
+from app.web.labels import EVENTS, is_english, matter_label, model_label, when
 from app.web.session import page
 
-# The record-keeping events the case page leaves out (cases.RECORD_KEEPING).
-RECORD_EVENTS = {
-    "process_started": N_("流程启动"),
-    "state_saved": N_("状态快照"),
-    "handler_called": N_("调用处理程序"),
-}
 HISTORY_EVENTS = EVENTS | RECORD_EVENTS
 SHORT_HASH = 12
 AROUND = 10  # steps shown either side of the chosen one in the event list
+# The engine's bookkeeping: listed only when the reader asks for every event (?all=1).
+BOOKKEEPING = {"task_ready", "handler_called", "state_saved", "process_started"}
+ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,10 @@ def history_page(s: Session, principal: Principal, case_id: int) -> Any:
         state = None
     position = numbers.index(step) if step else 0
     window = event_window(numbers, position) if numbers else Window(0, 0, None, None)
-    events = record.events_of_steps(window.first, window.last)
+    every = request.args.get("all") == "1"
+    events = [e for e in record.events_of_steps(window.first, window.last) if every or e["type"] not in BOOKKEEPING]
+    units = lookups.unit_names(s)
+    fields = labelled_data(state["data"], lookups.form_labels(s, s.get(Case, case_id)), units) if state else []
     return render_template(
         "history.html", record=overview, case=overview["case"], case_id=case_id, step=step,
         steps=overview["steps"], state=state, position=position, events=events, window=window,
@@ -93,7 +98,8 @@ def history_page(s: Session, principal: Principal, case_id: int) -> Any:
         following=numbers[position + 1] if position + 1 < len(numbers) else None,
         current=overview["steps"][position] if numbers else None, titles=record.task_titles(),
         broken_step=step_of_event(overview["steps"], overview["verification"]["first_break"]),
-        units=lookups.unit_names(s), event_names=event_names({e["type"] for e in events}), short=SHORT_HASH,
+        units=units, event_names=event_names({e["type"] for e in events}), short=SHORT_HASH,
+        me=principal.user, fields=fields, every=every,
     )
 
 
@@ -133,3 +139,77 @@ def diagram_at(s: Session, case: Case, elements: dict[str, dict[str, list[str]]]
         })
     return {"case_id": case.id, "case_number": case.number, "status": case.status,
             "process_version": version.version if version else None, "processes": processes}
+
+
+# --- the case data at a step, as labelled fields ---------------------------------------------------
+
+# Process variables the diagrams set that no form names (the case's own fields and its path).
+CASE_FIELDS = {
+    "case_id": N_("案件序号"), "case_number": N_("案件编号"), "title": N_("标题"), "matter": N_("事项"),
+    "urgent": N_("紧急"), "top": N_("受理平台单位"), "level": N_("吹哨层级"), "grade": N_("分级"),
+    "self_handled": N_("网格员自行处置"), "direct_whistle_level": N_("直接吹哨层级"),
+    "escalated_from": N_("由此案件上报"), "whistle_unit": N_("吹哨单位"), "department": N_("部门"),
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    label: str
+    value: str
+    raw: bool  # a nested value shown as JSON
+
+
+def labelled_data(data: dict[str, Any], forms: lookups.FormLabels, units: dict[str, str]) -> list[Field]:
+    """Each variable under the title a form or the locality model gives it; codes as names."""
+    titles = _form_titles(forms)
+    kinds = set(load_locality().unit_kinds)
+    fields = []
+    for key, value in data.items():
+        label = model_label("unit_kind", key) if key in kinds else (
+            _(CASE_FIELDS[key]) if key in CASE_FIELDS else titles.get(key, key))
+        shown, raw = _shown(key, value, units)
+        fields.append(Field(key, label, shown, raw))
+    return sorted(fields, key=lambda f: (f.raw, f.key not in CASE_FIELDS, f.label))
+
+
+def _form_titles(forms: lookups.FormLabels) -> dict[str, str]:
+    english = is_english()
+    titles: dict[str, str] = {}
+    for properties in forms.forms.values():
+        for name, prop in properties.items():
+            if isinstance(prop, dict) and name not in titles and prop.get("title"):
+                titles[name] = str(prop.get("description") if english and prop.get("description") else prop["title"])
+    return titles
+
+
+def _shown(key: str, value: Any, units: dict[str, str]) -> tuple[str, bool]:
+    if isinstance(value, bool):
+        return (_("是") if value else _("否")), False
+    if value is None or value == "":
+        return "—", False
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False), True
+    text = str(value)
+    if key == "matter":
+        return matter_label(text), False
+    if key in ("level", "direct_whistle_level"):
+        return model_label("level", text), False
+    if text in units:
+        return units[text], False
+    if ISO_TIME.match(text):
+        return when(text), False
+    return text, False
+
+
+@bp.get("/cases/<int:case_id>/replay")
+@page
+def replay_page(s: Session, principal: Principal, case_id: int) -> Any:
+    """重放校验结果: the case re-run from its record, as a page (the verdict, steps, first divergence)."""
+    visible(s, principal, case_id)
+    result = replay.replay_case(s, case_id)
+    found = result.divergence or result.error
+    return render_template(
+        "replay.html", result=result, found=found, case_id=case_id, me=principal.user,
+        verdict="ok" if result.ok else ("divergence" if result.divergence else "error"),
+    )

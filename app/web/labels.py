@@ -14,47 +14,12 @@ from flask_babel import gettext as _
 
 from app.services import clock
 from app.services.cases import CHANNELS
+from app.services.catalogue import load_catalogue
 from app.services.locality import Label, load_locality
+from app.services.names import DUTIES, EVENTS, OUTCOMES, SATISFACTION, STATUSES
 from app.services.worktime import load_calendar
-from app.web.forms import N_
 
-STATUSES = {"open": N_("办理中"), "closed": N_("已办结")}
-OUTCOMES = {"self_handled": N_("网格员自行处置"), "closed": N_("已解决"), "escalated": N_("已上报上级")}
-SATISFACTION = {"satisfied": N_("满意"), "basically_satisfied": N_("基本满意"), "dissatisfied": N_("不满意")}
-DUTIES = {"lead": N_("主体责任"), "cooperating": N_("配合责任")}
-EVENTS = {
-    "case_created": N_("受理登记"),
-    "task_ready": N_("待办生成"),
-    "task_completed": N_("办理完成"),
-    "task_claimed": N_("签收"),
-    "task_unclaimed": N_("退回签收"),
-    "task_assigned": N_("指派"),
-    "dispatched": N_("派单"),
-    "whistle_started": N_("吹哨"),
-    "departments_adjusted": N_("调整报到部门"),
-    "reported_in": N_("部门报到"),
-    "escalated": N_("上报上级"),
-    "taken_back": N_("超期收回，重新研判"),
-    "evaluated": N_("一哨一考评价"),
-    "satisfaction": N_("满意度回访"),
-    "case_closed": N_("办结销号"),
-    "comment_added": N_("跟哨记录"),
-    "attachment_added": N_("上传附件"),
-    "attachment_visibility": N_("附件公开设置"),
-    "feedback": N_("反馈"),
-    "comment": N_("进展说明"),
-    "review_approved": N_("审核通过"),
-    "review_returned": N_("审核退回"),
-    "whistle_filed": N_("备案"),
-    "timer_fired": N_("时限到达"),
-    "reminder": N_("时限提醒"),
-    "supervision_opened": N_("挂账督办"),
-    "supervision_answered": N_("督办回复"),
-    "supervision_cleared": N_("督办销号"),
-    "supervision_transferred": N_("督办转办"),
-    "incident_opened": N_("定时器异常"),
-    "incident_retried": N_("异常重试"),
-}
+# the Chinese names of the record's codes live with the record (the dossier names them too)
 # Chinese city-management platforms: green under 80 % of the time limit, yellow until the deadline.
 YELLOW_AT = 0.8
 
@@ -138,6 +103,16 @@ def model_label(kind: str, code: Any) -> str:
     return text.text(is_english())
 
 
+def matter_label(code: Any) -> str:
+    """A catalogue matter's name; a code the catalogue does not know shows as itself."""
+    matter = load_catalogue().matter(str(code)) if code else None
+    return matter.label(is_english()) if matter else (str(code) if code else "")
+
+
+def channel_label(code: Any) -> str:
+    return bilingual(CHANNELS.get(code, code)) if code else ""
+
+
 def step_titles(timeline: list[dict[str, Any]]) -> dict[str, str]:
     """Task type → its title, as the case's own "task ready" events name them."""
     return {e["data"]["task"]: e["data"].get("title", e["data"]["task"])
@@ -152,9 +127,9 @@ def template_helpers() -> dict[str, Any]:
         "outcome_label": lambda c: label(OUTCOMES, c), "satisfaction_label": lambda c: label(SATISFACTION, c),
         "duty_label": lambda c: label(DUTIES, c),
         "stage_label": lambda c: model_label("stage", c), "event_label": lambda c: label(EVENTS, c),
-        "channel_label": lambda c: bilingual(CHANNELS.get(c, c)) if c else "",
+        "channel_label": channel_label,
         "role_label": lambda c: model_label("role", c), "unit_kind_label": lambda c: model_label("unit_kind", c),
         "whistle_levels": lambda: list(load_locality().levels),
         "stages_meaning": lambda meaning: sorted(load_locality().stages_meaning(meaning)),
-        "step_titles": step_titles,
+        "step_titles": step_titles, "matter_label": matter_label,
     }

@@ -13,18 +13,19 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, default_exceptions
 
 from app.api import db, login_limits, unit_of_work
 from app.attachments import service as attachment_service
 from app.attachments.pages import accepts_uploads, panel, upload_folder, uploads_from
 from app.models import Case, Task, User
 from app.services import auth, cases, comments, lookups, tasks
+from app.services import case_list as case_list_service
 from app.services import login as login_service
 from app.services.auth import Principal
-from app.services.errors import Conflict, Invalid, NotFound, ServiceError, TooMany
+from app.services.errors import Conflict, Invalid, ServiceError, TooMany
 from app.services.locality import load_locality
-from app.web import bp
+from app.web import bp, timeline
 from app.web.forms import fields_of, parse, short_message
 from app.web.i18n import LANGUAGES, init_web
 from app.web.labels import is_english, template_helpers
@@ -59,10 +60,24 @@ def _page_headers(response: Any) -> Any:
 
 
 def error_page(status: int, message: str) -> Any:
+    """The error page in the reader's language: what happened in a sentence for the status, and the
+    service's own message (often English, for support) beneath it when it adds something."""
     titles = {400: _("请求有误"), 403: _("无权访问"), 404: _("未找到"), 405: _("不支持的操作"),
               409: _("操作冲突"), 413: _("内容过大"), 422: _("填写有误"), 429: _("请求过于频繁")}
+    explanations = {404: _("找不到这个页面或案件：地址可能有误，或者您无权查看。"),
+                    405: _("这个地址不支持这种操作。"), 403: _("您的角色不能进行这项操作。")}
     title = titles.get(status, _("出错了"))
-    return render_template("error.html", status=status, title=title, message=message), status
+    explanation = explanations.get(status)
+    # a 404 says no more than the explanation (which case or task was not found is in the address)
+    detail = "" if explanation and (status == 404 or _is_default_text(status, message)) else message
+    return render_template("error.html", status=status, title=title, explanation=explanation,
+                           message=detail), status
+
+
+def _is_default_text(status: int, message: str) -> bool:
+    """Werkzeug's stock English description of a status: nothing to add to the explanation."""
+    stock = default_exceptions.get(status)
+    return not message or (stock is not None and stock.description == message)
 
 
 @bp.errorhandler(LoginRequired)
@@ -140,7 +155,7 @@ def inbox(s: Session, principal: Principal) -> Any:
     pages = max(1, -(-result["total"] // PER_PAGE))
     return render_template(
         "inbox.html", result=result, flt=flt, pages=pages, me=principal.user,
-        task_titles=_task_titles(s, result), categories=lookups.categories(),
+        task_titles=_task_titles(s, result), categories=lookups.categories(is_english()),
         query={k: v for k, v in args.items() if k != "page" and v},
         type_query={k: v for k, v in args.items() if k not in ("page", "task_type") and v},
     )
@@ -231,12 +246,13 @@ def task_page(task_id: int) -> Any:
         schema = detail["form_schema"] or {"properties": {}}
         status = 422 if errors else 200
         fields = fields_of(schema, _task_pickers(_pickers(s), detail["context"] or {}))
+        labels = lookups.form_labels(s, case)
         return render_template(
             "task.html", task=detail, case=detail["case"], fields=fields,
             values=request.form if request.method == "POST" else prefill(fields, detail["context"] or {}),
             errors=errors, message=message,
             units=lookups.unit_names(s), attachments_panel=panel(s, principal, case, task_id), case_id=case.id,
-            me=principal.user, form_labels=lookups.form_labels(s, case),
+            me=principal.user, form_labels=labels, timeline=timeline.entries(s, detail["case"], labels),
             assignees=_assignees(s, principal, task),
         ), status
 
@@ -296,7 +312,7 @@ def store_uploads(s: Session, principal: Principal, case: Case, name: str, task:
 
 def _pickers(s: Session) -> dict[str, list[tuple[str, str]]]:
     return {"department": lookups.departments(s),
-            "matter": [(code, f"{name}（{klass}）") for code, name, klass in lookups.matters()],
+            "matter": [(code, f"{name}（{klass}）") for code, name, klass in lookups.matters(is_english())],
             "whistle_level": [(code, level.label.text(is_english())) for code, level in load_locality().levels.items()]}
 
 
@@ -305,14 +321,33 @@ def _pickers(s: Session) -> dict[str, list[tuple[str, str]]]:
 
 @bp.get("/cases")
 @page
-def find_case(s: Session, principal: Principal) -> Any:
-    """查找案件: open a case by its number (the same 404 whether it does not exist or is not yours)."""
-    number = request.args.get("number", "")
+def case_list(s: Session, principal: Principal) -> Any:
+    """案件查询: the cases within the user's scope. The search box sends ``number``: a whole number of a
+    case the user may see opens it, anything else (part of a number, a title) is searched for."""
+    number = request.args.get("number")
+    if number is not None:
+        return redirect(_case_or_search(s, principal, number.strip()))
+    error, status = None, 200
+    try:
+        query = case_list_service.parse_query(request.args)
+        result = case_list_service.list_cases(s, principal, query)
+    except Invalid as exc:
+        query, error, status = case_list_service.CaseQuery(), exc.message, 422
+        result = case_list_service.list_cases(s, principal, query)
+    return render_template(
+        "case_list.html", result=result, q=query, error=error, me=principal.user,
+        categories=lookups.categories(is_english()), matters=lookups.matters(is_english()),
+        scope_units=lookups.scope_units(s, principal),
+        may_search_phone=principal.can("see_contact"),
+        query={k: v for k, v in request.args.items() if k != "page" and v},
+    ), status
+
+
+def _case_or_search(s: Session, principal: Principal, number: str) -> str:
     case_id = lookups.case_id_by_number(s, number)
-    if case_id is None:
-        raise NotFound(f"case {number} not found")
-    cases.visible(s, principal, case_id)
-    return redirect(url_for("web.case_page", case_id=case_id))
+    if case_id is not None and cases.can_see(s, principal, s.get(Case, case_id)):
+        return url_for("web.case_page", case_id=case_id)
+    return url_for("web.case_list", q=number) if number else url_for("web.case_list")
 
 
 @bp.get("/cases/<int:case_id>")
@@ -339,11 +374,13 @@ def add_comment(case_id: int) -> Any:
 def _render_case(s: Session, principal: Principal, case_id: int, errors: dict[str, str] | None = None,
                  values: Any = None, here: str | None = None) -> Any:
     case = cases.visible(s, principal, case_id)
+    view, labels = cases.describe(s, case, principal), lookups.form_labels(s, case)
     return render_template(
-        "case.html", case=cases.describe(s, case, principal), case_id=case_id, units=lookups.unit_names(s),
+        "case.html", case=view, case_id=case_id, units=lookups.unit_names(s),
+        timeline=timeline.entries(s, view, labels),
         comments=comments.comments_for_staff(s, case), attachments_panel=panel(s, principal, case),
         can_comment=not principal.read_only, errors=errors or {}, values=values or MultiDict(),
-        categories=lookups.categories(), me=principal.user,
-        form_labels=lookups.form_labels(s, case), here=here or request.path,
+        categories=lookups.categories(is_english()), me=principal.user,
+        form_labels=labels, here=here or request.path,
     )
 

@@ -22,6 +22,7 @@ from app.services.auth import Principal
 from app.services.errors import Invalid, TooMany
 from app.web import bp
 from app.web.forms import N_, short_message
+from app.web.labels import is_english
 from app.web.pages import store_uploads
 from app.web.session import optional_principal
 
@@ -60,7 +61,7 @@ def public_report() -> Any:
     with unit_of_work() as s:
         principal = optional_principal(s)
         return render_template(
-            "report.html", place_levels=lookups.place_levels(s), matters=lookups.matters(), errors=errors,
+            "report.html", place_levels=lookups.place_levels(s), matters=lookups.matters(is_english()), errors=errors,
             values=request.form if request.method == "POST" else MultiDict(),
             me=principal.user if principal else None,
             grid_worker=_reports_as_staff(principal),

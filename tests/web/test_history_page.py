@@ -61,19 +61,23 @@ def test_the_auditor_opens_the_history_of_any_case_from_the_case_page(pages: Pag
     html = body_of(resp)
     assert resp.status_code == 200
     assert 'data-testid="chain-badge" data-ok="true"' in html
-    # every event, record-keeping ones included, with its seq, actor, unit and short hash
+    # every event with its seq, actor, unit and short hash; the engine's bookkeeping when asked for
     history = api.get("auditor", f"/api/cases/{case_id}/history").get_json()
+    every = body_of(pages.get(f"/cases/{case_id}/history?all=1"))
     for event in history["events"]:
-        assert f'data-event="{event["type"]}" data-seq="{event["seq"]}"' in html
-        assert event["hash"][:12] in html
+        shown = f'data-event="{event["type"]}" data-seq="{event["seq"]}"'
+        assert shown in every and event["hash"][:12] in every
+        assert (shown in html) == (event["type"] not in {"task_ready", "handler_called", "state_saved",
+                                                         "process_started"})
     assert {"state_saved", "process_started", "handler_called", "task_claimed"} <= {
         e["type"] for e in history["events"]}
-    assert "状态快照" in html and "op-dc" in html and "staff-s1c1" in html
+    assert "状态快照" in every and "op-dc" in html and "staff-s1c1" in html
+    assert 'data-testid="nav-inbox"' in html  # the top navigation
     # the slider over the steps, opened at the latest one; the dossier and replay links
     last = history["steps"][-1]["step"]
     assert 'type="range" id="step-slider" name="step"' in html and f'value="{last}"' in html
     for link in (f"/api/cases/{case_id}/dossier.html", f"/api/cases/{case_id}/dossier.json",
-                 f"/api/cases/{case_id}/replay"):
+                 f"/cases/{case_id}/replay"):
         assert f'href="{link}"' in html
     assert pages.get(f"/api/cases/{case_id}/replay").get_json()["ok"] is True  # the links work with the login
     assert f'data-diagram-url="/cases/{case_id}/history/{last}/diagram.json"' in html
@@ -101,13 +105,18 @@ def test_the_slider_step_shows_the_case_as_it_was_then(pages: Pages, api: Api) -
     assert 'data-testid="state" data-step="1"' in first
     assert 'data-task-type="triage"' in open_tasks(first) and "prepare_whistle" not in open_tasks(first)
     assert 'rel="next"' in first and f'href="/cases/{case_id}/history?step=2"' in first and 'rel="prev"' not in first
-    assert seq_of(first, 'class="current"') == ["1", "2", "3", "4"]  # the events of step 1
+    assert seq_of(first, 'class="current"') == ["1"]  # the events of step 1 people read
+    every = body_of(pages.get(f"/cases/{case_id}/history?step=1&all=1"))
+    assert seq_of(every, 'class="current"') == ["1", "2", "3", "4"]  # with the engine's bookkeeping
+    assert f'href="/cases/{case_id}/history?step=2&amp;all=1"' in every  # stepping keeps the choice
     assert '<dd data-key="grade">—</dd>' in first  # not triaged yet
 
     second = body_of(pages.get(f"/cases/{case_id}/history?step=2"))
     tasks = open_tasks(second)
     assert 'data-task-type="prepare_whistle"' in tasks and "<td>—</td>" in tasks  # nobody held it yet
-    assert '<dd data-key="grade">3</dd>' in second and '<dd data-key="level">community</dd>' in second
+    assert '<dd data-key="grade">3</dd>' in second and '<dd data-key="level">社区哨</dd>' in second
+    assert "<dt>吹哨层级</dt>" in second and "<dt>level</dt>" not in second  # labelled, not variable names
+    assert 'data-testid="state-raw"' in second  # the raw JSON behind a toggle
     assert '<dd data-key="urgent">否</dd>' in second and "准备吹哨材料" in second  # task titles, not codes
 
     third = body_of(pages.get(f"/cases/{case_id}/history?step=3"))
@@ -172,6 +181,6 @@ def test_the_page_in_english(pages: Pages, api: Api) -> None:
     case_id = triaged(api)
     pages.login("auditor")
     pages.get(f"/lang/en?next=/cases/{case_id}/history")
-    html = body_of(pages.get(f"/cases/{case_id}/history?step=2"))
+    html = body_of(pages.get(f"/cases/{case_id}/history?step=2&all=1"))
     assert "Case history" in html and "Hash chain verified" in html and "State snapshot" in html
     assert "案件历史" not in html

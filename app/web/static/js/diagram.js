@@ -46,7 +46,27 @@
     });
   }
 
+  // 缩放: zoom in/out around the centre, fit the whole process, or go back to the current task.
+  var ZOOM_STEP = 1.25;
+  var shown = null;
+
+  function zoom(action) {
+    var canvas = viewer.get("canvas");
+    if (action === "fit") canvas.zoom("fit-viewport", "auto");
+    else if (action === "current" && shown) frame(shown);
+    else if (action === "in" || action === "out") {
+      var factor = action === "in" ? ZOOM_STEP : 1 / ZOOM_STEP;
+      canvas.zoom(canvas.zoom() * factor, { x: canvasEl.clientWidth / 2, y: canvasEl.clientHeight / 2 });
+    }
+    section.dataset.zoom = canvas.zoom().toFixed(2);
+  }
+
+  Array.prototype.forEach.call(section.querySelectorAll("[data-zoom]"), function (button) {
+    button.addEventListener("click", function () { zoom(button.dataset.zoom); });
+  });
+
   function show(process, button) {
+    shown = process;
     section.dataset.state = "loading";
     Array.prototype.forEach.call(tabs.children, function (b) { b.setAttribute("aria-selected", String(b === button)); });
     return viewer.importXML(process.xml).then(function () {
