@@ -157,7 +157,7 @@ def department_page(s: Session, principal: Principal, code: str) -> Any:
     if unit.id not in assessable_units(s, principal):
         raise Forbidden("these figures are not yours to see")
     period, query = chosen_period(request.args)
-    ranked = department_ranking(department_rows(s, peer_departments(s, unit), period))
+    ranked = department_ranking(department_rows(s, peer_departments(s, unit), period), period=period)
     mine = next(r for r in ranked if r.row.unit.id == unit.id)  # scored among its peers, as ranked
     row = mine.row
     ledger = [e for e in deadlines.supervision_ledger(s, principal, "open", clock.now())["items"] if e["unit"] == code]

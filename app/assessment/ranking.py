@@ -75,14 +75,16 @@ def _mark_boards(ranked: list[Ranked], red: int, black: int) -> None:
             item.board = BLACK
 
 
-def department_ranking(rows: list[Row], rules: Rules | None = None) -> list[Ranked]:
-    """The departments ranked, each with the grade its score earns within the quotas."""
+def department_ranking(rows: list[Row], rules: Rules | None = None, period: Period | None = None) -> list[Ranked]:
+    """The departments ranked; for a period a grading is given for (a year), each with the grade its
+    score earns within the quotas."""
     rules = rules or load_rules()
     ranked = rank("departments", rows, rules.rankings["departments"], rules)
     groups: dict[str, tuple[Grading, list[Ranked]]] = {}
     for item in ranked:
         grading = grading_for(rules.scoring, item.row.unit.kind)
-        if grading is not None and item.row.figures["score"].value is not None:
+        if grading is not None and period is not None and period.kind == grading.period \
+                and item.row.figures["score"].value is not None:
             groups.setdefault(grading.label, (grading, []))[1].append(item)
     for grading, items in groups.values():
         given = propose(grading, [(i.row.unit.code, i.row.figures["score"].value or 0.0) for i in items])
@@ -136,7 +138,8 @@ def ranked_departments(session: Session, principal: Principal) -> list[Unit]:
 def rankings(session: Session, principal: Principal, period: Period, level: str | None = None) -> dict[str, Any]:
     """The rankings the user may see, for the API and the exports."""
     rules = load_rules()
-    depts = department_ranking(department_rows(session, ranked_departments(session, principal), period), rules)
+    depts = department_ranking(department_rows(session, ranked_departments(session, principal), period), rules,
+                               period)
     units = unit_rankings(unit_rows(session, assessable_units(session, principal), period, level), rules)
     order = {side: rules.rankings[side].order for side in ("departments", "units")}
     return {

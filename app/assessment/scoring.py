@@ -70,6 +70,7 @@ class Grading:
     kinds: frozenset[str]
     grades: tuple[tuple[str, float], ...]  # (grade, minimum score), best first
     quotas: tuple[Quota, ...]
+    period: str = "year"  # grades are proposed for periods of this kind only (年终等次)
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,8 @@ class _Reader:
         if not isinstance(quotas, list):
             raise self.fail((*path, "quotas"), "a list of quotas")
         return Grading(str(section.get("label") or ""), self.names(section.get("kinds"), (*path, "kinds")), bands,
-                       tuple(self.quota(q, (*path, "quotas", str(i)), dict(bands)) for i, q in enumerate(quotas)))
+                       tuple(self.quota(q, (*path, "quotas", str(i)), dict(bands)) for i, q in enumerate(quotas)),
+                       self.choice(section, "period", path, PERIODS, "year"))
 
     def quota(self, raw: Any, path: tuple[str, ...], grades: dict[str, float]) -> Quota:
         section = self.mapping(raw, path)
@@ -267,7 +269,7 @@ def score_row(scheme: Scheme, row: Any, means: dict[str, float | None],
             continue
         value = _term_value(term, row, means, months)
         if value is not None:
-            parts.append(ScorePart(term.label, round(term.weight * term.points * value, 2)))
+            parts.append(ScorePart(term.label, round(term.weight * term.points * value, 2) + 0.0))
     if not parts:
         return None, []
     return round(scheme.base + sum(p.points for p in parts), 2), parts

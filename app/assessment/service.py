@@ -80,6 +80,15 @@ class Period:
             first = following
         return result
 
+    @property
+    def kind(self) -> str:
+        """"month", "quarter" or "year" when the period is exactly one, else "range"."""
+        months = len(self.months())
+        if self.first.day != 1 or self.last + timedelta(days=1) != _month_after(self.first, months):
+            return "range"
+        shapes = {(1, 1): "month", (3, 1): "quarter", (12, 1): "year"}
+        return shapes.get((months, 1 if months == 1 else self.first.month % months), "range")
+
     def bounds(self) -> tuple[datetime, datetime]:
         zone = load_calendar().zone
         low = datetime.combine(self.first, time(0), zone)
