@@ -177,3 +177,12 @@ def test_every_pack_ships_its_own_scoring_rules() -> None:
     for name in ("guandu", "dongcheng", "zaozhuang", "zhaoyuan"):
         assert (packs.find(name).config_dir / "assessment.yaml").is_file()
         assert pack_rules(name).scoring.schemes, name
+
+
+@pytest.mark.parametrize(("period", "kind"), [
+    ({"month": "2026-11"}, "month"), ({"quarter": "2026-Q4"}, "quarter"), ({"year": "2026"}, "year"),
+    ({"start": "2026-01-01", "end": "2026-12-31"}, "year"), ({"start": "2026-02-01", "end": "2026-04-30"}, "range"),
+    ({"start": "2026-02-01", "end": "2027-01-31"}, "range"), ({"start": "2026-11-02", "end": "2026-11-30"}, "range"),
+])
+def test_a_period_knows_whether_it_is_a_month_quarter_or_year(period: dict[str, str], kind: str) -> None:
+    assert Period.parse(**period).kind == kind  # grades are proposed for the grading's kind only
