@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -167,8 +170,10 @@ def check_processes(directory: Path | None, org_file: Path | None, locality: str
 @click.option("--no-serve", is_flag=True, help="set everything up but do not start the server")
 @click.option("--cases", default=30, type=click.IntRange(0, 10_000),
               help="simulated cases to fill the inboxes with, on a database that has none yet")
+@click.option("--months", default=4, type=click.IntRange(1, 24),
+              help="spread the simulated cases over this many months up to today (统计考核 trends)")
 @LOCALITY_OPTION
-def demo(host: str, port: int, no_serve: bool, cases: int, locality: str | None) -> None:
+def demo(host: str, port: int, no_serve: bool, cases: int, months: int, locality: str | None) -> None:
     """Upgrade the database, deploy the processes with a locality's configuration, load its
     organisation (the demo district by default), print logins, and serve."""
     from sqlalchemy import func, select
@@ -203,14 +208,31 @@ def demo(host: str, port: int, no_serve: bool, cases: int, locality: str | None)
             _serve(host, port)
         return
     if empty and cases:
-        summary = run_simulation(_db(), cases)
-        click.echo(f"{cases} demo cases simulated: {summary['ends']}")
+        ends = _simulate_months(run_simulation, cases, months)
+        click.echo(f"{cases} demo cases simulated over {months} months: {ends}")
         waiting = leave_open_work(_db())
         click.echo(f"{sum(waiting['ends'].values())} more cases left waiting at every kind of task "
                    f"(和平里社区 第一网格): {waiting['ends']}")
     click.echo(_demo_banner(host, port, version.version))
     if not no_serve:
         _serve(host, port)
+
+
+def _simulate_months(run: Callable[[Database, int, int], dict[str, Any]], cases: int,
+                     months: int) -> dict[str, int]:
+    """The cases spread over the last ``months`` months, each month's on a clock set that far back,
+    so the dashboard has trends, rankings and late work (deadlines passed since fire as 督办)."""
+    from app.services import clock
+
+    ends: Counter[str] = Counter()
+    for back in range(months - 1, -1, -1):
+        shift = timedelta(days=30 * back)
+        clock.advance(-shift)
+        try:
+            ends.update(run(_db(), cases // months + (back < cases % months), back + 1)["ends"])
+        finally:
+            clock.advance(shift)
+    return dict(sorted(ends.items()))
 
 
 def _serve(host: str, port: int) -> None:

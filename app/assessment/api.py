@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 
 from app.api import bp, endpoint
 from app.assessment.dashboard import dashboard, overview
-from app.assessment.ranking import rankings
+from app.assessment.ranking import check_grades, rankings
 from app.assessment.service import Period, department_report, unit_report
 from app.services.auth import Principal
+from app.services.errors import Invalid
 
 
 def period_from(args: Any) -> Period:
@@ -48,3 +49,15 @@ def dashboard_overview(s: Session, principal: Principal) -> Any:
     """The dashboard's headline totals and trends by month (403 without the capability 'assess')."""
     board = dashboard(s, principal, period_from(request.args), request.args.get("level") or None)
     return jsonify(overview(board))
+
+
+@bp.post("/assessment/grades")
+@endpoint
+def grades(s: Session, principal: Principal) -> Any:
+    """Checks the year-end grades (等次) given to departments against the quotas: 422 naming each
+    quota broken (at most 30 % 好 ...), else the grades by grading."""
+    body = request.get_json(silent=True) or {}
+    given = body.get("grades")
+    if not isinstance(given, dict) or not given:
+        raise Invalid("grades: give {department code: grade}", {"grades": "required"})
+    return jsonify(check_grades(s, principal, {str(k): str(v) for k, v in given.items()}))

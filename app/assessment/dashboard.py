@@ -59,7 +59,7 @@ def dashboard(session: Session, principal: Principal, period: Period, level: str
         totals = headline(department_rows(session, depts, month), unit_rows(session, ids, month, level))
         trends.append({"month": month.first.strftime("%Y-%m")} | {i.code: f.value for i, _, f in totals})
     return Dashboard(period, level, dept_rows, whistle_rows, headline(dept_rows, whistle_rows), trends,
-                     department_ranking(dept_rows), unit_rankings(whistle_rows))
+                     department_ranking(dept_rows, period=period), unit_rankings(whistle_rows))
 
 
 def headline(dept_rows: list[Row], whistle_rows: list[Row]) -> list[tuple[Indicator, str, Figure]]:

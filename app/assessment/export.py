@@ -116,14 +116,25 @@ def rankings_workbook(period: Period, ranking: dict[str, Any]) -> bytes:
     return _save(book)
 
 
+def _score_columns(group: dict[str, Any]) -> dict[str, str]:
+    """Header → key of the score and grade columns: the score unless the ranking is by it already."""
+    columns = {"考核得分（分）": "score", "建议等次": "grade"}
+    if "score" in group["by"]:
+        columns.pop("考核得分（分）")
+    return {name: key for name, key in columns.items() if any(row.get(key) is not None for row in group["rows"])}
+
+
 def _ranking_sheet(book: Workbook, title: str, side: str, group: dict[str, Any]) -> None:
+    """Rank, list, unit, the ranking's indicators, then 考核得分 and 建议等次 where the rules give them."""
     items = [indicator(side, code) for code in group["by"]]
-    sheet = _sheet(book, title, ["名次", "榜单", "单位编码", "单位名称", *(header(i) for i in items)])
+    extra = _score_columns(group)
+    sheet = _sheet(book, title, ["名次", "榜单", "单位编码", "单位名称", *(header(i) for i in items), *extra])
     boards = {"red": "红榜", "black": "黑榜"}
     for row in group["rows"]:
         values = [_cell_value(i, row["values"][i.code]) for i in items]
-        _append(sheet, [row["rank"], boards.get(row["board"] or "", ""), row["unit"], row["name"], *values],
-                ["0", None, None, None, *(FORMATS[i.unit] for i in items)])
+        more = [row[key] for key in extra.values()]
+        _append(sheet, [row["rank"], boards.get(row["board"] or "", ""), row["unit"], row["name"], *values, *more],
+                ["0", None, None, None, *(FORMATS[i.unit] for i in items), *("0.00" for _ in extra)])
 
 
 LEDGER_HEADERS = ["案件编号", "案件标题", "超时单位", "任务", "办理时限", "超时（小时）", "挂账时间", "状态",

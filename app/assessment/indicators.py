@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.assessment.scoring import Scoring, parse_scoring
 from app.definitions import configuration
 
 RULES_FILE = configuration.CONFIG_DIR / "assessment.yaml"
@@ -60,6 +61,9 @@ DEPARTMENT_INDICATORS: tuple[Indicator, ...] = (
     Indicator("satisfaction_rate", "满意率", "Satisfaction rate", "（满意 + 0.9 × 基本满意）÷ 有效回访",
               "(satisfied + 0.9 × basically satisfied) ÷ valid call-backs (weights in config/assessment.yaml)", "%"),
 )
+# 考核得分: the locality's scoring rules applied to the indicators above (scoring.py, docs/assessment.md).
+SCORE = Indicator("score", "考核得分", "Score", "本地考核规则：基础分 + Σ 权重 × 各项得分",
+                  "the locality's rules: base + Σ weight × each term's points (assessment.yaml scoring)", "score")
 
 UNIT_INDICATORS: tuple[Indicator, ...] = (
     Indicator("whistles_started", "吹哨数", "Whistles started", "期内本单位吹响的哨", "whistles the unit blew", "n"),
@@ -70,10 +74,12 @@ UNIT_INDICATORS: tuple[Indicator, ...] = (
     Indicator("escalated", "上报上级", "Escalated", "协调不了而上报上级的哨", "whistles escalated a level up", "n"),
     Indicator("close_hours_avg", "平均办结时长", "Average time to close", "受理到办结的工作时长，平均",
               "working hours from report to closure, mean", "h"),
+    Indicator("closed_on_time_rate", "按期办结率（哨件）", "Whistles closed on time", "期限内办结 ÷ 办结",
+              "closed by the case's time limit ÷ closed", "%"),
 )
 
 
-INDICATORS = {"departments": DEPARTMENT_INDICATORS, "units": UNIT_INDICATORS}
+INDICATORS = {"departments": (*DEPARTMENT_INDICATORS, SCORE), "units": (*UNIT_INDICATORS, SCORE)}
 # The dashboard's headline figures: (side, indicator), each the sum over the units seen. Only figures
 # whose counted rows belong to one unit each (a report-in, a task, a case's whistling unit, a ledger
 # entry), so the total is exact: a call-back shared by two departments would count twice.
@@ -109,6 +115,7 @@ class Rules:
     rankings: dict[str, Ranking]
     red_list: int  # 红榜: the first N of a ranking
     black_list: int  # 黑榜: the last N
+    scoring: Scoring  # 考核得分、等次 (scoring.py)
 
 
 def load_rules() -> Rules:
@@ -118,13 +125,14 @@ def load_rules() -> Rules:
 
 @configuration.loader("assessment")
 def _read(config: configuration.Configuration) -> Rules:
-    raw = config.yaml("assessment.yaml") or {}
-    if not isinstance(raw, dict):
+    raw, lines = configuration.yaml_with_lines(config.text("assessment.yaml"), "assessment.yaml",
+                                               configuration.ConfigurationError)
+    if not isinstance(raw or {}, dict):
         raise ValueError("assessment.yaml: must be a mapping (satisfaction, handling_stages, ranking ...)")
-    return parse_rules(raw)
+    return parse_rules(raw or {}, lines=lines)
 
 
-def parse_rules(raw: dict[str, Any], path: Path = RULES_FILE) -> Rules:
+def parse_rules(raw: dict[str, Any], path: Path = RULES_FILE, lines: dict[tuple[str, ...], int] | None = None) -> Rules:
     sent_back = raw.get("sent_back") or {}
     weights = {str(k): float(v) for k, v in (raw.get("satisfaction") or {}).items()}
     if not weights or any(not 0 <= w <= 1 for w in weights.values()):
@@ -134,7 +142,9 @@ def parse_rules(raw: dict[str, Any], path: Path = RULES_FILE) -> Rules:
                  str(sent_back.get("field", "")), sent_back.get("value"), weights,
                  {side: _ranking(path, side, ranking.get(side)) for side in INDICATORS},
                  _count(path, "red_list", ranking.get("red_list", 3)),
-                 _count(path, "black_list", ranking.get("black_list", 3)))
+                 _count(path, "black_list", ranking.get("black_list", 3)),
+                 parse_scoring(raw.get("scoring"), lines or {}, {side: {i.code for i in INDICATORS[side]} - {"score"}
+                                                                 for side in INDICATORS}))
 
 
 def _ranking(path: Path, side: str, raw: Any) -> Ranking:

@@ -21,7 +21,7 @@ from app.assessment import bulletin
 from app.assessment.api import period_from
 from app.assessment.dashboard import dashboard, drill
 from app.assessment.export import indicators_workbook, rankings_workbook, supervision_workbook
-from app.assessment.indicators import DEPARTMENT_INDICATORS, INDICATORS, Indicator, indicator, load_rules
+from app.assessment.indicators import INDICATORS, Indicator, indicator, load_rules
 from app.assessment.ranking import Ranked, department_ranking, rankings
 from app.assessment.service import (
     Period,
@@ -157,16 +157,16 @@ def department_page(s: Session, principal: Principal, code: str) -> Any:
     if unit.id not in assessable_units(s, principal):
         raise Forbidden("these figures are not yours to see")
     period, query = chosen_period(request.args)
-    [row] = department_rows(s, [unit], period)
-    ranked = department_ranking(department_rows(s, peer_departments(s, unit), period))
-    mine = next(r for r in ranked if r.row.unit.id == unit.id)
+    ranked = department_ranking(department_rows(s, peer_departments(s, unit), period), period=period)
+    mine = next(r for r in ranked if r.row.unit.id == unit.id)  # scored among its peers, as ranked
+    row = mine.row
     ledger = [e for e in deadlines.supervision_ledger(s, principal, "open", clock.now())["items"] if e["unit"] == code]
     problems = _problems(row)
     ids = {case_id for found in problems.values() for case_id in found}
     cases = {c.id: c for c in s.scalars(select(Case).where(Case.id.in_(ids or [0])))}
     return render_template("assessment/department.html", me=principal.user, unit=unit, row=row, ranked=ranked,
                            mine=mine, ledger=ledger, query=query, kind=_kind(query), period=period,
-                           indicators=DEPARTMENT_INDICATORS, problems=problems, cases=cases,
+                           indicators=INDICATORS["departments"], problems=problems, cases=cases,
                            visible=assessable_units(s, principal), by=_ranking_order("departments"))
 
 

@@ -16,9 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.assessment.indicators import Ranking, Rules, indicator, load_rules
+from app.assessment.scoring import Grading, grading_for, propose, quota_problems
 from app.assessment.service import Period, Row, assessable_units, department_rows, peer_departments, unit_rows
 from app.models import Unit
 from app.services.auth import Principal
+from app.services.errors import Invalid
 from app.services.locality import load_locality
 
 RED, BLACK = "red", "black"
@@ -29,11 +31,12 @@ class Ranked:
     row: Row
     rank: int | None
     board: str | None  # "red" (红榜), "black" (黑榜) or None
+    grade: str | None = None  # 等次 proposed from the score within the quotas (scoring.grades)
 
     def as_dict(self, order: tuple[str, ...], side: str) -> dict[str, Any]:
         return {"rank": self.rank, "board": self.board, "unit": self.row.unit.code, "name": self.row.unit.name,
-                "level": self.row.level if side == "units" else None,
-                "values": {code: self.row.figures[code].value for code in order}}
+                "level": self.row.level if side == "units" else None, "score": self.row.figures["score"].value,
+                "grade": self.grade, "values": {code: self.row.figures[code].value for code in order}}
 
 
 def rank(side: str, rows: list[Row], ranking: Ranking, rules: Rules) -> list[Ranked]:
@@ -72,9 +75,42 @@ def _mark_boards(ranked: list[Ranked], red: int, black: int) -> None:
             item.board = BLACK
 
 
-def department_ranking(rows: list[Row], rules: Rules | None = None) -> list[Ranked]:
+def department_ranking(rows: list[Row], rules: Rules | None = None, period: Period | None = None) -> list[Ranked]:
+    """The departments ranked; for a period a grading is given for (a year), each with the grade its
+    score earns within the quotas."""
     rules = rules or load_rules()
-    return rank("departments", rows, rules.rankings["departments"], rules)
+    ranked = rank("departments", rows, rules.rankings["departments"], rules)
+    groups: dict[str, tuple[Grading, list[Ranked]]] = {}
+    for item in ranked:
+        grading = grading_for(rules.scoring, item.row.unit.kind)
+        if grading is not None and period is not None and period.kind == grading.period \
+                and item.row.figures["score"].value is not None:
+            groups.setdefault(grading.label, (grading, []))[1].append(item)
+    for grading, items in groups.values():
+        given = propose(grading, [(i.row.unit.code, i.row.figures["score"].value or 0.0) for i in items])
+        for item in items:
+            item.grade = given[item.row.unit.code]
+    return ranked
+
+
+def check_grades(session: Session, principal: Principal, given: dict[str, str]) -> dict[str, Any]:
+    """Grades a leader gives (等次评定) held to the quotas of assessment.yaml: Invalid naming each
+    quota broken, or the grades by grading."""
+    rules = load_rules()
+    units = {u.code: u for u in ranked_departments(session, principal)}
+    strangers = sorted(set(given) - set(units))
+    if strangers:
+        raise Invalid(f"not a department you assess: {', '.join(strangers)}", {"grades": "unknown unit"})
+    groups: dict[str, tuple[Grading, dict[str, str]]] = {}
+    for code, grade in given.items():
+        grading = grading_for(rules.scoring, units[code].kind)
+        if grading is None:
+            raise Invalid(f"{code}: no grading in the scoring rules covers it", {"grades": "no grading"})
+        groups.setdefault(grading.label, (grading, {}))[1][code] = str(grade)
+    problems = [p for grading, grades in groups.values() for p in quota_problems(grading, grades)]
+    if problems:
+        raise Invalid("; ".join(problems), {"grades": problems[0]})
+    return {"gradings": [{"label": label, "grades": grades} for label, (_, grades) in sorted(groups.items())]}
 
 
 def unit_rankings(rows: list[Row], rules: Rules | None = None) -> dict[str, list[Ranked]]:
@@ -102,11 +138,13 @@ def ranked_departments(session: Session, principal: Principal) -> list[Unit]:
 def rankings(session: Session, principal: Principal, period: Period, level: str | None = None) -> dict[str, Any]:
     """The rankings the user may see, for the API and the exports."""
     rules = load_rules()
-    depts = department_ranking(department_rows(session, ranked_departments(session, principal), period), rules)
+    depts = department_ranking(department_rows(session, ranked_departments(session, principal), period), rules,
+                               period)
     units = unit_rankings(unit_rows(session, assessable_units(session, principal), period, level), rules)
     order = {side: rules.rankings[side].order for side in ("departments", "units")}
     return {
         "period": period.as_dict(), "red_list": rules.red_list, "black_list": rules.black_list,
+        "scoring_period": rules.scoring.period,
         "departments": {"by": list(order["departments"]),
                         "rows": [r.as_dict(order["departments"], "departments") for r in depts]},
         "units": [{"level": lvl, "by": list(order["units"]), "rows": [r.as_dict(order["units"], "units") for r in rows]}

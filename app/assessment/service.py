@@ -20,6 +20,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from app.assessment.indicators import DEPARTMENT_INDICATORS, INDICATORS, Indicator, Rules, load_rules
+from app.assessment.scoring import ScorePart, score_rows
 from app.models import Case, CaseUnit, Evaluation, Event, ReportIn, SupervisionEntry, Task, Unit
 from app.services import clock
 from app.services.auth import Principal
@@ -79,6 +80,15 @@ class Period:
             first = following
         return result
 
+    @property
+    def kind(self) -> str:
+        """"month", "quarter" or "year" when the period is exactly one, else "range"."""
+        months = len(self.months())
+        if self.first.day != 1 or self.last + timedelta(days=1) != _month_after(self.first, months):
+            return "range"
+        shapes = {(1, 1): "month", (3, 1): "quarter", (12, 1): "year"}
+        return shapes.get((months, 1 if months == 1 else self.first.month % months), "range")
+
     def bounds(self) -> tuple[datetime, datetime]:
         zone = load_calendar().zone
         low = datetime.combine(self.first, time(0), zone)
@@ -121,14 +131,28 @@ class Figure:
     numerator: float | None = None
     denominator: float | None = None
     rows: list[Counted] = field(default_factory=list)
+    parts: list[ScorePart] = field(default_factory=list)  # a score's points per term
 
     @property
     def cases(self) -> list[int]:
         return sorted({row.case_id for row in self.rows})
 
     def as_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "numerator": self.numerator, "denominator": self.denominator,
-                "cases": self.cases}
+        found = {"value": self.value, "numerator": self.numerator, "denominator": self.denominator,
+                 "cases": self.cases}
+        if self.parts:
+            found["parts"] = [{"label": p.label, "points": p.points} for p in self.parts]
+        return found
+
+
+def _score(value: float | None, parts: list[ScorePart], rows: list[Counted]) -> Figure:
+    return Figure(value, rows=rows, parts=parts)
+
+
+def scored(side: str, rows: list[Row], rules: Rules, period: Period) -> list[Row]:
+    """The rows with their 考核得分, scored together (a mean of all units is a mean of these)."""
+    score_rows(rules.scoring.schemes.get(side), rows, _score, len(period.months()))
+    return rows
 
 
 def _rate(pairs: Iterable[tuple[int, bool]]) -> Figure:
@@ -234,7 +258,7 @@ def department_rows(session: Session, depts: list[Unit], period: Period) -> list
         for part in parts:
             figures.update(part(unit.id))
         rows.append(Row(unit, None, {i.code: figures[i.code] for i in DEPARTMENT_INDICATORS}))
-    return rows
+    return scored("departments", rows, rules, period)
 
 
 def describe(indicator: Indicator) -> dict[str, str]:
@@ -371,7 +395,8 @@ def unit_rows(session: Session, ids: set[int], period: Period, level: str | None
             by_unit[(case.whistle_unit_id, case.level)].append(case)
     units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_({k[0] for k in by_unit} or [0])))}
     keys = sorted(by_unit, key=lambda key: (units[key[0]].code, key[1]))
-    return [Row(units[uid], lvl, _unit_figures(by_unit[(uid, lvl)])) for uid, lvl in keys]
+    rows = [Row(units[uid], lvl, _unit_figures(by_unit[(uid, lvl)])) for uid, lvl in keys]
+    return scored("units", rows, load_rules(), period)
 
 
 def _unit_figures(cases: list[Case]) -> dict[str, Figure]:
@@ -385,4 +410,6 @@ def _unit_figures(cases: list[Case]) -> dict[str, Figure]:
         "closed_at_once_rate": _rate((c.id, not c.rework_count) for c in closed),
         "escalated": _count(c.id for c in cases if c.outcome == "escalated"),
         "close_hours_avg": _mean(hours),
+        "closed_on_time_rate": _rate((c.id, c.due_at is None or (c.closed_at or c.due_at) <= c.due_at)
+                                     for c in closed),
     }

@@ -185,16 +185,24 @@ def _schemas() -> dict[str, Schema]:
                                    unit=_enum(["%", "h", "n", "score"]))),
             rows=_array(_obj("level", unit=STR, name=STR, level=STR, figures={
                 "type": "object", "additionalProperties": _obj(
-                    value=_t("number", True), numerator=_t("number", True), denominator=_t("number", True),
-                    cases=_array(INT))}))),
+                    "parts", value=_t("number", True), numerator=_t("number", True), denominator=_t("number", True),
+                    cases=_array(INT),
+                    parts={**_array(_obj(label=STR, points=_t("number"))),
+                           "description": "考核得分的各项 The score's points per term (figure 'score' only)"})}))),
         "AssessmentRankings": _obj(
             period=_obj(start=STR, end=STR), red_list=INT, black_list=INT,
+            scoring_period={**_enum(["month", "quarter", "year"]),
+                            "description": "考核周期 The period the locality's scores are published for"},
             departments=_obj(by=_array(STR), rows=_array(_ref("RankedUnit"))),
             units=_array(_obj(level=STR, by=_array(STR), rows=_array(_ref("RankedUnit"))))),
+        "AssessmentGrades": _obj(gradings=_array(_obj(label=STR, grades={"type": "object",
+                                                                          "additionalProperties": STR}))),
         "RankedUnit": _obj(
             rank={**NINT, "description": "名次 Rank (equal keys share one); null: nothing to rank by"},
             board={**_enum(["red", "black"], nullable=True), "description": "红榜 red / 黑榜 black list"},
             unit=STR, name=STR, level=NSTR,
+            score={**_t("number", True), "description": "考核得分 The score by the locality's rules; null: none"},
+            grade={**NSTR, "description": "建议等次 The grade the score earns within the quotas; null: none"},
             values={"type": "object", "additionalProperties": _t("number", True),
                     "description": "排名所依据的指标 The ranking's indicators (by), in order"}),
         "AssessmentOverview": _obj(
@@ -472,6 +480,13 @@ OPS: list[Op] = [
        description="Departments ranked by the indicators config/assessment.yaml names (ranking.departments.by), "
                    "whistling units per level (ranking.units.by); 红榜 the first red_list ranks, 黑榜 the last "
                    "black_list. A department sees the ranking of its peers; leaders the units within theirs."),
+    Op("post", "/api/assessment/grades", "assessment", "等次评定校验 Check departments' grades against the quotas",
+       "AssessmentGrades", errors=(403,),
+       body=_obj(grades={"type": "object", "minProperties": 1, "additionalProperties": STR,
+                         "description": "部门代码 → 等次 Department code → grade"}),
+       description="Each department is held to the grading of assessment.yaml (scoring.grades) that covers its "
+                   "kind; 422 names every quota broken (\"4 of 10 graded 好; at most 30 % (3) may be\"). Nothing "
+                   "is stored."),
     Op("get", "/api/assessment/overview", "assessment", "统计考核总览 Headline totals and trends by month",
        "AssessmentOverview", errors=(403, 422),
        query=(*ASSESSMENT_QUERY, ("level", STR, "吹哨层级 Only this whistle level")),
