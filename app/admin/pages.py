@@ -32,24 +32,17 @@ from app.definitions.compare import compare
 from app.engine import bundle_hash
 from app.models import ProcessVersion
 from app.services.auth import Principal
-from app.services.errors import Invalid, NotFound, ServiceError
+from app.services.errors import Invalid, NotFound
 from app.web.diagram import BPMN_JS_DIST
-from app.web.pages import error_page
-from app.web.session import LoginRequired, login_redirect, page
+from app.web.pages import staff_error_pages
+from app.web.session import page
 
 VIEWABLE_XML = (".bpmn",)  # drawn with the bpmn-js viewer; DMN and the rest are shown as text
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 STASH_SECONDS = 7 * 24 * 3600  # how long a checked upload waits for its deploy
 
 
-@bp.errorhandler(LoginRequired)
-def _login_required(_exc: LoginRequired) -> Any:
-    return login_redirect()
-
-
-@bp.errorhandler(ServiceError)
-def _service_error(exc: ServiceError) -> Any:
-    return error_page(exc.status, exc.message)
+staff_error_pages(bp)
 
 
 # --- versions ------------------------------------------------------------------------------------

@@ -34,13 +34,13 @@ from app.assessment.service import (
 from app.models import Case, Unit, User
 from app.services import clock, deadlines
 from app.services.auth import Principal
-from app.services.errors import Forbidden, NotFound, ServiceError
+from app.services.errors import Forbidden, NotFound
 from app.services.locality import load_locality
 from app.services.worktime import load_calendar
 from app.settings import ROOT
 from app.web.labels import is_english
-from app.web.pages import error_page
-from app.web.session import LoginRequired, login_redirect, page
+from app.web.pages import staff_error_pages
+from app.web.session import page
 
 bp = Blueprint("assessment", __name__, url_prefix="/assessment", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -50,14 +50,7 @@ ECHARTS_FILE = "echarts.common.min.js"  # line, bar and pie charts: all the page
 PERIOD_KINDS = ("month", "quarter", "year", "range")
 
 
-@bp.errorhandler(LoginRequired)
-def _login_required(_exc: LoginRequired) -> Any:
-    return login_redirect()
-
-
-@bp.errorhandler(ServiceError)
-def _service_error(exc: ServiceError) -> Any:
-    return error_page(exc.status, exc.message)
+staff_error_pages(bp)
 
 
 # --- the period picker ---------------------------------------------------------------------------

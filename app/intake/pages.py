@@ -12,24 +12,17 @@ from app.intake.sources import Source, load_sources
 from app.intake.upload import import_upload
 from app.models import User
 from app.services.auth import Principal
-from app.services.errors import Forbidden, Invalid, ServiceError
+from app.services.errors import Forbidden, Invalid
 from app.services.locality import load_locality
 from app.uploads import accepts_uploads
 from app.web.labels import is_english
-from app.web.pages import error_page
-from app.web.session import LoginRequired, login_redirect, page
+from app.web.pages import staff_error_pages
+from app.web.session import page
 
 bp = Blueprint("intake", __name__, url_prefix="/intake", template_folder="templates")
 
 
-@bp.errorhandler(LoginRequired)
-def _login_required(_exc: LoginRequired) -> Any:
-    return login_redirect()
-
-
-@bp.errorhandler(ServiceError)
-def _service_error(exc: ServiceError) -> Any:
-    return error_page(exc.status, exc.message)
+staff_error_pages(bp)
 
 
 def can_import(me: User | None) -> bool:

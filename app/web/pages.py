@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm import Session
@@ -384,3 +384,16 @@ def _render_case(s: Session, principal: Principal, case_id: int, errors: dict[st
         form_labels=labels, here=here or request.path,
     )
 
+
+
+def staff_error_pages(blueprint: Blueprint) -> None:
+    """A feature's pages answer as the staff pages do: to the login page when not logged in, and a
+    service's refusal (403, 404, 409, 422 …) as the error page in the reader's language."""
+
+    @blueprint.errorhandler(LoginRequired)
+    def _login_required(_exc: LoginRequired) -> Any:
+        return login_redirect()
+
+    @blueprint.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError) -> Any:
+        return error_page(exc.status, exc.message)
