@@ -121,15 +121,19 @@ def deploy(directory: Path | None, deployed_by: str, comment: str | None, locali
     """Deploy processes/ (or DIRECTORY) with the locality's configuration as a new process version
     (no-op when nothing changed)."""
     from app.definitions.versions import deploy as deploy_files
+    from app.definitions.versions import deploy_warnings
     from app.services.errors import ServiceError
 
     try:
         files = _pack(locality).files(directory or _settings().processes_dir)
         with _db().unit_of_work() as session:
             version, created = deploy_files(session, files, deployed_by, comment)
+            warnings = deploy_warnings(session, version.id)
     except ServiceError as exc:
         _fail(exc.message)
     click.echo(f"process version {version.version} {'deployed' if created else 'unchanged'}")
+    for warning in warnings:
+        click.echo(f"warning: {warning}")
 
 
 @click.command("check-processes")
@@ -155,6 +159,8 @@ def check_processes(directory: Path | None, org_file: Path | None, locality: str
         _fail(str(exc))
     if report.bundle_error is not None:
         _fail(report.bundle_error)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}")
     for result in report.results:
         click.echo(result.line())
     passed = sum(r.ok for r in report.results)
@@ -178,6 +184,7 @@ def demo(host: str, port: int, no_serve: bool, cases: int, months: int, locality
     organisation (the demo district by default), print logins, and serve."""
     from sqlalchemy import func, select
 
+    from app.assessment.pushes import push_for_demo
     from app.definitions.scenarios import read_scenarios
     from app.definitions.scenarios import seed as seed_from_scenarios
     from app.definitions.versions import configuration_of
@@ -203,6 +210,10 @@ def demo(host: str, port: int, no_serve: bool, cases: int, months: int, locality
             with configuration.activate(config):
                 seeded = seed_from_scenarios(_db(), read_scenarios(pack.scenarios_dir))
             click.echo(f"the pack's scenarios played: {seeded['closed']} cases closed, {seeded['open']} left half way")
+            with configuration.activate(config), _db().unit_of_work() as session:
+                pushed = push_for_demo(session, "演示：办结及时、一次办结，推送市级考核")
+            if pushed:
+                click.echo(f"{pushed} closed whistles pushed to the city (推送市级)")
         click.echo(_pack_banner(host, port, version.version, pack))
         if not no_serve:
             _serve(host, port)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -122,6 +123,7 @@ class Case(Base):
         Index("ix_cases_status_due", "status", "due_at"),
         Index("ix_cases_reported_by", "reported_by_id", "created_at"),
         Index("ix_cases_matter", "matter"),
+        Index("ix_cases_closed", "closed_at"),  # 满意率: the cases closed in a period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -189,6 +191,9 @@ class CaseUnit(Base):
     depth: Mapped[int | None] = mapped_column(Integer)
 
 
+_OPEN_TASKS = {"postgresql_where": text("status = 'open'"), "sqlite_where": text("status = 'open'")}
+
+
 class Task(Base):
     """An inbox row: a READY human task of a case, for one role in one unit."""
 
@@ -196,6 +201,12 @@ class Task(Base):
     __table_args__ = (
         Index("ix_tasks_inbox", "status", "role", "unit_id"),
         Index("ix_tasks_case", "case_id", "status"),
+        # the inbox (app/services/tasks.py): a user's open tasks in deadline order, per type, claimed by them;
+        # partial, so the million completed tasks are not in them (migrations/versions/0014_inbox_keyset.py)
+        Index("ix_tasks_open_due", "role", "unit_id", "due_at", "id", **_OPEN_TASKS),
+        Index("ix_tasks_open_type_due", "role", "unit_id", "task_type", "due_at", "id", **_OPEN_TASKS),
+        Index("ix_tasks_open_assignee", "assignee_id", "due_at", "id", **_OPEN_TASKS),
+        Index("ix_tasks_stage_due", "stage", "due_at"),  # 按期办结率: handling tasks due in a period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -224,7 +235,8 @@ class Event(Base):
     """An audit event (append-only): what happened to a case, by whom, in which role and unit."""
 
     __tablename__ = "events"
-    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    # (type, created_at): the dispatches of a period (回退率) without reading every event
+    __table_args__ = (UniqueConstraint("case_id", "seq"), Index("ix_events_type_created", "type", "created_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -247,7 +259,8 @@ class ReportIn(Base):
     """A department summoned on a whistle and its report-in (报到), the basis of 报到响应度."""
 
     __tablename__ = "report_ins"
-    __table_args__ = (UniqueConstraint("case_id", "department_id"),)
+    __table_args__ = (UniqueConstraint("case_id", "department_id"),
+                      Index("ix_report_ins_summoned", "summoned_at"))  # 报到率: the summonses of a period
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -296,7 +309,8 @@ class AuditChain(Base):
 
 
 class Snapshot(Base):
-    """The engine state of a case after one committed step (zlib-compressed serializer JSON).
+    """The engine state of a case after one committed step (zlib-compressed serializer JSON), whole
+    or, with ``is_delta``, as the delta against the case's snapshot before it (app/services/snapshots.py).
 
     ``state_hash`` is the SHA-256 of the uncompressed JSON; ``projection_hash`` that of its
     normalized projection (app/engine/history.py), which a replay must reproduce. Both are also
@@ -311,6 +325,7 @@ class Snapshot(Base):
     state_version: Mapped[int] = mapped_column(Integer)
     serializer_version: Mapped[str] = mapped_column(String(16))
     state: Mapped[bytes] = mapped_column(LargeBinary)
+    is_delta: Mapped[bool] = mapped_column(Boolean, default=False)
     state_hash: Mapped[str] = mapped_column(String(64))
     projection_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime)
@@ -386,6 +401,30 @@ class SupervisionEntry(Base):
     promised_date: Mapped[date | None] = mapped_column(Date)
     answered_at: Mapped[datetime | None] = mapped_column(DateTime)
     answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class SupervisionRound(Base):
+    """One round of a 督办: the superior issues it (a note, a time to answer), the late unit answers
+    (why late, measures, promised date), the superior closes it (``accepted``, 督办办结) or presses
+    again (``pressed``, 再次督办: the next round)."""
+
+    __tablename__ = "supervision_rounds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("supervision_entries.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # 1 = the first 督办, 2.. = 再次督办
+    note: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[datetime] = mapped_column(DateTime)
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    answer_due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    answer_reason: Mapped[str | None] = mapped_column(Text)
+    answer_measures: Mapped[str | None] = mapped_column(Text)
+    promised_date: Mapped[date | None] = mapped_column(Date)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    verdict: Mapped[str | None] = mapped_column(String(16))  # accepted|pressed, once the superior has read the answer
+    verdict_note: Mapped[str | None] = mapped_column(Text)
+    verdict_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Incident(Base):
@@ -490,6 +529,43 @@ class ImportedOrder(Base):
     imported_by: Mapped[str] = mapped_column(String(64))
 
 
+class CaseMerge(Base):
+    """A report closed at triage into another case (issue 16): merged into it (并案), or closed as a
+    duplicate of it (重复件). The reporter's tracking page follows the target case from then on."""
+
+    __tablename__ = "case_merges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)  # the report closed
+    target_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # merged|duplicate
+    note: Mapped[str] = mapped_column(Text, default="")
+    merged_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    merged_at: Mapped[datetime] = mapped_column(DateTime)
+
+    target: Mapped[Case] = relationship(foreign_keys=[target_id])
+
+
+class ImportJob(Base):
+    """A real import of an export run in the background (工单导入), in chunks: the import page polls
+    its progress (rows done of total) and shows the row results when it is done."""
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))  # queued|running|done|failed
+    total: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    counts: Mapped[str] = mapped_column(Text)  # rows per outcome so far (JSON)
+    results: Mapped[str] = mapped_column(Text, default="")  # the rows' results so far (a JSON object a line)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 class Building(Base):
     """A building, compound or staircase (楼栋/小区/单元) on a report place: a report may name it (or
     coordinates near it) instead of the place, and its QR code opens the report page for it."""
@@ -529,3 +605,67 @@ class Open311Request(Base):
     token: Mapped[str] = mapped_column(String(64), unique=True)
     lat: Mapped[float | None] = mapped_column(Float)
     long: Mapped[float | None] = mapped_column(Float)
+    # the request's photo: a link the client gave (media_url), or the file it uploaded (media)
+    media_url: Mapped[str | None] = mapped_column(String(1000))
+    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id"))
+
+
+# --- issue 14: grades a leader gives (等次评定) ---
+
+
+class AssessmentGrade(Base):
+    """One grade a leader gave one unit for a period (年终等次), kept as a version: grading the same
+    period and unit again adds the next version, so the history stays; the highest is current."""
+
+    __tablename__ = "assessment_grades"
+    __table_args__ = (UniqueConstraint("period_start", "period_end", "unit_id", "version"),
+                      Index("ix_assessment_grades_period", "period_start", "period_end"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)  # inclusive
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    grading: Mapped[str] = mapped_column(String(64))  # the grading's label in assessment.yaml
+    grade: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    given_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    given_at: Mapped[datetime] = mapped_column(DateTime)
+    version: Mapped[int] = mapped_column(Integer)
+
+    unit: Mapped[Unit] = relationship()
+    given_by: Mapped[User | None] = relationship()
+
+
+class WhistlePush(Base):
+    """推送市级: a closed whistle a street pushed to the city's assessment (官渡: at least 5 a month),
+    with the pusher's comment; undone (kept, with who and when) until the month's bulletin is out."""
+
+    __tablename__ = "whistle_pushes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    pushed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    pushed_at: Mapped[datetime] = mapped_column(DateTime)
+    undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ExportJob(Base):
+    """An Excel export of a long period made in the background: its progress, then its file or error."""
+
+    __tablename__ = "export_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    what: Mapped[str] = mapped_column(String(32))  # indicators | rankings | supervision
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    level: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|running|done|failed
+    progress: Mapped[int] = mapped_column(Integer, default=0)  # percent of the steps done
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)

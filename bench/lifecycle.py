@@ -422,6 +422,11 @@ class Result:
     engine_ms: float  # bare engine without any serialization, for reference
     ends: dict[str, int]
 
+    @property
+    def engine_ratio(self) -> float:
+        """The app's cost per task against the engine's own in memory (issue 17's goal: ≤ 3×)."""
+        return self.app_ms / self.engine_ms if self.engine_ms else float("inf")
+
 
 def traced_peak(work: Callable[[], Any]) -> tuple[Any, float]:
     """Run ``work`` under tracemalloc; its result and the peak of traced memory in MB."""
@@ -507,6 +512,8 @@ COLUMNS = [
     ("ms/task app", "{:.2f}", "app_ms"),
     ("ms/task bare", "{:.2f}", "bare_ms"),
     ("app/bare", "{:.2f}×", "ratio"),
+    ("ms/task engine", "{:.2f}", "engine_ms"),
+    ("app/engine", "{:.1f}×", "engine_ratio"),
     ("tracemalloc peak app MB", "{:.1f}", "app_peak_mb"),
     ("bare MB", "{:.1f}", "bare_peak_mb"),
     ("ru_maxrss MB", "{:.0f}", "maxrss_mb"),

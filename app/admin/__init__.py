@@ -12,4 +12,6 @@ from flask import Blueprint
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates",
                static_folder="static", static_url_path="/static")
 
-from app.admin import pages  # noqa: E402,F401  (routes register on import)
+from app.admin import config_pages as config_routes  # noqa: E402,F401  (routes register on import)
+from app.admin import migration as migration_routes  # noqa: E402,F401  (routes register on import)
+from app.admin import modeling, pages  # noqa: E402,F401  (routes register on import)

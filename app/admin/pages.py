@@ -25,7 +25,7 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from app.admin import bp
+from app.admin import bp, modeling
 from app.definitions import bundles, drafts, scenarios, versions
 from app.definitions.api import require_reader
 from app.definitions.compare import compare
@@ -236,16 +236,17 @@ def _stashed(key: str) -> dict[str, str]:
 @bp.get("/processes/<int:number>/edit/<path:name>")
 @page
 def modeler(s: Session, principal: Principal, number: int, name: str) -> Any:
-    """The bpmn-js Modeler on the admin's draft of this file, or on the version's file."""
+    """The editor of this file (bpmn-js Modeler, dmn-js, the form editor) on the admin's draft of
+    it, or on the version's file."""
     principal.require("administer")
     version = versions.version_by_number(s, number)
     text = _file_of(version, name)
     if not name.endswith(drafts.EDITABLE):
-        raise NotFound(f"{name} is not a BPMN file")
+        raise NotFound(f"{name} is not a diagram, decision table or form")
     mine = drafts.drafts_of(s, principal.user.id)
     draft = next((d for d in mine if d.file_name == name and d.base_version == number), None)
     others = sorted({d.base_version for d in mine} - {number})
-    return render_template("admin/modeler.html", me=principal.user, version=version, name=name,
+    return render_template(modeling.editor_template(name), me=principal.user, version=version, name=name,
                            text=draft.text if draft else text, draft=draft, other_bases=others)
 
 

@@ -217,6 +217,7 @@ def _service_error(exc: ServiceError) -> Any:
 
 
 from app.api import audit, deadlines, routes  # noqa: E402,F401  (registers the routes)
+from app.api import migrations as migrations_api  # noqa: E402,F401  (registers its route)
 from app.assessment import api as assessment_api  # noqa: E402,F401  (registers its routes)
 from app.attachments import api as attachments_api  # noqa: E402,F401  (registers its routes)
 from app.definitions import api as definitions_api  # noqa: E402,F401  (registers its routes)

@@ -29,7 +29,8 @@ def notification_read(s: Session, principal: Principal, notification_id: int) ->
 @bp.get("/supervision")
 @endpoint
 def supervision(s: Session, principal: Principal) -> Any:
-    return jsonify(deadlines.supervision_ledger(s, principal, request.args.get("status"), clock.now()))
+    return jsonify(deadlines.supervision_ledger(s, principal, request.args.get("status"), clock.now(),
+                                                request.args.get("before")))
 
 
 @bp.get("/incidents")

@@ -54,11 +54,14 @@ def dashboard(session: Session, principal: Principal, period: Period, level: str
     ids = assessable_units(session, principal)
     depts = departments_among(session, ids)
     dept_rows, whistle_rows = department_rows(session, depts, period), unit_rows(session, ids, period, level)
+    totals = headline(dept_rows, whistle_rows)
     trends = []
     for month in period.months()[:MAX_TREND_MONTHS]:
-        totals = headline(department_rows(session, depts, month), unit_rows(session, ids, month, level))
-        trends.append({"month": month.first.strftime("%Y-%m")} | {i.code: f.value for i, _, f in totals})
-    return Dashboard(period, level, dept_rows, whistle_rows, headline(dept_rows, whistle_rows), trends,
+        # a period of one month is its own trend: counted once
+        found = totals if month == period else headline(department_rows(session, depts, month),
+                                                        unit_rows(session, ids, month, level))
+        trends.append({"month": month.first.strftime("%Y-%m")} | {i.code: f.value for i, _, f in found})
+    return Dashboard(period, level, dept_rows, whistle_rows, totals, trends,
                      department_ranking(dept_rows, period=period), unit_rankings(whistle_rows))
 
 

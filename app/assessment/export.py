@@ -118,7 +118,7 @@ def rankings_workbook(period: Period, ranking: dict[str, Any]) -> bytes:
 
 def _score_columns(group: dict[str, Any]) -> dict[str, str]:
     """Header → key of the score and grade columns: the score unless the ranking is by it already."""
-    columns = {"考核得分（分）": "score", "建议等次": "grade"}
+    columns = {"考核得分（分）": "score", "建议等次": "grade", "评定等次": "given_grade"}
     if "score" in group["by"]:
         columns.pop("考核得分（分）")
     return {name: key for name, key in columns.items() if any(row.get(key) is not None for row in group["rows"])}
@@ -134,7 +134,7 @@ def _ranking_sheet(book: Workbook, title: str, side: str, group: dict[str, Any])
         values = [_cell_value(i, row["values"][i.code]) for i in items]
         more = [row[key] for key in extra.values()]
         _append(sheet, [row["rank"], boards.get(row["board"] or "", ""), row["unit"], row["name"], *values, *more],
-                ["0", None, None, None, *(FORMATS[i.unit] for i in items), *("0.00" for _ in extra)])
+                ["0", None, None, None, *(FORMATS[i.unit] for i in items), *("0.00" for _ in extra.values())])
 
 
 LEDGER_HEADERS = ["案件编号", "案件标题", "超时单位", "任务", "办理时限", "超时（小时）", "挂账时间", "状态",

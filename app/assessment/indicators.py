@@ -8,6 +8,7 @@ from typing import Any
 
 from app.assessment.scoring import Scoring, parse_scoring
 from app.definitions import configuration
+from app.services.locality import CAPABILITIES
 
 RULES_FILE = configuration.CONFIG_DIR / "assessment.yaml"
 
@@ -76,6 +77,8 @@ UNIT_INDICATORS: tuple[Indicator, ...] = (
               "working hours from report to closure, mean", "h"),
     Indicator("closed_on_time_rate", "按期办结率（哨件）", "Whistles closed on time", "期限内办结 ÷ 办结",
               "closed by the case's time limit ÷ closed", "%"),
+    Indicator("whistles_pushed", "推送市级", "Pushed to the city", "其中已办结并记录推送市级的哨",
+              "of them closed and recorded as pushed to the city's assessment", "n"),
 )
 
 
@@ -116,6 +119,16 @@ class Rules:
     red_list: int  # 红榜: the first N of a ranking
     black_list: int  # 黑榜: the last N
     scoring: Scoring  # 考核得分、等次 (scoring.py)
+    push: Push | None = None  # 推送市级: who records whistles as pushed, when the locality does
+
+
+@dataclass(frozen=True)
+class Push:
+    """推送市级 (官渡): a user whose role grants ``capability`` over the whistling unit records a closed
+    whistle of one of ``levels`` as pushed to the city."""
+
+    capability: str
+    levels: frozenset[str]
 
 
 def load_rules() -> Rules:
@@ -144,7 +157,18 @@ def parse_rules(raw: dict[str, Any], path: Path = RULES_FILE, lines: dict[tuple[
                  _count(path, "red_list", ranking.get("red_list", 3)),
                  _count(path, "black_list", ranking.get("black_list", 3)),
                  parse_scoring(raw.get("scoring"), lines or {}, {side: {i.code for i in INDICATORS[side]} - {"score"}
-                                                                 for side in INDICATORS}))
+                                                                 for side in INDICATORS}),
+                 _push(path, raw.get("push")))
+
+
+def _push(path: Path, raw: Any) -> Push | None:
+    if raw is None:
+        return None
+    section = raw if isinstance(raw, dict) else {}
+    capability, levels = section.get("capability"), section.get("levels")
+    if capability not in CAPABILITIES or not isinstance(levels, list) or not levels:
+        raise ValueError(f"{path.name}: push: give a capability ({', '.join(sorted(CAPABILITIES))}) and levels")
+    return Push(str(capability), frozenset(str(level) for level in levels))
 
 
 def _ranking(path: Path, side: str, raw: Any) -> Ranking:

@@ -12,33 +12,42 @@ from datetime import UTC, date
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_from_directory, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from app.assessment import bulletin
+from app.assessment import bulletin, bulletin_pdf, export_jobs, grades, pushes
 from app.assessment.api import period_from
 from app.assessment.dashboard import dashboard, drill
-from app.assessment.export import indicators_workbook, rankings_workbook, supervision_workbook
 from app.assessment.indicators import INDICATORS, Indicator, indicator, load_rules
-from app.assessment.ranking import Ranked, department_ranking, rankings
+from app.assessment.labels import figure_text, indicator_formula, indicator_name
+from app.assessment.ranking import Ranked, department_ranking
 from app.assessment.service import (
     Period,
     assessable_units,
     department_rows,
-    departments_among,
     peer_departments,
-    unit_rows,
 )
 from app.models import Case, Unit, User
 from app.services import clock, deadlines
 from app.services.auth import Principal
-from app.services.errors import Forbidden, NotFound
+from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.locality import load_locality
 from app.services.worktime import load_calendar
 from app.settings import ROOT
-from app.web.labels import is_english
 from app.web.pages import staff_error_pages
 from app.web.session import page
 
@@ -76,24 +85,6 @@ def _today() -> date:
 # --- display helpers -----------------------------------------------------------------------------
 
 
-def figure_text(value: float | None, unit: str) -> str:
-    if value is None:
-        return "—"
-    if unit == "%":
-        return f"{value:.1f}%"
-    if unit == "n":
-        return f"{int(value)}"
-    return f"{value:.2f}"
-
-
-def indicator_name(item: Indicator) -> str:
-    return item.en if is_english() else item.zh
-
-
-def indicator_formula(item: Indicator) -> str:
-    return item.formula_en if is_english() else item.formula_zh
-
-
 def assessment_link(me: User | None) -> str | None:
     """The nav's 统计考核 link: the dashboard for those who may assess, a department's own page for
     its people, nothing for the rest."""
@@ -128,7 +119,8 @@ def dashboard_page(s: Session, principal: Principal) -> Any:
     return render_template("assessment/dashboard.html", me=principal.user, board=board, query=query,
                            kind=_kind(query), levels=list(load_locality().levels), charts=charts,
                            indicators=INDICATORS, rules=load_rules(), visible=assessable_units(s, principal),
-                           by={side: _ranking_order(side) for side in INDICATORS})
+                           by={side: _ranking_order(side) for side in INDICATORS},
+                           given_grades=grades.given_grades(s, period, (r.row.unit for r in board.department_ranking)))
 
 
 def _chart_ranking(ranked: list[Ranked], side: str) -> dict[str, Any]:
@@ -160,7 +152,8 @@ def department_page(s: Session, principal: Principal, code: str) -> Any:
     return render_template("assessment/department.html", me=principal.user, unit=unit, row=row, ranked=ranked,
                            mine=mine, ledger=ledger, query=query, kind=_kind(query), period=period,
                            indicators=INDICATORS["departments"], problems=problems, cases=cases,
-                           visible=assessable_units(s, principal), by=_ranking_order("departments"))
+                           visible=assessable_units(s, principal), by=_ranking_order("departments"),
+                           given_grades=grades.given_grades(s, period, (r.row.unit for r in ranked)))
 
 
 def _ranking_order(side: str) -> list[Indicator]:
@@ -188,42 +181,59 @@ def drill_page(s: Session, principal: Principal) -> Any:
                            period=period, level=args.get("level") or None)
 
 
-EXPORTS = {"indicators": "统计考核指标", "rankings": "统计考核排名", "supervision": "督办台账"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.get("/export/<what>.xlsx")
 @page
 def export(s: Session, principal: Principal, what: str) -> Any:
-    """The figures, rankings or 督办 ledger the user may see, as an Excel workbook."""
-    if what not in EXPORTS:
-        raise NotFound(f"no export '{what}'")
-    period, _query = chosen_period(request.args)
+    """The figures, rankings or 督办 ledger the user may see, as an Excel workbook; for a long period a
+    page offering to make it in the background (with a progress bar)."""
+    period, query = chosen_period(request.args)
     level = request.args.get("level") or None
-    body = _workbook(s, principal, what, period, level)
-    name = f"{EXPORTS[what]}_{period.first.isoformat()}_{period.last.isoformat()}.xlsx"
+    plan = export_jobs.steps(s, principal, what, period, level)  # 404 for an unknown export
+    if export_jobs.is_long(period):
+        return render_template("assessment/export_job.html", me=principal.user, job=None, what=what, query=query,
+                               kind=_kind(query), level=level, period=period, days=export_jobs.BACKGROUND_DAYS)
+    return _xlsx(export_jobs.run(plan), export_jobs.filename(what, period))
+
+
+def _xlsx(body: bytes, name: str) -> Response:
     response = Response(body, mimetype=XLSX)
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
     return response
 
 
-def _workbook(s: Session, principal: Principal, what: str, period: Period, level: str | None) -> bytes:
-    if what == "rankings":
-        return rankings_workbook(period, rankings(s, principal, period, level))
-    if what == "supervision":
-        return supervision_workbook(period, supervision_items(s, principal, period))
-    ids = assessable_units(s, principal)
-    return indicators_workbook(period, department_rows(s, departments_among(s, ids), period),
-                               unit_rows(s, ids, period, level))
+@bp.post("/exports")
+@page
+def start_export(s: Session, principal: Principal) -> Any:
+    period, _query = chosen_period(request.form)
+    job = export_jobs.create(s, principal, request.form.get("what", ""), period, request.form.get("level") or None)
+    s.commit()  # the job's thread reads it
+    export_jobs.start(current_app.extensions["whistle.db"], job.id)
+    return redirect(url_for("assessment.export_job_page", job_id=job.id))
 
 
-def supervision_items(s: Session, principal: Principal, period: Period) -> list[dict[str, Any]]:
-    """The ledger entries the user sees that were opened in the period or are still open (the two
-    督办 figures), of the units whose figures they may see."""
-    low, high = (moment.isoformat() for moment in period.bounds())
-    codes = {u.code for u in s.scalars(select(Unit).where(Unit.id.in_(assessable_units(s, principal) or [0])))}
-    items = deadlines.supervision_ledger(s, principal, None, clock.now())["items"]
-    return [e for e in items if e["unit"] in codes and (e["status"] == "open" or low <= e["opened_at"] < high)]
+@bp.get("/exports/<int:job_id>")
+@page
+def export_job_page(s: Session, principal: Principal, job_id: int) -> Any:
+    job = export_jobs.mine(s, principal, job_id)
+    return render_template("assessment/export_job.html", me=principal.user, job=job, what=job.what)
+
+
+@bp.get("/exports/<int:job_id>.json")
+@page
+def export_job_status(s: Session, principal: Principal, job_id: int) -> Any:
+    return jsonify(export_jobs.describe(export_jobs.mine(s, principal, job_id)))
+
+
+@bp.get("/exports/<int:job_id>/download")
+@page
+def export_job_download(s: Session, principal: Principal, job_id: int) -> Any:
+    job = export_jobs.mine(s, principal, job_id)
+    if job.status != "done" or job.body is None:
+        raise Conflict(f"export job {job_id} is {job.status}, not done")
+    return _xlsx(job.body, job.filename)
 
 
 # --- 月度通报 bulletins ----------------------------------------------------------------------------
@@ -258,6 +268,82 @@ def bulletin_page(s: Session, principal: Principal, event_id: int) -> Any:
     return render_template("assessment/bulletin.html", me=principal.user, bulletin=found, body=found.content,
                            check=check, indicators={side: {i.code: i for i in items}
                                                     for side, items in INDICATORS.items()})
+
+
+@bp.get("/bulletins/<int:event_id>.pdf")
+@page
+def bulletin_pdf_download(s: Session, principal: Principal, event_id: int) -> Any:
+    """The bulletin as published, as an A4 PDF (the same figures and hash as the HTML page)."""
+    found = bulletin.load(s, principal, event_id)  # 404 unless of a unit the user may assess
+    response = Response(bulletin_pdf.render(found), mimetype="application/pdf")
+    name = f"考核通报_{found.content['unit']['code']}_{found.content['period']['start']}.pdf"
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+    return response
+
+
+# --- 等次评定 grades a leader gives --------------------------------------------------------------
+
+
+@bp.get("/grades")
+@page
+def grades_page(s: Session, principal: Principal) -> Any:
+    return _grades_form(s, principal, request.args, {}, None)
+
+
+@bp.post("/grades")
+@page
+def give_grades(s: Session, principal: Principal) -> Any:
+    """Stores the grades entered (a blank choice grades nobody); on a broken quota the form again with
+    the message and what was entered, nothing stored (422)."""
+    form = request.form
+    period, query = chosen_period(form)
+    entered = {key.removeprefix("grade-"): value for key, value in form.items()
+               if key.startswith("grade-") and value}
+    reasons = {code: form.get(f"reason-{code}", "") for code in entered if form.get(f"reason-{code}", "").strip()}
+    if not entered:
+        return _grades_form(s, principal, query, form, _("未选择任何等次")), 422
+    try:
+        grades.give(s, principal, period, entered, reasons)
+    except Invalid as refused:
+        return _grades_form(s, principal, query, form, refused.message), 422
+    flash(_("等次已保存并记入审计链"))
+    return redirect(url_for("assessment.grades_page", **query))
+
+
+def _grades_form(s: Session, principal: Principal, args: Any, entered: Any, problem: str | None) -> str:
+    """The departments the user may grade, by grading, each with its score, the grade its score earns
+    (建议等次), the grade given (评定等次) and its history, for a period of the gradings' kind."""
+    depts = grades.graded_departments(s, principal)
+    if not depts:
+        raise Forbidden("grading needs a role that may assess (locality model: capability 'assess')")
+    if not any(args.get(k) for k in ("month", "quarter", "year", "start")):
+        args = {"kind": "year", "year": str(_today().year)}
+    period, query = chosen_period(args)
+    rules = load_rules()
+    ranked = department_ranking(department_rows(s, depts, period), rules, period)
+    stored = grades.current(s, period, {u.id for u in depts})
+    return render_template("assessment/grades.html", me=principal.user, query=query, kind=_kind(query),
+                           period=period, groups=grades.by_grading(rules.scoring, ranked), stored=stored,
+                           entered=entered, problem=problem, can_grade=not principal.read_only)
+
+
+# --- 推送市级 whistles pushed to the city (buttons on the case page) --------------------------------
+
+
+@bp.post("/cases/<int:case_id>/push")
+@page
+def push_whistle(s: Session, principal: Principal, case_id: int) -> Any:
+    pushes.push(s, principal, case_id, request.form.get("comment", ""))
+    flash(_("已推送市级并记入审计链"))
+    return redirect(url_for("web.case_page", case_id=case_id) + "#push")
+
+
+@bp.post("/cases/<int:case_id>/unpush")
+@page
+def undo_push(s: Session, principal: Principal, case_id: int) -> Any:
+    pushes.undo(s, principal, case_id)
+    flash(_("已撤销推送市级"))
+    return redirect(url_for("web.case_page", case_id=case_id) + "#push")
 
 
 @bp.get("/vendor/echarts.js")

@@ -16,11 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.assessment.indicators import Ranking, Rules, indicator, load_rules
-from app.assessment.scoring import Grading, grading_for, propose, quota_problems
+from app.assessment.scoring import Grading, grading_for, propose
 from app.assessment.service import Period, Row, assessable_units, department_rows, peer_departments, unit_rows
 from app.models import Unit
 from app.services.auth import Principal
-from app.services.errors import Invalid
 from app.services.locality import load_locality
 
 RED, BLACK = "red", "black"
@@ -91,26 +90,6 @@ def department_ranking(rows: list[Row], rules: Rules | None = None, period: Peri
         for item in items:
             item.grade = given[item.row.unit.code]
     return ranked
-
-
-def check_grades(session: Session, principal: Principal, given: dict[str, str]) -> dict[str, Any]:
-    """Grades a leader gives (等次评定) held to the quotas of assessment.yaml: Invalid naming each
-    quota broken, or the grades by grading."""
-    rules = load_rules()
-    units = {u.code: u for u in ranked_departments(session, principal)}
-    strangers = sorted(set(given) - set(units))
-    if strangers:
-        raise Invalid(f"not a department you assess: {', '.join(strangers)}", {"grades": "unknown unit"})
-    groups: dict[str, tuple[Grading, dict[str, str]]] = {}
-    for code, grade in given.items():
-        grading = grading_for(rules.scoring, units[code].kind)
-        if grading is None:
-            raise Invalid(f"{code}: no grading in the scoring rules covers it", {"grades": "no grading"})
-        groups.setdefault(grading.label, (grading, {}))[1][code] = str(grade)
-    problems = [p for grading, grades in groups.values() for p in quota_problems(grading, grades)]
-    if problems:
-        raise Invalid("; ".join(problems), {"grades": problems[0]})
-    return {"gradings": [{"label": label, "grades": grades} for label, (_, grades) in sorted(groups.items())]}
 
 
 def unit_rankings(rows: list[Row], rules: Rules | None = None) -> dict[str, list[Ranked]]:

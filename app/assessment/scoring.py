@@ -6,8 +6,9 @@ A side's score is ``base + Σ weight × term``; each term is one of a few kinds,
 - ``target``: ``points`` × how far a figure falls short of ``at_least`` a month (未完成目标扣分);
 - ``below_mean``: ``points`` × the percentage points a rate falls below the weighted mean of all the
   rows scored together (招远: the base is the mean of all units);
-- ``whistles``: each whistle of the row scores ``base`` × the share of ``criteria`` it meets; the
-  ``best`` N count in full, the others × ``others`` (官渡: pushed whistles 3 points, the rest 70 %).
+- ``whistles``: each whistle of the row scores ``base`` × the share of ``criteria`` it meets; with
+  ``pushed: true`` the whistles recorded as pushed (the ``whistles_pushed`` figure) count in full and
+  the others × ``others`` (官渡: pushed whistles 3 points, the rest 70 %); without, all in full.
 
 Terms may be kept to whistle ``levels`` (units side) and to unit ``kinds``. Grades (等次) are given by score bands and
 held to quotas (``at_most`` a percentage, ``at_least`` a count) within groups of unit kinds.
@@ -30,6 +31,7 @@ TAKES = ("value", "count", "misses", "denominator")
 # A whistle criterion and the units-side rate whose hits meet it.
 CRITERIA = {"closed": "close_rate", "closed_at_once": "closed_at_once_rate", "on_time": "closed_on_time_rate"}
 FILE = "assessment.yaml"
+PUSHED = "whistles_pushed"  # the units-side count of whistles recorded as pushed (推送市级)
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class Term:
     at_least: float = 0.0
     base: float = 0.0
     criteria: tuple[str, ...] = ()
-    best: int | None = None
+    pushed: bool = False  # only the whistles recorded as pushed (推送市级) count in full
     others: float = 1.0
 
 
@@ -167,11 +169,13 @@ class _Reader:
         criteria = section.get("criteria") or []
         if not isinstance(criteria, list) or not criteria or not set(criteria) <= set(CRITERIA):
             raise self.fail((*path, "criteria"), f"a list of {', '.join(CRITERIA)}")
-        best = section.get("best")
-        if best is not None and (not isinstance(best, int) or isinstance(best, bool) or best < 0):
-            raise self.fail((*path, "best"), "a whole number of whistles")
+        if "best" in section:
+            raise self.fail((*path, "best"), "whistles pushed are recorded, not inferred: use pushed: true")
+        pushed = section.get("pushed", False)
+        if not isinstance(pushed, bool):
+            raise self.fail((*path, "pushed"), f"true or false, not {pushed!r}")
         return Term(**common, base=self.number(section, "base", path, 1.0), criteria=tuple(criteria),
-                    best=best, others=self.number(section, "others", path, 1.0))
+                    pushed=pushed, others=self.number(section, "others", path, 1.0))
 
     def grading(self, raw: Any, path: tuple[str, ...]) -> Grading:
         section = self.mapping(raw, path)
@@ -226,12 +230,19 @@ def weighted_mean(rows: list[Any], code: str) -> float | None:
     return 100 * sum(float(f.numerator or 0) for f in figures) / total if total else None
 
 
-def whistle_points(row: Any, term: Term) -> list[float]:
-    """Each whistle's points, best first: base × share of the criteria met."""
+def whistle_points(row: Any, term: Term) -> dict[int, float]:
+    """Each whistle's points: base × share of the criteria met."""
     met = {name: {r.case_id for r in row.figures[code].rows if r.hit} for name, code in CRITERIA.items()}
-    points = [term.base * sum(case in met[c] for c in term.criteria) / len(term.criteria)
-              for case in row.figures["whistles_started"].cases]
-    return sorted(points, reverse=True)
+    return {case: term.base * sum(case in met[c] for c in term.criteria) / len(term.criteria)
+            for case in row.figures["whistles_started"].cases}
+
+
+def _whistles(term: Term, row: Any) -> float:
+    """The pushed whistles' points in full, the others' × ``others`` (all in full unless ``pushed``)."""
+    points = whistle_points(row, term)
+    chosen = set(row.figures[PUSHED].cases) if term.pushed else set(points)
+    return sum(p for case, p in points.items() if case in chosen) + term.others * sum(
+        p for case, p in points.items() if case not in chosen)
 
 
 def _applies(term: Term, row: Any) -> bool:
@@ -240,9 +251,7 @@ def _applies(term: Term, row: Any) -> bool:
 
 def _term_value(term: Term, row: Any, means: dict[str, float | None], months: int) -> float | None:
     if term.kind == "whistles":
-        points = whistle_points(row, term)
-        best = len(points) if term.best is None else term.best
-        return sum(points[:best]) + term.others * sum(points[best:])
+        return _whistles(term, row)
     value = _take(row.figures[term.indicator], term.take)
     if term.kind == "target":
         return max(0.0, term.at_least * months - (value or 0.0))
@@ -283,7 +292,7 @@ def score_rows(scheme: Scheme | None, rows: list[Any], make: Callable[..., Any],
             row.figures["score"] = make(None, [], [])
         return
     means = {t.indicator: weighted_mean(rows, t.indicator) for t in scheme.terms if t.kind == "below_mean"}
-    used = {t.indicator or "whistles_started" for t in scheme.terms}
+    used = {t.indicator or "whistles_started" for t in scheme.terms} | {PUSHED for t in scheme.terms if t.pushed}
     for row in rows:
         value, parts = score_row(scheme, row, means, months)
         row.figures["score"] = make(value, parts, [r for code in sorted(used) for r in row.figures[code].rows])

@@ -10,18 +10,19 @@ from __future__ import annotations
 import math
 import re
 import statistics
-from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, distinct, exists, func, or_, select
+from sqlalchemy import case as when
+from sqlalchemy.orm import Session, aliased
 
 from app.assessment.indicators import DEPARTMENT_INDICATORS, INDICATORS, Indicator, Rules, load_rules
 from app.assessment.scoring import ScorePart, score_rows
-from app.models import Case, CaseUnit, Evaluation, Event, ReportIn, SupervisionEntry, Task, Unit
+from app.models import Case, CaseUnit, Evaluation, Event, ReportIn, SupervisionEntry, Task, Unit, WhistlePush
 from app.services import clock
 from app.services.auth import Principal
 from app.services.errors import Invalid
@@ -125,17 +126,55 @@ class Counted:
     value: float | None = None
 
 
-@dataclass
+Loader = Callable[[], list[Counted]]
+
+
 class Figure:
-    value: float | None
-    numerator: float | None = None
-    denominator: float | None = None
-    rows: list[Counted] = field(default_factory=list)
-    parts: list[ScorePart] = field(default_factory=list)  # a score's points per term
+    """A figure's value with its numerator and denominator, and the records it was counted from.
+    Figures computed by SQL aggregates load their records only when asked (``load``: the drill-down,
+    a department's late cases, a score's whistles); a figure given ``later`` is computed when first
+    read (working hours, which need the calendar for every record: a ranking that does not show
+    them never computes them)."""
+
+    def __init__(self, value: float | None = None, numerator: float | None = None, denominator: float | None = None,
+                 rows: list[Counted] | None = None, parts: list[ScorePart] | None = None,
+                 load: Loader | None = None, later: Callable[[], Figure] | None = None) -> None:
+        self._value, self._numerator, self._denominator = value, numerator, denominator
+        self._rows, self._load, self._later = rows, load, later
+        self.parts: list[ScorePart] = parts or []  # a score's points per term
+
+    def _settled(self) -> Figure:
+        if self._later is not None:
+            found, self._later = self._later(), None
+            self._value, self._numerator, self._denominator = found.value, found.numerator, found.denominator
+            self._rows, self._load = found.rows, None
+        return self
+
+    @property
+    def value(self) -> float | None:
+        return self._settled()._value
+
+    @property
+    def numerator(self) -> float | None:
+        return self._settled()._numerator
+
+    @property
+    def denominator(self) -> float | None:
+        return self._settled()._denominator
+
+    @property
+    def rows(self) -> list[Counted]:
+        self._settled()
+        if self._rows is None:
+            self._rows = self._load() if self._load else []
+        return self._rows
 
     @property
     def cases(self) -> list[int]:
         return sorted({row.case_id for row in self.rows})
+
+    def __repr__(self) -> str:
+        return f"Figure({self.value!r}, {self.numerator!r}, {self.denominator!r})"
 
     def as_dict(self) -> dict[str, Any]:
         found = {"value": self.value, "numerator": self.numerator, "denominator": self.denominator,
@@ -182,13 +221,33 @@ def _quantile(pairs: Iterable[tuple[int, float]], q: float) -> Figure:
 
 
 def combine(unit: str, figures: list[Figure]) -> Figure:
-    """One figure over the records of several (a headline total): rates and counts only."""
-    rows = [row for figure in figures for row in figure.rows]
+    """One figure over the records of several (a headline total): rates and counts only. The sums of
+    the numerators and denominators are the counts of the records; the records load when asked."""
+    def load() -> list[Counted]:
+        return [row for figure in figures for row in figure.rows]
+
     if unit == "%":
-        return _rate((row.case_id, bool(row.hit)) for row in rows)
+        hits = sum(int(f.numerator or 0) for f in figures)
+        total = sum(int(f.denominator or 0) for f in figures)
+        return _rate_of(hits, total, load)
     if unit == "n":
-        return _count(row.case_id for row in rows)
+        return Figure(sum(int(f.value or 0) for f in figures), load=load)
     raise ValueError(f"figures in '{unit}' do not add up")
+
+
+def _rate_of(hits: int, total: int, load: Loader) -> Figure:
+    """A rate from counts (the aggregate of :func:`_rate`): the same value, numerator and denominator."""
+    return Figure(round(100 * hits / total, 1) if total else None, hits, total, load=load)
+
+
+def _mean_of(total: float, n: int, load: Loader) -> Figure:
+    """A mean from a sum of whole or quarter points and a count (the aggregate of :func:`_mean`)."""
+    return Figure(round(float(total) / n, 2) if n else None, load=load)
+
+
+def _weighted(weights: Iterable[float]) -> float:
+    """Σ weight of call-backs, summed per weight (the same float whatever the records' order)."""
+    return sum(weight * count for weight, count in sorted(Counter(weights).items()))
 
 
 def assessable_units(session: Session, principal: Principal) -> set[int]:
@@ -243,15 +302,32 @@ def peer_departments(session: Session, unit: Unit) -> list[Unit]:
 
 
 def department_rows(session: Session, depts: list[Unit], period: Period) -> list[Row]:
-    """The figures of these departments in the period (no access check: callers choose the units)."""
+    """The figures of these departments in the period (no access check: callers choose the units).
+    Counted by SQL aggregates per department; each figure loads its records when asked, from the
+    same queries as :func:`department_rows_from_records`."""
     rules = load_rules()
     low, high = period.bounds()
     ids = {u.id for u in depts}
-    parts = [
-        _report_ins(session, ids, low, high), _handling(session, ids, low, high, rules),
-        _dispatches(session, ids, low, high, rules), _supervision(session, ids, low, high),
-        _evaluations(session, ids, low, high), _satisfaction(session, ids, low, high, rules),
-    ]
+    found: dict[int, dict[str, Figure]] = defaultdict(dict)
+    for part in (_report_in_counts, _handling_counts, _dispatch_counts, _supervision_counts, _evaluation_counts,
+                 _satisfaction_counts):
+        for unit_id, figures in part(session, ids, low, high, rules).items():
+            found[unit_id].update(figures)
+    rows = []
+    for unit in depts:
+        figures = found[unit.id]
+        rows.append(Row(unit, None, {i.code: figures.get(i.code) or _empty(session, unit.id, i.code, low, high, rules)
+                                     for i in DEPARTMENT_INDICATORS}))
+    return scored("departments", rows, rules, period)
+
+
+def department_rows_from_records(session: Session, depts: list[Unit], period: Period) -> list[Row]:
+    """The same figures counted record by record in Python (each with its records): the reference
+    the aggregates are checked against, and where a figure's records come from."""
+    rules = load_rules()
+    low, high = period.bounds()
+    ids = {u.id for u in depts}
+    parts = [build(session, ids, low, high, rules) for build in RECORDS.values()]
     rows = []
     for unit in depts:
         figures: dict[str, Figure] = {}
@@ -259,6 +335,174 @@ def department_rows(session: Session, depts: list[Unit], period: Period) -> list
             figures.update(part(unit.id))
         rows.append(Row(unit, None, {i.code: figures[i.code] for i in DEPARTMENT_INDICATORS}))
     return scored("departments", rows, rules, period)
+
+
+Hours = dict[Any, list[tuple[int, float]]]  # per unit (and level): (case, working hours) of each record
+Counts = dict[int, dict[str, Figure]]  # unit id → some of its figures
+
+
+def _loader(session: Session, unit_id: int, code: str, low: datetime, high: datetime, rules: Rules) -> Loader:
+    """The records of one department's figure, counted as :func:`department_rows_from_records` does."""
+    build = next(b for codes, b in RECORDS.items() if code in codes)
+    return lambda: build(session, {unit_id}, low, high, rules)(unit_id)[code].rows
+
+
+def _empty(session: Session, unit_id: int, code: str, low: datetime, high: datetime, rules: Rules) -> Figure:
+    """A figure with nothing counted, as the record-by-record count gives it."""
+    return _records_figure(code, [], _loader(session, unit_id, code, low, high, rules))
+
+
+def _records_figure(code: str, records: list[Counted], load: Loader) -> Figure:
+    unit = next(i.unit for i in DEPARTMENT_INDICATORS if i.code == code)
+    if unit == "%":
+        return Figure(None, 0, 0, load=load)
+    if unit == "n":
+        return Figure(0, load=load)
+    return Figure(None, rows=records) if code.startswith("report_in_hours") else Figure(None, load=load)
+
+
+def _hits(condition: Any) -> Any:
+    return func.sum(when((condition, 1), else_=0))
+
+
+def _report_in_counts(session: Session, ids: set[int], low: datetime, high: datetime, rules: Rules) -> Counts:
+    in_period = (ReportIn.department_id.in_(ids), ReportIn.summoned_at >= low, ReportIn.summoned_at < high)
+    counts = session.execute(select(ReportIn.department_id, func.count(), func.count(ReportIn.reported_at),
+                                    _hits(ReportIn.on_time.is_(True)))
+                             .where(*in_period).group_by(ReportIn.department_id))
+    found: Counts = {}
+    for unit_id, total, reported, on_time in counts:
+        def load(code: str, unit_id: int = unit_id) -> Loader:
+            return _loader(session, unit_id, code, low, high, rules)
+        found[unit_id] = {"summoned": Figure(total, load=load("summoned")),
+                          "report_in_rate": _rate_of(reported, total, load("report_in_rate")),
+                          "on_time_report_in_rate": _rate_of(int(on_time or 0), total, load("on_time_report_in_rate"))}
+    # response times need the working-time calendar, record by record: computed once, when first read
+    hours = _once(lambda: _report_in_hours(session, in_period))
+    for unit_id, figures in found.items():
+        figures["report_in_hours_median"] = Figure(later=lambda u=unit_id: _quantile(hours().get(u, []), 0.5))
+        figures["report_in_hours_p90"] = Figure(later=lambda u=unit_id: _quantile(hours().get(u, []), 0.9))
+    return found
+
+
+def _once(compute: Callable[[], Hours]) -> Callable[[], Hours]:
+    """``compute`` run on the first call only (shared by the figures of every unit)."""
+    found: list[Hours] = []
+
+    def get() -> Hours:
+        if not found:
+            found.append(compute())
+        return found[0]
+
+    return get
+
+
+def _report_in_hours(session: Session, in_period: tuple[Any, ...]) -> Hours:
+    """Per department, (case, working hours from the summons to the report-in) of each report-in."""
+    calendar = load_calendar()
+    hours: Hours = defaultdict(list)
+    for unit_id, case_id, summoned, reported in session.execute(
+            select(ReportIn.department_id, ReportIn.case_id, ReportIn.summoned_at, ReportIn.reported_at)
+            .where(*in_period, ReportIn.reported_at.is_not(None))):
+        hours[unit_id].append((case_id, calendar.hours_between(summoned, reported)))
+    return hours
+
+
+def _handling_counts(session: Session, ids: set[int], low: datetime, high: datetime, rules: Rules) -> Counts:
+    done = Task.status == "completed"
+    counts = session.execute(
+        select(Task.unit_id, func.count(),
+               _hits(and_(Task.completed_at.is_not(None), Task.completed_at <= Task.due_at)),
+               func.count(distinct(when((done, Task.case_id)))),
+               func.count(distinct(when((and_(done, Case.rework_count != 0), Task.case_id)))))
+        .join(Case, Case.id == Task.case_id)
+        .where(*_handling_filter(ids, low, high, rules), or_(done, Task.due_at < clock.now()))
+        .group_by(Task.unit_id))
+    return {unit_id: {"handled_on_time_rate": _rate_of(int(on_time or 0), total,
+                                                       _loader(session, unit_id, "handled_on_time_rate", low, high,
+                                                               rules)),
+                      "rework_rate": _rate_of(reworked, handled,
+                                              _loader(session, unit_id, "rework_rate", low, high, rules))}
+            for unit_id, total, on_time, handled, reworked in counts}
+
+
+def _handling_filter(ids: set[int], low: datetime, high: datetime, rules: Rules) -> tuple[Any, ...]:
+    return (Task.unit_id.in_(ids), Task.stage.in_(rules.handling_stages), Task.due_at.is_not(None),
+            Task.due_at >= low, Task.due_at < high, Task.status != "cancelled")
+
+
+def _dispatch_counts(session: Session, ids: set[int], low: datetime, high: datetime, rules: Rules) -> Counts:
+    completed = aliased(Event)
+    sent_back = (select(completed.unit_id, completed.case_id).distinct()
+                 .join(Task, and_(Task.case_id == completed.case_id, Task.unit_id == completed.unit_id))
+                 .where(completed.type == "task_completed", completed.unit_id.in_(ids), completed.created_at >= low,
+                        completed.created_at < high, Task.stage == rules.sent_back_stage,
+                        _json_equals(completed.data[("form", rules.sent_back_field)], rules.sent_back_value))
+                 .subquery())
+    counts = session.execute(
+        select(Event.unit_id, func.count(), func.count(sent_back.c.case_id))
+        .outerjoin(sent_back, and_(sent_back.c.unit_id == Event.unit_id, sent_back.c.case_id == Event.case_id))
+        .where(Event.type == "dispatched", Event.unit_id.in_(ids), Event.created_at >= low, Event.created_at < high)
+        .group_by(Event.unit_id))
+    return {unit_id: {"sent_back_rate": _rate_of(hits, total,
+                                                 _loader(session, unit_id, "sent_back_rate", low, high, rules))}
+            for unit_id, total, hits in counts}
+
+
+def _json_equals(field: Any, value: Any) -> Any:
+    """A form field of an event's data equals the configured value (missing or null: None)."""
+    if value is None:
+        return field.as_string().is_(None)
+    if isinstance(value, bool):
+        return field.as_boolean() == value
+    if isinstance(value, int | float):
+        return field.as_float() == value
+    return field.as_string() == str(value)
+
+
+def _supervision_counts(session: Session, ids: set[int], low: datetime, high: datetime, rules: Rules) -> Counts:
+    entry = SupervisionEntry
+    opened = session.execute(select(entry.unit_id, func.count()).where(
+        entry.unit_id.in_(ids), entry.opened_at >= low, entry.opened_at < high).group_by(entry.unit_id))
+    still_open = session.execute(select(entry.unit_id, func.count()).where(
+        entry.unit_id.in_(ids), entry.status == "open").group_by(entry.unit_id))
+    found: Counts = defaultdict(dict)
+    for code, counts in (("supervised", opened), ("supervised_open", still_open)):
+        for unit_id, total in counts:
+            found[unit_id][code] = Figure(total, load=_loader(session, unit_id, code, low, high, rules))
+    return found
+
+
+def _evaluation_counts(session: Session, ids: set[int], low: datetime, high: datetime, rules: Rules) -> Counts:
+    counts = session.execute(
+        select(Evaluation.department_id, func.count(), *(func.sum(getattr(Evaluation, key)) for key in SCORES),
+               func.sum(Evaluation.score))
+        .where(Evaluation.department_id.in_(ids), Evaluation.created_at >= low, Evaluation.created_at < high)
+        .group_by(Evaluation.department_id))
+    found: Counts = {}
+    for unit_id, n, *sums in counts:
+        found[unit_id] = {key: _mean_of(total, n, _loader(session, unit_id, key, low, high, rules))
+                          for key, total in zip((*SCORES, "evaluation_score"), sums, strict=True)}
+    return found
+
+
+def _satisfaction_counts(session: Session, ids: set[int], low: datetime, high: datetime, rules: Rules) -> Counts:
+    counts = session.execute(
+        select(CaseUnit.unit_id, Case.satisfaction, func.count()).join(Case, Case.id == CaseUnit.case_id)
+        .where(CaseUnit.unit_id.in_(ids), Case.closed_at >= low, Case.closed_at < high,
+               Case.satisfaction.in_(rules.satisfaction_weights))
+        .group_by(CaseUnit.unit_id, Case.satisfaction))
+    answers: dict[int, list[float]] = defaultdict(list)
+    for unit_id, answer, n in counts:
+        answers[unit_id] += [rules.satisfaction_weights[answer]] * n
+    found: Counts = {}
+    for unit_id, weights in answers.items():
+        weight = _weighted(weights)
+        found[unit_id] = {"satisfaction_rate": Figure(round(100 * weight / len(weights), 1), round(weight, 2),
+                                                      len(weights), load=_loader(session, unit_id,
+                                                                                 "satisfaction_rate", low, high,
+                                                                                 rules))}
+    return found
 
 
 def describe(indicator: Indicator) -> dict[str, str]:
@@ -269,7 +513,7 @@ def describe(indicator: Indicator) -> dict[str, str]:
 Part = Any  # a function of a unit id giving some of its figures
 
 
-def _report_ins(session: Session, ids: set[int], low: datetime, high: datetime) -> Part:
+def _report_ins(session: Session, ids: set[int], low: datetime, high: datetime, rules: Rules) -> Part:
     rows = list(session.scalars(select(ReportIn).where(ReportIn.department_id.in_(ids),
                                                        ReportIn.summoned_at >= low, ReportIn.summoned_at < high)))
     calendar = load_calendar()
@@ -295,8 +539,7 @@ def _handling(session: Session, ids: set[int], low: datetime, high: datetime, ru
     now = clock.now()
     tasks = list(session.execute(
         select(Task, Case.rework_count).join(Case, Case.id == Task.case_id)
-        .where(Task.unit_id.in_(ids), Task.stage.in_(rules.handling_stages), Task.due_at.is_not(None),
-               Task.due_at >= low, Task.due_at < high, Task.status != "cancelled")))
+        .where(*_handling_filter(ids, low, high, rules))))
 
     def figures(unit_id: int) -> dict[str, Figure]:
         mine = [(t, rework) for t, rework in tasks if t.unit_id == unit_id and (t.status == "completed"
@@ -328,7 +571,7 @@ def _dispatches(session: Session, ids: set[int], low: datetime, high: datetime, 
     return figures
 
 
-def _supervision(session: Session, ids: set[int], low: datetime, high: datetime) -> Part:
+def _supervision(session: Session, ids: set[int], low: datetime, high: datetime, rules: Rules) -> Part:
     entries = list(session.scalars(select(SupervisionEntry).where(
         SupervisionEntry.unit_id.in_(ids), SupervisionEntry.opened_at >= low, SupervisionEntry.opened_at < high)))
     still_open = list(session.scalars(select(SupervisionEntry).where(
@@ -341,7 +584,7 @@ def _supervision(session: Session, ids: set[int], low: datetime, high: datetime)
     return figures
 
 
-def _evaluations(session: Session, ids: set[int], low: datetime, high: datetime) -> Part:
+def _evaluations(session: Session, ids: set[int], low: datetime, high: datetime, rules: Rules) -> Part:
     rows = list(session.scalars(select(Evaluation).where(
         Evaluation.department_id.in_(ids), Evaluation.created_at >= low, Evaluation.created_at < high)))
 
@@ -365,11 +608,22 @@ def _satisfaction(session: Session, ids: set[int], low: datetime, high: datetime
     def figures(unit_id: int) -> dict[str, Figure]:
         mine = [Counted(case, value=rules.satisfaction_weights[answer]) for unit, case, answer in rows
                 if unit == unit_id]
-        weight = sum(row.value or 0.0 for row in mine)
+        weight = _weighted(row.value or 0.0 for row in mine)
         value = round(100 * weight / len(mine), 1) if mine else None
         return {"satisfaction_rate": Figure(value, round(weight, 2), len(mine), mine)}
 
     return figures
+
+
+RECORDS: dict[tuple[str, ...], Callable[[Session, set[int], datetime, datetime, Rules], Part]] = {
+    ("summoned", "report_in_rate", "on_time_report_in_rate", "report_in_hours_median", "report_in_hours_p90"):
+        _report_ins,
+    ("handled_on_time_rate", "rework_rate"): _handling,
+    ("sent_back_rate",): _dispatches,
+    ("supervised", "supervised_open"): _supervision,
+    (*SCORES, "evaluation_score"): _evaluations,
+    ("satisfaction_rate",): _satisfaction,
+}
 
 
 # --- whistling units -----------------------------------------------------------------------------
@@ -381,25 +635,84 @@ def unit_report(session: Session, principal: Principal, period: Period, level: s
 
 
 def unit_rows(session: Session, ids: set[int], period: Period, level: str | None = None) -> list[Row]:
-    """A row per whistling unit among ``ids`` and level, for the whistles started in the period."""
+    """A row per whistling unit among ``ids`` and level, for the whistles started in the period:
+    counted by SQL aggregates; each figure loads its whistles when asked (:func:`_unit_figures`)."""
     low, high = period.bounds()
-    # a whistle counts once it blew (the head approved: whistle_started), not while under review
-    blown = exists().where(Event.case_id == Case.id, Event.type == "whistle_started")
-    query = select(Case).where(Case.level.is_not(None), Case.whistle_unit_id.in_(ids or [0]),
-                               Case.created_at >= low, Case.created_at < high, blown)
-    if level:
-        query = query.where(Case.level == level)
-    by_unit: dict[tuple[int, str], list[Case]] = defaultdict(list)
-    for case in session.scalars(query):
-        if case.whistle_unit_id is not None and case.level is not None:
-            by_unit[(case.whistle_unit_id, case.level)].append(case)
-    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_({k[0] for k in by_unit} or [0])))}
-    keys = sorted(by_unit, key=lambda key: (units[key[0]].code, key[1]))
-    rows = [Row(units[uid], lvl, _unit_figures(by_unit[(uid, lvl)])) for uid, lvl in keys]
+    closed = and_(Case.status == "closed", Case.outcome == "closed")
+    on_time = or_(Case.due_at.is_(None), Case.closed_at.is_(None), Case.closed_at <= Case.due_at)
+    pushed = exists().where(WhistlePush.case_id == Case.id, WhistlePush.undone_at.is_(None))
+    counts = list(session.execute(
+        select(Case.whistle_unit_id, Case.level, func.count(), _hits(closed),
+               _hits(and_(closed, Case.rework_count == 0)), _hits(Case.outcome == "escalated"),
+               _hits(and_(closed, on_time)), _hits(and_(closed, pushed)))
+        .where(*_whistles(ids, low, high, level)).group_by(Case.whistle_unit_id, Case.level)))
+    hours = _once(lambda: _close_hours(session, _whistles(ids, low, high, level), closed))
+    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_({c[0] for c in counts} or [0])))}
+    rows = []
+    for uid, lvl, started, n_closed, at_once, escalated, in_time, n_pushed in sorted(
+            counts, key=lambda c: (units[c[0]].code, c[1])):
+        def load(code: str, uid: int = uid, lvl: str = lvl) -> Loader:
+            return lambda: _whistle_figures(session, list(session.scalars(select(Case).where(
+                *_whistles({uid}, low, high, lvl))))).get(code, Figure(None)).rows
+        figures = {"whistles_started": Figure(started, load=load("whistles_started")),
+                   "whistles_closed": Figure(n_closed, load=load("whistles_closed")),
+                   "close_rate": _rate_of(n_closed, started, load("close_rate")),
+                   "closed_at_once_rate": _rate_of(at_once, n_closed, load("closed_at_once_rate")),
+                   "escalated": Figure(escalated, load=load("escalated")),
+                   "close_hours_avg": Figure(later=lambda key=(uid, lvl): _mean(hours().get(key, []))),
+                   "closed_on_time_rate": _rate_of(in_time, n_closed, load("closed_on_time_rate")),
+                   "whistles_pushed": Figure(n_pushed, load=load("whistles_pushed"))}
+        rows.append(Row(units[uid], lvl, figures))
     return scored("units", rows, load_rules(), period)
 
 
-def _unit_figures(cases: list[Case]) -> dict[str, Figure]:
+def _close_hours(session: Session, whistles: tuple[Any, ...], closed: Any) -> Hours:
+    """Per (whistling unit, level), (case, working hours from the report to its closure) of each closed whistle."""
+    calendar = load_calendar()
+    hours: Hours = defaultdict(list)
+    for unit_id, level, case_id, created, closed_at in session.execute(
+            select(Case.whistle_unit_id, Case.level, Case.id, Case.created_at, Case.closed_at)
+            .where(*whistles, closed, Case.closed_at.is_not(None))):
+        hours[(unit_id, level)].append((case_id, calendar.hours_between(created, closed_at)))
+    return hours
+
+
+def unit_rows_from_records(session: Session, ids: set[int], period: Period, level: str | None = None) -> list[Row]:
+    """The same rows counted whistle by whistle in Python: the reference the aggregates are checked against."""
+    low, high = period.bounds()
+    by_unit: dict[tuple[int, str], list[Case]] = defaultdict(list)
+    for whistle in session.scalars(select(Case).where(*_whistles(ids, low, high, level))):
+        if whistle.whistle_unit_id is not None and whistle.level is not None:
+            by_unit[(whistle.whistle_unit_id, whistle.level)].append(whistle)
+    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_({k[0] for k in by_unit} or [0])))}
+    keys = sorted(by_unit, key=lambda key: (units[key[0]].code, key[1]))
+    rows = [Row(units[uid], lvl, _whistle_figures(session, by_unit[(uid, lvl)])) for uid, lvl in keys]
+    return scored("units", rows, load_rules(), period)
+
+
+def pushed_cases(session: Session, case_ids: set[int]) -> set[int]:
+    """The cases among these with a push to the city standing (推送市级, not undone)."""
+    if not case_ids:
+        return set()
+    return set(session.scalars(select(WhistlePush.case_id).where(WhistlePush.case_id.in_(case_ids),
+                                                                 WhistlePush.undone_at.is_(None))))
+
+
+def _whistles(ids: set[int], low: datetime, high: datetime, level: str | None) -> tuple[Any, ...]:
+    """Whistles of these units blown (the head approved: whistle_started, not while under review),
+    reported in the period."""
+    blown = exists().where(Event.case_id == Case.id, Event.type == "whistle_started")
+    found = (Case.level.is_not(None), Case.whistle_unit_id.in_(ids or [0]), Case.created_at >= low,
+             Case.created_at < high, blown)
+    return (*found, Case.level == level) if level else found
+
+
+def _whistle_figures(session: Session, cases: list[Case]) -> dict[str, Figure]:
+    """A whistling unit's figures counted whistle by whistle (the reference, and a figure's cases)."""
+    return _unit_figures(cases, pushed_cases(session, {c.id for c in cases}))
+
+
+def _unit_figures(cases: list[Case], pushed: set[int]) -> dict[str, Figure]:
     calendar = load_calendar()
     closed = [c for c in cases if c.status == "closed" and c.outcome == "closed"]
     hours = [(c.id, calendar.hours_between(c.created_at, c.closed_at)) for c in closed if c.closed_at]
@@ -412,4 +725,5 @@ def _unit_figures(cases: list[Case]) -> dict[str, Figure]:
         "close_hours_avg": _mean(hours),
         "closed_on_time_rate": _rate((c.id, c.due_at is None or (c.closed_at or c.due_at) <= c.due_at)
                                      for c in closed),
+        "whistles_pushed": _count(c.id for c in closed if c.id in pushed),
     }

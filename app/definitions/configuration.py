@@ -37,6 +37,20 @@ PREFIX = "config/"  # where they sit among a version's files
 T = TypeVar("T")
 
 
+class Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a date that does not exist (2027-02-30) stays text for the
+    file's own check to name with its line, instead of an error that names neither."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)  # type: ignore[no-untyped-call]
+        except ValueError:
+            return self.construct_scalar(node)  # type: ignore[arg-type]
+
+
+Loader.add_constructor("tag:yaml.org,2002:timestamp", Loader.construct_yaml_timestamp)
+
+
 class ConfigurationError(ValueError):
     """A configuration file that cannot be used; the message names the file (and line, field)."""
 
@@ -64,9 +78,9 @@ class Configuration:
 
     def yaml(self, name: str) -> Any:
         try:
-            return yaml.safe_load(self.text(name))
+            return yaml.load(self.text(name), Loader=Loader)  # a SafeLoader
         except yaml.YAMLError as exc:
-            raise ConfigurationError(f"{name}: not valid YAML: {exc}") from exc
+            raise ConfigurationError(yaml_problem(name, exc)) from exc
 
     def get(self, key: str) -> Any:
         """What the loader registered under ``key`` makes of this configuration (computed once)."""
@@ -188,9 +202,19 @@ def from_disk(directory: Path | None = None) -> Configuration:
 def yaml_with_lines(text: str, name: str, error: type[ValueError]) -> tuple[Any, dict[tuple[str, ...], int]]:
     """A YAML text and the line of each key in it; ``error`` (naming the file) when it is not YAML."""
     try:
-        return yaml.safe_load(text), key_lines(text)
+        return yaml.load(text, Loader=Loader), key_lines(text)  # a SafeLoader
     except yaml.YAMLError as exc:
-        raise error(f"{name}: not valid YAML: {exc}") from exc
+        raise error(yaml_problem(name, exc)) from exc
+
+
+def yaml_problem(name: str, exc: yaml.YAMLError) -> str:
+    """A YAML syntax error on one line, naming the file and where: "calendar.yaml line 28, column 5:
+    not valid YAML: expected ',' or ']' (while parsing a flow sequence)"."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{name} line {mark.line + 1}, column {mark.column + 1}" if mark is not None else name
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    return f"{where}: not valid YAML: {problem}" + (f" ({context})" if context else "")
 
 
 def key_lines(text: str) -> dict[tuple[str, ...], int]:

@@ -13,16 +13,16 @@ from app.services import clock
 from app.services.errors import Invalid
 
 MAX_DRAFT_CHARS = 2 * 1024 * 1024
-EDITABLE = (".bpmn",)
+EDITABLE = (".bpmn", ".dmn", ".schema.json")  # the modeler, the DMN editor, the form editor
 
 
 def save(session: Session, user_id: int, base_version: int, file_name: str, text: str) -> ProcessDraft:
     """Keep the admin's draft of a file (replacing the earlier one); the file must be one of the
-    version's BPMN files. An admin's drafts all start from one version: drafts of another are
+    version's diagrams, decision tables or forms. An admin's drafts all start from one version: drafts of another are
     dropped (the modeler page says so before the first edit)."""
     version = version_by_number(session, base_version)
     if file_name not in version.files or not file_name.endswith(EDITABLE):
-        raise Invalid(f"version {base_version} has no BPMN file {file_name}", {"file": "unknown"})
+        raise Invalid(f"version {base_version} has no editable file {file_name}", {"file": "unknown"})
     if not text.strip() or len(text) > MAX_DRAFT_CHARS:
         raise Invalid(f"a draft is 1 to {MAX_DRAFT_CHARS} characters", {"text": "invalid"})
     session.execute(delete(ProcessDraft).where(ProcessDraft.user_id == user_id,

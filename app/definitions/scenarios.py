@@ -47,7 +47,7 @@ from app.services.cases import PLACE_FIELD, case_view, file_report, place_code
 from app.services.errors import ServiceError
 from app.services.org import ancestors, beside_path, export_organisation, load_organisation_data, unit_by_code
 from app.services.simulate import advance_time
-from app.services.worktime import add_working_hours
+from app.services.worktime import add_working_hours, calendar_of
 
 STEP_KEYS = {"task", "unit", "dept", "role", "due_hours", "form", "each", "wait", "follow"}
 END_KEYS = {"status", "outcome", "level", "grade", "open_tasks"}
@@ -90,6 +90,7 @@ class ScenarioResult:
 class CheckReport:
     bundle_error: str | None = None
     results: list[ScenarioResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # deployable, but e.g. a year without a holiday table
 
     @property
     def ok(self) -> bool:
@@ -98,6 +99,7 @@ class CheckReport:
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "bundle_error": self.bundle_error,
                 "passed": sum(r.ok for r in self.results), "failed": sum(not r.ok for r in self.results),
+                "warnings": self.warnings,
                 "results": [{"file": r.file, "name": r.name, "ok": r.ok, "steps": r.steps, "message": r.message,
                              "case_number": r.case_number} for r in self.results]}
 
@@ -191,9 +193,10 @@ def check_files(files: dict[str, str], scenarios: list[Scenario], organisation: 
         except ServiceError as exc:
             db.dispose()
             return CheckReport(bundle_error=exc.message)
+        warnings = calendar_of(config).warnings(clock.now().date())
         try:
             with configuration.activate(config):
-                return CheckReport(results=[_play(db, scenario) for scenario in scenarios])
+                return CheckReport(results=[_play(db, scenario) for scenario in scenarios], warnings=warnings)
         finally:
             db.dispose()
 

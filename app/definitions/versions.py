@@ -25,6 +25,7 @@ from app.services.errors import Conflict, Invalid, NotFound, Unavailable
 from app.services.handler_api import registered
 from app.services.journal import record_event
 from app.services.locality import load_locality
+from app.services.worktime import calendar_of
 
 # (database, version id) → content hash, so a worker reads a version's files at most once.
 _hash_by_version: dict[tuple[str, int], str] = {}
@@ -119,6 +120,12 @@ def configuration_of(session: Session, version_id: int) -> configuration.Configu
         else:
             _config_by_version[(str(session.get_bind().url), version_id)] = config
     return config
+
+
+def deploy_warnings(session: Session, version_id: int) -> list[str]:
+    """What a version deploys with but an admin should fix: the years its calendar has no holiday
+    table for (their deadlines count Monday–Friday only)."""
+    return calendar_of(configuration_of(session, version_id)).warnings(clock.now().date())
 
 
 def latest_configuration(session: Session) -> configuration.Configuration:

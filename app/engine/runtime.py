@@ -24,6 +24,7 @@ from SpiffWorkflow.util.task import TaskState
 from .bundle import ParsedBundle
 from .clock import engine_time
 from .isolation import IsolatedEnvironment
+from .migration import migrate
 from .prune import finished_elements, prune, remember_finished
 from .sandbox import SandboxEnvironment, SandboxError
 from .serializer import (
@@ -207,6 +208,8 @@ class Instance:
         self.script_engine = script_engine
         workflow.script_engine = script_engine
         self.prune_rule = 0  # the pruning rule of the last run (recorded with the state it leads to)
+        # the stored state it was loaded from or saved as: its text and that parsed
+        self.stored: tuple[str, dict[str, Any]] | None = None
 
     @classmethod
     def start(
@@ -282,6 +285,23 @@ class Instance:
 
         self.prune_rule = prune_rule
         self._guarded(context, now, run, calls)
+
+    def cancel(self, context: Any, now: datetime) -> None:
+        """End the whole process without a diagram path: every open task and waiting event is
+        cancelled (a report merged into another case, or closed as a duplicate of one)."""
+        self.prune_rule = 0
+        self._guarded(context, now, self.workflow.cancel)
+
+    def migrate(self, bundle: ParsedBundle, now: datetime) -> None:
+        """Move the case onto another version's specs (app/engine/migration.py) at ``now``, the
+        moment re-predicted timers start from; ProcessError names why it cannot move."""
+        try:
+            spec, subprocess_specs = bundle.spec(self.workflow.spec.name)
+            with engine_time(now):
+                migrate(self.workflow, spec, subprocess_specs)
+        except (ValueError, KeyError, SpiffWorkflowException) as exc:
+            raise ProcessError(str(exc), exc) from exc
+        self.bundle = bundle
 
     def waiting_timers(self) -> list[WaitingTimer]:
         """Every timer event waiting in the case (subprocesses included), with its due time."""

@@ -131,3 +131,8 @@ def _migrate(
     dct["spec"] = serializer.registry.convert(spec)
     dct["subprocess_specs"] = {name: serializer.registry.convert(sub) for name, sub in subprocess_specs.items()}
     MIGRATIONS[version](dct)
+
+
+def spec_registry() -> Any:
+    """The serializer's registry, which SpiffWorkflow's spec diff compares task specs with."""
+    return _serializer().registry

@@ -11,10 +11,13 @@ import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.attachments.service import Upload, store
 from app.intake.buildings import building_by_code, building_places, nearest
 from app.intake.sources import find_place, open311_settings, shared_places
 from app.models import Case, Open311Client, Open311Request, Unit
@@ -24,10 +27,12 @@ from app.services.catalogue import KIND_REFERENCE, Matter, load_catalogue
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.locality import load_locality
 from app.services.worktime import load_calendar
+from app.uploads import upload_folder
 
 # The case's status as Open311 names it: a case is open until it is closed (办结).
 STATUS = {"open": "open", "closed": "closed"}
 MAX_REQUESTS = 1000  # the spec's default cap on GET requests
+MAX_URL = 1000
 # Our report's fields → the Open311 parameter a client sent them in (errors name the client's field).
 FIELD_NAMES = {"title": "description", "description": "description", "reporter_phone": "phone",
                "reporter_name": "first_name", "place": "address_id", "address": "address_string",
@@ -81,23 +86,41 @@ def service_definition(code: str) -> dict[str, Any]:
 # --- requests --------------------------------------------------------------------------------------
 
 
-def post_request(session: Session, client: Open311Client, form: Mapping[str, str]) -> list[dict[str, Any]]:
-    """File a service request as a public report; 400 naming the parameter, nothing stored."""
+def post_request(session: Session, client: Open311Client, form: Mapping[str, str],
+                 media: Upload | None = None) -> list[dict[str, Any]]:
+    """File a service request as a public report; 400 naming the parameter, nothing stored. A photo
+    comes as ``media_url`` (a link to it) or as the uploaded file ``media`` (kept as a public
+    attachment of the case, which ``media_url`` then points to)."""
     matter = load_catalogue().matter(form.get("service_code", ""))
     if matter is None:
         raise Invalid("service_code: missing or not a service", {"service_code": "unknown service"})
     lat, long = _coordinate(form, "lat", 90), _coordinate(form, "long", 180)
+    media_url = _media_url(form)
     place = _place(session, form, lat, long)
     report = _report(form, matter, place)
     try:
         case = file_report(session, None, report)
+        attachment = store(session, case, media, None, folder=upload_folder(), public=True, field="media") \
+            if media is not None else None
     except Invalid as exc:
         fields = {FIELD_NAMES.get(k, k): v for k, v in exc.fields.items()}
         raise Invalid("; ".join(f"{k}: {v}" for k, v in fields.items()) or exc.message, fields) from None
     token = secrets.token_urlsafe(16)
-    session.add(Open311Request(case_id=case.id, client_id=client.id, token=token, lat=lat, long=long))
+    session.add(Open311Request(case_id=case.id, client_id=client.id, token=token, lat=lat, long=long,
+                               media_url=media_url, attachment_id=attachment.id if attachment else None))
     journal.record_event(session, case, "open311_filed", f"open311:{client.name}", data={"client": client.name})
     return [{"service_request_id": case.number, "token": token, "service_notice": None, "account_id": None}]
+
+
+def _media_url(form: Mapping[str, str]) -> str | None:
+    """A client's link to the request's photo: an http(s) URL."""
+    url = form.get("media_url", "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > MAX_URL:
+        raise Invalid(f"media_url: an http or https URL of at most {MAX_URL} characters", {"media_url": "not a URL"})
+    return url
 
 
 def _report(form: Mapping[str, str], matter: Matter, place: str) -> dict[str, Any]:
@@ -210,8 +233,16 @@ def _describe(session: Session, case: Case, link: Open311Request) -> dict[str, A
         "agency_responsible": _agency(session, matter), "service_notice": None,
         "requested_datetime": _time(case.created_at), "updated_datetime": _time(case.updated_at),
         "expected_datetime": _time(case.due_at), "address": case.address, "address_id": case.place.code,
-        "zipcode": None, "lat": link.lat, "long": link.long, "media_url": None,
+        "zipcode": None, "lat": link.lat, "long": link.long, "media_url": _media_of(case, link),
     }
+
+
+def _media_of(case: Case, link: Open311Request) -> str | None:
+    """The uploaded photo's public address (by the case's tracking code), else the client's link."""
+    if link.attachment_id is not None:
+        return url_for("web.public_attachment", code=case.tracking_code, attachment_id=link.attachment_id,
+                       _external=True)
+    return link.media_url
 
 
 def _agency(session: Session, matter: Matter | None) -> str | None:

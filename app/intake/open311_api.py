@@ -1,5 +1,6 @@
-"""Open311 GeoReport v2 at /open311/v2/: JSON only (``.json`` or no suffix). Errors come as the
-spec's list of {code, description}, the description naming the parameter."""
+"""Open311 GeoReport v2 at /open311/v2/: JSON (``.json`` or no suffix) or XML (``.xml``), shaped as
+the spec's examples. Errors come as the spec's list of {code, description} (``<errors>`` in XML),
+the description naming the parameter."""
 
 from __future__ import annotations
 
@@ -7,24 +8,41 @@ from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.orm import Session
 
 from app.api import json_body, unit_of_work
-from app.intake import open311
+from app.intake import open311, open311_xml
 from app.intake.sources import open311_settings
 from app.models import Open311Client
 from app.services.errors import Invalid, NotFound, ServiceError
+from app.uploads import accepts_uploads, read_upload
 from app.web.i18n import csrf
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 csrf.exempt(bp)  # clients authenticate with an API key, never with a cookie
 
 
+# the XML document of each answer: (root element, element of each item) as in the spec's examples
+SERVICES, REQUESTS, ERRORS = ("services", "service"), ("service_requests", "request"), ("errors", "error")
+FORMATS = ("json", "xml")
+
+
 @bp.errorhandler(ServiceError)
 def _error(exc: ServiceError) -> Any:
     status = 400 if isinstance(exc, Invalid) else exc.status
-    return jsonify([{"code": status, "description": exc.message}]), status
+    return _answer([{"code": status, "description": exc.message}], ERRORS, status)
+
+
+def _format() -> str:
+    """The format the address asks for: ``.xml`` → xml, else json."""
+    return "xml" if request.path.endswith(".xml") else "json"
+
+
+def _answer(data: Any, shape: tuple[str, str], status: int = 200) -> Any:
+    if _format() == "xml":
+        return Response(open311_xml.document(data, *shape), status, mimetype="text/xml")
+    return jsonify(data), status
 
 
 def _params() -> Mapping[str, str]:
@@ -43,11 +61,11 @@ def _params() -> Mapping[str, str]:
     return values
 
 
-def _json_only(name: str) -> str:
-    """``x.json`` → ``x``; another format is refused."""
+def _stem(name: str) -> str:
+    """``x.json`` or ``x.xml`` → ``x``; another format is refused."""
     stem, dot, fmt = name.rpartition(".")
-    if dot and fmt != "json":
-        raise Invalid(f"format: only json is served, not '{fmt}'", {"format": "json only"})
+    if dot and fmt not in FORMATS:
+        raise Invalid(f"format: json or xml, not '{fmt}'", {"format": "json or xml"})
     return stem if dot else name
 
 
@@ -69,37 +87,47 @@ def open311_call(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @bp.get("/services")
 @bp.get("/services.json")
+@bp.get("/services.xml")
 def services() -> Any:
     """Discovery needs no key: the catalogue is public."""
-    return jsonify(open311.services())
+    return _answer(open311.services(), SERVICES)
 
 
 @bp.get("/services/<code>")
 def service(code: str) -> Any:
-    return jsonify(open311.service_definition(_json_only(code)))
+    definition = open311.service_definition(_stem(code))
+    if _format() == "xml":
+        return Response(open311_xml.service_definition(definition), mimetype="text/xml")
+    return jsonify(definition)
 
 
 @bp.post("/requests")
 @bp.post("/requests.json")
+@bp.post("/requests.xml")
+@accepts_uploads
 @open311_call
 def post_request(s: Session, client: Open311Client, params: Mapping[str, str]) -> Any:
-    return jsonify(open311.post_request(s, client, params)), 201
+    """A form (or JSON) request; ``media`` may carry the photo as a multipart file."""
+    file = request.files.get("media")
+    media = read_upload(file, "media") if file is not None and file.filename else None
+    return _answer(open311.post_request(s, client, params, media), REQUESTS, 201)
 
 
 @bp.get("/requests")
 @bp.get("/requests.json")
+@bp.get("/requests.xml")
 @open311_call
 def get_requests(s: Session, client: Open311Client, params: Mapping[str, str]) -> Any:
-    return jsonify(open311.get_requests(s, client, params))
+    return _answer(open311.get_requests(s, client, params), REQUESTS)
 
 
 @bp.get("/requests/<number>")
 @open311_call
 def get_request(s: Session, client: Open311Client, params: Mapping[str, str], number: str) -> Any:
-    return jsonify(open311.get_request(s, client, _json_only(number)))
+    return _answer(open311.get_request(s, client, _stem(number)), REQUESTS)
 
 
 @bp.get("/tokens/<token>")
 @open311_call
 def token(s: Session, client: Open311Client, params: Mapping[str, str], token: str) -> Any:
-    return jsonify(open311.token_lookup(s, client, _json_only(token)))
+    return _answer(open311.token_lookup(s, client, _stem(token)), REQUESTS)

@@ -79,16 +79,28 @@ class Refused(Exception):
 def import_orders(session: Session, principal: Principal, source: Source, filename: str, content: bytes,
                   *, dry_run: bool, max_rows: int = MAX_ROWS) -> ImportReport:
     """Check (and unless ``dry_run`` file) every row of an export for the caller's units."""
+    may_import(session, principal)
+    rows = read_rows(filename, content, max_rows)
+    return ImportReport(source.name, dry_run, import_rows(session, principal, source, rows, dry_run=dry_run))
+
+
+def may_import(session: Session, principal: Principal) -> set[int]:
+    """The units the caller may import for; 403 when none."""
     allowed = importable_units(session, principal)
     if not allowed:
         raise Forbidden(f"importing work orders needs the capability '{CAPABILITY}'")
-    rows = read_rows(filename, content, max_rows)
+    return allowed
+
+
+def import_rows(session: Session, principal: Principal, source: Source, rows: list[dict[str, Any]], *,
+                dry_run: bool, first: int = 2) -> list[RowResult]:
+    """Check (and unless ``dry_run`` file) rows read from an export; ``first`` is the spreadsheet row
+    number of ``rows[0]`` (a background import runs a file in chunks: app/intake/jobs.py)."""
+    allowed = may_import(session, principal)
     known = _imported_numbers(session, source.name, (_number(source, r) for r in rows))
     places = Places(_report_places(session, allowed), building_places(session) | source.places)
-    report = ImportReport(source.name, dry_run)
-    for index, raw in enumerate(rows, start=2):
-        report.rows.append(_one_row(session, principal, source, index, raw, known, places, dry_run))
-    return report
+    return [_one_row(session, principal, source, index, raw, known, places, dry_run)
+            for index, raw in enumerate(rows, start=first)]
 
 
 @dataclass(frozen=True)
@@ -185,6 +197,8 @@ def _file(session: Session, principal: Principal, source: Source, order: Order) 
     session.add(ImportedOrder(source=source.name, number=order.number, case_id=case.id,
                               dispatched_at=order.dispatched_at, promised_at=order.promised_at,
                               imported_at=clock.now(), imported_by=principal.user.username))
+    if order.promised_at is not None:  # the hotline's promise is the case's deadline (workflow.promised_deadline)
+        case.due_at = order.promised_at
     journal.record_event(session, case, "order_imported", principal.user, data={
         "source": source.name, "number": order.number, "row": order.row,
         "promised_at": order.promised_at.isoformat() if order.promised_at else None, **order.extra})

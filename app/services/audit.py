@@ -18,7 +18,6 @@ import hashlib
 import itertools
 import json
 import threading
-import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -29,7 +28,7 @@ from sqlalchemy.orm import Session
 from app.definitions.versions import bundle_of
 from app.engine import SERIALIZER_VERSION, Instance, completed_elements
 from app.models import AuditChain, Case, CaseUnit, Event, Snapshot, Task, Unit
-from app.services import chain
+from app.services import chain, snapshots
 from app.services.anchor import ChainKey, Mark
 from app.services.auth import Principal
 from app.services.cases import iso, visible
@@ -249,15 +248,28 @@ def _check_snapshots(session: Session, case: Any, events: list[Any], result: Ver
     must have its snapshot."""
     saved = {e.state_version: e for e in events if e.type == "state_saved"}
     label = _label(case)
-    for snap in session.execute(
-        select(Snapshot.state_version, Snapshot.state, Snapshot.state_hash, Snapshot.projection_hash)
+    rows = session.execute(
+        select(Snapshot.state_version, Snapshot.state, Snapshot.is_delta, Snapshot.state_hash,
+               Snapshot.projection_hash)
         .where(Snapshot.case_id == case.id).order_by(Snapshot.state_version)
-    ):
+    ).all()
+    try:
+        return _check_snapshot_rows(case, rows, saved, result)
+    except snapshots.Unreadable as exc:
+        event = saved.get(exc.version)
+        return Break(label, case.id, event.seq if event else None, "snapshot",
+                     f"the snapshot of step {exc.version} cannot be read: {exc}")
+
+
+def _check_snapshot_rows(case: Any, rows: Sequence[Any], saved: dict[int | None, Any],
+                         result: Verification) -> Break | None:
+    label = _label(case)
+    for snap, text in zip(rows, snapshots.texts(rows), strict=True):
         event = saved.pop(snap.state_version, None)
         if event is None:
             return Break(label, case.id, None, "snapshot",
                          f"the snapshot of step {snap.state_version} has no state_saved event in the chain")
-        digest = hashlib.sha256(zlib.decompress(snap.state)).hexdigest()
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         recorded = json.loads(event.data_text)
         if digest != recorded.get("state_hash") or snap.state_hash != digest:
             return Break(label, case.id, event.seq, "snapshot",
@@ -405,9 +417,8 @@ def state_of(session: Session, record: CaseRecord, step: int) -> dict[str, Any]:
     case, units = record.case, record.units
     _check_step(case, step)
     saved = {e.state_version: bool(e.data.get("prune")) for e in record.events if e.type == "state_saved"}
-    instance, last, elements = _opened_at(session, case, step, saved)
+    instance, last, elements, state = _opened_at(session, case, step, saved)
     events = [e for e in record.events if (e.state_version or 0) <= step]
-    state = zlib.decompress(last.state).decode("utf-8")
     return {
         "case": case_header(case),
         "step": step,
@@ -441,22 +452,24 @@ def _check_step(case: Case, step: int) -> None:
 
 
 def _opened_at(session: Session, case: Case, step: int, saved: dict[int | None, bool]
-               ) -> tuple[Instance, Snapshot, Elements]:
+               ) -> tuple[Instance, Snapshot, Elements, str]:
     """The snapshot in force at ``step`` opened, and the element states it and the earlier
     snapshots it needs (below) give."""
     versions = _versions_to_open(session, case, step, saved)
     if not versions:
         raise NotFound(f"case {case.number} has no saved state at step {step}")
-    last = session.scalars(select(Snapshot).where(
-        Snapshot.case_id == case.id, Snapshot.state_version == versions[-1])).one()
+    found = snapshots.snapshot_at(session, case.id, versions[-1])
+    if found is None:
+        raise NotFound(f"case {case.number} has no saved state at step {step}")
+    last, state = found
     bundle = bundle_of(session, case.process_version_id)
-    instance = _open(bundle, case.process_id, last)
+    instance = _open(bundle, case.process_id, state, last.serializer_version)
     elements = {pid: states.to_dict() for pid, states in instance.element_states().items()}
     earlier = _completed_in(session, case, bundle, versions[:-1])
     for pid, ids in earlier.items():
         states = elements.setdefault(pid, {"completed": [], "active": []})
         states["completed"] = sorted(ids.union(states["completed"]))
-    return instance, last, elements
+    return instance, last, elements, state
 
 
 def _versions_to_open(session: Session, case: Case, step: int, saved: dict[int | None, bool]) -> list[int]:
@@ -503,12 +516,14 @@ def _completed_in(session: Session, case: Case, bundle: Any, versions: list[int]
     pruning rule), each read from its JSON (app/engine/history.py) or the memo."""
     if not versions:
         return {}
-    rows = session.execute(select(Snapshot.id, Snapshot.state_hash, Snapshot.serializer_version).where(
+    rows = session.execute(select(Snapshot.state_version, Snapshot.state_hash, Snapshot.serializer_version).where(
         Snapshot.case_id == case.id, Snapshot.state_version.in_(versions))).all()
-    known = {row.id: _MEMO.get(row.state_hash) for row in rows}
-    if missing := [snap_id for snap_id, found in known.items() if found is None]:
-        for snap in session.scalars(select(Snapshot).where(Snapshot.id.in_(missing))):
-            known[snap.id] = _MEMO.put(snap.state_hash, _completed_of(bundle, case.process_id, snap))
+    known = {row.state_version: _MEMO.get(row.state_hash) for row in rows}
+    if missing := [row for row in rows if known[row.state_version] is None]:
+        states = snapshots.states(session, case.id, [row.state_version for row in missing])
+        for row in missing:
+            completed = _completed_of(bundle, case.process_id, states[row.state_version], row.serializer_version)
+            known[row.state_version] = _MEMO.put(row.state_hash, completed)
     union: dict[str, set[str]] = {}
     for found in known.values():
         for pid, ids in (found or {}).items():
@@ -516,15 +531,15 @@ def _completed_in(session: Session, case: Case, bundle: Any, versions: list[int]
     return union
 
 
-def _completed_of(bundle: Any, process_id: str, snap: Snapshot) -> dict[str, set[str]]:
-    if snap.serializer_version != SERIALIZER_VERSION:  # an older format: the serializer migrates it
-        return {pid: set(states.completed) for pid, states in _open(bundle, process_id, snap).element_states().items()}
-    return completed_elements(zlib.decompress(snap.state).decode("utf-8"), *bundle.spec(process_id))
+def _completed_of(bundle: Any, process_id: str, state: str, serializer_version: str) -> dict[str, set[str]]:
+    if serializer_version != SERIALIZER_VERSION:  # an older format: the serializer migrates it
+        opened = _open(bundle, process_id, state, serializer_version)
+        return {pid: set(states.completed) for pid, states in opened.element_states().items()}
+    return completed_elements(state, *bundle.spec(process_id))
 
 
-def _open(bundle: Any, process_id: str, snap: Snapshot) -> Instance:
-    state = zlib.decompress(snap.state).decode("utf-8")
-    return Instance.load(bundle, process_id, state, snap.serializer_version, script_engine())
+def _open(bundle: Any, process_id: str, state: str, serializer_version: str) -> Instance:
+    return Instance.load(bundle, process_id, state, serializer_version, script_engine())
 
 
 def _open_tasks(

@@ -34,6 +34,7 @@ SORTS: dict[str, tuple[Any, ...]] = {
     "updated": (Case.updated_at.desc(), Case.id.desc()),
 }
 MAX_PAGE = 10_000
+COUNT_CAP = 999  # a list's total above this reads "999+"
 MAX_PER_PAGE = 100
 TEXT_MAX = 100
 
@@ -77,15 +78,25 @@ def list_cases(session: Session, principal: Principal, query: CaseQuery) -> dict
     if query.phone and not principal.can("see_contact"):
         raise Forbidden("searching by the reporter's phone needs a role that may see the reporter's contact")
     statement = select(Case).where(*_conditions(session, principal, query))
-    total = session.scalar(select(func.count()).select_from(statement.with_only_columns(Case.id).subquery())) or 0
+    # counted up to the cap or just past this page, whichever is further: a district's million cases
+    # are not counted to show 20 of them (issue 17); past the cap the total reads "999+"
+    limit = max(COUNT_CAP, query.page * query.per_page) + 1
+    found = capped_count(session, statement.with_only_columns(Case.id), limit)
+    total, capped = min(found, limit - 1), found >= limit
     rows = session.scalars(_paged(statement, query)).all()
     supervised = _supervised_ids(session, [c.id for c in rows])
     places = _place_names(session, {c.place_id for c in rows})
+    pages = max(1, -(-total // query.per_page))
     return {
         "items": [_item(case, places, case.id in supervised) for case in rows],
-        "total": total, "page": query.page, "per_page": query.per_page,
-        "pages": max(1, -(-total // query.per_page)), "sort": query.sort,
+        "total": total, "total_capped": capped, "page": query.page, "per_page": query.per_page,
+        "pages": min(MAX_PAGE, max(pages, query.page + 1)) if capped else pages, "sort": query.sort,
     }
+
+
+def capped_count(session: Session, statement: Select[Any], limit: int) -> int:
+    """How many rows ``statement`` selects, counting no further than ``limit``."""
+    return int(session.scalar(select(func.count()).select_from(statement.limit(limit).subquery())) or 0)
 
 
 def _paged(statement: Select[tuple[Case]], query: CaseQuery) -> Select[tuple[Case]]:

@@ -295,6 +295,7 @@ def describe(session: Session, case: Case, principal: Principal) -> dict[str, An
         "path": [{"code": u.code, "name": u.name, "kind": u.kind} for u in reversed(path)],
         "current_step": case.current_step,
         "due_at": iso(case.due_at),
+        "promised_at": iso(workflow.promised_deadline(session, case.id)),
         "rework_count": case.rework_count,
         "return_count": case.return_count,
         "satisfaction": case.satisfaction,

@@ -15,12 +15,12 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.definitions import configuration
-from app.models import Case, CaseUnit, Notification, SupervisionEntry, Task, Unit, User
+from app.models import Case, CaseUnit, Notification, SupervisionEntry, SupervisionRound, Task, Unit, User
 from app.services import cases, journal, workflow
 from app.services.auth import users_holding
 from app.services.errors import Invalid, NotFound
 from app.services.locality import load_locality
-from app.services.worktime import load_calendar
+from app.services.worktime import add_working_hours, load_calendar
 
 
 def head_role(unit: Unit) -> str:
@@ -162,8 +162,10 @@ def open_supervision(session: Session, case: Case, stage: str, unit: Unit, task_
         "entry": entry.id, "stage": stage, "task": task_type, "unit": unit.code, "due_at": due.isoformat(),
         "late_minutes": late_minutes(due, now), "supervisor": head.code,
     })
-    # the diagram's 督办 task goes to this role in this unit
-    return {"entry": entry.id, "head_role": head_role(head), "head_unit": head.code}
+    # the diagram's 督办 task goes to the head's role in the head's unit; its 督办回复 task to the
+    # late task's own role in the late unit (its head's when the late task is gone)
+    return {"entry": entry.id, "head_role": head_role(head), "head_unit": head.code,
+            "late_unit": unit.code, "late_role": task.role if task else head_role(unit)}
 
 
 def clear_supervision(session: Session, task: Task, actor: User | None, now: datetime) -> None:
@@ -226,23 +228,70 @@ def _escalated_to(session: Session, case: Case) -> Case | None:
     return session.scalar(select(Case).where(Case.parent_case_id == case.id).order_by(Case.id.desc()).limit(1))
 
 
-SUPERVISE_FORM = "supervise.schema.json"  # the diagrams' 督办 task: the late unit's head answers
+SUPERVISE_FORM = "supervise.schema.json"  # the diagrams' 督办 task: the superior issues, closes or presses again
+ANSWER_FORM = "supervise_answer.schema.json"  # 督办回复: the late unit answers
+SUPERVISION_FORMS = (SUPERVISE_FORM, ANSWER_FORM)
 ANSWER_FIELDS = ("reason", "measures", "promised_date")
 SUPERVISION_RESULT = "supervision"  # open_supervision's resultVariable in the diagrams: {"entry": id, ...}
+VERDICTS = {"press": "pressed", "accept": "accepted"}  # the 督办 form's verdict -> the round's
+
+
+def supervise(session: Session, task: Task, form: dict[str, Any], actor: User | None,
+              task_data: dict[str, Any], now: datetime) -> None:
+    """The superior's 督办 task: ``press`` issues a round (the first 督办, or 再次督办 after an answer
+    that does not satisfy) with a note and a time to answer; ``accept`` closes the 督办 (督办办结) on
+    the late unit's answer. Closing needs an answer to close on."""
+    entry = supervised_entry(session, task, task_data)
+    if entry is None:
+        raise Invalid("this 督办 task names no ledger entry", {"supervision": "open_supervision's reply"})
+    last = latest_round(session, entry)
+    answered = last is not None and last.answered_at is not None and last.verdict is None
+    verdict = form.get("verdict")
+    if verdict == "accept" and not answered:
+        raise Invalid("nothing to accept: the late unit has not answered a 督办 yet",
+                      {"verdict": "press first: the late unit answers a 督办 before it can be closed"})
+    if answered and verdict in VERDICTS:
+        last.verdict, last.verdict_note, last.verdict_at = VERDICTS[verdict], form.get("note"), now  # type: ignore[union-attr]
+    if verdict == "accept":
+        journal.record_event(session, task.case, "supervision_accepted", actor, role=task.role, unit_id=task.unit_id,
+                              data={"entry": entry.id, "round": last.number, "note": form.get("note")})  # type: ignore[union-attr]
+        return
+    hours = form.get("answer_hours") or load_rules().default_hours.get("supervision")
+    issued = SupervisionRound(entry_id=entry.id, number=(last.number + 1) if last else 1, note=form.get("note") or "",
+                              issued_at=now, issued_by_id=actor.id if actor else None,
+                              answer_due_at=add_working_hours(now, float(hours)) if hours else None)
+    session.add(issued)
+    session.flush()
+    journal.record_event(session, task.case, "supervision_issued", actor, role=task.role, unit_id=task.unit_id, data={
+        "entry": entry.id, "round": issued.number, "task": entry.task_type, "note": issued.note,
+        "answer_due_at": issued.answer_due_at.isoformat() if issued.answer_due_at else None,
+    })
+
+
+def latest_round(session: Session, entry: SupervisionEntry) -> SupervisionRound | None:
+    return session.scalar(select(SupervisionRound).where(SupervisionRound.entry_id == entry.id)
+                          .order_by(SupervisionRound.number.desc()).limit(1))
 
 
 def answer_supervision(session: Session, task: Task, form: dict[str, Any], actor: User | None,
                        task_data: dict[str, Any], now: datetime) -> None:
-    """督办 answered: why the work is late, what is done about it, by when — stored on the ledger
-    entry the 督办 task was opened for (the entry itself is cleared only by the late work)."""
+    """督办回复: the late unit says why its work is late, what is done about it, by when — stored on
+    the round it answers and, as the latest answer, on the ledger entry (which only the late work
+    itself clears); the superior reads it in their next 督办 task."""
     entry = supervised_entry(session, task, task_data)
     promised = _promised_date(form.get("promised_date"))
+    last = latest_round(session, entry) if entry is not None else None
     if entry is not None:
         entry.answer_reason, entry.answer_measures = form.get("reason"), form.get("measures")
         entry.promised_date, entry.answered_at = promised, now
         entry.answered_by_id = actor.id if actor is not None else None
+    if last is not None and last.answered_at is None:
+        last.answer_reason, last.answer_measures = form.get("reason"), form.get("measures")
+        last.promised_date, last.answered_at = promised, now
+        last.answered_by_id = actor.id if actor is not None else None
     journal.record_event(session, task.case, "supervision_answered", actor, role=task.role, unit_id=task.unit_id,
                           data={"entry": entry.id if entry else None, "task": entry.task_type if entry else None,
+                                "round": last.number if last else None,
                                 **{key: form.get(key) for key in ANSWER_FIELDS}})
 
 
@@ -269,7 +318,7 @@ def supervised_work(session: Session, tasks: list[Task], now: datetime) -> dict[
     its deadline, how late it is (until now while the entry is open, else when it was closed) and
     whether the late work is still open. Read from the ledger entry the task answers (the inbox
     row's context names it, as the engine's data does)."""
-    found = {task.id: entry for task in tasks if task.form == SUPERVISE_FORM
+    found = {task.id: entry for task in tasks if task.form in SUPERVISION_FORMS
              and (entry := supervised_entry(session, task, task.context or {})) is not None}
     if not found:
         return {}
@@ -277,16 +326,38 @@ def supervised_work(session: Session, tasks: list[Task], now: datetime) -> dict[
     units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_({e.unit_id for e in entries})))}
     late = {t.id: t for t in session.scalars(select(Task).where(
         Task.id.in_({e.task_id for e in entries if e.task_id is not None})))}
-    return {task_id: _supervised(entry, units[entry.unit_id], late.get(entry.task_id or 0), now)
+    rounds = rounds_of(session, [e.id for e in entries])
+    return {task_id: _supervised(entry, units[entry.unit_id], late.get(entry.task_id or 0), now,
+                                 rounds.get(entry.id, []))
             for task_id, entry in found.items()}
 
 
-def _supervised(entry: SupervisionEntry, unit: Unit, task: Task | None, now: datetime) -> dict[str, Any]:
+def _supervised(entry: SupervisionEntry, unit: Unit, task: Task | None, now: datetime,
+                rounds: list[dict[str, Any]]) -> dict[str, Any]:
     return {"entry": entry.id, "unit": unit.code, "unit_name": unit.name, "task_type": entry.task_type,
             "task_title": task.title if task else entry.task_type, "task_id": entry.task_id,
             "task_status": task.status if task else None, "stage": entry.stage,
             "due_at": cases.iso(entry.due_at), "late_minutes": _late(entry, now), "status": entry.status,
-            "closed_at": cases.iso(entry.closed_at)}
+            "closed_at": cases.iso(entry.closed_at), "rounds": rounds}
+
+
+def rounds_of(session: Session, entry_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The 督办 rounds of ledger entries, in order: note, time to answer, answer, verdict, and who."""
+    issuer, answerer = aliased(User), aliased(User)
+    rows = session.execute(
+        select(SupervisionRound, issuer.name, answerer.name)
+        .outerjoin(issuer, issuer.id == SupervisionRound.issued_by_id)
+        .outerjoin(answerer, answerer.id == SupervisionRound.answered_by_id)
+        .where(SupervisionRound.entry_id.in_(entry_ids or [0])).order_by(SupervisionRound.number)).all()
+    found: dict[int, list[dict[str, Any]]] = {}
+    for r, issued_by, answered_by in rows:
+        found.setdefault(r.entry_id, []).append({
+            "number": r.number, "note": r.note, "issued_at": _iso(r.issued_at), "issued_by_name": issued_by,
+            "answer_due_at": _iso(r.answer_due_at), "reason": r.answer_reason, "measures": r.answer_measures,
+            "promised_date": r.promised_date.isoformat() if r.promised_date else None,
+            "answered_at": _iso(r.answered_at), "answered_by_name": answered_by,
+            "verdict": r.verdict, "verdict_note": r.verdict_note, "verdict_at": _iso(r.verdict_at)})
+    return found
 
 
 def _late(entry: SupervisionEntry, now: datetime) -> int | None:
@@ -341,10 +412,18 @@ def mark_read(session: Session, principal: Any, notification_id: int, now: datet
     return _notification(note, number)
 
 
-def supervision_ledger(session: Session, principal: Any, status: Any, now: datetime) -> dict[str, Any]:
-    """挂账督办台账: entries on cases the user can see (their units and the units below them)."""
+LEDGER_PAGE = 50  # entries per page of the ledger, newest first
+
+
+def supervision_ledger(session: Session, principal: Any, status: Any, now: datetime,
+                       before: Any = None) -> dict[str, Any]:
+    """挂账督办台账: entries on cases the user can see (their units and the units below them), newest
+    first, a page at a time: ``before`` is the id the previous page ended at (keyset: a page of a
+    district's ledger reads and renders its 50 rows, not hundreds); ``next_before`` continues."""
     if status is not None and status not in LEDGER_STATUSES:
         raise Invalid(f"unknown status '{status}'", {"status": " or ".join(LEDGER_STATUSES)})
+    if before is not None and not (isinstance(before, str) and before.isdigit() and len(before) < 19):
+        raise Invalid("'before' must be the id of a ledger entry", {"before": "an entry id"})
     visible = exists().where(CaseUnit.case_id == SupervisionEntry.case_id,
                              CaseUnit.unit_id.in_(principal.visible_units or [0]))
     target = aliased(Case)
@@ -354,9 +433,15 @@ def supervision_ledger(session: Session, principal: Any, status: Any, now: datet
              .outerjoin(User, User.id == SupervisionEntry.answered_by_id).where(visible))
     if status:
         query = query.where(SupervisionEntry.status == status)
-    rows = session.execute(query.order_by(SupervisionEntry.id.desc()).limit(500)).all()
-    return {"items": [_entry(entry, case, unit, now, target_number, (username, name))
-                      for entry, case, unit, target_number, username, name in rows]}
+    if before is not None:
+        query = query.where(SupervisionEntry.id < int(before))
+    rows = session.execute(query.order_by(SupervisionEntry.id.desc()).limit(LEDGER_PAGE + 1)).all()
+    more, rows = len(rows) > LEDGER_PAGE, rows[:LEDGER_PAGE]
+    rounds = rounds_of(session, [row[0].id for row in rows])
+    return {"items": [{**_entry(entry, case, unit, now, target_number, (username, name)),
+                       "rounds": rounds.get(entry.id, [])}
+                      for entry, case, unit, target_number, username, name in rows],
+            "next_before": str(rows[-1][0].id) if more else None}
 
 
 def _notification(note: Notification, case_number: str | None) -> dict[str, Any]:
@@ -392,7 +477,9 @@ def _iso(moment: datetime | None) -> str | None:
 @workflow.task_completing.connect
 def _on_completing(task: Task, *, session: Session, form: dict[str, Any], actor: User | None,
                    task_data: dict[str, Any], now: datetime) -> None:
-    if task.form == SUPERVISE_FORM:  # the task's data names the ledger entry it answers
+    if task.form == SUPERVISE_FORM:  # the task's data names the ledger entry it supervises
+        supervise(session, task, form, actor, task_data, now)
+    elif task.form == ANSWER_FORM:
         answer_supervision(session, task, form, actor, task_data, now)
 
 

@@ -36,6 +36,8 @@ STAGE_MEANINGS = {
     "filing": "a filing with the platform (备案), recorded as whistle_filed",
     "report_in": "a summoned unit's report-in: the case page lists who has not reported in yet",
     "rating": "the reporter's rating (回访): the public tracking page asks the reporter for it",
+    "triage": "triage of a new report (研判): its page lists likely duplicates, and the report may be merged into "
+              "an open case or closed as a duplicate of one (重复件)",
 }
 _KIND_FLAGS = ("holds_cases", "report_place", "summoned", "rated")
 MAX_KIND_LENGTH, MAX_ROLE_LENGTH = 16, 32  # the columns that store them

@@ -11,6 +11,8 @@ def N_(text: str) -> str:
 
 STATUSES = {"open": N_("办理中"), "closed": N_("已办结")}
 OUTCOMES = {"self_handled": N_("网格员自行处置"), "closed": N_("已解决"), "escalated": N_("已上报上级")}
+# a report closed at triage into another case (issue 16): merged into it (并案), or 重复件
+OUTCOMES |= {"merged": N_("已并案"), "duplicate": N_("重复件")}
 SATISFACTION = {"satisfied": N_("满意"), "basically_satisfied": N_("基本满意"), "dissatisfied": N_("不满意")}
 DUTIES = {"lead": N_("主体责任"), "cooperating": N_("配合责任")}
 EVENTS = {
@@ -40,16 +42,25 @@ EVENTS = {
     "timer_fired": N_("时限到达"),
     "reminder": N_("时限提醒"),
     "supervision_opened": N_("挂账督办"),
+    "supervision_issued": N_("督办"),
     "supervision_answered": N_("督办回复"),
+    "supervision_accepted": N_("督办办结"),
     "supervision_cleared": N_("督办销号"),
     "supervision_transferred": N_("督办转办"),
     "incident_opened": N_("定时器异常"),
     "incident_retried": N_("异常重试"),
+    "whistle_pushed": N_("推送市级"),
+    "whistle_push_undone": N_("撤销推送市级"),
+    "case_migrated": N_("迁移流程版本"),
 }
+# a report merged into another case, or closed as a duplicate of one (issue 16): in both chains
+EVENTS |= {"case_merged": N_("并入他案"), "report_merged_in": N_("他案并入"), "marked_duplicate": N_("认定重复件"),
+           "duplicate_noted": N_("收到重复件")}
 
 # The record-keeping events the case page leaves out (cases.RECORD_KEEPING).
 RECORD_EVENTS = {
     "process_started": N_("流程启动"),
     "state_saved": N_("状态快照"),
     "handler_called": N_("调用处理程序"),
+    "process_cancelled": N_("流程终止"),
 }

@@ -63,6 +63,11 @@ STR, INT, BOOL, NUM = _t("string"), _t("integer"), _t("boolean"), _t("number")
 NSTR, NINT = _t("string", True), _t("integer", True)
 TIME, NTIME = _t("string", format="date-time"), _t("string", True, format="date-time")
 FREE_OBJECT: Schema = {"type": "object", "additionalProperties": True}
+# one round of a 督办: issued by the superior, answered by the late unit, closed or pressed again
+SUPERVISION_ROUND: Schema = _obj(
+    number=INT, note=STR, issued_at=TIME, issued_by_name=NSTR, answer_due_at=NTIME, reason=NSTR, measures=NSTR,
+    promised_date=_t("string", True, format="date"), answered_at=NTIME, answered_by_name=NSTR,
+    verdict=_enum(["accepted", "pressed"], True), verdict_note=NSTR, verdict_at=NTIME)
 
 
 def _extend(base: Schema, **properties: Schema) -> Schema:
@@ -82,6 +87,8 @@ def _schemas() -> dict[str, Schema]:
     )
     # 督办事项: what a 督办 task is about (null on other tasks), from the ledger entry it answers
     supervised = {**_obj(
+        rounds={**_array(SUPERVISION_ROUND), "description": "督办轮次 The rounds: issued, answered, closed or "
+                                                            "pressed again (再次督办)"},
         entry=INT, unit=STR, unit_name=STR, task_type=STR,
         task_title={**STR, "description": "超时任务 The late task's title (its task type if no row)"},
         task_id=NINT, task_status={**_enum(["open", "completed", "cancelled"], True),
@@ -114,9 +121,16 @@ def _schemas() -> dict[str, Schema]:
                              level=NSTR, category=NSTR, urgent=BOOL,
                              supervision=supervised),
         "InboxPage": _obj(
-            items=_array(_ref("InboxItem")), total=INT, page=INT, per_page=INT,
+            items=_array(_ref("InboxItem")), page=INT, per_page=INT,
+            total={**INT, "description": "符合条件的任务数 Matching open tasks, counted up to count_cap"},
+            total_capped={**BOOL, "description": "超过上限 More than count_cap match (shown as 999+)"},
+            count_cap=INT,
             counts={"type": "object", "additionalProperties": INT,
-                    "description": "按任务类型计数 Open tasks per task_type, ignoring the filters"},
+                    "description": "按任务类型计数 Open tasks per task_type, ignoring the filters; "
+                                   "count_cap + 1 means more than count_cap"},
+            next_after={**NSTR, "description": "下一页 Cursor of the next page (the after parameter); null at the end"},
+            prev_before={**NSTR, "description": "上一页 Cursor of the previous page (the before parameter); "
+                                                "null at the start"},
         ),
         "TaskDetail": _extend(task, can_complete=BOOL, case=_ref("Case"), supervision=supervised,
                               form_schema={**_t("object", True), "description": "任务表单 Form schema"}),
@@ -130,7 +144,10 @@ def _schemas() -> dict[str, Schema]:
             supervised={**BOOL, "description": "督办中 An open 督办 (挂账) entry on the case"},
             created_at=TIME, updated_at=TIME, closed_at=NTIME,
         ),
-        "CasePage": _obj(items=_array(_ref("CaseListItem")), total=INT, page=INT, per_page=INT, pages=INT,
+        "CasePage": _obj(items=_array(_ref("CaseListItem")), page=INT, per_page=INT, pages=INT,
+                         total={**INT, "description": "符合条件的案件数 Matching cases, counted up to 999 or just "
+                                                      "past this page"},
+                         total_capped={**BOOL, "description": "更多 More match than total (shown as total+)"},
                          sort=_enum(["newest", "oldest", "due", "updated"])),
         "Case": _obj(
             "reporter",
@@ -141,6 +158,8 @@ def _schemas() -> dict[str, Schema]:
             units={"type": "object", "required": ["whistle"], "additionalProperties": NSTR},
             path=_array(_obj(code=STR, name=STR, kind=STR)),
             current_step=STR, due_at=NTIME, rework_count=INT, return_count=INT, satisfaction=NSTR,
+            promised_at={**NTIME, "description": "承诺完成时间 An imported work order's promised time: the "
+                                                 "case's deadline (due_at)"},
             created_at=TIME, closed_at=NTIME, process_version=INT, parent_case=NSTR, escalated_to=_array(STR),
             open_tasks=_array(_ref("Task")),
             whistle_in_review=BOOL,  # 吹哨审核中: prepared or under review, not blown yet
@@ -165,9 +184,12 @@ def _schemas() -> dict[str, Schema]:
             elements={"oneOf": [{"type": "null"}, _obj(**{k: _array(_obj(id=STR, kind=STR, name=STR))
                                                           for k in ("added", "removed", "changed", "moved")})]}))),
         "Deployment": _obj(version=INT, created=BOOL),
-        "ProcessCheck": _obj(ok=BOOL, bundle_error=NSTR, passed=INT, failed=INT, results={
+        "ProcessCheck": _obj(ok=BOOL, bundle_error=NSTR, passed=INT, failed=INT, warnings=_array(STR), results={
             "type": "array",
             "items": _obj(file=STR, name=STR, ok=BOOL, steps=INT, message=STR, case_number=NSTR)}),
+        "CaseMigration": _obj(**{"from": INT}, to=INT, dry_run=BOOL, cases=_array(_obj(
+            case_id=INT, number=STR, title=STR, from_version=INT, current_step=STR, ok=BOOL, reason=NSTR,
+            migrated=BOOL))),
         "Attachment": _obj(
             id=INT, name=STR, content_type=_enum(ATTACHMENT_TYPES), kind=STR, is_image=BOOL, size=INT,
             size_text=STR, width=NINT, height=NINT, public=BOOL, url=STR, thumb_url=NSTR, created_at=TIME,
@@ -195,14 +217,22 @@ def _schemas() -> dict[str, Schema]:
                             "description": "考核周期 The period the locality's scores are published for"},
             departments=_obj(by=_array(STR), rows=_array(_ref("RankedUnit"))),
             units=_array(_obj(level=STR, by=_array(STR), rows=_array(_ref("RankedUnit"))))),
-        "AssessmentGrades": _obj(gradings=_array(_obj(label=STR, grades={"type": "object",
-                                                                          "additionalProperties": STR}))),
+        "AssessmentGrades": _obj(period=_obj(start=STR, end=STR),
+                                 gradings=_array(_obj(label=STR, grades={"type": "object",
+                                                                         "additionalProperties": STR}))),
+        "AssessmentGradeHistory": _obj(period=_obj(start=STR, end=STR), grades=_array(_obj(
+            unit=STR, name=STR, grading=STR, grade=STR, reason=STR, version=INT, given_by=NSTR, given_at=STR,
+            current={**_t("boolean"), "description": "最新版本 The current grade of the unit (the highest version)"}))),
+        "WhistlePush": _obj("comment", case=INT, pushed={**_t("boolean"), "description": "推送市级 Pushed to the city"},
+                            comment=STR),
         "RankedUnit": _obj(
+            "given_grade",
             rank={**NINT, "description": "名次 Rank (equal keys share one); null: nothing to rank by"},
             board={**_enum(["red", "black"], nullable=True), "description": "红榜 red / 黑榜 black list"},
             unit=STR, name=STR, level=NSTR,
             score={**_t("number", True), "description": "考核得分 The score by the locality's rules; null: none"},
             grade={**NSTR, "description": "建议等次 The grade the score earns within the quotas; null: none"},
+            given_grade={**NSTR, "description": "评定等次 The grade a leader gave for the period (departments)"},
             values={"type": "object", "additionalProperties": _t("number", True),
                     "description": "排名所依据的指标 The ranking's indicators (by), in order"}),
         "AssessmentOverview": _obj(
@@ -223,12 +253,14 @@ def _schemas() -> dict[str, Schema]:
             transferred_to={**_obj(case_id=INT, case_number=NSTR), "type": ["object", "null"],
                             "description": "转办去向 The whistle one level up that took the late work over "
                                            "(an escalation); null otherwise"},
+            rounds={**_array(SUPERVISION_ROUND), "description": "督办轮次 The rounds of the 督办"},
             answer={**_obj(reason=NSTR, measures=NSTR, promised_date=_t("string", True, format="date"),
                            answered_at=TIME, answered_by=NSTR, answered_by_name=NSTR),
                     "type": ["object", "null"],
                     "description": "督办回复 The late unit's head's answer: why late, measures, promised "
                                    "date; null until answered"},
-        ))),
+        )), next_before={**NSTR, "description": "下一页 The before parameter of the next (older) page; null at "
+                                                  "the end"}),
         "Incidents": _obj(items=_array(_obj(
             id=INT, case_id=INT, case_number=STR, timer=STR, timer_title=STR, due_at=TIME, error=STR,
             attempts=INT, status=_enum(["open", "retried"]), created_at=TIME, resolved_at=NTIME,
@@ -252,8 +284,13 @@ def _intake_schemas() -> dict[str, Schema]:
             id=INT, number=STR, title=STR, matter=NSTR, place=STR, address=STR, created_at=TIME, current_step=STR,
             score={"type": "number"},
             why={**FREE_OBJECT, "description": "same_matter / same_class, same_place / same_area (true), "
+                                               "near_m (metres apart, when within duplicates.within_m), "
                                                "text (similarity 0–1)"},
         ))),
+        "Merged": _obj(case=INT, target=INT, kind=_enum(["merged", "duplicate"])),
+        "ImportJob": _obj("rows", id=INT, source=STR, filename=STR,
+                          status=_enum(["queued", "running", "done", "failed"]), total=INT, done=INT,
+                          percent=INT, counts=FREE_OBJECT, error=STR, rows=_array(row)),
     }
 
 
@@ -329,6 +366,7 @@ PATH_PARAMS: dict[str, tuple[Schema, str]] = {
     "notification_id": (INT, "提醒编号 Notification id"),
     "incident_id": (INT, "异常编号 Incident id"),
     "attachment_id": (INT, "附件编号 Attachment id"),
+    "job_id": (INT, "导入任务编号 Import job id"),
     "number": (INT, "版本号 Process version number"),
 }
 
@@ -346,8 +384,12 @@ INBOX_QUERY: tuple[tuple[str, Schema, str], ...] = (
     ("category", STR, "问题类别 Case category"),
     ("overdue", BOOL, f"仅超期 Only overdue tasks; {_FLAG}"),
     ("mine", BOOL, f"仅我认领的 Only tasks claimed by me; {_FLAG}"),
-    ("page", _t("integer", minimum=1, maximum=100_000, default=1), "页码 Page number"),
+    ("page", _t("integer", minimum=1, maximum=100_000, default=1),
+     "页码 Page number (an offset: deep pages are cheaper by cursor)"),
     ("per_page", _t("integer", minimum=1, maximum=100, default=20), "每页条数 Items per page"),
+    ("after", STR, "下一页 The page after this cursor (next_after of a page); 422 if malformed"),
+    ("before", STR, "上一页 The page before this cursor (prev_before of a page); 422 if malformed"),
+    ("last", BOOL, f"末页 The last page; {_FLAG}"),
 )
 
 CASE_LIST_QUERY: tuple[tuple[str, Schema, str], ...] = (
@@ -455,6 +497,16 @@ OPS: list[Op] = [
        description="Validates the files as deploy would and plays the scenarios among them in a throwaway "
                    "database with this deployment's organisation; nothing is stored. 200 with the results "
                    "(ok false when the bundle is refused or a scenario fails); 422 for an unreadable scenario."),
+    Op("post", "/api/processes/migrations", "processes",
+       "迁移案件 Move running cases onto another process version (admin)", "CaseMigration", errors=(403,),
+       body=_obj("level", "unit", "step", "cases", "dry_run", **{"from": _t("integer", minimum=1)},
+                 to=_t("integer", minimum=1), level=_t("string", maxLength=64), unit=_t("string", maxLength=64),
+                 step=_t("string", maxLength=64, description="阶段或任务 A stage or a task's element id"),
+                 cases=_array(INT), dry_run=BOOL),
+       description="Chooses the open cases on version 'from' (of a level, through a unit, at a stage or task; "
+                   "'cases' narrows them to some). dry_run: per case whether it can move and why not, nothing "
+                   "stored. Otherwise each case moves in its own transaction, a case_migrated event in its "
+                   "chain; a case that cannot move is left untouched and its reason given."),
     Op("get", "/api/notifications", "deadlines", "我的提醒 My notifications (reminders, 督办 notices)",
        "Notifications", query=(("unread", BOOL, f"仅未读 Only unread; {_FLAG}"),)),
     Op("post", "/api/notifications/{notification_id}/read", "deadlines", "标为已读 Mark a notification read",
@@ -462,7 +514,8 @@ OPS: list[Op] = [
     Op("get", "/api/supervision", "deadlines", "挂账督办台账 The supervised ledger of overdue work",
        "SupervisionLedger", errors=(422,),
        query=(("status", _enum(LEDGER_STATUSES),
-               "挂账中 open / 已销号 cleared / 已转办 transferred; all when absent"),),
+               "挂账中 open / 已销号 cleared / 已转办 transferred; all when absent"),
+              ("before", STR, "下一页 Entries older than this id (next_before of a page), 50 a page")),
        description="Entries on cases the caller can see; late_minutes is how late the work is (open), was "
                    "when it completed (cleared), or was when it was taken away unfinished (transferred: "
                    "past the second limit the whistle went to the level above, transferred_to)."),
@@ -480,13 +533,33 @@ OPS: list[Op] = [
        description="Departments ranked by the indicators config/assessment.yaml names (ranking.departments.by), "
                    "whistling units per level (ranking.units.by); 红榜 the first red_list ranks, 黑榜 the last "
                    "black_list. A department sees the ranking of its peers; leaders the units within theirs."),
-    Op("post", "/api/assessment/grades", "assessment", "等次评定校验 Check departments' grades against the quotas",
+    Op("get", "/api/assessment/grades", "assessment", "等次评定记录 The grades given for a period, every version",
+       "AssessmentGradeHistory", errors=(422,), query=ASSESSMENT_QUERY,
+       description="The grades leaders gave the units the caller may see for exactly this period (年终等次: "
+                   "?year=), newest version first per unit; current marks the grade that stands."),
+    Op("post", "/api/assessment/grades", "assessment", "等次评定 Give departments' grades, held to the quotas",
        "AssessmentGrades", errors=(403,),
-       body=_obj(grades={"type": "object", "minProperties": 1, "additionalProperties": STR,
-                         "description": "部门代码 → 等次 Department code → grade"}),
-       description="Each department is held to the grading of assessment.yaml (scoring.grades) that covers its "
-                   "kind; 422 names every quota broken (\"4 of 10 graded 好; at most 30 % (3) may be\"). Nothing "
-                   "is stored."),
+       body=_obj("reasons", "month", "quarter", "year", "start", "end",
+                 grades={"type": "object", "minProperties": 1, "additionalProperties": STR,
+                         "description": "部门代码 → 等次 Department code → grade"},
+                 reasons={"type": "object", "additionalProperties": _t("string", maxLength=2000),
+                          "description": "部门代码 → 理由 Department code → reason"},
+                 month=STR, quarter=STR, year=STR, start=STR, end=STR),
+       description="Needs a role with the capability 'assess' over the departments. Each department is held to "
+                   "the grading of assessment.yaml (scoring.grades) that covers its kind, for a period of the "
+                   "grading's kind (a year); the quotas are checked over the period's grades as they would "
+                   "stand. 422 names every quota broken (\"4 of 10 graded 好; at most 30 % (3) may be\") and "
+                   "nothing is stored; else each grade is stored (a new version over an earlier one) and the "
+                   "grading recorded in the audit chain."),
+    Op("post", "/api/cases/{case_id}/push", "assessment", "推送市级 Push a closed whistle to the city's assessment",
+       "WhistlePush", status=(201,), errors=(403, 409),
+       body=_obj(comment=_t("string", minLength=1, maxLength=2000)),
+       description="官渡: the locality's assessment.yaml push names the capability (held in the whistling unit or "
+                   "above) and the whistle levels. 409 when the whistle is not closed as solved, is pushed "
+                   "already, or a bulletin covering its month is published. Scoring counts it (whistles_pushed)."),
+    Op("delete", "/api/cases/{case_id}/push", "assessment", "撤销推送市级 Take a push to the city back",
+       "WhistlePush", errors=(403, 409),
+       description="Until a bulletin covering the whistle's month is published (409 then, or when not pushed)."),
     Op("get", "/api/assessment/overview", "assessment", "统计考核总览 Headline totals and trends by month",
        "AssessmentOverview", errors=(403, 422),
        query=(*ASSESSMENT_QUERY, ("level", STR, "吹哨层级 Only this whistle level")),
@@ -523,6 +596,20 @@ OPS: list[Op] = [
        description="Each row is created, skipped (办件编号 already imported) or refused with its reason; a "
                    "dry run (200) stores nothing; 201 after an import. 403 without the capability "
                    "import_orders; a row outside the caller's units is refused. docs/intake.md"),
+    Op("post", "/api/intake/jobs", "intake", "后台导入 Import a large export in the background", "ImportJob",
+       status=(202,), errors=(403,), body_type="multipart/form-data",
+       body=_obj("source", file={"type": "string", "format": "binary"}, source=STR),
+       description="The file is read and checked whole first (422 naming file, nothing stored); the job then "
+                   "files the rows in chunks: poll GET /api/intake/jobs/{job_id}. docs/intake.md"),
+    Op("get", "/api/intake/jobs/{job_id}", "intake", "导入进度 An import job's progress (rows done of total)",
+       "ImportJob", description="The caller's own jobs only (404 otherwise); rows once the job has ended."),
+    Op("post", "/api/tasks/{task_id}/merge", "intake", "并案/重复件 Close a report at triage into an open case",
+       "Merged", status=(201,), errors=(403, 409),
+       body=_obj("note", kind=_enum(["merged", "duplicate"]), target={**STR, "description": "案件编号 Case number"},
+                 note=STR),
+       description="Only who may complete the triage task; 409 for a task that is not a triage or is done; the "
+                   "report's process ends, both chains record it, the reporter follows the target. "
+                   "docs/intake.md"),
     Op("get", "/api/openapi.json", "meta", "接口文档 This OpenAPI document", None, public=True),
     Op("get", "/api/audit/verify", "audit", "校验哈希链 Verify the hash chains (auditor, admin)", "Verification",
        errors=(403, 404, 422), query=(("case", INT, "案件编号 One case (with its snapshots); all visible cases "
@@ -566,7 +653,7 @@ def _operation(op: Op) -> Schema:
         content: Schema = {"application/json": {"schema": _ref(op.ok) if op.ok else FREE_OBJECT}}
     else:
         content = {media: {"schema": {"type": "string", "format": "binary"}} for media in op.ok_types}
-    ok_text = {200: "成功 OK", 201: "已创建 Created"}
+    ok_text = {200: "成功 OK", 201: "已创建 Created", 202: "已受理 Accepted (runs in the background)"}
     responses: Schema = {str(s): {"description": ok_text[s], "content": content} for s in op.status}
     responses |= {str(s): _ref(ERRORS[s][0], "responses") for s in _error_statuses(op)}
     operation: Schema = {

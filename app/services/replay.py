@@ -7,6 +7,9 @@ version pinned by the case, then feeds each step what the record says happened i
   replayed one through the ``task_ready`` events, which name the new READY tasks of each step in
   tree order) with the recorded form data;
 * a step without a completion (a timer, once issue 4 records ``timer_fired``) just advances;
+* a ``case_migrated`` step moves the replayed instance onto the version the migration names
+  (app/engine/migration.py, as the live step did at the recorded moment), then advances; the
+  steps after it run on that version;
 * every service task is answered from the step's ``handler_called`` events, in order: handlers are
   never called (they write to the database); a call with another handler or other parameters
   than recorded is a divergence.
@@ -26,7 +29,6 @@ from __future__ import annotations
 import itertools
 import json
 import time
-import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,7 +38,8 @@ from sqlalchemy.orm import Session
 
 from app.definitions.versions import bundle_of
 from app.engine import Instance, ProcessError, RecordedCalls, ReplayDivergence, projection
-from app.models import Case, Event, Snapshot
+from app.models import Case, Event
+from app.services import snapshots
 from app.services.workflow import script_engine
 
 
@@ -114,16 +117,16 @@ def replay_case(session: Session, case_id: int, events: list[Event] | None = Non
 
 
 def _replay(session: Session, case: Case, events: list[Event], result: ReplayResult) -> None:
-    versions = {e.process_version_id for e in events}
-    if versions != {case.process_version_id}:
-        raise _Diverged(1, None, f"events name process versions {sorted(v or 0 for v in versions)}, "
-                                 f"the case is pinned to {case.process_version_id}")
-    bundle = bundle_of(session, case.process_version_id)
+    current = events[0].process_version_id if events else case.process_version_id
+    bundle = bundle_of(session, current or case.process_version_id)
     instance: Instance | None = None
     mapped: dict[str, str] = {}  # recorded engine task id → replayed one
     for version, group in itertools.groupby(events, key=lambda e: e.state_version or 0):
         step = list(group)
         result.steps += 1
+        moved_to = _step_version(version, step, current)
+        if moved_to != current:  # a migration step: from here on the case runs on the new version
+            current, bundle = moved_to, bundle_of(session, moved_to or 0)
         try:
             instance = _replay_step(session, case, bundle, instance, version, step, mapped, result)
         except (_Diverged, _Failed):
@@ -131,6 +134,24 @@ def _replay(session: Session, case: Case, events: list[Event], result: ReplayRes
         except Exception as exc:  # the replay broke, not the record: say so, accuse nobody
             raise _Failed(version, step[0].seq, f"the replay could not run this step "
                                                 f"({type(exc).__name__}: {exc})") from exc
+    if current != case.process_version_id:
+        raise _Diverged(result.steps, None, f"the events end on process version {current}, "
+                                            f"the case is pinned to {case.process_version_id}")
+
+
+def _step_version(version: int, step: list[Event], current: int | None) -> int | None:
+    """The process version a step runs on: the one before it, unless the step is a recorded
+    migration (``case_migrated``) from that version to another."""
+    found = {e.process_version_id for e in step}
+    migrated = next((e for e in step if e.type == "case_migrated"), None)
+    expected = migrated.data.get("to_version_id") if migrated is not None else current
+    if migrated is not None and migrated.data.get("from_version_id") != current:
+        raise _Diverged(version, migrated.seq, f"the migration starts from process version "
+                                               f"{migrated.data.get('from_version_id')}, the case ran on {current}")
+    if found != {expected}:
+        raise _Diverged(version, step[0].seq, f"events name process versions {sorted(v or 0 for v in found)}, "
+                                              f"the case ran on {expected}")
+    return expected
 
 
 def _replay_step(session: Session, case: Case, bundle: Any, instance: Instance | None, version: int,
@@ -138,7 +159,7 @@ def _replay_step(session: Session, case: Case, bundle: Any, instance: Instance |
     """Run one recorded step and check it reaches the recorded projection; the instance after it."""
     saved = next((e for e in step if e.type == "state_saved"), None)
     if saved is None:
-        if any(e.type in ("process_started", "task_completed", "handler_called") for e in step):
+        if any(e.type in ("process_started", "task_completed", "handler_called", "process_cancelled") for e in step):
             raise _Diverged(version, step[0].seq, "the step changed the process but saved no state")
         return instance  # a claim, assignment or give-back: the engine state did not change
     result.step_times.append(step_time(step).isoformat())
@@ -177,13 +198,20 @@ def _run_step(bundle: Any, instance: Instance | None, version: int, step: list[E
                            for e in step if e.type == "handler_called"])
     started = next((e for e in step if e.type == "process_started"), None)
     completed = next((e for e in step if e.type == "task_completed"), None)
+    cancelled = any(e.type == "process_cancelled" for e in step)
+    migrated = any(e.type == "case_migrated" for e in step)
     now = step_time(step)
     try:
-        if started is not None:
+        if migrated and instance is not None:  # the step that moved the case (its bundle is the new one)
+            instance.migrate(bundle, now)
+            instance.advance(None, now, calls, prune_rule)
+        elif started is not None:
             instance = Instance.start(bundle, started.data["process"], started.data["data"], script_engine())
             instance.advance(None, now, calls, prune_rule)
         elif instance is None:
             raise _Diverged(version, step[0].seq, "the record does not start with a process_started event")
+        elif cancelled:
+            instance.cancel(None, now)
         elif completed is not None:
             recorded_id = completed.data.get("engine_task_id")
             if recorded_id not in mapped:
@@ -221,10 +249,10 @@ def _map_ready(instance: Instance, version: int, step: list[Event], mapped: dict
 
 def _first_difference(session: Session, case_id: int, version: int, state: str) -> str:
     """Name the first task whose state or data differ from the stored snapshot of the step."""
-    snap = session.scalar(select(Snapshot).where(Snapshot.case_id == case_id, Snapshot.state_version == version))
-    if snap is None:
+    recorded_state = snapshots.state(session, case_id, version)
+    if recorded_state is None:
         return ""
-    (mine, my_data), (theirs, their_data) = projection(state), projection(zlib.decompress(snap.state).decode())
+    (mine, my_data), (theirs, their_data) = projection(state), projection(recorded_state)
     for index, (a, b) in enumerate(zip(mine, theirs, strict=False)):
         if a != b:
             recorded, replayed = _differing(b, a)

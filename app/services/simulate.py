@@ -21,7 +21,7 @@ from app.services import clock, tasks
 from app.services.auth import Principal, principal_for, users_holding
 from app.services.cases import file_report
 from app.services.catalogue import load_catalogue
-from app.services.deadlines import SUPERVISE_FORM
+from app.services.deadlines import ANSWER_FORM, SUPERVISE_FORM
 from app.services.timers import fire_due
 
 TITLES = [
@@ -158,7 +158,10 @@ class Simulator:
 
     def form(self, task: Task, sc: Scenario, nth: int, case: Case) -> dict[str, Any]:
         rng = self.rng
-        if task.form == SUPERVISE_FORM:  # 督办, whichever late task it supervises
+        if task.form == SUPERVISE_FORM:  # 督办, whichever late task it supervises: issued, then closed
+            return {"verdict": "press", "note": "请说明超时原因并限期办理"} if nth == 1 else \
+                {"verdict": "accept", "note": "认可整改措施"}
+        if task.form == ANSWER_FORM:  # 督办回复
             return {"reason": "人手紧张，未能按时完成", "measures": "已督促加派人员",
                     "promised_date": (clock.now() + timedelta(days=1)).date().isoformat()}
         match task.task_type:

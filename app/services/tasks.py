@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy import Select, func, select, tuple_, union_all
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.attachments.service import check_form_attachments
@@ -15,11 +16,37 @@ from app.definitions.versions import bundle_of
 from app.models import Case, Task, Unit, User
 from app.services import clock, deadlines, journal, workflow
 from app.services.auth import Principal, users_holding
+from app.services.case_list import COUNT_CAP
 from app.services.cases import can_see, describe, task_summary
 from app.services.catalogue import load_catalogue
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.locality import load_locality
 from app.services.validation import valid_id, validate
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A place in the inbox order (deadline, nulls last, then id): the row a page starts after or
+    ends before (keyset paging: a deep page costs what the first does, and nothing is skipped or
+    repeated when tasks arrive or leave between pages)."""
+
+    due_at: datetime | None
+    id: int
+
+    def token(self) -> str:
+        return f"{self.due_at.isoformat() if self.due_at else ''}~{self.id}"
+
+    @classmethod
+    def parse(cls, name: str, raw: str | None) -> Cursor | None:
+        if not raw:
+            return None
+        due, sep, ident = raw.partition("~")
+        try:
+            if sep and ident.isdigit() and len(raw) <= 64:
+                return cls(datetime.fromisoformat(due) if due else None, int(ident))
+        except ValueError:
+            pass
+        raise Invalid(f"'{name}' must be a cursor given by a previous page", {name: "not a page cursor"})
 
 
 @dataclass
@@ -31,49 +58,153 @@ class InboxFilter:
     mine: bool = False
     page: int = 1
     per_page: int = 20
+    after: Cursor | None = None  # the page after this row (下一页)
+    before: Cursor | None = None  # the page before this row (上一页)
+    last: bool = False  # the last page (末页)
 
     @classmethod
     def from_query(cls, args: Mapping[str, str], *, overdue: bool, mine: bool, page: int, per_page: int) -> InboxFilter:
         """The filter a query string asks for; the caller has read the flags and numbers its own way
-        (the API refuses bad ones with 422, the pages fall back to defaults)."""
+        (the API refuses bad ones with 422, the pages fall back to defaults). A bad cursor is Invalid."""
         return cls(
             task_type=args.get("task_type") or None, level=args.get("level") or None,
             category=args.get("category") or None, overdue=overdue, mine=mine, page=page, per_page=per_page,
+            after=Cursor.parse("after", args.get("after")), before=Cursor.parse("before", args.get("before")),
+            last=args.get("last") in ("1", "true", "on"),
         )
 
+    @property
+    def backwards(self) -> bool:
+        return self.before is not None or (self.last and self.after is None)
 
+
+# COUNT_CAP: an inbox total or a group count past it reads "999+" (counting 77,000 open tasks costs more
+# than the page they head, issue 17)
 def inbox(session: Session, principal: Principal, flt: InboxFilter) -> dict[str, Any]:
-    base = _actionable(principal)
-    query = select(Task).join(Case, Task.case_id == Case.id).where(Task.status == "open", base)
+    """One page of the user's open tasks in deadline order, the (capped) total that match and the
+    (capped) count per task type. Every statement reads index entries of the user's own (role, unit)
+    pairs only, in index order, and stops at the rows it needs."""
+    ids, more = _page_ids(session, principal, flt)
+    rows = _tasks_by_id(session, ids)
+    total = _capped_count(session, principal, flt)
+    units = _units(session, {r.unit_id for r in rows})
+    supervised = deadlines.supervised_work(session, rows, clock.now())
+    first, last = (_cursor(rows[0]), _cursor(rows[-1])) if rows else (None, None)
+    if flt.backwards:
+        after, before = (last if flt.before else None), (first if more else None)
+    else:
+        after, before = (last if more else None), (first if flt.after or flt.page > 1 else None)
+    return {
+        "items": [_inbox_item(row, units, supervised.get(row.id)) for row in rows],
+        "total": min(total, COUNT_CAP), "total_capped": total > COUNT_CAP,
+        "page": flt.page, "per_page": flt.per_page,
+        "next_after": after.token() if after else None, "prev_before": before.token() if before else None,
+        "counts": _type_counts(session, principal), "count_cap": COUNT_CAP,
+    }
+
+
+def _cursor(task: Task) -> Cursor:
+    return Cursor(task.due_at, task.id)
+
+
+def _page_ids(session: Session, principal: Principal, flt: InboxFilter) -> tuple[list[int], bool]:
+    """The ids of the page in inbox order, and whether more rows lie beyond it (after it going
+    forwards, before it going backwards). A page number is an offset into the same order."""
+    cursor = flt.before if flt.backwards else flt.after
+    skip = 0 if cursor or flt.backwards else (flt.page - 1) * flt.per_page
+    want = skip + flt.per_page + 1
+    parts = [part.limit(want).subquery() for role, unit_id in principal.assignments
+             for part in _slices(flt, principal.user.id, role, unit_id, cursor)]
+    if not parts:
+        return [], False
+    merged = union_all(*[select(p.c.id, p.c.due_at) for p in parts]).subquery()
+    found = session.execute(select(merged.c.id).order_by(*_order(merged.c.due_at, merged.c.id, flt.backwards))
+                            .offset(skip).limit(flt.per_page + 1)).scalars().all()
+    ids, more = list(found[:flt.per_page]), len(found) > flt.per_page
+    return (ids[::-1] if flt.backwards else ids), more
+
+
+def _slices(flt: InboxFilter, user_id: int, role: str, unit_id: int, cursor: Cursor | None) -> list[Select[Any]]:
+    """The open tasks of one (role, unit) past the cursor, in (backwards) inbox order: those with a
+    deadline and those without (they come last), each a range of one index: a row comparison, not
+    an OR, so the database seeks to the cursor instead of reading up to it."""
+    base = _matching(select(Task.id, Task.due_at), flt, user_id).where(Task.role == role, Task.unit_id == unit_id)
+    dated, undated = base.where(Task.due_at.is_not(None)), base.where(Task.due_at.is_(None))
+    if cursor is None:
+        parts = [dated, undated]
+    elif cursor.due_at is None:
+        parts = [dated, undated.where(Task.id < cursor.id)] if flt.backwards else [undated.where(Task.id > cursor.id)]
+    elif flt.backwards:
+        parts = [dated.where(tuple_(Task.due_at, Task.id) < (cursor.due_at, cursor.id))]
+    else:
+        parts = [dated.where(tuple_(Task.due_at, Task.id) > (cursor.due_at, cursor.id)), undated]
+    return [p.order_by(*_order(Task.due_at, Task.id, flt.backwards)) for p in parts]
+
+
+def _order(due: Any, ident: Any, backwards: bool) -> tuple[Any, ...]:
+    return (due.desc().nulls_first(), ident.desc()) if backwards else (due.asc().nulls_last(), ident.asc())
+
+
+def _matching(query: Select[Any], flt: InboxFilter, user_id: int) -> Select[Any]:
+    """The filter's conditions on open tasks (and their cases, for the level and the category)."""
+    query = query.where(Task.status == "open")
     if flt.task_type:
         query = query.where(Task.task_type == flt.task_type)
-    if flt.level:
-        query = query.where(Case.level == flt.level)
-    if flt.category:
-        query = query.where(Case.category == flt.category)
+    if flt.level or flt.category:
+        query = query.join(Case, Case.id == Task.case_id)
+        query = query.where(Case.level == flt.level) if flt.level else query
+        query = query.where(Case.category == flt.category) if flt.category else query
     if flt.overdue:
         query = query.where(Task.due_at < clock.now())
     if flt.mine:
-        query = query.where(Task.assignee_id == principal.user.id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.options(contains_eager(Task.case), joinedload(Task.assignee))
-        .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
-        .offset((flt.page - 1) * flt.per_page)
-        .limit(flt.per_page)
-    ).all()
-    counts = session.execute(
-        select(Task.task_type, func.count()).where(Task.status == "open", base).group_by(Task.task_type)
-    ).all()
-    units = _units(session, {r.unit_id for r in rows})
-    supervised = deadlines.supervised_work(session, list(rows), clock.now())
-    return {
-        "items": [_inbox_item(row, units, supervised.get(row.id)) for row in rows],
-        "total": total,
-        "page": flt.page,
-        "per_page": flt.per_page,
-        "counts": {task_type: n for task_type, n in counts},
-    }
+        query = query.where(Task.assignee_id == user_id)
+    return query
+
+
+def _tasks_by_id(session: Session, ids: list[int]) -> list[Task]:
+    """The page's tasks with their cases and assignees, in the order of ``ids``."""
+    if not ids:
+        return []
+    found = session.scalars(select(Task).options(joinedload(Task.case), joinedload(Task.assignee))
+                            .where(Task.id.in_(ids))).unique().all()
+    by_id = {task.id: task for task in found}
+    return [by_id[i] for i in ids]
+
+
+def _capped_count(session: Session, principal: Principal, flt: InboxFilter) -> int:
+    """How many open tasks match, counted up to COUNT_CAP + 1 (then it is "more than the cap")."""
+    parts = [_matching(select(Task.id), flt, principal.user.id).where(Task.role == role, Task.unit_id == unit_id)
+             .limit(COUNT_CAP + 1).subquery() for role, unit_id in principal.assignments]
+    if not parts:
+        return 0
+    return int(session.scalar(select(func.count()).select_from(union_all(*[select(p.c.id) for p in parts])
+                                                               .subquery())) or 0)
+
+
+def _type_counts(session: Session, principal: Principal) -> dict[str, int]:
+    """Open tasks per task type, each capped at COUNT_CAP + 1: two statements per (role, unit), one
+    finding its types by skipping through the index, one counting each type up to the cap."""
+    counts: dict[str, int] = {}
+    for role, unit_id in principal.assignments:
+        mine = (Task.status == "open", Task.role == role, Task.unit_id == unit_id)
+        types = _task_types(session, mine)
+        if not types:
+            continue
+        capped = [select(func.count()).select_from(select(Task.id).where(*mine, Task.task_type == task_type)
+                                                   .limit(COUNT_CAP + 1).subquery()).scalar_subquery()
+                  for task_type in types]
+        for task_type, n in zip(types, session.execute(select(*capped)).one(), strict=True):
+            counts[task_type] = min(counts.get(task_type, 0) + int(n), COUNT_CAP + 1)
+    return counts
+
+
+def _task_types(session: Session, where: tuple[ColumnElement[bool], ...]) -> list[str]:
+    """The distinct task types among the rows ``where`` selects: a loose index scan (a recursive
+    query that jumps from one type to the next), one probe per type instead of a read per task."""
+    types = select(func.min(Task.task_type).label("t")).where(*where).cte("types", recursive=True)
+    following = select(func.min(Task.task_type)).where(*where, Task.task_type > types.c.t).scalar_subquery()
+    types = types.union_all(select(following).where(types.c.t.is_not(None)))
+    return [t for t in session.scalars(select(types.c.t)) if t is not None]
 
 
 def task_detail(session: Session, principal: Principal, task_id: int) -> dict[str, Any]:
@@ -128,9 +259,7 @@ def assign(session: Session, principal: Principal, task_id: int, username: Any) 
 
 
 def complete(session: Session, principal: Principal, task_id: int, form: Any) -> dict[str, Any]:
-    task = _actionable_task(session, principal, task_id)
-    if task.assignee_id not in (None, principal.user.id):
-        raise Conflict(f"task {task_id} is claimed by {task.assignee.username}")
+    task = actionable_task(session, principal, task_id)
     bundle = bundle_of(session, task.case.process_version_id)
     if task.form:
         with workflow.case_configuration(session, task.case):  # the levels and matters of the case's version
@@ -157,11 +286,6 @@ def validate_object(form: Any) -> dict[str, Any]:
     return form
 
 
-def _actionable(principal: Principal) -> ColumnElement[bool]:
-    pairs = [and_(Task.role == role, Task.unit_id == unit_id) for role, unit_id in principal.assignments]
-    return or_(*pairs) if pairs else Task.id.is_(None)
-
-
 def _visible_task(session: Session, principal: Principal, task_id: int) -> Task:
     # The task and its case in one statement: what the caller checks on the task (open, whom it is
     # claimed by) and the case version its change is checked against come from the same moment, so
@@ -185,6 +309,15 @@ def _actionable_task(session: Session, principal: Principal, task_id: int) -> Ta
     task = _open_visible_task(session, principal, task_id)
     if not principal.holds(task.role, task.unit_id):
         raise Forbidden(f"task {task_id} is for role {task.role} of another unit or role")
+    return task
+
+
+def actionable_task(session: Session, principal: Principal, task_id: int) -> Task:
+    """The open task if this user may act on it instead of completing it (a report merged at
+    triage): 404 unseen, 409 done or claimed by another, 403 another role's."""
+    task = _actionable_task(session, principal, task_id)
+    if task.assignee_id not in (None, principal.user.id):
+        raise Conflict(f"task {task_id} is claimed by {task.assignee.username}")
     return task
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.definitions.versions import bundle_of
-from app.models import Case, Event, Task, Unit
+from app.models import Case, CaseMerge, Event, Task, Unit
 from app.services import workflow
 from app.services.cases import whistle_in_review
 from app.services.comments import public_comments
@@ -25,7 +25,7 @@ from app.services.validation import validate
 # Milestones a reporter sees; feedback tasks add the text written for them (一对一反馈).
 MILESTONES = {
     "case_created", "dispatched", "whistle_started", "reported_in", "escalated", "taken_back",
-    "satisfaction", "case_closed",
+    "satisfaction", "case_closed", "case_merged", "marked_duplicate",
 }
 FEEDBACK_FIELD = "feedback"
 
@@ -45,17 +45,24 @@ def case_by_code(session: Session, code: str) -> Case:
     return case
 
 
-def followed(session: Session, case: Case) -> list[Case]:
+def followed(session: Session, case: Case, merges: bool = True) -> list[Case]:
     """The reported case and the whistles it was escalated to (社呼街应、街呼市应), oldest first:
-    the reporter follows their problem, not one case number."""
+    the reporter follows their problem, not one case number. A report merged into another case
+    (or closed as its duplicate) follows that case too, unless ``merges`` is False."""
     chain = [case]
-    while child := session.scalar(
-        select(Case).where(Case.parent_case_id == chain[-1].id).order_by(Case.id.desc()).limit(1)
-    ):
+    while child := _next(session, chain[-1], merges):
         if child in chain:
             break
         chain.append(child)
     return chain
+
+
+def _next(session: Session, case: Case, merges: bool) -> Case | None:
+    child = session.scalar(select(Case).where(Case.parent_case_id == case.id).order_by(Case.id.desc()).limit(1))
+    if child is None and merges:
+        child = session.scalar(select(Case).join(CaseMerge, CaseMerge.target_id == Case.id)
+                               .where(CaseMerge.case_id == case.id))
+    return child
 
 
 def public_updates(session: Session, case: Case) -> list[PublicUpdate]:
@@ -66,8 +73,8 @@ def public_updates(session: Session, case: Case) -> list[PublicUpdate]:
     updates: list[PublicUpdate] = []
     for event in session.scalars(select(Event).where(Event.case_id.in_(ids)).order_by(Event.created_at, Event.id)):
         unit = units.get(event.unit_id) if event.unit_id else None
-        if event.type in MILESTONES:
-            updates.append(PublicUpdate(event.created_at, event.type, unit))
+        if event.type in MILESTONES:  # a merge names the case the reporter follows now
+            updates.append(PublicUpdate(event.created_at, event.type, unit, event.data.get("target")))
         elif event.type == "task_completed" and _feedback_text(event.data):
             updates.append(PublicUpdate(event.created_at, "feedback", unit, _feedback_text(event.data)))
     for item in chain:
@@ -82,8 +89,9 @@ def in_review(session: Session, case: Case) -> bool:
 
 
 def rating_task(session: Session, case: Case) -> Task | None:
-    """The open call-back task, if the case (or the whistle it became) waits for the reporter's rating."""
-    ids = [c.id for c in followed(session, case)]
+    """The open call-back task, if the case (or the whistle it became) waits for the reporter's rating:
+    not the call-back of a case this one was merged into, which asks that case's reporter."""
+    ids = [c.id for c in followed(session, case, merges=False)]
     return session.scalar(
         select(Task).where(Task.case_id.in_(ids), Task.status == "open",
                            Task.stage.in_(load_locality().stages_meaning("rating"))).order_by(Task.id)

@@ -8,7 +8,7 @@ applied twice.
 
 from __future__ import annotations
 
-import zlib
+import json
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,12 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from app.db import stage_insert
 from app.definitions import configuration
 from app.definitions.versions import bundle_of, configuration_of
 from app.engine import PRUNE_RULE, Instance, ProcessError, ProcessScriptEngine, ServiceCalls, TaskNotOpen
-from app.models import Case, CaseUnit, Snapshot, Task, Timer, Unit, User
-from app.services import chain, clock
+from app.models import Case, CaseUnit, ImportedOrder, ProcessVersion, Task, Timer, Unit, User
+from app.services import chain, clock, live, snapshots
 from app.services.catalogue import load_catalogue
 from app.services.errors import Conflict, Invalid, ServiceError
 from app.services.handler_api import HandlerContext, HandlerError, registered
@@ -57,6 +56,14 @@ def begin_step(case: Case) -> None:
     case.version += 1
 
 
+def claim(session: Session, case: Case) -> None:
+    """Begin the step and write the new version at once: of two workers stepping the same case,
+    the second waits on the row here and then fails with a conflict (409) before it does any work
+    or writes any event (an event's sequence number would clash first, as a 500)."""
+    begin_step(case)
+    session.flush()
+
+
 def start(session: Session, case: Case, data: dict[str, Any], actor: User | None) -> Instance:
     with case_configuration(session, case):
         return _start(session, case, data, actor)
@@ -84,6 +91,17 @@ def load(session: Session, case: Case) -> Instance:
     return Instance.load(bundle, case.process_id, case.state, case.serializer_version, script_engine())
 
 
+def _load_to_step(session: Session, case: Case) -> Instance:
+    """The case's instance for a step (call before ``begin_step``): this worker's live one if it is
+    exactly the stored state (app/services/live.py), else loaded; with the stored state as parsed
+    JSON, which the step's snapshot is the delta against."""
+    instance = live.CACHE.take(session, case)
+    if instance is None:
+        instance = load(session, case)
+        instance.stored = case.state, json.loads(case.state)
+    return instance
+
+
 def complete(session: Session, task: Task, form: dict[str, Any], actor: User | None) -> Instance:
     """Complete a task; ``actor`` is None for the reporter answering on the public tracking page."""
     with case_configuration(session, task.case):
@@ -92,8 +110,8 @@ def complete(session: Session, task: Task, form: dict[str, Any], actor: User | N
 
 def _complete(session: Session, task: Task, form: dict[str, Any], actor: User | None) -> Instance:
     case = task.case
-    begin_step(case)
-    instance = load(session, case)
+    instance = _load_to_step(session, case)
+    claim(session, case)
     task.status = "completed"
     task.completed_at = now = clock.now()
     task.completed_by_id = actor.id if actor is not None else None
@@ -116,6 +134,50 @@ def _complete(session: Session, task: Task, form: dict[str, Any], actor: User | 
     return instance
 
 
+def migrate(session: Session, case: Case, target: ProcessVersion, actor: User | None) -> Instance:
+    """One step that moves a running case onto another process version: its state is migrated
+    (app/engine/migration.py) at this step's moment, the case's version column moves, the step is a
+    ``case_migrated`` event in its chain (replay migrates at that step too), and the open inbox rows
+    take what the new diagrams say of their tasks. ProcessFailure names why the case cannot move."""
+    source = case.process_version
+    instance = _load_to_step(session, case)
+    claim(session, case)
+    now = clock.now()
+    try:
+        instance.migrate(bundle_of(session, target.id), now)
+    except ProcessError as exc:
+        raise ProcessFailure(str(exc)) from exc
+    case.process_version_id = target.id
+    record_event(session, case, "case_migrated", actor, data={
+        "from_version": source.version, "from_version_id": source.id, "to_version": target.version,
+        "to_version_id": target.id,
+    })
+    with configuration.activate(configuration_of(session, target.id)):
+        _run(session, case, actor, now, lambda ctx, calls: instance.advance(ctx, now, calls, PRUNE_RULE))
+        _refresh_open_rows(session, case, instance)
+        save(session, case, instance, actor, now)
+    return instance
+
+
+def _refresh_open_rows(session: Session, case: Case, instance: Instance) -> None:
+    """After a migration a task still waiting may have a new title, stage, form, role or unit."""
+    ready = set(instance.ready_task_ids())
+    rows = [row for row in session.scalars(select(Task).where(Task.case_id == case.id, Task.status == "open"))
+            if row.engine_task_id in ready]
+    if not rows:
+        return
+    limits = stage_limits()
+    items = {row.engine_task_id: instance.describe(row.engine_task_id, limits) for row in rows}
+    units = _units_by_code(session, {item.unit for item in items.values()})
+    for row in rows:
+        item = items[row.engine_task_id]
+        unit = units.get(item.unit)
+        if unit is None:
+            raise ProcessFailure(f"task '{item.name}' belongs to unknown unit '{item.unit}'")
+        row.role = load_locality().task_role(unit.kind, item.role)
+        row.unit_id, row.title, row.stage, row.form = unit.id, task_title(item.title, row.role), item.stage, item.form
+
+
 def _decision_event(task: Task, form: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """The domain meaning of some completions, as an event of its own: a review approved or
     returned (四级审核), a whistle filed (备案)."""
@@ -126,6 +188,21 @@ def _decision_event(task: Task, form: dict[str, Any]) -> tuple[str, dict[str, An
     if meaning == "filing":
         return "whistle_filed", {"task": task.task_type, "filing_no": form.get("filing_no")}
     return None
+
+
+def cancel(session: Session, case: Case, actor: User | None, outcome: str, data: dict[str, Any]) -> None:
+    """End a case's process without a diagram path and close the case with ``outcome`` (a report
+    merged into another case, or a duplicate of one): its open tasks and timers are cancelled, the
+    step is saved and replayable like any other (``process_cancelled``)."""
+    with case_configuration(session, case):
+        instance = _load_to_step(session, case)
+        claim(session, case)
+        now = clock.now()
+        record_event(session, case, "process_cancelled", actor, data={"outcome": outcome, **data})
+        _run(session, case, actor, now, lambda ctx, calls: instance.cancel(ctx, now))
+        case.status, case.outcome, case.closed_at = "closed", outcome, now
+        save(session, case, instance, actor, now)
+        record_event(session, case, "case_closed", actor, data={"outcome": outcome})
 
 
 @dataclass
@@ -140,8 +217,11 @@ class OpenRows:
 def fire_timers(session: Session, case: Case, rows: OpenRows | None = None, flush: bool = True) -> Instance:
     """One step that only lets time pass: the timers due now fire (reminder, 督办, escalation ...)."""
     with case_configuration(session, case):
-        begin_step(case)
-        instance = load(session, case)
+        instance = _load_to_step(session, case)
+        if flush:
+            claim(session, case)
+        else:  # a batch holds its cases' rows locked already
+            begin_step(case)
         now = clock.now()
         _run(session, case, None, now, lambda ctx, calls: instance.advance(ctx, now, calls, PRUNE_RULE))
         save(session, case, instance, None, now, rows, flush)
@@ -155,7 +235,9 @@ def save(
     """Store the engine state and bring the inbox rows, the timer table and queryable columns in
     step with it. ``flush=False`` leaves the writes to the caller's next flush (a batch of steps
     written together)."""
+    previous = instance.stored
     case.state, case.serializer_version, projected = instance.dump_with_projection()
+    instance.stored = case.state, json.loads(case.state)
     now = now or clock.now()  # the step's one moment: deadlines set in the run and inbox deadlines agree
     case.updated_at = now
     ready_ids = instance.ready_task_ids()
@@ -163,22 +245,22 @@ def save(
         _project(case, instance, ready_ids)
         _sync_inbox(session, case, instance, ready_ids, actor, now, rows.tasks if rows else None)
         _sync_timers(session, case, instance, now, rows.timers if rows else None)
-        _snapshot(session, case, actor, now, projected, instance.prune_rule)
+        _snapshot(session, case, actor, now, projected, instance.prune_rule, previous, instance.stored[1])
+    live.keep(session, case, instance)
     if flush:
         session.flush()
 
 
 def _snapshot(
-    session: Session, case: Case, actor: User | None, now: datetime, projected: str, prune_rule: int
+    session: Session, case: Case, actor: User | None, now: datetime, projected: str, prune_rule: int,
+    previous: tuple[str, dict[str, Any]] | None, state: dict[str, Any],
 ) -> None:
-    """Keep the state after this step (compressed), and put its hashes into the case's chain, with
-    the pruning rule the step ran with (app/engine/prune.py: replay runs the step with it too)."""
+    """Keep the state after this step (as the delta against ``previous``, the state of the step
+    before: app/services/snapshots.py), and put its hashes into the case's chain, with the pruning
+    rule the step ran with (app/engine/prune.py: replay runs the step with it too)."""
     state_hash = chain.sha256_text(case.state)
-    stage_insert(session, Snapshot.__table__, {
-        "case_id": case.id, "state_version": case.version, "serializer_version": case.serializer_version,
-        "state": zlib.compress(case.state.encode("utf-8"), 6), "state_hash": state_hash,
-        "projection_hash": projected, "created_at": now,
-    })
+    snapshots.stage(session, case.id, case.version, case.serializer_version, case.state, previous, state,
+                    state_hash, projected, now)
     data = {"state_hash": state_hash, "projection_hash": projected, "at": now.isoformat()}
     if prune_rule:  # steps recorded before pruning existed have none: rule 0
         data["prune"] = prune_rule
@@ -307,7 +389,14 @@ def _sync_inbox(
         )
     current = [row for engine_id, row in open_rows.items() if engine_id in ready_ids]
     case.current_step = ",".join(sorted({row.task_type for row in current}))[:255]
-    case.due_at = min((row.due_at for row in current if row.due_at), default=None)
+    case.due_at = promised_deadline(session, case.id) or min((row.due_at for row in current if row.due_at),
+                                                              default=None)
+
+
+def promised_deadline(session: Session, case_id: int) -> datetime | None:
+    """承诺完成时间: the time the system a case came from promised its reporter (a 12345 work order's).
+    It is the case's overall deadline, whatever the limits of its steps."""
+    return session.scalar(select(ImportedOrder.promised_at).where(ImportedOrder.case_id == case_id))
 
 
 def task_title(name: str, role: str) -> str:

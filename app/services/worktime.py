@@ -9,6 +9,7 @@ Times go in and out as naive UTC (as stored); the arithmetic runs in the configu
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -42,12 +43,22 @@ class WorkCalendar:
     years: dict[int, YearTable] = field(default_factory=dict)
     # Years neither the config nor chinesecalendar knows: weekends only. Shown to admins.
     missing_years: set[int] = field(default_factory=set)
+    # Working or not, per day once asked (chinesecalendar's look-up is slow; indicators ask per record)
+    _days: dict[date, bool] = field(default_factory=dict, repr=False, compare=False)
+    _worked: dict[date, timedelta] = field(default_factory=dict, repr=False, compare=False)  # hours_between
+    _periods_of: dict[date, list[tuple[datetime, datetime]]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def hours_per_day(self) -> float:
         return sum(_seconds(start, end) for start, end in self.periods) / 3600
 
     def is_working_day(self, day: date) -> bool:
+        known = self._days.get(day)
+        if known is None:
+            known = self._days[day] = self._is_working_day(day)
+        return known
+
+    def _is_working_day(self, day: date) -> bool:
         if day in self.closed:
             return False
         if day in self.working:
@@ -91,23 +102,55 @@ class WorkCalendar:
         raise CalendarError(f"no working time found within {MAX_DAYS} days: check config/calendar.yaml")
 
     def hours_between(self, start: datetime, end: datetime) -> float:
-        """Working hours from ``start`` to ``end`` (naive UTC): what ``add_hours`` counts, the other way."""
+        """Working hours from ``start`` to ``end`` (naive UTC): what ``add_hours`` counts, the other way.
+        The difference of the working time each moment closes (per day, summed once per calendar), so
+        the indicators can ask it for every record of a year."""
         if end <= start:
             return 0.0
-        total = timedelta(0)
-        cursor, stop = self.to_local(start), self.to_local(end)
-        for _ in range(MAX_DAYS):
-            day = cursor.date()
-            if day > stop.date():
+        worked = self._worked_until(self._wall(end)) - self._worked_until(self._wall(start))
+        return worked.total_seconds() / 3600
+
+    def _wall(self, moment: datetime) -> datetime:
+        """A stored moment as the calendar's wall clock (naive): periods are wall-clock times."""
+        return self.to_local(moment).replace(tzinfo=None)
+
+    def _worked_until(self, moment: datetime) -> timedelta:
+        """Working time from the start of the first day this calendar counted from, to ``moment`` (wall clock)."""
+        day = moment.date()
+        worked = self._worked_before(day)
+        for low, high in self._day_periods(day):
+            if moment <= low:
                 break
-            if self.is_working_day(day):
-                for begin, finish in self.periods:
-                    low = max(cursor, datetime.combine(day, begin, self.zone))
-                    high = min(stop, datetime.combine(day, finish, self.zone))
-                    if high > low:
-                        total += high - low
-            cursor = datetime.combine(day + timedelta(days=1), time(0), self.zone)
-        return total.total_seconds() / 3600
+            worked += min(moment, high) - low
+        return worked
+
+    def _worked_before(self, day: date) -> timedelta:
+        """Working time of the whole days from the first day counted from up to ``day`` (negative
+        before it), extending the known range a day at a time."""
+        known = self._worked
+        if day in known:
+            return known[day]
+        if not known:
+            known[day] = timedelta(0)
+        first, last = min(known), max(known)
+        while day > last:
+            known[last + timedelta(days=1)] = known[last] + self._day_length(last)
+            last += timedelta(days=1)
+        while day < first:
+            known[first - timedelta(days=1)] = known[first] - self._day_length(first - timedelta(days=1))
+            first -= timedelta(days=1)
+        return known[day]
+
+    def _day_periods(self, day: date) -> list[tuple[datetime, datetime]]:
+        """The day's working periods on the wall clock; none on a rest day."""
+        found = self._periods_of.get(day)
+        if found is None:
+            found = self._periods_of[day] = [(datetime.combine(day, begin), datetime.combine(day, finish))
+                                             for begin, finish in self.periods] if self.is_working_day(day) else []
+        return found
+
+    def _day_length(self, day: date) -> timedelta:
+        return sum((high - low for low, high in self._day_periods(day)), timedelta(0))
 
     def add_days(self, start: datetime, days: int) -> datetime:
         """``days`` working days after ``start``: the same clock time on the Nth working day after it
@@ -142,13 +185,17 @@ class WorkCalendar:
     def warnings(self, today: date) -> list[str]:
         """For admins: the years deadlines reach into (this one, the next, any met so far) that have
         no holiday table, so they count Monday–Friday only."""
-        years = sorted({today.year, today.year + 1, *self.missing_years})
         return [
             f"工作日历缺少 {year} 年的节假日安排（按周一至周五计算），请在 config/calendar.yaml 的 years 中补充 / "
             f"no holiday table for {year}: deadlines count Monday–Friday only; add the State Council's "
             f"notice to config/calendar.yaml (years)"
-            for year in years if not self.knows_year(year)
+            for year in self.years_without_table(today)
         ]
+
+    def years_without_table(self, today: date) -> list[int]:
+        """The years deadlines reach into (this one, the next, any met so far) that neither the
+        holiday tables nor chinesecalendar know."""
+        return [year for year in sorted({today.year, today.year + 1, *self.missing_years}) if not self.knows_year(year)]
 
     def to_local(self, moment: datetime) -> datetime:
         """A stored (naive UTC) moment in the calendar's zone, for display."""
@@ -202,13 +249,56 @@ def parse_calendar(raw: dict[str, Any]) -> WorkCalendar:
 
 @configuration.loader("calendar")
 def _read(config: configuration.Configuration) -> WorkCalendar:
-    raw = config.yaml("calendar.yaml") or {}
+    raw, lines = configuration.yaml_with_lines(config.text("calendar.yaml"), "calendar.yaml", CalendarError)
+    raw = raw or {}
     if not isinstance(raw, dict):
         raise CalendarError("calendar.yaml: must be a mapping (zone, office_hours, years, deadlines ...)")
+    _check_years(raw.get("years"), lines)
     try:
         return parse_calendar(raw)
     except CalendarError as exc:
         raise CalendarError(f"calendar.yaml: {exc}") from exc
+
+
+def _check_years(years: Any, lines: dict[tuple[str, ...], int]) -> None:
+    """The holiday tables, each wrong entry named by its line (``calendar.yaml line 31: years.2027``)."""
+    def wrong(path: tuple[str, ...], message: str) -> CalendarError:
+        return CalendarError(f"{configuration.where('calendar.yaml', lines, path)}: {message}")
+
+    if years is None:
+        return
+    if not isinstance(years, dict):
+        raise wrong(("years",), "must map each year to its holidays and workdays")
+    for year, table in years.items():
+        path = ("years", str(year))
+        number = int(year) if isinstance(year, int) or (isinstance(year, str) and year.isdigit()) else 0
+        if not 1900 < number < 2200:
+            raise wrong(path, f"'{year}' is not a year")
+        if not isinstance(table, dict) or set(table) - {"holidays", "workdays"}:
+            raise wrong(path, "must be a mapping with `holidays` and `workdays` (lists of dates)")
+        for key in ("holidays", "workdays"):
+            _check_dates(number, table.get(key), (*path, key), wrong)
+
+
+def _check_dates(year: int, days: Any, path: tuple[str, ...],
+                 wrong: Callable[[tuple[str, ...], str], CalendarError]) -> None:
+    if days is None:
+        return
+    if not isinstance(days, list):
+        raise wrong(path, "must be a list of dates (YYYY-MM-DD)")
+    for index, day in enumerate(days):
+        try:
+            parsed = day if isinstance(day, date) else date.fromisoformat(str(day))
+        except ValueError:
+            raise wrong((*path, str(index)), f"'{day}' is not a date (YYYY-MM-DD)") from None
+        if parsed.year != year:
+            raise wrong((*path, str(index)), f"{parsed.isoformat()} is not in {year}")
+
+
+def calendar_of(config: configuration.Configuration) -> WorkCalendar:
+    """A configuration's calendar (a check or deploy reports its missing holiday tables)."""
+    calendar: WorkCalendar = config.get("calendar")
+    return calendar
 
 
 def load_calendar() -> WorkCalendar:

@@ -74,12 +74,13 @@ def _deadline_helpers() -> dict[str, Any]:
 @page
 def supervision(s: Session, principal: Principal) -> Any:
     status = request.args.get("status") or None
-    ledger = deadlines.supervision_ledger(s, principal, status, clock.now())  # 422 for an unknown status
+    # 422 for an unknown status or a bad page cursor
+    ledger = deadlines.supervision_ledger(s, principal, status, clock.now(), request.args.get("before"))
     titles = lookups.task_titles(s) if ledger["items"] else {}
     return render_template("supervision.html", items=ledger["items"], status=status, me=principal.user,
                            statuses=list(LEDGER_STATUSES),
                            task_titles={k: bilingual(v) for k, v in titles.items()},
-                           limit_reached=len(ledger["items"]) >= 500)
+                           next_before=ledger["next_before"], paged="before" in request.args)
 
 
 @bp.get("/notifications")

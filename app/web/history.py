@@ -3,7 +3,9 @@ diagram, the case data, the open tasks and the recorded events around it, with t
 
 Server-side per step (``?step=k``): the page is rendered from the same services as
 ``GET /api/cases/<id>/history`` and ``/history/<step>`` (app/services/audit.py); the slider is a GET
-form that history.js submits when it moves, so the page also works without scripts. The events
+form, so the page also works without scripts. With scripts, history.js fetches only the part that
+changes (``?step=k&partial=1``, web/_history_step.html) and swaps it in, redrawing the diagram's
+markers in place: moving through the steps reloads neither the page nor the diagram. The events
 are shown for a window of steps around the chosen one (a long case has thousands: rendering them
 all made the page grow with the case), with links to the windows before and after it; the
 dossier and ``GET /api/cases/<id>/history`` hold every event. The diagram
@@ -91,8 +93,10 @@ def history_page(s: Session, principal: Principal, case_id: int) -> Any:
     events = [e for e in record.events_of_steps(window.first, window.last) if every or e["type"] not in BOOKKEEPING]
     units = lookups.unit_names(s)
     fields = labelled_data(state["data"], lookups.form_labels(s, s.get(Case, case_id)), units) if state else []
+    partial = request.args.get("partial") == "1"
     return render_template(
-        "history.html", record=overview, case=overview["case"], case_id=case_id, step=step,
+        "web/_history_step.html" if partial else "history.html", partial=partial,
+        record=overview, case=overview["case"], case_id=case_id, step=step,
         steps=overview["steps"], state=state, position=position, events=events, window=window,
         previous=numbers[position - 1] if position > 0 else None,
         following=numbers[position + 1] if position + 1 < len(numbers) else None,

@@ -16,8 +16,10 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, default_exceptions
 
 from app.api import db, login_limits, unit_of_work
+from app.assessment import pushes
 from app.attachments import service as attachment_service
 from app.attachments.pages import accepts_uploads, panel, upload_folder, uploads_from
+from app.intake.merging import triage_panel
 from app.models import Case, Task, User
 from app.services import auth, cases, comments, lookups, tasks
 from app.services import case_list as case_list_service
@@ -147,17 +149,24 @@ def set_language(code: str) -> Any:
 @page
 def inbox(s: Session, principal: Principal) -> Any:
     args = request.args
-    flt = tasks.InboxFilter.from_query(
-        args, overdue=args.get("overdue") in ("1", "true", "on"), mine=args.get("mine") in ("1", "true", "on"),
-        page=_page_number(args.get("page")), per_page=PER_PAGE,
-    )
+    try:
+        flt = _inbox_filter(args)
+    except Invalid:  # a cursor mangled in the address: the first page
+        flt = _inbox_filter({k: v for k, v in args.items() if k not in ("after", "before")})
     result = tasks.inbox(s, principal, flt)
     pages = max(1, -(-result["total"] // PER_PAGE))
     return render_template(
         "inbox.html", result=result, flt=flt, pages=pages, me=principal.user,
         task_titles=_task_titles(s, result), categories=lookups.categories(is_english()),
-        query={k: v for k, v in args.items() if k != "page" and v},
-        type_query={k: v for k, v in args.items() if k not in ("page", "task_type") and v},
+        query={k: v for k, v in args.items() if k not in ("page", "after", "before", "last") and v},
+        type_query={k: v for k, v in args.items() if k not in ("page", "task_type", "after", "before", "last") and v},
+    )
+
+
+def _inbox_filter(args: Any) -> tasks.InboxFilter:
+    return tasks.InboxFilter.from_query(
+        args, overdue=args.get("overdue") in ("1", "true", "on"), mine=args.get("mine") in ("1", "true", "on"),
+        page=_page_number(args.get("page")), per_page=PER_PAGE,
     )
 
 
@@ -253,7 +262,7 @@ def task_page(task_id: int) -> Any:
             errors=errors, message=message,
             units=lookups.unit_names(s), attachments_panel=panel(s, principal, case, task_id), case_id=case.id,
             me=principal.user, form_labels=labels, timeline=timeline.entries(s, detail["case"], labels),
-            assignees=_assignees(s, principal, task),
+            assignees=_assignees(s, principal, task), duplicates=triage_panel(s, principal, task),
         ), status
 
 
@@ -381,7 +390,7 @@ def _render_case(s: Session, principal: Principal, case_id: int, errors: dict[st
         comments=comments.comments_for_staff(s, case), attachments_panel=panel(s, principal, case),
         can_comment=not principal.read_only, errors=errors or {}, values=values or MultiDict(),
         categories=lookups.categories(is_english()), me=principal.user,
-        form_labels=labels, here=here or request.path,
+        form_labels=labels, here=here or request.path, push=pushes.status(s, principal, case),
     )
 
 

@@ -69,11 +69,25 @@ def _play(app: Flask, scenarios: list[Any]) -> HttpPlayer:
     return player
 
 
+def _street_whistle(player: HttpPlayer, street: str) -> int:
+    answer = player.api.get("auditor", f"/api/assessment/units?level=street&{_this_month()}").get_json()
+    [row] = [r for r in answer["rows"] if r["unit"] == street]
+    [case_id] = row["figures"]["whistles_started"]["cases"]
+    return int(case_id)
+
+
 @pytest.mark.parametrize("pack_app", ["guandu"], indirect=True)
 def test_guandu_street_whistles_and_bonus_whistles(pack_app: Flask) -> None:
-    body = _rankings(_play(pack_app, read_scenarios(packs.find("guandu").scenarios_dir)), _this_month())
-    # gd-s2: one street whistle closed at once and on time = 3 points, pushed: 0.3 × 3 + 0.7 × 3 = 3, and
-    # 4 short of the month's 5: −12 → −9. gd-s1: its street whistle escalated (0 points), 5 short → −15.
+    player = _play(pack_app, read_scenarios(packs.find("guandu").scenarios_dir))
+    # gd-s2: one street whistle closed at once and on time = 3 points, not pushed yet: city 0, district
+    # 0.7 × 3 = 2.1; 5 short of the month's 5 pushes: 0.7 × 2.1 − 15 = −13.53. gd-s1: its street whistle
+    # escalated (0 points), 5 short → −15.
+    assert _units(_rankings(player, _this_month()))["street"] == [("gd-s2", 1, -13.53), ("gd-s1", 2, -15.0)]
+    pushed = player.api.post("sec-s2", f"/api/cases/{_street_whistle(player, 'gd-s2')}/push",
+                             json={"comment": "一次办结，群众满意"})
+    assert pushed.status_code == 201, pushed.get_json()
+    body = _rankings(player, _this_month())
+    # pushed: 0.3 × 3 + 0.7 × 3 = 3, and 4 short: −12 → −9.
     # Community whistles: gd-s1-c1's closed (+0.5), gd-s1-c2's escalated (0); the district whistle +1.
     assert _units(body) == {"street": [("gd-s2", 1, -9.0), ("gd-s1", 2, -15.0)],
                             "community": [("gd-s1-c1", 1, 0.5), ("gd-s1-c2", 2, 0.0)],
@@ -122,14 +136,15 @@ def test_zaozhuang_year_end_grades_and_the_quota_check(pack_app: Flask) -> None:
         ("szq-t2-zfd", 7, 89.44, "称职")]
     assert _rankings(player, _this_month())["departments"]["rows"][0]["grade"] is None  # grades are year-end
     assert _units(body)["town"] == [("szq-t2", 1, 100.0)]
-    refused = player.api.post("sec-szq", "/api/assessment/grades", json={"grades": {
+    year = str(_local_today().year)
+    refused = player.api.post("sec-szq", "/api/assessment/grades", json={"year": year, "grades": {
         "szq-t1-c1": "好", "szq-t2-c1-x1-wy": "好", "dept-jt": "较好", "szq-t1-c1-x1-wy": "差",
         "szq-t1-zfd": "优秀", "szq-t2-pcs": "优秀"}})
     assert refused.status_code == 422
     message = refused.get_json()["message"]
     assert "部门年度等次: 2 of 4 graded 好; at most 30 % (1) may be" in message
     assert "派驻机构负责人年度等次: 2 of 2 graded 优秀; at most 40 % (0) may be" in message
-    accepted = player.api.post("sec-szq", "/api/assessment/grades", json={"grades": {
+    accepted = player.api.post("sec-szq", "/api/assessment/grades", json={"year": year, "grades": {
         "szq-t1-c1": "好", "szq-t2-c1-x1-wy": "较好", "dept-jt": "一般", "szq-t1-c1-x1-wy": "差",
         "szq-t1-zfd": "优秀", "szq-t2-pcs": "称职", "szq-t2-zfd": "称职"}})
     assert accepted.status_code == 200, accepted.get_json()

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from app.models import AuditChain, Case, Event, Snapshot
-from app.services import audit, chain
+from app.services import audit, chain, snapshots
 from app.services.replay import replay_case
 from tests.conftest import Api
 from tests.integration import test_lifecycle as lifecycle
@@ -250,17 +250,21 @@ def test_an_edited_snapshot_is_found(flow: Flow, app: Flask) -> None:
     case_id = _triaged(flow)
     with _db(app).sessions() as s:
         snap = s.scalar(select(Snapshot).where(Snapshot.case_id == case_id, Snapshot.state_version == 2))
-        original = snap.state
-    edited = zlib.compress(zlib.decompress(original).replace(b'"grade":3', b'"grade":2'))
-    assert edited != original
+        original, was_delta = snap.state, snap.is_delta
+        state = snapshots.state(s, case_id, 2)
+    assert state is not None
+    edited = zlib.compress(state.replace('"grade":3', '"grade":2').encode())  # stored whole, edited
+    assert zlib.decompress(edited).decode() != state
     with _raw(app) as conn:
-        conn.execute(Snapshot.__table__.update().where(Snapshot.__table__.c.id == snap.id).values(state=edited))
+        conn.execute(Snapshot.__table__.update().where(Snapshot.__table__.c.id == snap.id)
+                     .values(state=edited, is_delta=False))
     try:
         broken = _verify(app, case_id).first_break
         assert broken is not None and broken.problem == "snapshot" and "step 2" in broken.message
     finally:
         with _raw(app) as conn:
-            conn.execute(Snapshot.__table__.update().where(Snapshot.__table__.c.id == snap.id).values(state=original))
+            conn.execute(Snapshot.__table__.update().where(Snapshot.__table__.c.id == snap.id)
+                         .values(state=original, is_delta=was_delta))
     assert _verify(app, case_id).ok
 
 
@@ -520,8 +524,10 @@ def test_the_projection_of_a_stored_state_equals_the_live_one(flow: Flow, app: F
         case = s.get(Case, case_id)
         instance = workflow.load(s, case)
         assert instance.projection_hash() == projection_hash(case.state)
-        for snap in s.scalars(select(Snapshot).where(Snapshot.case_id == case_id)):
-            assert projection_hash(zlib.decompress(snap.state).decode()) == snap.projection_hash, snap.state_version
+        snaps = s.scalars(select(Snapshot).where(Snapshot.case_id == case_id)).all()
+        texts = snapshots.states(s, case_id, [snap.state_version for snap in snaps])
+        for snap in snaps:
+            assert projection_hash(texts[snap.state_version]) == snap.projection_hash, snap.state_version
 
 
 def test_audit_responses_match_the_openapi_document(flow: Flow, api: Api, client: Any) -> None:

@@ -11,13 +11,16 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
 from app import create_app
+from app.definitions import configuration
 from app.models import Case, ProcessVersion, Task, Unit
 from app.services.auth import principal_for, users_holding
 from app.services.cases import file_report
@@ -56,10 +59,31 @@ def _ready(app: Flask) -> None:
 
 def test_deploy_creates_a_version_only_when_files_change(fresh_app: Flask, tmp_path: Path) -> None:
     _ready(fresh_app)
-    assert _run(fresh_app, "deploy") == (0, "process version 1 deployed\n")
-    assert _run(fresh_app, "deploy") == (0, "process version 1 unchanged\n")
+    assert _first_line(_run(fresh_app, "deploy")) == (0, "process version 1 deployed")
+    assert _first_line(_run(fresh_app, "deploy")) == (0, "process version 1 unchanged")
     edited = _edited_bundle(tmp_path, "研判分级 Triage (v2)")
-    assert _run(fresh_app, "deploy", str(edited)) == (0, "process version 2 deployed\n")
+    assert _first_line(_run(fresh_app, "deploy", str(edited))) == (0, "process version 2 deployed")
+
+
+def _first_line(result: tuple[int, str]) -> tuple[int, str]:
+    """The exit code and the deploy's line (warnings may follow it: a year without a holiday table)."""
+    return result[0], result[1].splitlines()[0]
+
+
+def test_deploy_warns_of_years_without_a_holiday_table(fresh_app: Flask, tmp_path: Path) -> None:
+    _ready(fresh_app)
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    missing = [year for year in (date.today().year, date.today().year + 1) if year > 2026]  # chinesecalendar: ≤ 2026
+    code, out = _run(fresh_app, "deploy")
+    assert code == 0 and all("warning: " in out and str(year) in out for year in missing)
+    tables = "".join(f"  {year}:\n    holidays: [{year}-01-01]\n    workdays: []\n" for year in missing)
+    calendar = config / "calendar.yaml"
+    calendar.write_text(calendar.read_text(encoding="utf-8").replace("years: {}\n", "years:\n" + tables if tables
+                                                                     else "years: {}\n"), encoding="utf-8")
+    with patch.object(configuration, "CONFIG_DIR", config):  # the stock pack's configuration folder
+        code, out = _run(fresh_app, "deploy")
+    assert code == 0 and "warning:" not in out, out
 
 
 def test_running_cases_stay_on_their_version(fresh_app: Flask, tmp_path: Path) -> None:
@@ -70,7 +94,7 @@ def test_running_cases_stay_on_their_version(fresh_app: Flask, tmp_path: Path) -
     with db.unit_of_work() as s:
         old_id = file_report(s, None, report).id
     edited = _edited_bundle(tmp_path, "研判分级 (v2)")
-    assert _run(fresh_app, "deploy", str(edited)) == (0, "process version 2 deployed\n")
+    assert _first_line(_run(fresh_app, "deploy", str(edited))) == (0, "process version 2 deployed")
     with db.unit_of_work() as s:
         new_id = file_report(s, None, report).id
         operator = principal_for(s, users_holding(s, "platform_operator", unit_by_code(s, "dc").id)[0])

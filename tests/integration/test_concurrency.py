@@ -45,7 +45,7 @@ def test_two_completions_of_one_task_exactly_one_wins(
 
     # Both requests load the case before either saves it: the race is certain, not left to timing.
     barrier = threading.Barrier(2, timeout=5)
-    real_load = workflow.load
+    real_load = workflow._load_to_step  # this worker's live workflow, or the stored state
 
     def load_then_wait(session: Any, case: Any) -> Any:
         instance = real_load(session, case)
@@ -53,7 +53,7 @@ def test_two_completions_of_one_task_exactly_one_wins(
             barrier.wait()
         return instance
 
-    monkeypatch.setattr(workflow, "load", load_then_wait)
+    monkeypatch.setattr(workflow, "_load_to_step", load_then_wait)
     forms = [{"grade": 2, "matter": "streetlight_broken"}, {"grade": 2, "matter": "public_toilet_fault"}]
     calls = [
         (lambda c, f=form: c.post(f"/api/tasks/{task['id']}/complete", json=f,

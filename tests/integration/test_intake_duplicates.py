@@ -7,7 +7,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.intake.duplicates import suggestions, text_similarity
-from app.models import User
+from app.intake.open311 import create_client
+from app.models import Open311Client, Open311Request, User
 from app.services.auth import principal_for
 from app.services.cases import file_report
 
@@ -63,3 +64,21 @@ def test_text_similarity() -> None:
     assert text_similarity("垃圾桶满溢", "垃圾桶满溢") == 1.0
     assert text_similarity("", "x") == 0.0
     assert text_similarity("垃圾桶满溢", "夜间施工噪声") < 0.2
+
+
+def test_reports_close_by_coordinates_are_suggested_wherever_they_lie(own_app: Flask) -> None:
+    spots = [("a", "dc-s1-c1-g1", 39.9581, 116.4182), ("near", "dc-s1-c2-g1", 39.9585, 116.4190),
+             ("far", "dc-s1-c2-g1", 39.9900, 116.4500)]  # the same words in another community
+    ids = {}
+    with own_app.extensions["whistle.db"].unit_of_work() as s:
+        operator = principal_for(s, s.scalar(select(User).where(User.username == "op-dc")))
+        create_client(s, "map-app")
+        client = s.scalar(select(Open311Client).where(Open311Client.name == "map-app"))
+        for key, place, lat, long in spots:
+            case = file_report(s, operator, {"title": "北门垃圾桶满溢", "description": "垃圾桶三天没人清运",
+                                             "place": place, "matter": "garbage_overflow", "channel": "web"})
+            s.add(Open311Request(case_id=case.id, client_id=client.id, token=f"t-{key}", lat=lat, long=long))
+            ids[key] = case.id
+    found = _suggest(own_app, "op-dc", ids["a"])
+    assert [f["id"] for f in found] == [ids["near"]]
+    assert 60 < found[0]["why"]["near_m"] < 100 and "same_area" not in found[0]["why"]

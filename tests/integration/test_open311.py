@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import secrets
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from PIL import Image
 from sqlalchemy import func, select
 
 from app.intake.open311 import create_client
@@ -59,7 +62,7 @@ def test_services_and_a_service_definition_have_the_spec_shape(client: FlaskClie
     assert set(definition) == DEFINITION_KEYS
     missing = client.get(f"{BASE}/services/nope.json")
     assert missing.status_code == 404 and set(missing.get_json()[0]) == {"code", "description"}
-    assert client.get(f"{BASE}/services/garbage_overflow.xml").status_code == 400
+    assert client.get(f"{BASE}/services/garbage_overflow.csv").status_code == 400
 
 
 def test_post_then_read_back_by_id_by_list_and_by_token(app: Flask, client: FlaskClient, key: str) -> None:
@@ -136,3 +139,96 @@ def test_json_body_and_bad_dates(client: FlaskClient, key: str) -> None:
     assert posted.status_code == 201, posted.get_json()
     bad = client.get(f"{BASE}/requests.json", query_string={"api_key": key, "start_date": "yesterday"})
     assert bad.status_code == 400 and "start_date" in bad.get_json()[0]["description"]
+
+
+# --- XML, as the spec's examples (wiki.open311.org/GeoReport_v2) ------------------------------------
+
+
+def _xml(resp: Any) -> ElementTree.Element:
+    assert resp.mimetype == "text/xml" and resp.get_data(as_text=True).startswith('<?xml version="1.0"')
+    return ElementTree.fromstring(resp.get_data())
+
+
+def _items(root: ElementTree.Element, tag: str, item: str) -> list[dict[str, str | None]]:
+    assert root.tag == tag and all(child.tag == item for child in root)
+    return [{field.tag: field.text for field in child} for child in root]
+
+
+def test_services_in_xml_as_the_spec_example(client: FlaskClient) -> None:
+    services = _items(_xml(client.get(f"{BASE}/services.xml")), "services", "service")
+    as_json = client.get(f"{BASE}/services.json").get_json()
+    assert services and set(services[0]) == SERVICE_KEYS
+    assert services[0] == {k: ("false" if v is False else str(v)) for k, v in as_json[0].items()}
+    definition = _xml(client.get(f"{BASE}/services/garbage_overflow.xml"))
+    assert definition.tag == "service_definition" and [c.tag for c in definition] == ["service_code", "attributes"]
+    assert definition.findtext("service_code") == "garbage_overflow" and list(definition.find("attributes")) == []
+
+
+def test_post_and_read_back_in_xml(client: FlaskClient, key: str) -> None:
+    body = {"api_key": key, "service_code": "garbage_overflow", "address_string": "和平里小区北门",
+            "description": "垃圾桶满溢 <b>&</b>", "lat": "39.95", "long": "116.41"}
+    posted = client.post(f"{BASE}/requests.xml", data=body)
+    assert posted.status_code == 201
+    answer = _items(_xml(posted), "service_requests", "request")
+    assert len(answer) == 1 and set(answer[0]) >= POSTED_KEYS and answer[0]["account_id"] is None
+    number, token = answer[0]["service_request_id"], answer[0]["token"]
+    one = _items(_xml(client.get(f"{BASE}/requests/{number}.xml", query_string={"api_key": key})),
+                 "service_requests", "request")
+    assert set(one[0]) == REQUEST_KEYS and one[0]["status"] == "open" and one[0]["lat"] == "39.95"
+    assert one[0]["description"] == "垃圾桶满溢 <b>&</b>"  # escaped in the document, read back whole
+    listed = _items(_xml(client.get(f"{BASE}/requests.xml", query_string={"api_key": key})),
+                    "service_requests", "request")
+    assert number in [r["service_request_id"] for r in listed]
+    tokens = _items(_xml(client.get(f"{BASE}/tokens/{token}.xml", query_string={"api_key": key})),
+                    "service_requests", "request")
+    assert tokens == [{"service_request_id": number, "token": token}]
+
+
+def test_errors_in_xml_as_the_spec_example(client: FlaskClient) -> None:
+    refused = client.get(f"{BASE}/requests.xml", query_string={"api_key": "forged"})
+    errors = _items(_xml(refused), "errors", "error")
+    assert refused.status_code == 403 and errors[0]["code"] == "403" and "api_key" in (errors[0]["description"] or "")
+    assert client.get(f"{BASE}/services/nope.xml").status_code == 404
+
+
+# --- media_url -------------------------------------------------------------------------------------
+
+
+def _png() -> io.BytesIO:
+    image = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(image, "PNG")
+    image.seek(0)
+    return image
+
+
+def _request_of(client: FlaskClient, key: str, number: str) -> dict[str, Any]:
+    return client.get(f"{BASE}/requests/{number}.json", query_string={"api_key": key}).get_json()[0]
+
+
+def test_media_url_as_a_link_or_an_uploaded_photo(app: Flask, client: FlaskClient, key: str) -> None:
+    linked = _post(client, key, media_url="https://img.example.org/a/垃圾.jpg").get_json()[0]["service_request_id"]
+    assert _request_of(client, key, linked)["media_url"] == "https://img.example.org/a/垃圾.jpg"
+    body = {"api_key": key, "service_code": "garbage_overflow", "address_id": "dc-s1-c1-g1", "description": "满溢",
+            "media": (_png(), "photo.png")}
+    posted = client.post(f"{BASE}/requests.json", data=body, content_type="multipart/form-data")
+    assert posted.status_code == 201, posted.get_json()
+    url = _request_of(client, key, posted.get_json()[0]["service_request_id"])["media_url"]
+    assert url.startswith("http://localhost/track/") and "/attachments/" in url
+    photo = client.get(url.removeprefix("http://localhost"))
+    assert photo.status_code == 200 and photo.mimetype == "image/png"
+
+
+@pytest.mark.parametrize(("form", "field"), [
+    ({"media_url": "javascript:alert(1)"}, "media_url"),
+    ({"media_url": "https://x.org/" + "a" * 1000}, "media_url"),
+    ({"media": b"not an image"}, "media"),
+])
+def test_bad_media_is_refused_and_stores_nothing(app: Flask, client: FlaskClient, key: str, form: dict[str, Any],
+                                                 field: str) -> None:
+    before = _cases(app)
+    body = {"api_key": key, "service_code": "garbage_overflow", "address_id": "dc-s1-c1-g1"} | form
+    if "media" in body:  # a fresh file for each run of the test
+        body["media"] = (io.BytesIO(body["media"]), "photo.png")
+    resp = client.post(f"{BASE}/requests.json", data=body, content_type="multipart/form-data")
+    assert resp.status_code == 400 and field in resp.get_json()[0]["description"], resp.get_json()
+    assert _cases(app) == before

@@ -79,7 +79,7 @@ def test_declared_security_matches_the_routes(client: FlaskClient, doc: dict[str
     """Operations with security answer 401 without credentials; public ones never do."""
     for (path, method), op in _operations(doc).items():
         url = path.format(task_id=1, case_id=1, code="NOSUCHCODE", step=1, notification_id=1, incident_id=1,
-                          attachment_id=1, number=1)
+                          attachment_id=1, number=1, job_id=1)
         status = client.open(url, method=method.upper()).status_code
         assert (status == 401) == bool(op["security"]), (method, path, status)
 

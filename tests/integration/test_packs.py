@@ -42,18 +42,24 @@ def test_the_four_seed_localities_are_packs() -> None:
 @pytest.fixture()
 def pack_app(request: pytest.FixtureRequest, empty_database_url: str, tmp_path: Path) -> Iterator[Flask]:
     """The app on its own database with the pack deployed and its organisation loaded."""
-    pack = packs.find(request.param)
-    run_migrations(empty_database_url)
-    application = create_app(Settings(database_url=empty_database_url, testing=True, upload_dir=tmp_path / "up",
-                                      anchor_path=tmp_path / "anchors.jsonl", **ROOMY_LIMITS))
+    application = pack_application(request.param, empty_database_url, tmp_path)
+    yield application
+    application.extensions["whistle.db"].dispose()
+
+
+def pack_application(name: str, database_url: str, folder: Path) -> Flask:
+    """The app on a new database, migrated, with the pack deployed and its organisation loaded."""
+    pack = packs.find(name)
+    run_migrations(database_url)
+    application = create_app(Settings(database_url=database_url, testing=True, upload_dir=folder / "up",
+                                      anchor_path=folder / "anchors.jsonl", **ROOMY_LIMITS))
     db = application.extensions["whistle.db"]
     with db.unit_of_work() as session:
         version, _ = deploy(session, pack.files(), "tests")
         config = configuration_of(session, version.id)
     with configuration.activate(config), db.unit_of_work() as session:
         load_organisation(session, pack.org_file)
-    yield application
-    db.dispose()
+    return application
 
 
 class HttpPlayer:

@@ -17,7 +17,7 @@ from tests.conftest import Api
 from tests.integration.flow import APPROVE, FORMS, Flow
 from tests.integration.test_deadlines import at_monday_morning, events
 from tests.integration.test_supervise_review import supervised_when_late, whistle_under_review
-from tests.integration.test_supervise_task import ANSWER, replays_cleanly, supervise_tasks
+from tests.integration.test_supervise_task import ANSWER, ISSUE, answer_tasks, replays_cleanly, supervise_tasks
 
 __all__ = ["at_monday_morning"]  # the fixture, used by name below
 
@@ -78,8 +78,11 @@ def test_a_late_second_reviewer_is_supervised_by_the_whistling_units_secretary(
     [opened] = events(db, case_id, "supervision_opened")
     assert (opened.data["task"], opened.data["unit"], opened.data["supervisor"]) == ("review", "dc-s1", "dc-s1")
     assert supervise_tasks(api, "deputy-s1", case_id) == [] and supervise_tasks(api, "sec-dc", case_id) == []
-    assert api.post("sec-s1", f"/api/tasks/{task['id']}/complete", json=ANSWER).status_code == 200
-    flow.do("deputy-s1", case_id, "review", APPROVE)  # 销号
+    assert api.post("sec-s1", f"/api/tasks/{task['id']}/complete", json=ISSUE).status_code == 200
+    # the late reviewer answers the secretary's 督办
+    assert [t["task_type"] for t in answer_tasks(api, "deputy-s1", case_id)] == ["review_supervise_answer"]
+    flow.do("deputy-s1", case_id, "review_supervise_answer", ANSWER)
+    flow.do("deputy-s1", case_id, "review", APPROVE)  # 销号, and the 督办 waiting on the answer is withdrawn
     [cleared] = events(db, case_id, "supervision_cleared")
     assert cleared.data["entry"] == opened.data["entry"]
     assert flow.open_types(case_id) == ["review_head"]

@@ -19,7 +19,14 @@ from app.services.deadlines import load_rules
 from app.services.worktime import add_working_hours
 from tests.integration.flow import APPROVE, FORMS, REVIEWERS, TWO_DEPTS, Flow
 from tests.integration.test_deadlines import COOP, LEAD, at_monday_morning, events, travel
-from tests.integration.test_supervise_task import ANSWER, replays_cleanly, supervise_tasks
+from tests.integration.test_supervise_task import (
+    ACCEPT,
+    ANSWER,
+    ISSUE,
+    answer_tasks,
+    replays_cleanly,
+    supervise_tasks,
+)
 
 __all__ = ["at_monday_morning"]  # the fixture, used by name below
 
@@ -98,7 +105,7 @@ def test_a_late_section_head_review_gets_the_street_secretary_one_task_the_revie
     with db.unit_of_work() as s:
         row = s.get(Task, task["id"])
         assert row is not None and row.status == "cancelled"  # withdrawn with the review
-    assert api.post("sec-s1", f"/api/tasks/{task['id']}/complete", json=ANSWER).status_code == 409
+    assert api.post("sec-s1", f"/api/tasks/{task['id']}/complete", json=ISSUE).status_code == 409
     [cleared] = events(db, case_id, "supervision_cleared")
     assert cleared.data["task"] == "review"
     # the section head's 督办 is gone, and the deputy's own limit starts now: not late on arrival
@@ -125,15 +132,23 @@ def test_a_late_head_approval_is_supervised_by_the_secretary_of_the_unit_above(
     late_notes = api.get("sec-s1c1", "/api/notifications").get_json()["items"]
     assert "supervision" not in [n["kind"] for n in late_notes if n["case_id"] == case_id]
 
-    assert api.post("sec-s1c1", f"/api/tasks/{task['id']}/complete", json=ANSWER).status_code == 403
-    assert api.post("sec-s1", f"/api/tasks/{task['id']}/complete", json=ANSWER).status_code == 200
+    # the street's secretary issues the 督办; the late community's secretary answers it (issue 15:
+    # the superior is no longer asked to explain the community's lateness)
+    assert api.post("sec-s1c1", f"/api/tasks/{task['id']}/complete", json=ISSUE).status_code == 403
+    assert api.post("sec-s1", f"/api/tasks/{task['id']}/complete", json=ISSUE).status_code == 200
+    [answer] = answer_tasks(api, "sec-s1c1", case_id)
+    assert (answer["task_type"], answer["role"], answer["unit"]) == (
+        "review_head_supervise_answer", "secretary", "dc-s1-c1")
+    assert answer_tasks(api, "sec-s1", case_id) == []
+    assert api.post("sec-s1c1", f"/api/tasks/{answer['id']}/complete", json=ANSWER).status_code == 200
     [answered] = events(db, case_id, "supervision_answered")
-    # recorded against the community's ledger entry, though the street answers it
-    assert answered.data == {"entry": opened.data["entry"], "task": "review_head", **ANSWER}
-    assert (answered.actor, answered.role) == ("sec-s1", "secretary")
+    assert answered.data == {"entry": opened.data["entry"], "task": "review_head", "round": 1, **ANSWER}
+    assert (answered.actor, answered.role) == ("sec-s1c1", "secretary")
+    flow.do("sec-s1", case_id, "review_head_head_supervise", ACCEPT)  # 督办办结
+    assert events(db, case_id, "supervision_accepted")[0].actor == "sec-s1"
     entry = ledger_entry(db, opened.data["entry"])
     assert entry.status == "open" and entry.task_type == "review_head"
-    assert flow.open_types(case_id) == ["review_head"]  # the answer does not hold the approval up
+    assert flow.open_types(case_id) == ["review_head"]  # the 督办 does not hold the approval up
 
     flow.do("sec-s1c1", case_id, "review_head", APPROVE)  # 销号
     assert ledger_entry(db, opened.data["entry"]).status == "cleared"
@@ -170,10 +185,13 @@ def test_a_late_verification_is_supervised_answered_then_cleared(
     assert (task["task_type"], task["role"], task["unit"], task["stage"]) == (
         "verify_head_supervise", "secretary", "dc-s1", "verification")
     assert supervise_tasks(api, "sec-s1c1", case_id) == []
-    assert api.post("sec-s1", f"/api/tasks/{task['id']}/complete", json=ANSWER).status_code == 200
+    assert api.post("sec-s1", f"/api/tasks/{task['id']}/complete", json=ISSUE).status_code == 200
+    flow.do("op-s1", case_id, "verify_supervise_answer", ANSWER)  # the late platform answers
+    flow.do("sec-s1", case_id, "verify_head_supervise", ACCEPT)
     [opened] = events(db, case_id, "supervision_opened")
     [answered] = events(db, case_id, "supervision_answered")
-    assert answered.data == {"entry": opened.data["entry"], "task": "verify", **ANSWER}
+    assert answered.data == {"entry": opened.data["entry"], "task": "verify", "round": 1, **ANSWER}
+    assert answered.actor == "op-s1"
     assert flow.open_types(case_id) == ["verify"]
 
     flow.do("op-s1", case_id, "verify", FORMS["verify_ok"])  # 销号
@@ -194,7 +212,8 @@ def test_a_late_grade_2_verification_is_supervised_by_the_district_secretary(
     task = supervised_when_late(db, api, case_id, "verify_dispatched_overdue_timer", "sec-dc")
     assert (task["task_type"], task["role"], task["unit"], task["stage"]) == (
         "verify_dispatched_head_supervise", "secretary", "dc", "verification")
-    assert api.post("sec-dc", f"/api/tasks/{task['id']}/complete", json=ANSWER).status_code == 200
+    assert api.post("sec-dc", f"/api/tasks/{task['id']}/complete", json=ISSUE).status_code == 200
+    flow.do("op-dc", case_id, "verify_dispatched_supervise_answer", ANSWER)
     [opened] = events(db, case_id, "supervision_opened")
     assert events(db, case_id, "supervision_answered")[0].data["entry"] == opened.data["entry"]
 

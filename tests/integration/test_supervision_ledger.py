@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.db import Database
-from app.models import SupervisionEntry, Task, Unit
+from app.models import SupervisionEntry, Task, Unit, User
 from app.services import deadlines
 from tests.integration.flow import FORMS, TWO_DEPTS, Flow
 from tests.integration.test_deadlines import COOP, LEAD, beijing, events, travel, whistle_at_report_in
@@ -21,6 +21,8 @@ from tests.integration.test_openapi import Checker
 from tests.integration.test_openapi import doc as doc  # the fixture
 from tests.integration.test_supervise_task import (
     ANSWER,
+    ISSUE,
+    answer_tasks,
     late_cooperating_department,
     replays_cleanly,
     supervise_tasks,
@@ -54,21 +56,27 @@ def test_the_heads_answer_is_stored_on_the_entry(app: Flask, api: Any, at_monday
     [entry] = ledger(api, case_id, "open")
     assert entry["answer"] is None
     [task] = supervise_tasks(api, "hw-head", case_id)
+    assert api.post("hw-head", f"/api/tasks/{task['id']}/complete", json=ISSUE).status_code == 200
+    [issued] = ledger(api, case_id, "open")[0]["rounds"]
+    assert (issued["number"], issued["note"], issued["issued_by_name"], issued["answered_at"]) == (
+        1, ISSUE["note"], "熊桂兰", None)
+    [reply] = answer_tasks(api, "hw-staff", case_id)
 
-    bad = api.post("hw-head", f"/api/tasks/{task['id']}/complete", json={**ANSWER, "promised_date": "2026-02-30"})
+    bad = api.post("hw-staff", f"/api/tasks/{reply['id']}/complete", json={**ANSWER, "promised_date": "2026-02-30"})
     assert bad.status_code == 422 and "promised_date" in bad.get_json()["fields"]  # no such day: nothing stored
     assert ledger(api, case_id)[0]["answer"] is None and events(db, case_id, "supervision_answered") == []
-    assert len(supervise_tasks(api, "hw-head", case_id)) == 1
+    assert len(answer_tasks(api, "hw-staff", case_id)) == 1
 
     travel(db, beijing(8, 15, 40))
-    assert api.post("hw-head", f"/api/tasks/{task['id']}/complete", json=ANSWER).status_code == 200
+    assert api.post("hw-staff", f"/api/tasks/{reply['id']}/complete", json=ANSWER).status_code == 200
     [entry] = ledger(api, case_id, "open", user="hw-head")  # answered, still open: only the work clears it
     answer = entry["answer"]
     assert {k: answer[k] for k in ("reason", "measures", "promised_date")} == ANSWER
-    assert (answer["answered_by"], answer["answered_by_name"]) == ("hw-head", "熊桂兰")
+    assert answer["answered_by"] == "hw-staff" and answer["answered_by_name"]
     assert answer["answered_at"].startswith(beijing(8, 15, 40).isoformat()[:16])
+    assert {k: entry["rounds"][0][k] for k in ("reason", "measures", "promised_date")} == ANSWER
     [answered] = events(db, case_id, "supervision_answered")
-    assert answered.data == {"entry": entry["id"], "task": "report_in", **ANSWER}
+    assert answered.data == {"entry": entry["id"], "task": "report_in", "round": 1, **ANSWER}
 
     flow.do("hw-staff", case_id, "report_in", FORMS["report_in"], unit=COOP)  # 销号 keeps the answer
     [cleared] = ledger(api, case_id, "cleared")
@@ -92,11 +100,11 @@ def test_the_answer_finds_its_entry_through_the_task_data_whoever_answers(
         assert deadlines.supervised_entry(s, row, {}).id == entry["id"]  # type: ignore[union-attr]
         row.unit_id = int(s.scalar(select(Unit.id).where(Unit.code == LEAD)))  # type: ignore[arg-type]
         assert deadlines.supervised_entry(s, row, {}) is None  # by unit, another unit's head finds nothing
-    assert api.post("cgzf-head", f"/api/tasks/{task['id']}/complete", json=ANSWER).status_code == 200
-    [answered] = ledger(api, case_id, "open")
-    assert answered["id"] == entry["id"] and answered["unit"] == COOP
-    assert answered["answer"]["answered_by"] == "cgzf-head"
-    assert events(db, case_id, "supervision_answered")[0].data["entry"] == entry["id"]
+    assert api.post("cgzf-head", f"/api/tasks/{task['id']}/complete", json=ISSUE).status_code == 200
+    [issued] = ledger(api, case_id, "open")
+    assert issued["id"] == entry["id"] and issued["unit"] == COOP
+    assert [r["issued_by_name"] for r in issued["rounds"]] == [_name(db, "cgzf-head")]
+    assert events(db, case_id, "supervision_issued")[0].data["entry"] == entry["id"]
     replays_cleanly(db, case_id)
 
 
@@ -106,7 +114,8 @@ def test_escalation_past_the_second_limit_transfers_the_late_entry(
     db, flow, case_id = late_cooperating_department(app, api)
     assert case_id not in cancelled_rows  # the reminder and the 督办 steps cancel nothing: no hook, no query
     [task] = supervise_tasks(api, "hw-head", case_id)
-    assert api.post("hw-head", f"/api/tasks/{task['id']}/complete", json=ANSWER).status_code == 200
+    assert api.post("hw-head", f"/api/tasks/{task['id']}/complete", json=ISSUE).status_code == 200
+    flow.do("hw-staff", case_id, "report_in_supervise_answer", ANSWER, unit=COOP)
     [entry] = ledger(api, case_id, "open")
 
     travel(db, beijing(9, 9, 59))  # the second limit is Tue 10:00
@@ -115,7 +124,8 @@ def test_escalation_past_the_second_limit_transfers_the_late_entry(
     [escalated] = events(db, case_id, "escalated")
     new_number = escalated.data["new_case"]
     assert flow.case(case_id)["escalated_to"] == [new_number]
-    assert cancelled_rows[case_id] == [["report_in"]]  # the late department's report-in, taken away unfinished
+    # the late department's report-in, taken away unfinished, and the head's 督办 waiting on its answer
+    assert cancelled_rows[case_id] == [["report_in", "report_in_head_supervise"]]
 
     assert ledger(api, case_id, "open") == [] and ledger(api, case_id, "cleared") == []
     [moved] = ledger(api, case_id, "transferred", user="hw-head")
@@ -152,7 +162,7 @@ def test_an_unanswered_supervision_is_transferred_too_and_its_task_withdrawn(
         statuses = dict(s.execute(select(Task.task_type, Task.status).where(
             Task.case_id == case_id, Task.task_type.in_(["report_in_head_supervise"]))).all())
     assert statuses == {"report_in_head_supervise": "cancelled"}
-    assert api.post("hw-head", f"/api/tasks/{task['id']}/complete", json=ANSWER).status_code == 409
+    assert api.post("hw-head", f"/api/tasks/{task['id']}/complete", json=ISSUE).status_code == 409
     replays_cleanly(db, case_id)
 
 
@@ -215,3 +225,8 @@ def test_the_ledger_filter_knows_three_statuses(app: Flask, api: Any, at_monday_
 def _unit_id(db: Database, code: str) -> int:
     with db.unit_of_work() as s:
         return int(s.scalar(select(Unit.id).where(Unit.code == code)))  # type: ignore[arg-type]
+
+
+def _name(db: Any, username: str) -> str:
+    with db.unit_of_work() as s:
+        return str(s.scalar(select(User.name).where(User.username == username)))

@@ -7,7 +7,7 @@ import pytest
 
 from app.assessment.indicators import DEPARTMENT_INDICATORS, UNIT_INDICATORS, Rules
 from app.assessment.ranking import department_ranking, unit_rankings
-from app.assessment.scoring import grading_for, propose, quota_problems
+from app.assessment.scoring import grading_for, parse_scoring, propose, quota_problems
 from app.assessment.service import Counted, Figure, Period, Row, scored
 from app.definitions import configuration, packs
 from app.models import Unit
@@ -37,8 +37,10 @@ def department(code: str, kind: str = "department", **figures: Figure) -> Row:
     return Row(Unit(code=code, name=code, kind=kind), None, empty | figures)
 
 
-def whistles(code: str, level: str, cases: int, closed: set[int], at_once: set[int], on_time: set[int]) -> Row:
-    """A whistling unit's row with whistles 1..cases; the rates count the closed ones, as the service does."""
+def whistles(code: str, level: str, cases: int, closed: set[int], at_once: set[int], on_time: set[int],
+             pushed: set[int] | None = None) -> Row:
+    """A whistling unit's row with whistles 1..cases; the rates count the closed ones, as the service does;
+    ``pushed`` the closed ones recorded as pushed to the city."""
     ids = range(1, cases + 1)
     figures = {i.code: Figure(None) for i in UNIT_INDICATORS} | {
         "whistles_started": Figure(cases, rows=[Counted(c) for c in ids]),
@@ -46,6 +48,7 @@ def whistles(code: str, level: str, cases: int, closed: set[int], at_once: set[i
         "close_rate": Figure(None, len(closed), cases, [Counted(c, c in closed) for c in ids]),
         "closed_at_once_rate": Figure(None, rows=[Counted(c, c in at_once) for c in sorted(closed)]),
         "closed_on_time_rate": Figure(None, rows=[Counted(c, c in on_time) for c in sorted(closed)]),
+        "whistles_pushed": Figure(len(pushed or ()), rows=[Counted(c) for c in sorted(pushed or ())]),
     }
     return Row(Unit(code=code, name=code, kind="whistling"), level, figures)
 
@@ -56,11 +59,11 @@ def _scores(rows: list[Row]) -> dict[str, float | None]:
 
 def test_guandu_street_whistles_pushed_at_full_the_rest_at_70_percent_city_30_district_70() -> None:
     rules = pack_rules("guandu")
-    # street a: 7 whistles, 1–6 closed; 1–4 closed at once; 1, 2, 3, 5 on time → points 3 3 3 2 2 1 0.
-    # city = 3+3+3+2+2 = 13; district = 13 + 0.7 × 1 = 13.7; 6 closed ≥ 5: 0.3 × 13 + 0.7 × 13.7 = 13.49.
-    a = whistles("a", "street", 7, {1, 2, 3, 4, 5, 6}, {1, 2, 3, 4}, {1, 2, 3, 5})
-    # street b: 3 whistles, all 3 points: city 9, district 9; 2 short of 5: 2.7 + 6.3 − 6 = 3.0.
-    b = whistles("b", "street", 3, {1, 2, 3}, {1, 2, 3}, {1, 2, 3})
+    # street a: 7 whistles, 1–6 closed; 1–4 closed at once; 1, 2, 3, 5 on time → points 3 3 3 2 2 1 0;
+    # pushed 1–5: city = 3+3+3+2+2 = 13; district = 13 + 0.7 × 1 = 13.7; 5 pushed: 0.3 × 13 + 0.7 × 13.7 = 13.49.
+    a = whistles("a", "street", 7, {1, 2, 3, 4, 5, 6}, {1, 2, 3, 4}, {1, 2, 3, 5}, pushed={1, 2, 3, 4, 5})
+    # street b: 3 whistles, all 3 points, all pushed: city 9, district 9; 2 short of 5: 2.7 + 6.3 − 6 = 3.0.
+    b = whistles("b", "street", 3, {1, 2, 3}, {1, 2, 3}, {1, 2, 3}, pushed={1, 2, 3})
     # community c: 4 whistles, 3 closed: bonus 0.5 each = 1.5; district d: 2 closed: 1 each = 2.
     c = whistles("c", "community", 4, {1, 2, 3}, set(), set())
     d = whistles("d", "district", 2, {1, 2}, {1, 2}, {1, 2})
@@ -74,9 +77,25 @@ def test_guandu_street_whistles_pushed_at_full_the_rest_at_70_percent_city_30_di
 
 def test_guandu_target_is_per_month_of_the_period() -> None:
     rules = pack_rules("guandu")
-    quarter = Period.parse(quarter="2026-Q4")  # 15 whistles needed: b's 3 are 12 short: 9 − 36 = −27
-    [b] = scored("units", [whistles("b", "street", 3, {1, 2, 3}, {1, 2, 3}, {1, 2, 3})], rules, quarter)
+    quarter = Period.parse(quarter="2026-Q4")  # 15 pushes needed: b's 3 are 12 short: 9 − 36 = −27
+    [b] = scored("units", [whistles("b", "street", 3, {1, 2, 3}, {1, 2, 3}, {1, 2, 3}, {1, 2, 3})], rules, quarter)
     assert b.figures["score"].value == -27.0
+
+
+def test_guandu_scores_the_whistles_recorded_as_pushed_not_the_best() -> None:
+    rules = pack_rules("guandu")
+    # the same street a, the street pushed 1, 2, 3 and 6 (3+3+3+1 = 10): the rest 2, 2, 0 at 70 %.
+    # city 10; district 10 + 0.7 × 4 = 12.8; 1 short of 5 pushed: 0.3 × 10 + 0.7 × 12.8 − 3 = 8.96.
+    a = whistles("a", "street", 7, {1, 2, 3, 4, 5, 6}, {1, 2, 3, 4}, {1, 2, 3, 5}, pushed={1, 2, 3, 6})
+    # nothing pushed: city 0, district 0.7 × 14 = 9.8; 5 short: 0.7 × 9.8 − 15 = −8.14
+    none = whistles("n", "street", 7, {1, 2, 3, 4, 5, 6}, {1, 2, 3, 4}, {1, 2, 3, 5})
+    assert _scores(scored("units", [a, none], rules, MONTH)) == {"a": 8.96, "n": -8.14}
+
+
+def test_whistles_chosen_by_best_are_refused_in_the_rules() -> None:
+    raw = {"units": {"terms": [{"kind": "whistles", "criteria": ["closed"], "best": 5}]}}
+    with pytest.raises(configuration.ConfigurationError, match=r"scoring\.units\.terms\.0\.best: whistles pushed are"):
+        parse_scoring(raw, {}, {"units": set(), "departments": set()})
 
 
 def test_guandu_departments_lose_points_from_100() -> None:
@@ -152,9 +171,9 @@ def test_grades_given_against_the_quotas_are_refused_with_the_quota_named() -> N
 
 
 @pytest.mark.parametrize(("replace", "message"), [
-    (("indicator: whistles_closed\n        at_least", "indicator: popularity\n        at_least"),
+    (("indicator: whistles_pushed\n        at_least", "indicator: popularity\n        at_least"),
      "scoring.units.terms.2.indicator: one of"),
-    (("best: 5", "best: five"), "scoring.units.terms.0.best: a whole number"),
+    (("pushed: true  ", "pushed: maybe"), "scoring.units.terms.0.pushed: true or false"),
     (("kind: target", "kind: guess"), "scoring.units.terms.2.kind: one of"),
     (("points: -3", "points: many"), "scoring.units.terms.2.points: a number"),
 ])
@@ -186,3 +205,11 @@ def test_every_pack_ships_its_own_scoring_rules() -> None:
 ])
 def test_a_period_knows_whether_it_is_a_month_quarter_or_year(period: dict[str, str], kind: str) -> None:
     assert Period.parse(**period).kind == kind  # grades are proposed for the grading's kind only
+
+
+def test_the_push_rule_names_a_known_capability_and_levels() -> None:
+    rule = pack_rules("guandu").push
+    assert rule is not None and rule.capability == "assess" and rule.levels == {"street"}
+    assert pack_rules("dongcheng").push is None  # a locality that pushes nothing
+    with pytest.raises(ValueError, match="push: give a capability"):
+        pack_rules("guandu", ("capability: assess", "capability: fly"))

@@ -271,3 +271,11 @@ def test_matter_hours_and_situation(catalogue):
 
 def test_all_situations_used(catalogue):
     assert {m["situation"] for m in catalogue["matters"]} == SITUATIONS
+
+
+@pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("**/catalogue.yaml")), ids=lambda p: p.parent.name)
+def test_every_catalogue_names_its_classes_and_matters_in_english(path: Path) -> None:
+    """The pages in English show name_en: a pack without it left categories and matters in Chinese."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    unnamed = [entry["code"] for entry in data["classes"] + data["matters"] if not entry.get("name_en")]
+    assert not unnamed, f"{path}: no name_en for {unnamed}"

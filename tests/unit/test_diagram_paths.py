@@ -105,7 +105,16 @@ PARENT = {COMMUNITY: STREET, STREET: DISTRICT, HW: DISTRICT, CGZF: DISTRICT, SCJ
 def open_supervision(data: dict, stage: str, unit: str, task: str, due: str, supervisor: str = "head") -> dict:
     """The head who supervises: the late unit's own, or (``above``) its parent's."""
     head = PARENT.get(unit, unit) if supervisor == "above" else unit
-    return {"entry": 1, "head_role": "dept_head" if head.startswith("dept-") else "secretary", "head_unit": head}
+    return {"entry": 1, "head_role": "dept_head" if head.startswith("dept-") else "secretary", "head_unit": head,
+            "late_unit": unit, "late_role": late_role(data, task)}
+
+
+def late_role(data: dict, task: str) -> str:
+    """The late task's own role, as the real handler reads it off the late task's inbox row."""
+    if task == "review":
+        return data["review_chain"][data["review_step"]]
+    return {"review_head": "secretary", "verify": "platform_operator",
+            "verify_dispatched": "platform_operator"}.get(task, "dept_staff")
 
 
 HANDLERS = {
@@ -303,7 +312,10 @@ PREPARE = {"summary": "三个小区交界处垃圾无人清运", "situation": "f
 APPROVE = {"decision": "approve"}
 RETURN = {"decision": "return", "reason": "材料不全"}
 REPORT_IN = {"on_site": True, "attendees": "张三", "note": "30分钟到场"}
-SUPERVISE = {"reason": "人手不足", "measures": "增派人员", "promised_date": "2026-11-23"}
+SUPERVISE = {"verdict": "press", "note": "请说明超时原因并限期整改"}  # the superior issues the 督办
+PRESS_AGAIN = {"verdict": "press", "note": "措施不具体，再次督办", "answer_hours": 2}  # 再次督办
+ANSWER = {"reason": "人手不足", "measures": "增派人员", "promised_date": "2026-11-23"}  # the late unit answers
+ACCEPT = {"verdict": "accept", "note": "认可整改措施"}  # 督办办结
 PROCEED = {
     "meeting_held": True,
     "attendees": ["社区", "环卫", "城管"],
@@ -466,6 +478,49 @@ def scenario_grade_2_returned_then_whistle() -> Run:
     return run
 
 
+def supervised(run: Run, late: str, dept: str | None = None) -> None:
+    """督办 the right way round: the superior issues it, the late unit (the late task's own role in
+    its unit) answers, the answer comes back to the superior, who closes it."""
+    head = f"{late}_head_supervise"
+    [(_, _, head_unit)] = [t for t in run.ready() if t[0] == head and (dept is None or t[2] == dept)]
+    run.complete(head, SUPERVISE, dept)
+    [answer] = [t for t in run.ready() if t[0] == f"{late}_supervise_answer"]
+    [(_, late_role_, late_unit)] = [t for t in run.ready() if t[0] == late and (dept is None or t[2] == dept)]
+    assert answer[1:] == (late_role_, late_unit)  # the late one answers, not the superior
+    assert [t for t in run.ready() if t[0] == head and t[2] == head_unit] == []  # waiting for the answer
+    run.complete(f"{late}_supervise_answer", ANSWER, dept)
+    assert (head, head_unit) in [(t[0], t[2]) for t in run.ready()]  # the answer goes back up
+    run.complete(head, ACCEPT, dept)
+
+
+def scenario_supervision_pressed_again_until_the_answer_satisfies() -> Run:
+    """再次督办: the superior is not satisfied with the answer and presses again, with its own time to
+    answer; the late unit answers again; the superior closes it (督办办结). The work goes on meanwhile."""
+    run = Run("case", case_data())
+    run.complete("triage", TRIAGE_DISPATCH)
+    run.tick(41)
+    assert run.ready() == [("handle_dispatched", "dept_staff", SCJG),
+                           ("handle_dispatched_head_supervise", "dept_head", SCJG)]
+    run.complete("handle_dispatched_head_supervise", SUPERVISE)
+    assert run.ready() == [("handle_dispatched", "dept_staff", SCJG),
+                           ("handle_dispatched_supervise_answer", "dept_staff", SCJG)]
+    assert run.due("handle_dispatched_supervise_answer") == [8]  # the configured limit when none is given
+    run.complete("handle_dispatched_supervise_answer", ANSWER)
+    run.complete("handle_dispatched_head_supervise", PRESS_AGAIN)
+    assert run.due("handle_dispatched_supervise_answer") == [2]  # the superior's own time to answer
+    run.complete("handle_dispatched_supervise_answer", {**ANSWER, "measures": "明日上午派两人处理"})
+    assert run.ready() == [("handle_dispatched", "dept_staff", SCJG),
+                           ("handle_dispatched_head_supervise", "dept_head", SCJG)]
+    run.complete("handle_dispatched_head_supervise", ACCEPT)
+    assert run.ready() == [("handle_dispatched", "dept_staff", SCJG)]
+    run.complete("handle_dispatched", {"action": "handled", "result": "已处理"})
+    run.complete("verify_dispatched", FIXED)
+    run.complete("feedback_dispatched", FEEDBACK)
+    run.complete("callback", CALLBACK)
+    assert run.calls[-1] == ("close_case", {"outcome": "closed"})
+    return run
+
+
 def scenario_grade_2_handled_late_before_the_head_answers() -> Run:
     """The handling done withdraws the head's open 督办 task: the subprocess's end terminates it."""
     run = Run("case", case_data())
@@ -487,7 +542,7 @@ def scenario_grade_2_handled_late() -> Run:
     # 督办: the late department's head answers; the handling task stays open meanwhile
     assert run.ready() == [("handle_dispatched", "dept_staff", SCJG),
                            ("handle_dispatched_head_supervise", "dept_head", SCJG)]
-    run.complete("handle_dispatched_head_supervise", SUPERVISE)
+    supervised(run, "handle_dispatched")
     assert run.ready() == [("handle_dispatched", "dept_staff", SCJG)]
     run.complete("handle_dispatched", {"action": "handled", "result": "已处理"})
     run.tick(17)  # verification limit 16 h
@@ -496,7 +551,7 @@ def scenario_grade_2_handled_late() -> Run:
     # the verifying unit's secretary supervises; verification goes on meanwhile
     assert run.ready() == [("verify_dispatched", "platform_operator", DISTRICT),
                            ("verify_dispatched_head_supervise", "secretary", DISTRICT)]
-    run.complete("verify_dispatched_head_supervise", SUPERVISE)
+    supervised(run, "verify_dispatched")
     assert run.ready() == [("verify_dispatched", "platform_operator", DISTRICT)]
     run.complete("verify_dispatched", FIXED)
     run.complete("feedback_dispatched", FEEDBACK)
@@ -883,7 +938,7 @@ def scenario_late_departments_are_reminded_and_supervised() -> Run:
         ("report_in_head_supervise", "dept_head", CGZF), ("report_in_head_supervise", "dept_head", HW)]
     run.tick(1)  # each timer fires once
     assert len([c for c in run.calls if c[0] in ("send_reminder", "open_supervision")]) == 4
-    run.complete("report_in_head_supervise", SUPERVISE, HW)  # HW's head answers; the work still waits
+    supervised(run, "report_in", HW)  # HW's head answers; the work still waits
     assert run.ready() == [("report_in", "dept_staff", CGZF), ("report_in", "dept_staff", HW),
                            ("report_in_head_supervise", "dept_head", CGZF)]
     for dept in (HW, CGZF):
@@ -894,7 +949,7 @@ def scenario_late_departments_are_reminded_and_supervised() -> Run:
     run.tick(25)  # handling limit 24 h
     assert sorted(c[1]["unit"] for c in run.calls if c[0] == "open_supervision" and c[1]["stage"] == "handling") == [
         CGZF, HW]
-    run.complete("handle_head_supervise", SUPERVISE, CGZF)
+    supervised(run, "handle", CGZF)
     assert [t for t in run.ready() if t[0] == "handle_head_supervise"] == [("handle_head_supervise", "dept_head", HW)]
     from_handling_to_close(run, [HW, CGZF])
     assert run.calls[-1] == ("close_case", {"outcome": "closed"})
@@ -913,7 +968,7 @@ def scenario_late_review_chain_and_verification() -> Run:
     run.tick(1.5)  # and still at the limit: the community's secretary supervises the review
     assert run.ready() == [("review", "section_head", COMMUNITY),
                            ("review_head_supervise", "secretary", COMMUNITY)]
-    run.complete("review_head_supervise", SUPERVISE)  # answered; the review still waits
+    supervised(run, "review")  # answered; the review still waits
     assert run.ready() == [("review", "section_head", COMMUNITY)]
     run.complete("review", APPROVE)
     assert run.due("review") == [8]  # the deputy's own 8 h start now
@@ -922,14 +977,14 @@ def scenario_late_review_chain_and_verification() -> Run:
     run.tick(0.2)  # past the deputy's own limit
     assert run.ready() == [("review", "deputy_leader", COMMUNITY),
                            ("review_head_supervise", "secretary", COMMUNITY)]
-    run.complete("review_head_supervise", SUPERVISE)
+    supervised(run, "review")
     run.complete("review", APPROVE)
     run.tick(7.9)
     assert run.ready() == [("review_head", "secretary", COMMUNITY)]
     run.tick(0.2)
     # the secretary's own approval is late: the secretary of the street above supervises it
     assert run.ready() == [("review_head", "secretary", COMMUNITY), ("review_head_head_supervise", "secretary", STREET)]
-    run.complete("review_head_head_supervise", SUPERVISE)
+    supervised(run, "review_head")
     run.complete("review_head", APPROVE)
     deadline = [(name, p["task"]) for name, p in run.calls if name in ("send_reminder", "open_supervision")]
     assert deadline == [
@@ -946,7 +1001,7 @@ def scenario_late_review_chain_and_verification() -> Run:
     run.tick(17)  # verification limit 16 h
     assert [p["unit"] for name, p in run.calls if p.get("task") == "verify"] == [STREET, STREET]
     assert run.ready() == [("verify", "platform_operator", STREET), ("verify_head_supervise", "secretary", STREET)]
-    run.complete("verify_head_supervise", SUPERVISE)
+    supervised(run, "verify")
     run.complete("verify", FIXED)
     run.complete("feedback", FEEDBACK)
     run.complete("callback", CALLBACK)
@@ -1059,6 +1114,7 @@ SCENARIOS = [
     scenario_grade_2_rework,
     scenario_grade_2_handled_late,
     scenario_grade_2_handled_late_before_the_head_answers,
+    scenario_supervision_pressed_again_until_the_answer_satisfies,
     scenario_grade_2_past_the_second_limit_is_redispatched,
     scenario_grade_2_past_the_second_limit_becomes_a_whistle,
     scenario_community_whistle_full,

@@ -104,11 +104,17 @@ USER_TASKS = {
         ),
         "handle_dispatched_head_supervise": (
             "dept_staff", "supervise.schema.json", "supervision['head_unit']", "handling", "limits['supervision']"),
+        "handle_dispatched_supervise_answer": (
+            "dept_staff", "supervise_answer.schema.json", "supervision['late_unit']", "handling",
+            "answer_hours or limits['supervision']"),
         "verify_dispatched": (
             "platform_operator", "verify.schema.json", "top", "verification", "verify_deadline['hours']"),
         "verify_dispatched_head_supervise": (
             "platform_operator", "supervise.schema.json", "supervision['head_unit']", "verification",
             "limits['supervision']"),
+        "verify_dispatched_supervise_answer": (
+            "platform_operator", "supervise_answer.schema.json", "supervision['late_unit']", "verification",
+            "answer_hours or limits['supervision']"),
         "feedback_dispatched": (
             "platform_operator", "feedback.schema.json", "street", "feedback", "limits['feedback']"),
     },
@@ -124,10 +130,16 @@ USER_TASKS = {
         "review": ("secretary", "review.schema.json", "units['whistle']", "review", "review_deadline['hours']"),
         "review_head_supervise": (
             "secretary", "supervise.schema.json", "supervision['head_unit']", "review", "limits['supervision']"),
+        "review_supervise_answer": (
+            "secretary", "supervise_answer.schema.json", "supervision['late_unit']", "review",
+            "answer_hours or limits['supervision']"),
         "review_head": (
             "secretary", "approve_whistle.schema.json", "units['whistle']", "review", "review_deadline['hours']"),
         "review_head_head_supervise": (
             "secretary", "supervise.schema.json", "supervision['head_unit']", "review", "limits['supervision']"),
+        "review_head_supervise_answer": (
+            "secretary", "supervise_answer.schema.json", "supervision['late_unit']", "review",
+            "answer_hours or limits['supervision']"),
         "file_whistle": (
             "platform_operator", "file_whistle.schema.json", "units['filing']", "filing", "limits['filing']"),
         "report_in": (
@@ -139,6 +151,9 @@ USER_TASKS = {
         ),
         "report_in_head_supervise": (
             "dept_staff", "supervise.schema.json", "supervision['head_unit']", "report_in", "limits['supervision']"),
+        "report_in_supervise_answer": (
+            "dept_staff", "supervise_answer.schema.json", "supervision['late_unit']", "report_in",
+            "answer_hours or limits['supervision']"),
         "coordinate": (
             "whistle_staff", "coordinate.schema.json", "units['whistle']", "coordination", "limits['coordination']"),
         "handle": (
@@ -150,6 +165,9 @@ USER_TASKS = {
         ),
         "handle_head_supervise": (
             "dept_staff", "supervise.schema.json", "supervision['head_unit']", "handling", "limits['supervision']"),
+        "handle_supervise_answer": (
+            "dept_staff", "supervise_answer.schema.json", "supervision['late_unit']", "handling",
+            "answer_hours or limits['supervision']"),
         "lead_confirm": (
             "dept_head", "lead_confirm.schema.json", "catalogue['lead']", "confirmation", "limits['confirmation']"),
         "verify": (
@@ -157,6 +175,9 @@ USER_TASKS = {
         "verify_head_supervise": (
             "platform_operator", "supervise.schema.json", "supervision['head_unit']", "verification",
             "limits['supervision']"),
+        "verify_supervise_answer": (
+            "platform_operator", "supervise_answer.schema.json", "supervision['late_unit']", "verification",
+            "answer_hours or limits['supervision']"),
         "feedback": ("whistle_staff", "feedback.schema.json", "units['whistle']", "feedback", "limits['feedback']"),
         "evaluate": ("secretary", "evaluate.schema.json", "units['whistle']", "evaluation", "limits['evaluation']"),
     },
@@ -166,9 +187,12 @@ USER_TASKS = {
 }
 # 督办 tasks sit inside the late work's subprocess (so in its lane) and name their role and unit
 # instead: the head open_supervision names (dept_head, or the secretary of a street/community; of the
-# late unit, or of the unit above it).
+# late unit, or of the unit above it) issues and closes the 督办; the late task's role in the late
+# unit answers it (督办回复).
 ROLE_PROPERTY = {tid: "supervision['head_role']" for tasks in USER_TASKS.values() for tid in tasks
-                 if tid.endswith("_head_supervise")} | {"review": "review_chain[review_step]"}
+                 if tid.endswith("_head_supervise")} | {
+    tid: "supervision['late_role']" for tasks in USER_TASKS.values() for tid in tasks
+    if tid.endswith("_supervise_answer")} | {"review": "review_chain[review_step]"}
 # Multi-instance subprocesses: id -> (input collection, input item).
 MULTI_INSTANCE = {
     "report_in_all": ("departments", "report_dept"),
@@ -432,8 +456,19 @@ def test_late_work_gets_a_supervision_task_that_its_completion_withdraws():
             assert sub.tag == B + "subProcess", service.get("id")
             answer = sub.find(f'bpmn:userTask[@id="{after[service.get("id")]}"]', NS)
             assert answer is not None, service.get("id")
-            assert (props(answer)["formJsonSchemaFilename"], props(answer)["unit"], props(answer)["role"]) == (
+            head = answer
+            assert (props(head)["formJsonSchemaFilename"], props(head)["unit"], props(head)["role"]) == (
                 "supervise.schema.json", "supervision['head_unit']", "supervision['head_role']")
+            # the right way round: the head issues, the late unit answers, the head closes or presses again
+            gateway = sub.find(f'bpmn:exclusiveGateway[@id="{after[head.get("id")]}"]', NS)
+            flows = {f.get("id"): f for f in sub.iter(B + "sequenceFlow") if f.get("sourceRef") == gateway.get("id")}
+            pressed = sub.find(f'bpmn:userTask[@id="{flows[gateway.get("default")].get("targetRef")}"]', NS)
+            assert (props(pressed)["formJsonSchemaFilename"], props(pressed)["unit"], props(pressed)["role"]) == (
+                "supervise_answer.schema.json", "supervision['late_unit']", "supervision['late_role']")
+            assert after[pressed.get("id")] == head.get("id")  # the answer goes back to the head
+            [closed] = [f for f in flows.values() if f.get("id") != gateway.get("default")]
+            assert closed.findtext("bpmn:conditionExpression", namespaces=NS) == "verdict == 'accept'"
+            assert sub.find(f'bpmn:endEvent[@id="{closed.get("targetRef")}"]', NS) is not None
             assert sub.find(f'bpmn:userTask[@id="{late}"]', NS) is not None, late
             done = after[late]  # where the completed work goes (report-in is recorded first)
             while sub.find(f'bpmn:endEvent[@id="{done}"]', NS) is None:
@@ -653,10 +688,17 @@ def _valid(form: str, data: dict) -> bool:
         ("handle_dispatched.schema.json", {"action": "returned"}, False),  # reason needed
         ("handle_dispatched.schema.json", {"action": "returned", "reason": "非本部门职责"}, True),
         ("handle_dispatched.schema.json", {"action": "handled", "materials": ["a.jpg"]}, True),
-        ("supervise.schema.json", {"reason": "人手不足", "measures": "增派人员", "promised_date": "2026-06-09"}, True),
-        ("supervise.schema.json", {"reason": "人手不足", "measures": "增派人员"}, False),  # by when?
-        ("supervise.schema.json", {"reason": "人手不足", "measures": "增派人员", "promised_date": "明天"}, False),
-        ("supervise.schema.json", {"reason": "", "measures": "增派人员", "promised_date": "2026-06-09"}, False),
+        ("supervise_answer.schema.json", {"reason": "人手不足", "measures": "增派人员",
+         "promised_date": "2026-06-09"}, True),
+        ("supervise_answer.schema.json", {"reason": "人手不足", "measures": "增派人员"}, False),  # by when?
+        ("supervise_answer.schema.json", {"reason": "人手不足", "measures": "增派人员",
+         "promised_date": "明天"}, False),
+        ("supervise_answer.schema.json", {"reason": "", "measures": "增派人员", "promised_date": "2026-06-09"}, False),
+        ("supervise.schema.json", {"verdict": "press", "note": "请于今日报到", "answer_hours": 4}, True),
+        ("supervise.schema.json", {"verdict": "accept", "note": "认可"}, True),
+        ("supervise.schema.json", {"verdict": "press"}, False),  # a 督办 says what is wanted
+        ("supervise.schema.json", {"verdict": "explain", "note": "请说明"}, False),
+        ("supervise.schema.json", {"verdict": "press", "note": "请说明", "answer_hours": 0}, False),
         ("review.schema.json", {"decision": "return"}, False),
         ("review.schema.json", {"decision": "approve"}, True),
         ("coordinate.schema.json", {"meeting_held": True, "decision": "escalate"}, False),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 
@@ -130,3 +130,26 @@ def test_admins_are_warned_of_years_without_a_holiday_table() -> None:
     assert "2027" in warning and "config/calendar.yaml" in warning
     filled = parse_calendar({**CONFIG, "years": {2027: {"holidays": ["2027-01-01"]}}})
     assert filled.warnings(date(2026, 11, 21)) == []
+
+
+def _hours_day_by_day(cal, start: datetime, end: datetime) -> float:  # type: ignore[no-untyped-def]
+    """The working hours counted day by day (as hours_between did before it summed whole days once)."""
+    total, cursor, stop = timedelta(0), cal.to_local(start), cal.to_local(end)
+    while end > start and cursor.date() <= stop.date():
+        day = cursor.date()
+        if cal.is_working_day(day):
+            for begin, finish in cal.periods:
+                low = max(cursor, datetime.combine(day, begin, cal.zone))
+                high = min(stop, datetime.combine(day, finish, cal.zone))
+                total += max(high - low, timedelta(0))
+        cursor = datetime.combine(day + timedelta(days=1), time(0), cal.zone)
+    return total.total_seconds() / 3600
+
+
+def test_hours_between_counts_as_day_by_day_in_any_order(cal) -> None:  # type: ignore[no-untyped-def]
+    """Moments around holidays, make-up days, lunch breaks and midnights, asked late ones first (the
+    whole days are summed once per calendar, extended backwards and forwards)."""
+    moments = [utc("2025-09-26 08:30") + timedelta(minutes=97 * i) for i in range(0, 400, 7)]
+    for start in reversed(moments):
+        for end in moments[::5]:
+            assert cal.hours_between(start, end) == _hours_day_by_day(cal, start, end), (start, end)

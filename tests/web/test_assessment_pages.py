@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from io import BytesIO
 from typing import Any
 
 import pytest
 from flask import Flask
 from openpyxl import load_workbook
+from pypdf import PdfReader
 from sqlalchemy import select
 
+from app.assessment import export_jobs
 from app.assessment.indicators import DEPARTMENT_INDICATORS, HEADLINE, UNIT_INDICATORS
-from app.models import Case
+from app.assessment.service import Period
+from app.definitions import configuration
+from app.models import Case, ExportJob, User
+from app.services.auth import principal_for
 from tests.conftest import PASSWORD, _demo_app, _fresh_database
 from tests.integration.test_assessment import assessed_cases, period_query
 from tests.web.pages_client import Pages, text
@@ -253,9 +259,97 @@ def test_a_bulletin_is_recorded_in_the_chain_and_regenerates_to_the_same_hash(as
             session.get(Case, case.id).rework_count = 1
 
 
+def test_a_bulletin_downloads_as_a_pdf_with_its_figures_and_hash(assessed_app: Flask) -> None:
+    pages, published = _publish(assessed_app, "sec-dc")
+    page = text(pages.get(published.headers["Location"]))
+    sha = re.search(r'data-testid="bulletin-sha256">([0-9a-f]{64})<', page).group(1)
+    assert 'data-testid="bulletin-pdf"' in page
+    pdf = pages.get(published.headers["Location"] + ".pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    reader = PdfReader(BytesIO(pdf.data))
+    assert reader.metadata.subject == f"sha256:{sha}"
+    words = "".join(p.extract_text() for p in reader.pages)
+    assert sha in words.replace("\n", "")
+    # the same figures as the HTML bulletin: every cell of its rankings and headline is in the PDF
+    article = page[page.index('data-testid="bulletin"'):page.index('class="bulletin-hash"')]
+    cells = {html.unescape(c).strip() for c in re.findall(r"<td[^>]*>([^<]*)</td>", article)} - {""}
+    assert len(cells) > 10 and not [c for c in cells if c not in words]
+    assert _pages(assessed_app, "hw-head").get(published.headers["Location"] + ".pdf").status_code == 404
+
+
 def test_bulletins_need_assess_and_auditors_cannot_publish(assessed_app: Flask) -> None:
     assert _pages(assessed_app, "hw-head").get("/assessment/bulletins").status_code == 403
     _auditor, refused = _publish(assessed_app, "auditor")
     assert refused.status_code == 403
     _street, other = _publish(assessed_app, "sec-s1")  # a street may not publish the district's
     assert other.status_code == 403
+
+
+# --- long exports in the background -----------------------------------------------------------------
+
+
+def _long_range() -> dict[str, str]:
+    start, end = (part.split("=")[1] for part in period_query().split("&"))
+    return {"kind": "range", "start": (date.fromisoformat(start) - timedelta(days=200)).isoformat(), "end": end}
+
+
+def test_a_long_export_runs_in_the_background_with_progress_then_downloads(assessed_app: Flask) -> None:
+    pages, query = _pages(assessed_app, "sec-dc"), _long_range()
+    offer = pages.get("/assessment/export/indicators.xlsx", query_string=query)
+    assert offer.status_code == 200 and 'data-testid="export-job-form"' in text(offer)
+    started = pages.post("/assessment/exports", {"what": "indicators", **query})
+    assert started.status_code == 302
+    job_page = started.headers["Location"]
+    status: dict[str, Any] = {}
+    for _attempt in range(600):
+        status = pages.get(job_page + ".json").get_json()
+        if status["status"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    assert status["status"] == "done" and status["progress"] == 100, status
+    assert 'data-testid="export-job-download"' in text(pages.get(job_page))
+    book = load_workbook(BytesIO(pages.get(job_page + "/download").data))
+    rows = {row[0].value: row for row in book["部门指标"].iter_rows(min_row=2)}
+    assert rows["dept-hw"][2].value == 2  # 被吹哨次数: the same cases as the short period's export
+    other = _pages(assessed_app, "auditor")
+    assert other.get(job_page + ".json").status_code == 404 and other.get(job_page + "/download").status_code == 404
+
+
+def _job(app: Flask, user: str) -> int:
+    with app.extensions["whistle.db"].unit_of_work() as s:
+        me = s.scalar(select(User).where(User.username == user))
+        job = export_jobs.create(s, principal_for(s, me), "indicators", Period.parse(month="2026-01"), None)
+        return job.id
+
+
+def _progress(app: Flask, job_id: int) -> tuple[str, int]:
+    with app.extensions["whistle.db"].unit_of_work() as s:
+        job = s.get(ExportJob, job_id)
+        return job.status, job.progress
+
+
+def test_a_job_commits_its_progress_after_each_step(assessed_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fake slow exporter of three steps: each sees, from another session, the progress so far."""
+    job_id, seen = _job(assessed_app, "sec-dc"), []
+
+    def fake(*_args: Any) -> list[Any]:
+        look = lambda d: seen.append(_progress(assessed_app, job_id))  # noqa: E731
+        return [look, look, lambda d: (look(d), d.update(body=b"workbook"))]
+
+    monkeypatch.setattr(export_jobs, "steps", fake)
+    export_jobs.work(assessed_app.extensions["whistle.db"], job_id, configuration.current())
+    assert seen == [("running", 0), ("running", 33), ("running", 67)]
+    assert _progress(assessed_app, job_id) == ("done", 100)
+
+
+def test_a_failing_job_keeps_its_error(assessed_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    job_id = _job(assessed_app, "sec-dc")
+
+    def broken(_scratch: dict[str, Any]) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(export_jobs, "steps", lambda *_args: [broken])
+    export_jobs.work(assessed_app.extensions["whistle.db"], job_id, configuration.current())
+    with assessed_app.extensions["whistle.db"].unit_of_work() as s:
+        job = s.get(ExportJob, job_id)
+        assert (job.status, job.error, job.body) == ("failed", "RuntimeError: disk full", None)

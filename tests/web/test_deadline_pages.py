@@ -114,15 +114,25 @@ def test_the_ledger_shows_the_heads_answer_and_the_transfer_to_the_level_above(
     case_id = late_case(api, "督办 回复")
     travel(db, beijing(8, 15, 2))
     [(entry, inner)] = ledger(pages, "hw-head", case_id, "?status=open")
-    assert entry["answered"] == "no" and "未回复" in inner
-    [task] = [t for t in Flow(api).case(case_id)["open_tasks"] if t["task_type"] == "report_in_head_supervise"]
+    assert entry["answered"] == "no" and "未下达督办" in inner
+    flow = Flow(api)
+    flow.do("hw-head", case_id, "report_in_head_supervise", {"verdict": "press", "note": f"请说明 {XSS}"})
+    [(entry, inner)] = ledger(pages, "hw-head", case_id, "?status=open")
+    assert "第 1 轮督办" in inner and "请说明 &lt;script&gt;" in inner and "待回复" in inner and XSS not in inner
     answer = {"reason": f"人员在外执法 {XSS}", "measures": "已增派两名队员", "promised_date": "2026-06-09"}
-    assert api.post("hw-head", f"/api/tasks/{task['id']}/complete", json=answer).status_code == 200
+    flow.do("hw-staff", case_id, "report_in_supervise_answer", answer)
+    flow.do("hw-head", case_id, "report_in_head_supervise", {"verdict": "press", "note": "再落实", "answer_hours": 2})
+    flow.do("hw-staff", case_id, "report_in_supervise_answer", {**answer, "measures": "队员已到场"})
+    flow.do("hw-head", case_id, "report_in_head_supervise", {"verdict": "accept", "note": "认可"})
 
     [(entry, inner)] = ledger(pages, "hw-head", case_id, "?status=open")
     assert entry["answered"] == "yes" and entry["status"] == "open"
     assert "人员在外执法 &lt;script&gt;" in inner and XSS not in inner
-    assert "已增派两名队员" in inner and "2026-06-09" in inner and "熊桂兰 · 2026-06-08 15:0" in inner
+    assert "已增派两名队员" in inner and "2026-06-09" in inner and "队员已到场" in inner
+    # each round: issued, answered, then pressed again (再次督办) or closed (督办办结)
+    assert re.findall(r'data-round="(\d)" data-verdict="(\w*)"', inner) == [("1", "pressed"), ("2", "accepted")]
+    assert "再次督办" in inner and "督办办结" in inner and "第 2 轮督办" in inner
+    assert "熊桂兰 · 2026-06-08 15:0" in inner  # the head issued it
 
     travel(db, beijing(9, 10, 1))  # the second limit: the whistle goes to the street
     new_number = Flow(api).case(case_id)["escalated_to"][0]
@@ -134,7 +144,7 @@ def test_the_ledger_shows_the_heads_answer_and_the_transfer_to_the_level_above(
                 if e["case_id"] == case_id]
     assert target["case_number"] == new_number
     assert "已转办" in inner and f'转至 <a href="/cases/{target["case_id"]}">{new_number}</a>' in inner
-    assert "已增派两名队员" in inner  # the answer stays
+    assert "队员已到场" in inner  # the answers stay
     assert re.search(r"超时 19小时(1分)?</span>", inner)  # how late when it was taken away (Mon 15:00 → Tue 10:01)
     html = text(pages.get("/supervision?status=transferred"))
     assert re.search(r'class="chip active" data-testid="filter-transferred"', html)
@@ -145,6 +155,7 @@ def test_the_ledger_shows_the_heads_answer_and_the_transfer_to_the_level_above(
                     if r[0]["case-id"] == str(case_id)]
     assert "Transferred" in inner and "Moved to" in inner and "Why late" in inner
     assert "Measures" in inner and "Promised by" in inner and "已转办" not in inner
+    assert "Supervision round 2" in inner and "Supervision closed" in inner and "Pressed again" in inner
     assert pages.get("/supervision?status=closed").status_code == 422
 
 

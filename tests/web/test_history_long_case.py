@@ -7,7 +7,6 @@ it went through. Timings are printed by ``python -m bench.long_case``, not asser
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,7 +18,7 @@ from sqlalchemy import event, select
 from app.definitions.versions import bundle_of
 from app.engine import Instance, completed_elements
 from app.models import Case, Snapshot
-from app.services import audit
+from app.services import audit, snapshots
 from app.services import workflow as workflow_service
 from tests.conftest import Api
 from tests.integration.flow import FORMS
@@ -157,8 +156,10 @@ def union_of_snapshots(app: Flask, case_id: int, step: int) -> dict[str, set[str
         case = s.get(Case, case_id)
         assert case is not None
         bundle = bundle_of(s, case.process_version_id)
-        for snap in s.scalars(select(Snapshot).where(Snapshot.case_id == case_id, Snapshot.state_version <= step)):
-            instance = Instance.load(bundle, case.process_id, zlib.decompress(snap.state).decode(),
+        snaps = s.scalars(select(Snapshot).where(Snapshot.case_id == case_id, Snapshot.state_version <= step)).all()
+        texts = snapshots.states(s, case_id, [snap.state_version for snap in snaps])
+        for snap in snaps:
+            instance = Instance.load(bundle, case.process_id, texts[snap.state_version],
                                      snap.serializer_version, workflow_service.script_engine())
             for pid, states in instance.element_states().items():
                 union.setdefault(pid, set()).update(states.completed)
@@ -179,8 +180,10 @@ def test_completed_elements_read_from_json_are_the_workflows(
         assert stored is not None
         bundle = bundle_of(s, stored.process_version_id)
         specs = bundle.spec(stored.process_id)
-        for snap in s.scalars(select(Snapshot).where(Snapshot.case_id == case.case_id)):
-            state = zlib.decompress(snap.state).decode()
+        snaps = s.scalars(select(Snapshot).where(Snapshot.case_id == case.case_id)).all()
+        texts = snapshots.states(s, case.case_id, [snap.state_version for snap in snaps])
+        for snap in snaps:
+            state = texts[snap.state_version]
             instance = Instance.load(bundle, stored.process_id, state, snap.serializer_version,
                                      workflow_service.script_engine())
             expected = {pid: set(st.completed) for pid, st in instance.element_states().items() if st.completed}

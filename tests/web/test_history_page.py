@@ -184,3 +184,19 @@ def test_the_page_in_english(pages: Pages, api: Api) -> None:
     html = body_of(pages.get(f"/cases/{case_id}/history?step=2&all=1"))
     assert "Case history" in html and "Hash chain verified" in html and "State snapshot" in html
     assert "案件历史" not in html
+
+
+def test_a_step_can_be_fetched_alone_to_swap_into_the_open_page(pages: Pages, api: Api) -> None:
+    """history.js steps without reloading: ?partial=1 answers only the parts that change, with the
+    step's diagram address, for the same reader checks as the page."""
+    case_id = triaged(api)
+    pages.login("auditor")
+    part = body_of(pages.get(f"/cases/{case_id}/history?step=1&partial=1"))
+    assert "<html" not in part and 'data-testid="chain-badge"' not in part  # no page around it
+    assert 'id="step-form"' in part and 'id="history-step-detail"' in part and part.count("data-swap") == 2
+    assert f'data-step-diagram="/cases/{case_id}/history/1/diagram.json"' in part
+    assert 'data-testid="state" data-step="1"' in part and 'data-task-type="triage"' in open_tasks(part)
+    whole = body_of(pages.get(f"/cases/{case_id}/history?step=1"))
+    assert 'id="step-form"' in whole and "<html" in whole  # the same parts, in the page
+    pages.login("sec-s2")  # another street: not theirs to read
+    assert pages.get(f"/cases/{case_id}/history?step=1&partial=1").status_code == 404

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import time
 
 from tests.conftest import Api
 from tests.fixtures.work_orders import good_rows, prefix, xlsx
@@ -25,10 +27,32 @@ def test_operator_checks_then_imports_an_export(pages: Pages) -> None:
     content = xlsx(good_rows(p))
     checked = _upload(pages, content, "1")
     assert checked.status_code == 200 and text(checked).count('data-outcome="would_create"') == 3
-    done = _upload(pages, content, "0")
-    assert text(done).count('data-outcome="created"') == 3
-    again = _upload(pages, content, "0")
-    assert text(again).count('data-outcome="skipped"') == 3
+    assert text(_finished(pages, _upload(pages, content, "0"))).count('data-outcome="created"') == 3
+    assert text(_finished(pages, _upload(pages, content, "0"))).count('data-outcome="skipped"') == 3
+
+
+def _finished(pages: Pages, started):  # type: ignore[no-untyped-def]
+    """The real import runs as a background job: its page shows the progress until it has ended."""
+    assert started.status_code == 302 and "/intake/import/jobs/" in started.headers["Location"]
+    job_path = started.headers["Location"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        page = pages.get(job_path)
+        assert page.status_code == 200 and 'data-testid="import-progress"' in text(page)
+        if 'data-status="done"' in text(page):
+            return page
+        time.sleep(0.2)
+    raise AssertionError("the import job did not end")
+
+
+def test_a_job_page_is_its_operators_own_and_polls_the_job(pages: Pages, api: Api) -> None:
+    pages.login("op-dc")
+    page = _finished(pages, _upload(pages, xlsx(good_rows(prefix())), "0"))
+    assert 'data-poll="/api/intake/jobs/' in text(page) and "import_job.js" in text(page)
+    assert "已处理 3 / 3 行" in text(page)
+    job_path = re.search(r'/intake/import/jobs/\d+', page.request.path).group(0)
+    pages.login("op-s1")
+    assert pages.get(job_path).status_code == 404
 
 
 def test_upload_without_csrf_token_is_refused(pages: Pages) -> None:

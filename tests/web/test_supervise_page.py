@@ -107,3 +107,23 @@ def test_other_tasks_have_no_block_and_outsiders_see_nothing(app: Flask, api: An
     pages.login("cgw-head")  # a department not summoned on this whistle
     resp = pages.get(f"/tasks/{task['id']}")
     assert resp.status_code == 404 and "环卫" not in text(resp)
+
+
+def test_the_head_reads_the_late_units_answer_on_the_next_supervision_task(
+    app: Flask, api: Any, pages: Pages, at_monday_morning: None
+) -> None:
+    """督办 the right way round: the late unit's 督办回复 page shows what the head asked for; the
+    head's next 督办 task shows the answer (escaped) before the head closes it or presses again."""
+    _db, flow, case_id = late_cooperating_department(app, api)
+    flow.do("hw-head", case_id, "report_in_head_supervise", {"verdict": "press", "note": f"请说明{XSS}"}, unit=COOP)
+    answer = flow.task(case_id, "report_in_supervise_answer", COOP)
+    pages.login("hw-staff")
+    html = text(pages.get(f"/tasks/{answer['id']}"))
+    assert 'data-round="1" data-verdict=""' in html and f"请说明{ESCAPED}" in html and XSS not in html
+    flow.do("hw-staff", case_id, "report_in_supervise_answer",
+            {"reason": f"人手{XSS}", "measures": "已增派", "promised_date": "2026-06-09"}, unit=COOP)
+    again = flow.task(case_id, "report_in_head_supervise", COOP)
+    pages.login("hw-head")
+    html = text(pages.get(f"/tasks/{again['id']}"))
+    rounds = html[html.index('data-testid="round"'):html.index('data-testid="task-form"')]  # read before deciding
+    assert f"人手{ESCAPED}" in rounds and "已增派" in rounds and "2026-06-09" in rounds

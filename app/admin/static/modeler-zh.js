@@ -44,7 +44,23 @@
     "Toggle non-interrupting": "切换为非中断",
     "Loop": "循环",
     "Parallel multi-instance": "并行多实例",
-    "Sequential multi-instance": "串行多实例"
+    "Sequential multi-instance": "串行多实例",
+    // dmn-js (决策表编辑)
+    "Add input": "添加输入", "Add output": "添加输出", "Add rule": "添加规则",
+    "Add rule above": "在上方添加规则", "Add rule below": "在下方添加规则", "Remove rule": "删除规则",
+    "Add input column left": "在左侧添加输入列", "Add input column right": "在右侧添加输入列",
+    "Add output column left": "在左侧添加输出列", "Add output column right": "在右侧添加输出列",
+    "Remove input column": "删除输入列", "Remove output column": "删除输出列",
+    "Copy rule": "复制规则", "Cut rule": "剪切规则", "Paste rule above": "在上方粘贴规则",
+    "Paste rule below": "在下方粘贴规则", "Annotation": "注释", "Annotations": "注释",
+    "Hit policy": "命中策略", "Hit policy:": "命中策略：", "Input": "输入", "Output": "输出",
+    "Input expression": "输入表达式", "Input label": "输入标签", "Output label": "输出标签",
+    "Output name": "输出名称", "Input values": "输入值", "Output values": "输出值",
+    "Expression language": "表达式语言", "Expression": "表达式", "Enter expression": "输入表达式",
+    "Decision name": "决策名称", "Element name": "元素名称", "Delete": "删除", "Edit": "编辑",
+    "Create decision": "创建决策", "Create input data": "创建输入数据",
+    "Create knowledge model": "创建知识模型", "Create knowledge source": "创建知识来源",
+    "Literal expression": "字面表达式", "Predefined values": "预定义值", "Then": "则"
   };
 
   function translate(template, replacements) {

@@ -21,7 +21,8 @@
   var modeler = new window.BpmnJS({
     container: section.querySelector(".modeler-canvas"),
     keyboard: { bindTo: document },
-    additionalModules: window.WhistleModelerModules || []  // Chinese tool labels (modeler-zh.js)
+    additionalModules: window.WhistleModelerModules || [],  // Chinese tool labels (modeler-zh.js)
+    moddleExtensions: window.WhistleSpiffModdle ? { spiffworkflow: window.WhistleSpiffModdle } : {}
   });
   var timer = null;
   section.modeler = modeler;  // for the browser test, which edits through the modeler's own API
@@ -38,6 +39,7 @@
       if (!resp.ok) throw new Error(resp.status + " " + resp.statusText);
       status.textContent = section.dataset.msgSaved + " " + new Date().toLocaleTimeString();
       section.dataset.saved = "yes";
+      section.dispatchEvent(new CustomEvent("draft:saved"));  // the check runs again (modeler-check.js)
     }).catch(function (err) {
       status.textContent = section.dataset.msgSaveFailed + ": " + err.message;
       section.dataset.saved = "error";
@@ -53,6 +55,7 @@
     .then(function () {
       modeler.get("canvas").zoom("fit-viewport", "auto");
       section.dataset.state = "ready";
+      section.dispatchEvent(new CustomEvent("modeler:ready"));
     })
     .catch(function (err) { fail(section.dataset.msgError + ": " + err.message); });
 })();

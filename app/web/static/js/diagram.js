@@ -23,8 +23,13 @@
   function mark(process) {
     var canvas = viewer.get("canvas");
     var registry = viewer.get("elementRegistry");
-    process.completed.forEach(function (id) { if (registry.get(id)) canvas.addMarker(id, "state-completed"); });
-    process.active.forEach(function (id) { if (registry.get(id)) canvas.addMarker(id, "state-active"); });
+    [["completed", "state-completed"], ["active", "state-active"]].forEach(function (kind) {
+      process[kind[0]].forEach(function (id) {
+        if (!registry.get(id)) return;
+        canvas.addMarker(id, kind[1]);
+        marked.push([id, kind[1]]);
+      });
+    });
   }
 
   // Wide processes fitted whole are too small to read: then open on the current task, readable.
@@ -65,37 +70,64 @@
     button.addEventListener("click", function () { zoom(button.dataset.zoom); });
   });
 
+  var imported = null;  // the XML on the canvas, and the markers drawn on it
+  var marked = [];
+
+  function unmark() {
+    var canvas = viewer.get("canvas");
+    marked.forEach(function (m) { canvas.removeMarker(m[0], m[1]); });
+    marked = [];
+  }
+
   function show(process, button) {
     shown = process;
-    section.dataset.state = "loading";
     Array.prototype.forEach.call(tabs.children, function (b) { b.setAttribute("aria-selected", String(b === button)); });
+    section.dataset.process = process.id;
+    if (imported === process.xml) {  // the same diagram at another step: move the markers only
+      unmark();
+      mark(process);
+      section.dataset.state = "ready";
+      return Promise.resolve();
+    }
+    section.dataset.state = "loading";
     return viewer.importXML(process.xml).then(function () {
+      imported = process.xml;
+      marked = [];
       mark(process);
       frame(process);
-      section.dataset.process = process.id;
       section.dataset.state = "ready";
     }).catch(function (err) { fail(section.dataset.msgError + ": " + err.message); });
   }
 
-  fetch(section.dataset.diagramUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
-    .then(function (resp) {
-      if (!resp.ok) throw new Error("HTTP " + resp.status);
-      return resp.json();
-    })
-    .then(function (data) {
-      // Open on the innermost process holding a token (e.g. the whistle rather than the case).
-      var current = 0;
-      data.processes.forEach(function (process, index) { if (process.active.length) current = index; });
-      data.processes.forEach(function (process, index) {
-        var button = document.createElement("button");
-        button.type = "button";
-        button.setAttribute("role", "tab");
-        button.dataset.process = process.id;
-        button.textContent = process.name;
-        button.addEventListener("click", function () { show(process, button); });
-        tabs.appendChild(button);
-        if (index === current) show(process, button);
-      });
-    })
-    .catch(function (err) { fail(section.dataset.msgError + ": " + err.message); });
+  // Draw the diagram data at ``url`` (the live case, or a history step): one tab per process, opened
+  // on the innermost process holding a token (e.g. the whistle rather than the case).
+  function load(url) {
+    section.dataset.state = "loading";
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (resp) {
+        if (!resp.ok) throw new Error("HTTP " + resp.status);
+        return resp.json();
+      })
+      .then(function (data) {
+        var current = 0;
+        data.processes.forEach(function (process, index) { if (process.active.length) current = index; });
+        tabs.textContent = "";
+        var opened = null;
+        data.processes.forEach(function (process, index) {
+          var button = document.createElement("button");
+          button.type = "button";
+          button.setAttribute("role", "tab");
+          button.dataset.process = process.id;
+          button.textContent = process.name;
+          button.addEventListener("click", function () { show(process, button); });
+          tabs.appendChild(button);
+          if (index === current) opened = show(process, button);
+        });
+        return opened;
+      })
+      .catch(function (err) { fail(section.dataset.msgError + ": " + err.message); });
+  }
+
+  window.WhistleDiagram = { load: load };
+  load(section.dataset.diagramUrl);
 })();

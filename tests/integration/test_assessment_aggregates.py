@@ -1,0 +1,73 @@
+"""The indicators counted two ways: by the SQL aggregates the pages use, and record by record in
+Python (the reference, and where a figure's records come from). Every figure of every unit — value,
+numerator, denominator, the records it lists and a score's parts — must be the same, down to the JSON
+a bulletin hashes, on the hand-computed cases and on each locality pack's scenarios."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from app.assessment.service import (
+    Period,
+    Row,
+    department_rows,
+    department_rows_from_records,
+    departments_among,
+    unit_rows,
+    unit_rows_from_records,
+)
+from app.models import Unit
+from app.services import clock
+from tests.integration.test_assessment import assessed_cases
+from tests.integration.test_assessment_packs import _played, pack_app  # noqa: F401 (a fixture)
+
+
+def _snapshot(rows: list[Row]) -> str:
+    return json.dumps([[row.unit.code, row.level, {
+        code: [figure.value, figure.numerator, figure.denominator, [[r.case_id, r.hit, r.value] for r in figure.rows],
+               [[p.label, p.points] for p in figure.parts]]
+        for code, figure in row.figures.items()}] for row in rows], sort_keys=True)
+
+
+def _both_ways(app: Flask) -> list[str]:
+    """Each period's department rows and unit rows (every level, then each level), counted both ways."""
+    today = clock.now().date()
+    around = {"start": (today - timedelta(days=40)).isoformat(), "end": (today + timedelta(days=40)).isoformat()}
+    periods = [Period.parse(**around),
+               Period.parse(month=f"{today:%Y-%m}"), Period.parse(year=f"{today:%Y}"),
+               Period.parse(month=f"{today - timedelta(days=400):%Y-%m}")]  # nothing counted
+    differences = []
+    with app.app_context(), app.extensions["whistle.db"].unit_of_work() as s:
+        ids = {u.id for u in s.query(Unit)}
+        depts = departments_among(s, ids)
+        levels: list[Any] = [None, *sorted({r.level for r in unit_rows_from_records(s, ids, periods[0])})]
+        for period in periods:
+            if _snapshot(department_rows(s, depts, period)) \
+                    != _snapshot(department_rows_from_records(s, depts, period)):
+                differences.append(f"departments {period}")
+            for level in levels:
+                if _snapshot(unit_rows(s, ids, period, level)) \
+                        != _snapshot(unit_rows_from_records(s, ids, period, level)):
+                    differences.append(f"units {level} {period}")
+    return differences
+
+
+def test_the_aggregates_count_as_the_records_do(own_app: Flask) -> None:
+    with assessed_cases(own_app) as app:
+        with app.app_context(), app.extensions["whistle.db"].unit_of_work() as s:
+            depts = departments_among(s, {u.id for u in s.query(Unit)})
+            rows = department_rows(s, depts, Period.parse(month=f"{clock.now().date():%Y-%m}"))
+            assert any(r.figures["summoned"].value for r in rows), "the cases are counted at all"
+        assert _both_ways(app) == []
+
+
+@pytest.mark.parametrize("pack_app", ["guandu", "zhaoyuan"], indirect=True)
+def test_the_aggregates_count_as_the_records_do_with_a_packs_scores(pack_app: Flask,  # noqa: F811
+                                                                   request: pytest.FixtureRequest) -> None:
+    _played(pack_app, request.node.callspec.params["pack_app"])
+    assert _both_ways(pack_app) == []
