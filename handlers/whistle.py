@@ -91,9 +91,12 @@ def adjust_departments(
 
 
 @handler("record_report_in")
-def record_report_in(ctx: HandlerContext, department: str, duty: str) -> dict[str, Any]:
+def record_report_in(ctx: HandlerContext, department: str, duty: str, photos: list[str] | None = None,
+                     location: str | None = None) -> dict[str, Any]:
     """报到: the department checked in; on time if before the deadline of the task it completed to
-    report in (whatever the diagram calls that task)."""
+    report in (whatever the diagram calls that task). Photos taken on site and the place (an address
+    or "lat,long") are its proof of being there, kept with the event (the form checked the photos
+    are files of this case)."""
     unit = unit_that(ctx, department, "summoned")
     task = ctx.task if ctx.task is not None and ctx.task.unit_id == unit.id else None
     row = ctx.session.scalar(select(ReportIn).where(ReportIn.case_id == ctx.case.id, ReportIn.department_id == unit.id))
@@ -105,8 +108,19 @@ def record_report_in(ctx: HandlerContext, department: str, duty: str) -> dict[st
     row.on_time = row.due_at is None or ctx.now <= row.due_at
     journal.record_event(ctx.session, ctx.case, "reported_in", ctx.actor, role=task.role if task else None,
                           unit_id=unit.id,
-                          data={"department": department, "duty": duty, "on_time": row.on_time})
+                          data={"department": department, "duty": duty, "on_time": row.on_time,
+                                **_proof(photos, location)})
     return {"on_time": row.on_time}
+
+
+def _proof(photos: list[str] | None, location: str | None) -> dict[str, Any]:
+    """The report-in's proof of presence, only what was given (older events have none)."""
+    proof: dict[str, Any] = {}
+    if photos:
+        proof["photos"] = [str(p) for p in photos]
+    if location and location.strip():
+        proof["location"] = location.strip()
+    return proof
 
 
 @handler("record_evaluation")

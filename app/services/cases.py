@@ -274,6 +274,7 @@ def describe(session: Session, case: Case, principal: Principal) -> dict[str, An
     ).all()
     children = session.scalars(select(Case).where(Case.parent_case_id == case.id)).all()
     path = case_path(session, case)
+    proofs = report_in_proofs(session, case)
     view: dict[str, Any] = {
         "id": case.id,
         "number": case.number,
@@ -308,7 +309,8 @@ def describe(session: Session, case: Case, principal: Principal) -> dict[str, An
         "whistle_in_review": whistle_in_review(case, [t.stage for t in open_tasks]),
         "report_ins": [
             {"department": units[r.department_id].code, "duty": r.duty, "summoned_at": iso(r.summoned_at),
-             "due_at": iso(r.due_at), "reported_at": iso(r.reported_at), "on_time": r.on_time}
+             "due_at": iso(r.due_at), "reported_at": iso(r.reported_at), "on_time": r.on_time,
+             **proofs.get(units[r.department_id].code, {})}
             for r in session.scalars(select(ReportIn).where(ReportIn.case_id == case.id).order_by(ReportIn.id))
         ],
         "evaluations": [
@@ -327,6 +329,17 @@ def describe(session: Session, case: Case, principal: Principal) -> dict[str, An
     if principal.can("see_contact"):  # the roles that call or visit the reporter
         view["reporter"] = {"name": case.reporter_name, "phone": case.reporter_phone}
     return view
+
+
+def report_in_proofs(session: Session, case: Case) -> dict[str, dict[str, Any]]:
+    """Each department's latest proof of report-in (现场照片, 现场位置), from its ``reported_in`` events."""
+    proofs: dict[str, dict[str, Any]] = {}
+    for data in session.scalars(select(Event.data).where(Event.case_id == case.id, Event.type == "reported_in")
+                                .order_by(Event.seq)):
+        proof = {k: data[k] for k in ("photos", "location") if data.get(k)}
+        if data.get("department") and proof:
+            proofs[data["department"]] = proof
+    return proofs
 
 
 def case_path(session: Session, case: Case) -> list[Unit]:

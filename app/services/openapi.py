@@ -163,8 +163,9 @@ def _schemas() -> dict[str, Schema]:
             created_at=TIME, closed_at=NTIME, process_version=INT, parent_case=NSTR, escalated_to=_array(STR),
             open_tasks=_array(_ref("Task")),
             whistle_in_review=BOOL,  # 吹哨审核中: prepared or under review, not blown yet
-            report_ins=_array(_obj(department=STR, duty=_enum(["lead", "cooperating"]), summoned_at=TIME,
-                                   due_at=NTIME, reported_at=NTIME, on_time=_t("boolean", True))),
+            report_ins=_array(_obj("photos", "location", department=STR, duty=_enum(["lead", "cooperating"]),
+                                   summoned_at=TIME, due_at=NTIME, reported_at=NTIME, on_time=_t("boolean", True),
+                                   photos=_array(STR), location=STR)),  # 报到凭证: given on site
             evaluations=_array(_obj(department=STR, efficiency=INT, cooperation=INT, professionalism=INT,
                                     responsibility=INT, score=NUM, comment=STR)),
             timeline=_array(_obj(seq=INT, type=STR, state_version=NINT, actor=STR, role=NSTR, unit=NSTR, at=TIME,

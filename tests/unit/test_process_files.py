@@ -87,7 +87,7 @@ HANDLERS = {
     "record_whistle_started": {"summoned"},
 }
 # Parameters a handler may be given besides those: who supervises the late unit (督办).
-OPTIONAL_PARAMETERS = {"open_supervision": {"supervisor"}}
+OPTIONAL_PARAMETERS = {"open_supervision": {"supervisor"}, "record_report_in": {"photos", "location"}}
 SUPERVISORS = {"head", "above"}
 OUTCOMES = {"self_handled", "closed", "escalated"}
 

@@ -1,0 +1,47 @@
+"""Issue 15 pages, the whistle's own work: the report-in form takes a photo and the place, and the
+case page shows them as the department's proof of report-in."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from PIL import Image
+
+from tests.conftest import Api
+from tests.integration.flow import FORMS
+from tests.integration.test_whistle_work import at_report_in
+from tests.web.pages_client import Pages, field_errors, text
+
+
+def _png() -> io.BytesIO:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (20, 130, 30)).save(out, "PNG")
+    out.seek(0)
+    return out
+
+
+def test_the_report_in_page_takes_a_photo_and_the_place_and_the_case_page_shows_the_proof(
+    pages: Pages, api: Api
+) -> None:
+    flow, case_id = at_report_in(api, "报到凭证 页面")
+    task = flow.task(case_id, "report_in", "dept-cgzf")
+    pages.login("cgzf-staff")
+    html = text(pages.get(f"/tasks/{task['id']}"))
+    assert 'type="file" name="photos" multiple' in html and 'name="location"' in html
+    assert "现场照片" in html and "现场位置" in html
+    resp = pages.post(f"/tasks/{task['id']}", {"on_site": "on", "attendees": "张三", "location": "幸福路 3 号 <b>",
+                                               "photos": (_png(), "到场合影.png")},
+                      content_type="multipart/form-data")
+    assert resp.status_code == 302, field_errors(resp)
+    flow.do("hw-staff", case_id, "report_in", FORMS["report_in"], unit="dept-hw")
+
+    html = text(pages.get(f"/cases/{case_id}"))
+    cells = dict(re.findall(r'data-testid="report-in-proof" data-department="([^"]+)">(.*?)</td>', html, re.S))
+    assert set(cells) == {"dept-cgzf", "dept-hw"}
+    assert "幸福路 3 号 &lt;b&gt;" in cells["dept-cgzf"] and "到场合影.png" in cells["dept-cgzf"]
+    [href] = re.findall(r'href="(/attachments/\d+)"[^>]*data-testid="report-in-photo"', cells["dept-cgzf"])
+    assert pages.get(href).status_code == 200
+    assert "report-in-photo" not in cells["dept-hw"] and "report-in-location" not in cells["dept-hw"]
+    timeline = html[html.index('data-testid="timeline"'):]
+    assert "现场位置" in timeline and "幸福路 3 号 &lt;b&gt;" in timeline and "到场合影.png" in timeline
