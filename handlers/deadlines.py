@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.services import deadlines
+from app.services import division as work_division
 from app.services.org import unit_by_code
 
 from . import HandlerContext, HandlerError, handler
@@ -24,6 +25,24 @@ def set_deadline(ctx: HandlerContext, stage: str, hours: float | None = None) ->
     if isinstance(hours, bool) or not isinstance(hours, (int, float)) or hours <= 0:
         raise HandlerError(f"stage '{stage}' has no valid time limit", {"hours": "a positive number of hours"})
     return {"stage": stage, **deadlines.stage_deadlines(ctx.now, float(hours))}
+
+
+@handler("record_division")
+def record_division(ctx: HandlerContext, division: list[dict[str, Any]] | None,
+                    summoned: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """分工: the coordination meeting's division of work, checked against the summoned departments."""
+    return work_division.check(division, [str(d["code"]) for d in summoned], ctx.now)
+
+
+@handler("set_handling_deadlines")
+def set_handling_deadlines(ctx: HandlerContext, stage: str, hours: float | None,
+                           division: list[dict[str, Any]] | None, summoned: list[dict[str, Any]]) -> dict[str, Any]:
+    """The handling stage's deadlines, and under ``departments`` each summoned department's own:
+    its 分工 task, and its due date's end where that comes before the stage's limit."""
+    general = set_deadline(ctx, stage, hours)
+    return {**general, "departments": {
+        str(d["code"]): work_division.department_deadline(general, division, str(d["code"]), ctx.now)
+        for d in summoned}}
 
 
 @handler("send_reminder")

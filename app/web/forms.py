@@ -14,7 +14,8 @@ Widgets (``processes/forms/*.schema.json``):
 - ``"x-widget": "department"`` (string or array) → department picker; ``"x-widget": "matter"`` →
   responsibility-catalogue matter picker; ``"x-widget": "whistle_level"`` → the locality model's
   whistle levels; ``"x-widget": "summoned"`` → the departments the task's context proposes
-  (to remove one); ``"x-widget": "attachments"`` → file upload
+  (to remove one); ``"x-widget": "attachments"`` → file upload; ``"x-widget": "division"`` (array of
+  {department, task, due}) → one row per summoned department: its task (分工) and due date
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class Field:
     name: str
     label: str
     help: str
-    # choice|select|multi|rating|boolean|checkbox|integer|number|date|datetime|text|textarea|lines|attachments
+    # choice|select|multi|rating|boolean|checkbox|integer|number|date|datetime|text|textarea|lines|attachments|division
     kind: str
     required: bool = False
     options: list[tuple[str, str]] = field(default_factory=list)
@@ -61,6 +62,8 @@ def _field(name: str, prop: dict[str, Any], required: bool, options: dict[str, l
     items = prop.get("items", {}) if kind == "array" else {}
     if widget == "attachments":
         f.kind = "attachments"
+    elif widget == "division":
+        f.options, f.kind = options.get("summoned", []), "division"
     elif widget in ("department", "matter", "whistle_level", "summoned"):
         f.options = options.get(widget, [])
         f.kind = "multi" if kind == "array" else "select"
@@ -116,6 +119,10 @@ def parse(schema: dict[str, Any], form: MultiDict[str, str]) -> dict[str, Any]:
         if f.kind == "checkbox":
             data[f.name] = form.get(f.name) in ("true", "on", "1")
             continue
+        if f.kind == "division":
+            if rows := division_rows(f.name, form):
+                data[f.name] = rows
+            continue
         if f.kind in ("multi", "lines"):
             raw = form.getlist(f.name) if f.kind == "multi" else (form.get(f.name) or "").splitlines()
             values = [v.strip() for v in raw if v.strip()]
@@ -126,6 +133,27 @@ def parse(schema: dict[str, Any], form: MultiDict[str, str]) -> dict[str, Any]:
         if value:
             data[f.name] = _typed(prop, value)
     return data
+
+
+def division_input(name: str, part: str, department: str) -> str:
+    """The input of one department's row of a division field: ``division-task-dept-hw``."""
+    return f"{name}-{part}-{department}"
+
+
+def division_rows(name: str, form: MultiDict[str, str]) -> list[dict[str, str]]:
+    """The rows filled in (a task or a due date), in the page's order; a row with a date and no task
+    is kept, for the schema check to say the task is missing."""
+    prefix = division_input(name, "task", "")
+    rows = []
+    for key in form:
+        if not key.startswith(prefix):
+            continue
+        department = key[len(prefix):]
+        task = (form.get(key) or "").strip()
+        due = (form.get(division_input(name, "due", department)) or "").strip()
+        if task or due:
+            rows.append({"department": department} | ({"task": task} if task else {}) | ({"due": due} if due else {}))
+    return rows
 
 
 def _typed(prop: dict[str, Any], value: str) -> Any:
@@ -162,6 +190,8 @@ _MESSAGES: list[tuple[str, str]] = [
     (r"is not of type", N_("格式不正确")),
     (r"does not match", N_("格式不正确")),
     (r"contains control characters", N_("含有不允许的控制字符")),
+    (r"is before today", N_("日期不能早于今天")),
+    (r"is not a summoned department|has two rows", N_("请填写被召集的部门，每个部门一行")),
 ]
 
 

@@ -28,7 +28,7 @@ from app.services.auth import Principal
 from app.services.errors import Conflict, Invalid, ServiceError, TooMany
 from app.services.locality import load_locality
 from app.web import bp, timeline
-from app.web.forms import fields_of, parse, short_message
+from app.web.forms import division_input, fields_of, parse, short_message
 from app.web.i18n import LANGUAGES, init_web
 from app.web.labels import is_english, template_helpers
 from app.web.session import LoginRequired, log_in, log_out, login_redirect, page, safe_next, staff
@@ -286,6 +286,12 @@ def prefill(fields: list[Any], context: dict[str, Any]) -> MultiDict[str, str]:
     for f in fields:
         value = context.get(f.name)
         if value is None or value == "" or f.kind == "attachments":
+            continue
+        if f.kind == "division" and isinstance(value, list):
+            for row in value:
+                for part in ("task", "due"):
+                    if isinstance(row, dict) and row.get(part):
+                        values.add(division_input(f.name, part, str(row.get("department"))), str(row[part]))
             continue
         if isinstance(value, list) and f.kind == "multi":
             values.setlist(f.name, [str(v) for v in value])

@@ -171,6 +171,8 @@ def _form_value(task_id: Any, name: str, value: Any, names: Names) -> str:
         return _("是") if value else _("否")
     if widget == "attachments" and isinstance(value, list):
         return "、".join(names.attachments.get(str(v), str(v)) for v in value)
+    if widget == "division" and isinstance(value, list):
+        return "；".join(_division_row(row, names) for row in value if isinstance(row, dict))
     if widget == "matter":
         return matter_label(value)
     if widget == "whistle_level":
@@ -181,6 +183,13 @@ def _form_value(task_id: Any, name: str, value: Any, names: Names) -> str:
     if isinstance(value, list):
         return "、".join(str(v) for v in value)
     return "" if value is None else str(value)
+
+
+def _division_row(row: dict[str, Any], names: Names) -> str:
+    """分工 one department's row: "城管执法队：清理广告（2026-06-12 前）"."""
+    department = str(row.get("department", ""))
+    text = f"{names.units.get(department, department)}：{row.get('task', '')}"
+    return text + (_("（%(due)s 前）", due=row["due"]) if row.get("due") else "")
 
 
 def _event_details(event: dict[str, Any], names: Names) -> tuple[list[tuple[str, str]], str]:

@@ -1,14 +1,19 @@
-"""Issue 15, the whistle's own work: report-in with proof of presence (现场照片, 现场位置)."""
+"""Issue 15, the whistle's own work: report-in with proof of presence (现场照片, 现场位置); the
+coordination meeting's division of work (分工), each department with its own deadline."""
 
 from __future__ import annotations
 
 import io
 
+from flask import Flask
 from PIL import Image
 
+from app.db import Database
 from tests.conftest import Api
 from tests.integration.flow import FORMS, Flow
 from tests.integration.test_bad_input import TRIAGE, assert_error, view
+from tests.integration.test_deadlines import COOP, LEAD, beijing, events, travel, whistle_at_report_in
+from tests.integration.test_deadlines import at_monday_morning as at_monday_morning  # the fixture
 
 
 def _png() -> io.BytesIO:
@@ -61,4 +66,56 @@ def test_a_report_in_photo_must_be_a_file_of_the_case_and_nothing_is_stored_othe
     body = assert_error(api.post("cgzf-staff", f"/api/tasks/{task['id']}/complete",
                                  json={**FORMS["report_in"], "location": "x" * 301}), 422, "invalid")
     assert list(body["fields"]) == ["location"]
+    assert view(api, case_id) == before
+
+
+# --- 分工: the coordination meeting's division of work, each department with its own deadline ----------
+
+
+def at_coordinate(api: Api) -> tuple[Flow, int]:
+    flow = Flow(api)
+    case_id = whistle_at_report_in(flow)
+    flow.report_in_all(case_id, [LEAD, COOP])
+    return flow, case_id
+
+
+def test_a_departments_division_of_work_sets_its_own_earlier_deadline(
+    app: Flask, api: Api, at_monday_morning: None
+) -> None:
+    db: Database = app.extensions["whistle.db"]
+    flow, case_id = at_coordinate(api)
+    division = [{"department": COOP, "task": "清除小广告", "due": "2026-06-09"},  # Tuesday: before the limit
+                {"department": LEAD, "task": "查处发布者", "due": "2026-06-30"}]  # after the limit: the limit stands
+    flow.do("staff-s1c1", case_id, "coordinate", {**FORMS["coordinate"], "division": division})
+
+    hw, cgzf = flow.task(case_id, "handle", COOP), flow.task(case_id, "handle", LEAD)
+    # 24 working hours from Monday 09:00 (08:30-12:00, 14:00-17:30): Thursday noon, i.e. 14:00; 环卫: Tuesday 17:30
+    assert cgzf["due_at"].startswith(beijing(11, 14).isoformat()[:16])
+    assert hw["due_at"].startswith(beijing(9, 17, 30).isoformat()[:16])
+    assert hw["context"]["dept_work"]["task"] == "清除小广告" and hw["context"]["dept_work"]["due_date"] == "2026-06-09"
+    assert cgzf["context"]["dept_work"]["task"] == "查处发布者"
+    [done] = [e for e in flow.case(case_id)["timeline"] if e["type"] == "task_completed"
+              and e["data"].get("task") == "coordinate"]
+    assert done["data"]["form"]["division"] == division
+
+    travel(db, beijing(10, 9))  # Wednesday: 环卫 is late on its own date, 城管 is not
+    supervised = [(e.data["unit"], e.data["task"]) for e in events(db, case_id, "supervision_opened")]
+    assert supervised == [(COOP, "handle")], supervised
+
+
+def test_a_division_of_work_must_name_summoned_departments_and_dates_ahead(
+    api: Api, at_monday_morning: None
+) -> None:
+    flow, case_id = at_coordinate(api)
+    task = flow.task(case_id, "coordinate")
+    before = view(api, case_id)
+    bad = (([{"department": "dept-gaj", "task": "巡查"}], "division.0.department"),
+           ([{"department": COOP, "task": "清除", "due": "2026-06-05"}], "division.0.due"),
+           ([{"department": COOP, "task": "清除", "due": "2026-13-45"}], "division.0.due"),
+           ([{"department": COOP, "task": "清除"}, {"department": COOP, "task": "再清"}], "division.1.department"),
+           ([{"department": COOP, "due": "2026-06-09"}], "division.0.task"))
+    for division, field in bad:
+        body = assert_error(api.post("staff-s1c1", f"/api/tasks/{task['id']}/complete",
+                                     json={**FORMS["coordinate"], "division": division}), 422)
+        assert field in body["fields"], (division, body)
     assert view(api, case_id) == before

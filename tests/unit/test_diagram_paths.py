@@ -127,7 +127,11 @@ HANDLERS = {
         "department": department,
         "dispatched_at": "2024-05-06T09:00:00+08:00",
     },
-    "record_report_in": lambda data, department, duty: {"on_time": True},
+    "record_report_in": lambda data, department, duty, photos=None, location=None: {"on_time": True},
+    "record_division": lambda data, division, summoned: division,
+    "set_handling_deadlines": lambda data, stage, hours, division, summoned, now: {
+        **set_deadline(data, stage, hours, now), "departments": {
+            d["code"]: {**set_deadline(data, stage, hours, now), "task": None, "due_date": None} for d in summoned}},
     "record_evaluation": lambda data, **scores: {},
     "record_satisfaction": lambda data, satisfaction, comment: {},
     "escalate_whistle": lambda data, level, reason: {"case_number": "DC-20240506-0099"},
@@ -153,7 +157,7 @@ class StubEngine(PythonScriptEngine):
         assert all(p["type"] == "any" for p in operation_params.values())
         params = {name: p["value"] for name, p in operation_params.items()}
         self.calls.append((operation_name, params))
-        if operation_name == "set_deadline":
+        if operation_name in ("set_deadline", "set_handling_deadlines"):
             params = {**params, "now": self.now}
         return json.dumps(HANDLERS[operation_name](task.data, **params))
 
@@ -384,6 +388,9 @@ MI_PRIVATE = {
     "dept",
     "report_dept",
     "handle_dept",
+    "dept_work",
+    "photos",
+    "location",
     "rated_dept",
     "on_site",
     "actions",
@@ -695,9 +702,10 @@ def scenario_community_whistle_full() -> Run:
         *[("set_deadline", {"stage": "review", "hours": None})] * 3,  # each reviewer's own limit
         ("record_whistle_started", {"summoned": PROPOSED}),  # 吹哨 when the head approves, not at triage
         ("set_deadline", {"stage": "report_in", "hours": 2}),
-        ("record_report_in", {"department": HW, "duty": "lead"}),
-        ("record_report_in", {"department": CGZF, "duty": "cooperating"}),
-        ("set_deadline", {"stage": "handling", "hours": 24}),
+        ("record_report_in", {"department": HW, "duty": "lead", "photos": [], "location": ""}),
+        ("record_report_in", {"department": CGZF, "duty": "cooperating", "photos": [], "location": ""}),
+        ("record_division", {"division": [], "summoned": PROPOSED}),  # no 分工 given
+        ("set_handling_deadlines", {"stage": "handling", "hours": 24, "division": [], "summoned": PROPOSED}),
         ("set_deadline", {"stage": "verification", "hours": None}),
         ("record_satisfaction", {"satisfaction": "satisfied", "comment": "处理及时"}),
         (

@@ -80,6 +80,8 @@ HANDLERS = {
     "escalate_whistle": {"level", "reason"},
     "close_case": {"outcome"},
     "set_deadline": {"stage", "hours"},
+    "set_handling_deadlines": {"stage", "hours", "division", "summoned"},
+    "record_division": {"division", "summoned"},
     "send_reminder": {"stage", "unit", "task"},
     "open_supervision": {"stage", "unit", "task", "due"},
     "escalate_late_work": {"stage", "unit", "task", "to", "reason"},
@@ -161,7 +163,7 @@ USER_TASKS = {
             "handle.schema.json",
             "dept['code']",
             "handling",
-            "catalogue['handle_hours']",
+            "dept_work['hours']",
         ),
         "handle_head_supervise": (
             "dept_staff", "supervise.schema.json", "supervision['head_unit']", "handling", "limits['supervision']"),
@@ -482,12 +484,16 @@ def test_late_work_gets_a_supervision_task_that_its_completion_withdraws():
     }
 
 
+# A department's own deadline within a stage (分工), picked from the stage deadline's ``departments``.
+PER_DEPARTMENT = {"dept_work": "handle_deadline"}
+
+
 def deadline_setters(proc: etree._Element) -> dict[str, tuple[str, str]]:
     """set_deadline service task id -> (its result variable, its hours expression)."""
     found = {}
     for service in proc.iter(B + "serviceTask"):
         op = service.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
-        if op is not None and op.get("id") == "set_deadline":
+        if op is not None and op.get("id") in ("set_deadline", "set_handling_deadlines"):
             hours = op.find('.//spiffworkflow:parameter[@id="hours"]', NS)
             found[service.get("id")] = (op.get("resultVariable"), hours.get("value"))
     return found
@@ -512,10 +518,15 @@ def test_each_supervised_step_starts_its_own_clock_and_the_inbox_shows_its_deadl
             task = proc.find(f'.//bpmn:userTask[@id="{timer.get("attachedToRef")}"]', NS)
             sub = task.getparent()
             assert sub.tag == B + "subProcess", task.get("id")
+            own = props(task).get("dueHours") == f"{variable}['hours']" and variable in PER_DEPARTMENT
+            if own:  # 分工: each department's own deadline, picked in its instance from the stage's
+                scripts = " ".join(t.findtext("bpmn:script", namespaces=NS) for t in sub.iter(B + "scriptTask"))
+                assert f"{variable} = {PER_DEPARTMENT[variable]}['departments']" in scripts, task.get("id")
+                variable = PER_DEPARTMENT[variable]
             sources = into[sub.get("id")]
             assert all(setters.get(s, (None,))[0] == variable for s in sources), (sub.get("id"), sources)
             hours = {setters[s][1] for s in sources} - {"None"}  # None: the stage's default, not an expression
-            assert props(task).get("dueHours") in {f"{variable}['hours']", *hours}, task.get("id")
+            assert own or props(task).get("dueHours") in {f"{variable}['hours']", *hours}, task.get("id")
             late[task.get("id")] = variable
     assert late == {
         "report_in": "report_in_deadline", "handle": "handle_deadline", "verify": "verify_deadline",

@@ -1,5 +1,6 @@
 """Issue 15 pages, the whistle's own work: the report-in form takes a photo and the place, and the
-case page shows them as the department's proof of report-in."""
+case page shows them as the department's proof of report-in; the coordination form takes each
+department's division of work, shown on that department's handling task with its own deadline."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from PIL import Image
 
 from tests.conftest import Api
 from tests.integration.flow import FORMS
-from tests.integration.test_whistle_work import at_report_in
+from tests.integration.test_deadlines import COOP, LEAD
+from tests.integration.test_deadlines import at_monday_morning as at_monday_morning  # the fixture
+from tests.integration.test_whistle_work import at_coordinate, at_report_in
 from tests.web.pages_client import Pages, field_errors, text
 
 
@@ -45,3 +48,35 @@ def test_the_report_in_page_takes_a_photo_and_the_place_and_the_case_page_shows_
     assert "report-in-photo" not in cells["dept-hw"] and "report-in-location" not in cells["dept-hw"]
     timeline = html[html.index('data-testid="timeline"'):]
     assert "现场位置" in timeline and "幸福路 3 号 &lt;b&gt;" in timeline and "到场合影.png" in timeline
+
+
+def test_the_coordination_page_records_each_departments_division_and_its_task_page_shows_it(
+    pages: Pages, api: Api, at_monday_morning: None
+) -> None:
+    flow, case_id = at_coordinate(api)
+    task = flow.task(case_id, "coordinate")
+    pages.login("staff-s1c1")
+    html = text(pages.get(f"/tasks/{task['id']}"))
+    rows = re.findall(r'<tr data-department="([^"]+)"><td>([^<]*)</td>', html)
+    assert {code for code, _ in rows} == {LEAD, COOP} and dict(rows)[COOP] == "环境卫生服务中心"
+    assert f'name="division-task-{COOP}"' in html and f'type="date" name="division-due-{COOP}"' in html
+    form = {"meeting_held": "true", "decision": "proceed", "decisions": "分工清理",
+            f"division-task-{COOP}": "清除小广告", f"division-due-{COOP}": "2026-06-01"}
+    resp = pages.post(f"/tasks/{task['id']}", form)
+    assert resp.status_code == 422 and field_errors(resp) == ["division"]
+    assert "日期不能早于今天" in text(resp) and 'value="清除小广告"' in text(resp)  # kept for correcting
+    resp = pages.post(f"/tasks/{task['id']}", {**form, f"division-due-{COOP}": "2026-06-09"})
+    assert resp.status_code == 302, field_errors(resp)
+
+    hw = flow.task(case_id, "handle", COOP)
+    pages.logout()
+    pages.login("hw-staff")
+    html = text(pages.get(f"/tasks/{hw['id']}"))
+    assert re.search(r'data-testid="task-division">[^<]*<b>清除小广告</b>', html)
+    assert 'data-testid="division-due">2026-06-09<' in html and "2026-06-09 17:30" in html  # its own deadline
+    timeline = html[html.index('data-testid="timeline"'):]
+    assert "环境卫生服务中心：清除小广告（2026-06-09 前）" in timeline
+    cgzf = flow.task(case_id, "handle", LEAD)
+    pages.logout()
+    pages.login("cgzf-staff")
+    assert 'data-testid="task-division"' not in text(pages.get(f"/tasks/{cgzf['id']}"))  # no division: none shown
