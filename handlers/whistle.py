@@ -12,6 +12,7 @@ from app.services.cases import start_escalated_whistle
 from app.services.errors import Invalid
 from app.services.locality import load_locality
 from app.services.org import nearest_of_kind
+from app.services.validation import has_visible_text
 
 from . import HandlerContext, HandlerError, handler, unit_that
 
@@ -121,6 +122,24 @@ def _proof(photos: list[str] | None, location: str | None) -> dict[str, Any]:
     if location and location.strip():
         proof["location"] = location.strip()
     return proof
+
+
+@handler("return_to_department")
+def return_to_department(ctx: HandlerContext, department: str, reason: str,
+                         summoned: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """退回某部门重办: the lead department sends one summoned department's result back with a reason;
+    that department alone handles again (the list the handling runs over), the others' results stand."""
+    chosen = [d for d in summoned if d.get("code") == department]
+    if not chosen:
+        raise HandlerError(f"'{str(department)[:64]}' is not a summoned department",
+                           {"return_department": "not a summoned department"})
+    if not isinstance(reason, str) or not has_visible_text(reason):
+        raise HandlerError("a department is sent back with a reason", {"return_reason": "required"})
+    unit = unit_that(ctx, department, "summoned")
+    journal.record_event(ctx.session, ctx.case, "department_returned", ctx.actor,
+                         role=ctx.task.role if ctx.task else None, unit_id=unit.id,
+                         data={"department": department, "reason": reason.strip()})
+    return chosen
 
 
 @handler("record_evaluation")

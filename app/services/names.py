@@ -26,6 +26,7 @@ EVENTS = {
     "whistle_started": N_("吹哨"),
     "departments_adjusted": N_("调整报到部门"),
     "reported_in": N_("部门报到"),
+    "department_returned": N_("退回部门重办"),
     "escalated": N_("上报上级"),
     "taken_back": N_("超期收回，重新研判"),
     "evaluated": N_("一哨一考评价"),

@@ -171,6 +171,8 @@ def _form_value(task_id: Any, name: str, value: Any, names: Names) -> str:
         return _("是") if value else _("否")
     if widget == "attachments" and isinstance(value, list):
         return "、".join(names.attachments.get(str(v), str(v)) for v in value)
+    if widget in ("department", "summoned") and isinstance(value, str):
+        return names.units.get(value, value)
     if widget == "division" and isinstance(value, list):
         return "；".join(_division_row(row, names) for row in value if isinstance(row, dict))
     if widget == "matter":
@@ -208,6 +210,9 @@ def _event_details(event: dict[str, Any], names: Names) -> tuple[list[tuple[str,
         if kind == "evaluated" and data.get("score") is not None:
             details.append((_("得分"), str(data["score"])))
         return details, ""
+    if kind == "department_returned":
+        department = data.get("department") or ""
+        return [(_("部门"), unit.get(department, department))], str(data.get("reason") or "")
     if kind in ("attachment_added", "attachment_visibility"):
         return [(_("附件"), str(data.get("name", "")))], ""
     if kind == "task_assigned" and data.get("assignee"):

@@ -119,3 +119,48 @@ def test_a_division_of_work_must_name_summoned_departments_and_dates_ahead(
                                      json={**FORMS["coordinate"], "division": division}), 422)
         assert field in body["fields"], (division, body)
     assert view(api, case_id) == before
+
+
+# --- 退回某部门重办: the lead department sends one department's result back --------------------------
+
+
+def at_lead_confirm(api: Api, title: str) -> tuple[Flow, int]:
+    flow, case_id = at_report_in(api, title)
+    flow.report_in_all(case_id, ["dept-cgzf", "dept-hw"])
+    flow.do("staff-s1c1", case_id, "coordinate", FORMS["coordinate"])
+    for dept, user in (("dept-cgzf", "cgzf-staff"), ("dept-hw", "hw-staff")):
+        flow.do(user, case_id, "handle", {"actions": f"{dept} 清理"}, unit=dept)
+    return flow, case_id
+
+
+def test_the_lead_department_sends_one_departments_result_back_and_only_it_handles_again(api: Api) -> None:
+    flow, case_id = at_lead_confirm(api, "退回某部门")
+    back = {**FORMS["lead_confirm"], "lead_verdict": "return", "return_department": "dept-hw",
+            "return_reason": "垃圾未清运干净"}
+    flow.do("cgzf-head", case_id, "lead_confirm", back)
+    assert [(t["task_type"], t["unit"]) for t in flow.case(case_id)["open_tasks"]] == [("handle", "dept-hw")]
+    [event] = [e for e in flow.case(case_id)["timeline"] if e["type"] == "department_returned"]
+    assert event["data"] == {"department": "dept-hw", "reason": "垃圾未清运干净"} and event["actor"] == "cgzf-head"
+
+    flow.do("hw-staff", case_id, "handle", {"actions": "二次清运"}, unit="dept-hw")
+    flow.do("cgzf-head", case_id, "lead_confirm", FORMS["lead_confirm"])
+    assert flow.open_types(case_id) == ["verify"]
+    handled = [e["data"]["form"]["actions"] for e in flow.case(case_id)["timeline"]
+               if e["type"] == "task_completed" and e["data"].get("task") == "handle"]
+    assert handled == ["dept-cgzf 清理", "dept-hw 清理", "二次清运"]  # 城管's result stands, 环卫's redone
+
+
+def test_sending_back_needs_a_summoned_department_and_a_reason(api: Api) -> None:
+    flow, case_id = at_lead_confirm(api, "退回某部门 越界")
+    task = flow.task(case_id, "lead_confirm")
+    before = view(api, case_id)
+    for form, field in (({"lead_verdict": "return", "return_reason": "不合格"}, "return_department"),
+                        ({"lead_verdict": "return", "return_department": "dept-hw"}, "return_reason"),
+                        ({"lead_verdict": "return", "return_department": "dept-gaj", "return_reason": "x"},
+                         "return_department"),
+                        ({"lead_verdict": "return", "return_department": "dept-hw", "return_reason": " \u200b"},
+                         "return_reason")):
+        body = assert_error(api.post("cgzf-head", f"/api/tasks/{task['id']}/complete",
+                                     json={**FORMS["lead_confirm"], **form}), 422)
+        assert field in body["fields"], (form, body)
+    assert view(api, case_id) == before

@@ -129,6 +129,8 @@ HANDLERS = {
     },
     "record_report_in": lambda data, department, duty, photos=None, location=None: {"on_time": True},
     "record_division": lambda data, division, summoned: division,
+    "return_to_department": lambda data, department, reason, summoned: [
+        d for d in summoned if d["code"] == department],
     "set_handling_deadlines": lambda data, stage, hours, division, summoned, now: {
         **set_deadline(data, stage, hours, now), "departments": {
             d["code"]: {**set_deadline(data, stage, hours, now), "task": None, "due_date": None} for d in summoned}},
@@ -861,6 +863,25 @@ def scenario_whistle_rework() -> Run:
     return run
 
 
+def scenario_lead_department_sends_one_department_back() -> Run:
+    """退回某部门重办: only that department's handling comes back; the others' results stand."""
+    run = whistle_at_handling()
+    for dept in (HW, CGZF):
+        run.complete("handle", handle_form(dept), dept)
+    run.complete("lead_confirm", {**LEAD_CONFIRM, "lead_verdict": "return", "return_department": CGZF,
+                                  "return_reason": "广告未清理干净"})
+    assert run.ready() == [("handle", "dept_staff", CGZF)]
+    run.complete("handle", {"actions": f"{CGZF} 重办"}, CGZF)
+    assert run.ready() == [("lead_confirm", "dept_head", HW)]
+    assert run.data("lead_confirm")["lead_verdict"] == "confirm"  # the earlier return does not stick
+    run.complete("lead_confirm", LEAD_CONFIRM)
+    assert [t[0] for t in run.ready()] == ["verify"]
+    assert [t[0] for t in run.trail[8:]] == ["handle", "handle", "lead_confirm", "handle", "lead_confirm"]
+    assert run.handlers().count("return_to_department") == 1
+    assert run.data("verify")["rework_count"] == 0  # a department sent back is not a verification rework
+    return run
+
+
 def scenario_escalate() -> Run:
     run = Run("case", case_data())
     run.complete("triage", TRIAGE_WHISTLE)
@@ -1130,6 +1151,7 @@ SCENARIOS = [
     scenario_district_whistle,
     scenario_review_returns,
     scenario_whistle_rework,
+    scenario_lead_department_sends_one_department_back,
     scenario_escalate,
     scenario_district_cannot_escalate,
     scenario_escalated_whistle_started_on_its_own,

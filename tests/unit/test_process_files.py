@@ -64,6 +64,7 @@ STAGES = {
     "evaluation",
 }
 HANDLERS = {
+    "return_to_department": {"department", "reason", "summoned"},
     "lookup_catalogue": {"matter", "urgent"},
     "whistle_units": {"level"},
     "dispatch_case": {"department"},
@@ -198,7 +199,7 @@ ROLE_PROPERTY = {tid: "supervision['head_role']" for tasks in USER_TASKS.values(
 # Multi-instance subprocesses: id -> (input collection, input item).
 MULTI_INSTANCE = {
     "report_in_all": ("departments", "report_dept"),
-    "handle_all": ("departments", "handle_dept"),
+    "handle_all": ("handling_departments", "handle_dept"),
     "evaluate_all": ("departments", "rated_dept"),
 }
 FLOW_NODE_TAGS = {

@@ -1,6 +1,7 @@
 """Issue 15 pages, the whistle's own work: the report-in form takes a photo and the place, and the
 case page shows them as the department's proof of report-in; the coordination form takes each
-department's division of work, shown on that department's handling task with its own deadline."""
+department's division of work, shown on that department's handling task with its own deadline; the
+lead department's confirmation sends one department back, and the timeline says so."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tests.conftest import Api
 from tests.integration.flow import FORMS
 from tests.integration.test_deadlines import COOP, LEAD
 from tests.integration.test_deadlines import at_monday_morning as at_monday_morning  # the fixture
-from tests.integration.test_whistle_work import at_coordinate, at_report_in
+from tests.integration.test_whistle_work import at_coordinate, at_lead_confirm, at_report_in
 from tests.web.pages_client import Pages, field_errors, text
 
 
@@ -80,3 +81,28 @@ def test_the_coordination_page_records_each_departments_division_and_its_task_pa
     pages.logout()
     pages.login("cgzf-staff")
     assert 'data-testid="task-division"' not in text(pages.get(f"/tasks/{cgzf['id']}"))  # no division: none shown
+
+
+def test_the_lead_confirmation_page_sends_one_department_back_and_the_timeline_says_so(
+    pages: Pages, api: Api
+) -> None:
+    flow, case_id = at_lead_confirm(api, "退回某部门 页面")
+    task = flow.task(case_id, "lead_confirm")
+    pages.login("cgzf-head")
+    html = text(pages.get(f"/tasks/{task['id']}"))
+    assert 'name="lead_verdict" value="return"' in html and "退回某部门重办" in html
+    picker = html[html.index('name="return_department"'):]
+    picker = picker[:picker.index("</select>")]
+    assert f'value="{COOP}"' in picker and f'value="{LEAD}"' in picker  # the summoned departments only
+    form = {"summary": "汇总", "lead_verdict": "return", "return_department": COOP}
+    resp = pages.post(f"/tasks/{task['id']}", form)
+    assert resp.status_code == 422 and field_errors(resp) == ["return_reason"]
+    resp = pages.post(f"/tasks/{task['id']}", {**form, "return_reason": "垃圾未清运干净 <i>"})
+    assert resp.status_code == 302, field_errors(resp)
+
+    assert flow.open_types(case_id) == ["handle"]
+    html = text(pages.get(f"/cases/{case_id}"))
+    timeline = html[html.index('data-testid="timeline"'):]
+    assert "退回部门重办" in timeline and "垃圾未清运干净 &lt;i&gt;" in timeline
+    entry = timeline[timeline.index("退回部门重办"):]
+    assert "环境卫生服务中心" in entry[:600]
