@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException, default_exceptions
 
 from app.api import db, login_limits, unit_of_work
 from app.assessment import pushes
+from app.assessment.rating_anchors import load_anchors
 from app.attachments import service as attachment_service
 from app.attachments.pages import accepts_uploads, panel, upload_folder, uploads_from
 from app.intake.merging import triage_panel
@@ -263,6 +264,7 @@ def task_page(task_id: int) -> Any:
             units=lookups.unit_names(s), attachments_panel=panel(s, principal, case, task_id), case_id=case.id,
             me=principal.user, form_labels=labels, timeline=timeline.entries(s, detail["case"], labels),
             assignees=_assignees(s, principal, task), duplicates=triage_panel(s, principal, task),
+            rating_anchors=load_anchors() if any(f.kind == "rating" for f in fields) else (),
         ), status
 
 

@@ -106,3 +106,24 @@ def test_the_lead_confirmation_page_sends_one_department_back_and_the_timeline_s
     assert "退回部门重办" in timeline and "垃圾未清运干净 &lt;i&gt;" in timeline
     entry = timeline[timeline.index("退回部门重办"):]
     assert "环境卫生服务中心" in entry[:600]
+
+
+def test_the_evaluation_form_shows_the_localitys_anchors_beside_each_rating(pages: Pages, api: Api) -> None:
+    flow, case_id = at_lead_confirm(api, "一哨一考 锚点")
+    flow.do("cgzf-head", case_id, "lead_confirm", FORMS["lead_confirm"])
+    flow.do("op-s1", case_id, "verify", FORMS["verify_ok"])
+    flow.do("staff-s1c1", case_id, "feedback", FORMS["feedback"])
+    flow.do("callback", case_id, "callback", FORMS["callback"])
+    task = flow.task(case_id, "evaluate")
+    pages.login("sec-s1c1")
+    html = text(pages.get(f"/tasks/{task['id']}"))
+    lists = re.findall(r'data-testid="rating-anchors">(.*?)</ul>', html, re.S)
+    assert len(lists) == 4  # beside each of 报到效率, 配合度, 专业性, 担当意识
+    # as config/assessment.yaml words them
+    assert "<b>好</b>（5）哨响即到" in lists[0] and "<b>差</b>（1–2）未报到或推诿扯皮" in lists[0]
+    field = html[html.index('data-field="efficiency"'):]
+    assert re.search(r'value="5"[^>]*> 5 <small class="anchor-grade" data-testid="anchor-grade">好</small>', field)
+    assert re.search(r'value="2"[^>]*> 2 <small class="anchor-grade" data-testid="anchor-grade">差</small>', field)
+    pages.get("/lang/en?next=/")
+    html = text(pages.get(f"/tasks/{task['id']}"))
+    assert "<b>Fairly good</b>（4）Reported in on time" in html
