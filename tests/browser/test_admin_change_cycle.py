@@ -120,6 +120,9 @@ def check_and_deploy_the_drafts(b: Browser, number: int) -> int:
     added = [line for line in diff.splitlines() if line.startswith("+ ")]
     assert any('name="dueHours"' in line and "] * 2" in line for line in added), added  # bpmn-js writes ' as &#39;
     assert NEW_NAME in diff
+    change.locator("[data-testid=diff-diagrams][data-state=ready]").wait_for()  # drawn beside the running one
+    for side in ("diff-old", "diff-new"):
+        assert change.locator(f".{side} .djs-element.diff-changed[data-element-id=triage]").count() == 1
     b.shot("drafts-checked")
 
     b.page.fill("[data-testid=deploy-comment]", COMMENT)
