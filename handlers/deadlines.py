@@ -15,7 +15,7 @@ from app.services.org import unit_by_code
 from . import HandlerContext, HandlerError, handler
 
 
-@handler("set_deadline")
+@handler("set_deadline", times=deadlines.STAGE_MOMENTS)
 def set_deadline(ctx: HandlerContext, stage: str, hours: float | None = None) -> dict[str, Any]:
     """Reminder (80 %), deadline and second limit of ``stage``, ``hours`` working hours from now
     (or the stage's default from config/calendar.yaml when the diagram gives none)."""

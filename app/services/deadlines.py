@@ -56,15 +56,20 @@ def _read_rules(config: configuration.Configuration) -> DeadlineRules:
     return rules
 
 
+# The moments of a stage's deadlines (stage_deadlines) that the diagrams' timers wait for.
+STAGE_MOMENTS = ("remind", "due", "escalate")
+
+
 def stage_deadlines(start: datetime, hours: float) -> dict[str, Any]:
     """Absolute times (ISO 8601, UTC) of a stage's reminder, deadline and second limit, counted in
     working hours from ``start`` (naive UTC)."""
     rules, calendar = load_rules(), load_calendar()
+    remind, due, escalate = STAGE_MOMENTS
     moments = {
         "start": start,
-        "remind": calendar.add_hours(start, hours * rules.reminder_at),
-        "due": calendar.add_hours(start, hours),
-        "escalate": calendar.add_hours(start, hours * rules.second_limit),
+        remind: calendar.add_hours(start, hours * rules.reminder_at),
+        due: calendar.add_hours(start, hours),
+        escalate: calendar.add_hours(start, hours * rules.second_limit),
     }
     return {"hours": hours, **{key: iso(value) for key, value in moments.items()}}
 
