@@ -18,6 +18,8 @@ from app.assessment.service import (
     department_rows,
     department_rows_from_records,
     departments_among,
+    problem_cases,
+    problem_cases_from_records,
     unit_rows,
     unit_rows_from_records,
 )
@@ -47,9 +49,10 @@ def _both_ways(app: Flask) -> list[str]:
         depts = departments_among(s, ids)
         levels: list[Any] = [None, *sorted({r.level for r in unit_rows_from_records(s, ids, periods[0])})]
         for period in periods:
-            if _snapshot(department_rows(s, depts, period)) \
-                    != _snapshot(department_rows_from_records(s, depts, period)):
+            reference = department_rows_from_records(s, depts, period)
+            if _snapshot(department_rows(s, depts, period)) != _snapshot(reference):
                 differences.append(f"departments {period}")
+            differences += _problem_differences(s, reference, period)
             for level in levels:
                 if _snapshot(unit_rows(s, ids, period, level)) \
                         != _snapshot(unit_rows_from_records(s, ids, period, level)):
@@ -57,12 +60,29 @@ def _both_ways(app: Flask) -> list[str]:
     return differences
 
 
+def _problem_differences(s: Any, reference: list[Row], period: Period) -> list[str]:
+    """A department page's late and reworked lists, paged in SQL, against the figures' records:
+    the same total, and a page of one is the first case of the whole list."""
+    differences = []
+    for row in reference:
+        whole = problem_cases_from_records(row)
+        for limit in (1, 10_000):
+            found = problem_cases(s, row.unit.id, period, limit)
+            if {key: (p.total, p.cases) for key, p in found.items()} \
+                    != {key: (len(ids), ids[:limit]) for key, ids in whole.items()}:
+                differences.append(f"problems {row.unit.code} {period} limit {limit}")
+    return differences
+
+
 def test_the_aggregates_count_as_the_records_do(own_app: Flask) -> None:
     with assessed_cases(own_app) as app:
         with app.app_context(), app.extensions["whistle.db"].unit_of_work() as s:
             depts = departments_among(s, {u.id for u in s.query(Unit)})
-            rows = department_rows(s, depts, Period.parse(month=f"{clock.now().date():%Y-%m}"))
+            period = Period.parse(month=f"{clock.now().date():%Y-%m}")
+            rows = department_rows(s, depts, period)
             assert any(r.figures["summoned"].value for r in rows), "the cases are counted at all"
+            listed = [problem_cases_from_records(r) for r in department_rows_from_records(s, depts, period)]
+            assert any(ids for found in listed for ids in found.values()), "some cases are late or reworked"
         assert _both_ways(app) == []
 
 

@@ -21,7 +21,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from app.assessment import export_jobs
+from app.assessment import export_jobs, pages
 from app.assessment.indicators import DEPARTMENT_INDICATORS, HEADLINE, UNIT_INDICATORS
 from app.assessment.service import Period
 from app.definitions import configuration
@@ -171,6 +171,22 @@ def test_department_page_shows_rank_ledger_and_late_or_reworked_cases(assessed_a
     assert re.search(r'data-testid="open-supervision-count">[^<]*0', page)  # its 督办 was struck off
     cgzf = text(_pages(assessed_app, "cgzf-head").get(f"/assessment/departments/dept-cgzf?{PERIOD}"))
     assert re.search(r'data-testid="problem-count-reworked">1<', cgzf)  # B was sent back for rework
+
+
+def test_department_page_lists_a_page_of_late_cases_and_links_to_the_rest(assessed_app: Flask,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = text(_pages(assessed_app, "hw-head").get(f"/assessment/departments/dept-hw?{PERIOD}"))
+    assert 'data-testid="problem-late_report_in"' in whole and "problem-more-" not in whole  # all fit a page
+    monkeypatch.setattr(pages, "PROBLEM_PAGE", 0)
+    paged = text(_pages(assessed_app, "hw-head").get(f"/assessment/departments/dept-hw?{PERIOD}"))
+    assert re.search(r'data-testid="problem-count-late_report_in">1<', paged)  # still counts them all
+    assert 'data-testid="problem-late_report_in"' not in paged
+    more = re.search(r'data-testid="problem-more-late_report_in" href="([^"]+)"', paged)
+    assert more, "a link to the rest"
+    target = html.unescape(more.group(1))
+    assert "code=on_time_report_in_rate" in target and "unit=dept-hw" in target
+    drilled = text(_pages(assessed_app, "hw-head").get(target))
+    assert 'data-hit="0"' in drilled  # the late report-in is among its records
 
 
 def test_rankings_follow_the_configured_order_with_red_and_black_lists(assessed_app: Flask) -> None:
