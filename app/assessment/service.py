@@ -377,12 +377,29 @@ def _report_in_counts(session: Session, ids: set[int], low: datetime, high: date
         found[unit_id] = {"summoned": Figure(total, load=load("summoned")),
                           "report_in_rate": _rate_of(reported, total, load("report_in_rate")),
                           "on_time_report_in_rate": _rate_of(int(on_time or 0), total, load("on_time_report_in_rate"))}
-    # response times need the working-time calendar, record by record: computed once, when first read
-    hours = _once(lambda: _report_in_hours(session, in_period))
+    # response times need the working-time calendar, record by record: computed when first read
+    hours = _first_then_rest(lambda units: _report_in_hours(session, (ReportIn.department_id.in_(units),
+                                                                     *in_period[1:])), set(found))
     for unit_id, figures in found.items():
-        figures["report_in_hours_median"] = Figure(later=lambda u=unit_id: _quantile(hours().get(u, []), 0.5))
-        figures["report_in_hours_p90"] = Figure(later=lambda u=unit_id: _quantile(hours().get(u, []), 0.9))
+        figures["report_in_hours_median"] = Figure(later=lambda u=unit_id: _quantile(hours(u), 0.5))
+        figures["report_in_hours_p90"] = Figure(later=lambda u=unit_id: _quantile(hours(u), 0.9))
     return found
+
+
+def _first_then_rest(compute: Callable[[set[int]], Hours], ids: set[int]) -> Callable[[int], list[tuple[int, float]]]:
+    """Each unit's hours from ``compute``: the first unit asked alone (a department's page shows its
+    own among its ranked peers), then every other unit at once (the dashboard shows them all)."""
+    found: Hours = {}
+    done: set[int] = set()
+
+    def get(unit_id: int) -> list[tuple[int, float]]:
+        if unit_id not in done:
+            wanted = ids - done if done else {unit_id}
+            found.update(compute(wanted))
+            done.update(wanted | {unit_id})
+        return found.get(unit_id, [])
+
+    return get
 
 
 def _once(compute: Callable[[], Hours]) -> Callable[[], Hours]:

@@ -15,6 +15,7 @@ from flask import Flask
 from app.assessment.service import (
     Period,
     Row,
+    _first_then_rest,
     department_rows,
     department_rows_from_records,
     departments_among,
@@ -91,3 +92,19 @@ def test_the_aggregates_count_as_the_records_do_with_a_packs_scores(pack_app: Fl
                                                                    request: pytest.FixtureRequest) -> None:
     _played(pack_app, request.node.callspec.params["pack_app"])
     assert _both_ways(pack_app) == []
+
+
+def test_working_hours_are_computed_for_the_unit_asked_first_then_for_the_rest_at_once() -> None:
+    """A department's page reads its own report-in hours only: the calendar is not run over every
+    peer's report-ins; a dashboard, reading a second unit, gets all the others in one go."""
+    asked: list[set[int]] = []
+
+    def compute(units: set[int]) -> dict[Any, list[tuple[int, float]]]:
+        asked.append(set(units))
+        return {u: [(u * 10, float(u))] for u in units}
+
+    hours = _first_then_rest(compute, {1, 2, 3})
+    assert hours(2) == [(20, 2.0)] and asked == [{2}]
+    assert hours(2) == [(20, 2.0)] and asked == [{2}]
+    assert hours(3) == [(30, 3.0)] and asked == [{2}, {1, 3}]
+    assert hours(1) == [(10, 1.0)] and len(asked) == 2
