@@ -148,7 +148,7 @@ def department_page(s: Session, principal: Principal, code: str) -> Any:
     ranked = department_ranking(department_rows(s, peer_departments(s, unit), period), period=period)
     mine = next(r for r in ranked if r.row.unit.id == unit.id)  # scored among its peers, as ranked
     row = mine.row
-    ledger = [e for e in deadlines.supervision_ledger(s, principal, "open", clock.now())["items"] if e["unit"] == code]
+    ledger = deadlines.supervision_ledger(s, principal, "open", clock.now(), unit_id=unit.id)["items"]
     problems = problem_cases(s, unit.id, period, PROBLEM_PAGE)
     ids = {case_id for found in problems.values() for case_id in found.cases}
     cases = {c.id: c for c in s.scalars(select(Case).where(Case.id.in_(ids or [0])))}
