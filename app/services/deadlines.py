@@ -421,10 +421,11 @@ LEDGER_PAGE = 50  # entries per page of the ledger, newest first
 
 
 def supervision_ledger(session: Session, principal: Any, status: Any, now: datetime,
-                       before: Any = None) -> dict[str, Any]:
+                       before: Any = None, unit_id: int | None = None) -> dict[str, Any]:
     """挂账督办台账: entries on cases the user can see (their units and the units below them), newest
     first, a page at a time: ``before`` is the id the previous page ended at (keyset: a page of a
-    district's ledger reads and renders its 50 rows, not hundreds); ``next_before`` continues."""
+    district's ledger reads and renders its 50 rows, not hundreds); ``next_before`` continues.
+    ``unit_id``: only the entries of that unit (a department's page), chosen before the page is cut."""
     if status is not None and status not in LEDGER_STATUSES:
         raise Invalid(f"unknown status '{status}'", {"status": " or ".join(LEDGER_STATUSES)})
     if before is not None and not (isinstance(before, str) and before.isdigit() and len(before) < 19):
@@ -438,6 +439,8 @@ def supervision_ledger(session: Session, principal: Any, status: Any, now: datet
              .outerjoin(User, User.id == SupervisionEntry.answered_by_id).where(visible))
     if status:
         query = query.where(SupervisionEntry.status == status)
+    if unit_id is not None:
+        query = query.where(SupervisionEntry.unit_id == unit_id)
     if before is not None:
         query = query.where(SupervisionEntry.id < int(before))
     rows = session.execute(query.order_by(SupervisionEntry.id.desc()).limit(LEDGER_PAGE + 1)).all()
