@@ -7,8 +7,9 @@ Two kinds of key, so a second worker never serves what this one missed:
   version's id (a version's files never change, so its configuration is cached by id) and a
   fingerprint of the unit tree (``count``, and two weighted sums of ``parent_id``: moving any one
   unit, or swapping two units' parents, changes it). The tree is cached under that fingerprint.
-- **Facts of this unit of work** (the unread-notification count read in the same statement): kept in
-  ``session.info`` and dropped as soon as the unit of work writes a notification or a unit.
+- **Facts of this unit of work** (the unread-notification count read in the same statement, the unit
+  names a page asks for in several panels): kept in ``session.info`` and dropped as soon as the unit
+  of work writes a notification or a unit.
 
 ``caching(False)`` turns the worker-wide caches off (every request reads the tree again), so the
 bench can print both figures in one run.
@@ -29,6 +30,7 @@ from app.models import Notification, ProcessVersion, Unit
 
 T = TypeVar("T")
 _FACTS = "whistle.request_facts"
+_MEMO = "whistle.unit_of_work_memo"
 _cache: dict[Hashable, Any] = {}
 _lock = Lock()
 _enabled = True
@@ -76,10 +78,20 @@ def facts_of(session: Session) -> RequestFacts | None:
 @event.listens_for(Session, "before_flush")
 def _forget_on_change(session: Session, _context: Any, _instances: Any) -> None:
     """A unit of work that writes notifications or units no longer trusts what it read first."""
-    if _FACTS in session.info and any(
+    if (_FACTS in session.info or _MEMO in session.info) and any(
         isinstance(obj, (Notification, Unit)) for obj in (*session.new, *session.dirty, *session.deleted)
     ):
         session.info.pop(_FACTS, None)
+        session.info.pop(_MEMO, None)
+
+
+def per_unit_of_work(session: Session, key: str, build: Callable[[], T]) -> T:
+    """What a page asks several times (unit names for its panels), read once per unit of work;
+    forgotten when the unit of work writes units or notifications."""
+    memo: dict[str, Any] = session.info.setdefault(_MEMO, {})
+    if key not in memo:
+        memo[key] = build()
+    return memo[key]  # type: ignore[no-any-return]
 
 
 def cached(key: Hashable, build: Callable[[], T]) -> T:
