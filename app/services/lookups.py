@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from app.definitions.versions import bundle_of, latest_version
 from app.models import Case, Task, Unit
-from app.services import per_version
 from app.services.auth import Principal
 from app.services.catalogue import load_catalogue
 from app.services.locality import load_locality
+from app.services.org import all_units
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,7 @@ def departments(session: Session) -> list[tuple[str, str]]:
 
 def unit_names(session: Session) -> dict[str, str]:
     """Unit code → name, for showing the codes the services return (read once per unit of work)."""
-    return per_version.per_unit_of_work(
-        session, "unit names", lambda: {code: name for code, name in session.execute(select(Unit.code, Unit.name))})
+    return {unit.code: unit.name for unit in all_units(session).values()}
 
 
 def matters(english: bool = False) -> list[tuple[str, str, str]]:

@@ -27,6 +27,11 @@ def unit_by_code(session: Session, code: object, field: str = "unit", kind: str 
     return unit
 
 
+def all_units(session: Session) -> dict[int, Unit]:
+    """Every unit by id, read once per unit of work (a page's panels each show unit names)."""
+    return per_version.per_unit_of_work(session, "units", lambda: {u.id: u for u in session.scalars(select(Unit))})
+
+
 def ancestors(unit: Unit) -> list[Unit]:
     """The unit itself and every unit above it, nearest first."""
     chain: list[Unit] = []

@@ -20,7 +20,7 @@ from tests.web.pages_client import Pages
 
 # Statements per request once a worker is warm, as the district operator (before issue 17's work:
 # 12, 10, 35, 25).
-BOUNDS = {"inbox": 6, "api inbox": 6, "task page": 29, "case page": 19}
+BOUNDS = {"inbox": 6, "api inbox": 6, "task page": 27, "case page": 18}
 
 
 @contextmanager
