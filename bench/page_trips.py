@@ -9,6 +9,7 @@ per request (counted by a SQLAlchemy ``before_cursor_execute`` listener on the a
     .venv/bin/python -m bench.page_trips                  # caches on, then off (per-request reads)
     .venv/bin/python -m bench.page_trips --repeat 50 --cases 40
     .venv/bin/python -m bench.page_trips --sql            # also print the statements of one request
+    .venv/bin/python -m bench.page_trips --pg             # then the same on a fresh PostgreSQL database
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sqlalchemy import Engine, event, select
 
 from app import create_app
 from app.cli import run_migrations
-from app.db import Database
+from app.db import Database, temporary_postgres_database
 from app.definitions.versions import deploy_directory
 from app.models import Task, User
 from app.services import per_version
@@ -39,6 +40,7 @@ from app.services.simulate import leave_open_work, run_simulation
 from app.settings import ROOT, Settings
 
 PASSWORD = "demo1234"
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 # A few roles at every level (usernames from config/demo_org.yaml; the bench names no role code).
 USERS = ("op-dc", "staff-s1c1", "gw-s1c1g1", "hw-staff")
 
@@ -154,16 +156,27 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=20, help="simulated cases before the open work")
     parser.add_argument("--repeat", type=int, default=30, help="requests per page and user")
     parser.add_argument("--sql", action="store_true", help="print the statements of one request per page")
+    parser.add_argument("--pg", action="store_true", help=f"also on a fresh database at {PG_URL}")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        app = prepare(f"sqlite:///{folder}/bench.db", args.cases)
-        counter = StatementCounter(app.extensions["whistle.db"].engine)
-        results = {}
-        for enabled in (False, True):  # the same data and process: only the caches differ
+        print("SQLite\n" + run(f"sqlite:///{folder}/bench.db", args.cases, args.repeat, args.sql))
+    if args.pg:
+        with temporary_postgres_database(PG_URL, "whistle_bench") as url:
+            print("PostgreSQL\n" + run(url, args.cases, args.repeat, args.sql))
+
+
+def run(url: str, cases: int, repeat: int, show_sql: bool) -> str:
+    """The figures on one database: caches off, then on, same data and process."""
+    app = prepare(url, cases)
+    counter = StatementCounter(app.extensions["whistle.db"].engine)
+    results = {}
+    try:
+        for enabled in (False, True):
             with per_version.caching(enabled):
-                results[enabled] = measure(app, counter, args.repeat, args.sql and enabled)
+                results[enabled] = measure(app, counter, repeat, show_sql and enabled)
+    finally:
         app.extensions["whistle.db"].dispose()
-    print(table(results[False], results[True]))
+    return table(results[False], results[True])
 
 
 if __name__ == "__main__":
