@@ -16,7 +16,7 @@ from app.services.auth import Principal
 from app.services.catalogue import load_catalogue
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.locality import load_locality
-from app.services.org import ancestors, nearest_of_kind, unit_by_code
+from app.services.org import all_units, ancestors, nearest_of_kind, unit_by_code
 from app.services.validation import has_visible_text, valid_id, validate
 
 # channel → "中文 English" (the pages show the reader's half)
@@ -267,7 +267,7 @@ def case_view(session: Session, principal: Principal, case_id: int) -> dict[str,
 
 def describe(session: Session, case: Case, principal: Principal) -> dict[str, Any]:
     """A case as its readers see it; the reporter's contact only for roles that contact them."""
-    units = {u.id: u for u in session.scalars(select(Unit))}
+    units = all_units(session)
     matter = load_catalogue().matter(case.matter) if case.matter else None
     open_tasks = session.scalars(
         select(Task).where(Task.case_id == case.id, Task.status == "open").order_by(Task.id)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 from app.definitions import configuration
 from app.models import Case, CaseUnit, Notification, SupervisionEntry, SupervisionRound, Task, Unit, User
-from app.services import cases, journal, workflow
+from app.services import cases, journal, per_version, workflow
 from app.services.auth import users_holding
 from app.services.errors import Invalid, NotFound
 from app.services.locality import load_locality
@@ -403,7 +403,11 @@ def list_notifications(session: Session, principal: Any, unread: bool) -> dict[s
 
 
 def unread_count(session: Session, user_id: int) -> int:
-    """How many of a user's notifications are unread (the badge in the staff navigation)."""
+    """How many of a user's notifications are unread (the badge in the staff navigation); read with
+    the user at the start of the request unless this unit of work has written notifications since."""
+    facts = per_version.facts_of(session)
+    if facts is not None and facts.user_id == user_id:
+        return facts.unread
     return int(session.scalar(select(func.count()).select_from(Notification).where(
         Notification.user_id == user_id, Notification.read_at.is_(None))) or 0)
 
