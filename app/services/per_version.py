@@ -4,9 +4,10 @@ database says it changed (issue 17: pages spent most of their SQL round trips on
 Two kinds of key, so a second worker never serves what this one missed:
 
 - **Stamps read in the request's own first statement** (:class:`RequestFacts`): the current process
-  version's id (a version's files never change, so its configuration is cached by id) and a
-  fingerprint of the unit tree (``count``, and two weighted sums of ``parent_id``: moving any one
-  unit, or swapping two units' parents, changes it). The tree is cached under that fingerprint.
+  version's id (a version's files never change, so its configuration is cached by id) and the unit
+  tree's stamp: the organisation's revision (``org_revision``, bumped by every unit of work that
+  writes a unit: exact for whatever the app writes) plus a fingerprint (``count``, and two weighted
+  sums of ``parent_id``) that also catches most hand edits made in SQL. The tree is cached under it.
 - **Facts of this unit of work** (the unread-notification count read in the same statement, the unit
   names a page asks for in several panels): kept in ``session.info`` and dropped as soon as the unit
   of work writes a notification or a unit.
@@ -23,14 +24,15 @@ from dataclasses import dataclass
 from threading import Lock
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, ColumnElement, cast, event, func, select
+from sqlalchemy import BigInteger, ColumnElement, cast, event, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from app.models import Notification, ProcessVersion, Unit
+from app.models import Notification, OrgRevision, ProcessVersion, Unit
 
 T = TypeVar("T")
 _FACTS = "whistle.request_facts"
 _MEMO = "whistle.unit_of_work_memo"
+_BUMPED = "whistle.org_revision_bumped"
 _cache: dict[Hashable, Any] = {}
 _lock = Lock()
 _enabled = True
@@ -43,7 +45,7 @@ class RequestFacts:
     user_id: int
     latest_version_id: int | None
     unread: int
-    units_stamp: tuple[int, int, int]
+    units_stamp: tuple[int, int, int, int]
 
 
 def fact_columns(user_id: Any) -> list[ColumnElement[Any]]:
@@ -56,6 +58,7 @@ def fact_columns(user_id: Any) -> list[ColumnElement[Any]]:
         .order_by(ProcessVersion.version.desc()).limit(1).scalar_subquery().label("latest_version_id"),
         select(func.count()).select_from(Notification)
         .where(Notification.user_id == user_id, Notification.read_at.is_(None)).scalar_subquery().label("unread"),
+        select(func.coalesce(func.max(OrgRevision.revision), 0)).scalar_subquery().label("org_revision"),
         select(func.count()).select_from(Unit).scalar_subquery().label("units_count"),
         select(func.coalesce(func.sum(unit * parent), 0)).scalar_subquery().label("units_sum1"),
         select(func.coalesce(func.sum((unit % 997 + 1) * parent * parent), 0)).scalar_subquery()
@@ -66,13 +69,32 @@ def fact_columns(user_id: Any) -> list[ColumnElement[Any]]:
 def remember(session: Session, user_id: int, row: Any) -> RequestFacts:
     """Keep the facts read by :func:`fact_columns` for the rest of this unit of work."""
     facts = RequestFacts(user_id, row.latest_version_id, int(row.unread or 0),
-                         (int(row.units_count), int(row.units_sum1), int(row.units_sum2)))
+                         (int(row.org_revision), int(row.units_count), int(row.units_sum1), int(row.units_sum2)))
     session.info[_FACTS] = facts
     return facts
 
 
 def facts_of(session: Session) -> RequestFacts | None:
     return session.info.get(_FACTS)
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_org_revision(session: Session, _context: Any, _instances: Any) -> None:
+    """A flush that adds, changes or deletes a unit moves the organisation's revision on (once per
+    unit of work): every worker's cached tree is stale from the commit on."""
+    if session.info.get(_BUMPED) or not any(
+        isinstance(obj, Unit) for obj in (*session.new, *session.dirty, *session.deleted)
+    ):
+        return
+    if session.execute(update(OrgRevision).where(OrgRevision.id == 1)
+                       .values(revision=OrgRevision.revision + 1)).rowcount == 0:  # type: ignore[attr-defined]
+        session.execute(insert(OrgRevision).values(id=1, revision=1))
+    session.info[_BUMPED] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_bump(session: Session, _transaction: Any) -> None:
+    session.info.pop(_BUMPED, None)
 
 
 @event.listens_for(Session, "before_flush")

@@ -102,3 +102,27 @@ def test_a_unit_moved_in_the_same_unit_of_work_is_seen(app: Flask, api: Api) -> 
         s.flush()
         assert unit.id in principal_for(s, user).visible_units
         s.rollback()
+
+
+def test_any_unit_write_moves_the_tree_stamp_on(app: Flask, api: Api) -> None:
+    """A rename leaves the count and the parents' sums as they were: the organisation's revision is
+    what tells every worker the tree it cached is stale (exact where the sums could cancel out)."""
+    db = app.extensions["whistle.db"]
+    token = api.token("staff-s1c1")
+
+    def stamp() -> tuple[int, ...]:
+        with db.unit_of_work() as s:
+            user_for_token(s, token)
+            facts = per_version.facts_of(s)
+            assert facts is not None
+            return facts.units_stamp
+
+    before = stamp()
+    with db.unit_of_work() as s:
+        unit = unit_by_code(s, "dc-s2-c1-g1")
+        name, unit.name = unit.name, unit.name + "（改）"
+    after = stamp()
+    assert after[0] == before[0] + 1 and after[1:] == before[1:]
+    with db.unit_of_work() as s:
+        unit_by_code(s, "dc-s2-c1-g1").name = name
+    assert stamp()[0] == before[0] + 2
