@@ -8,7 +8,9 @@ from app.services import journal, workflow
 
 from . import HandlerContext, HandlerError, handler, unit_that
 
-OUTCOMES = {"self_handled", "closed", "escalated"}
+OUTCOMES = {"self_handled", "closed", "escalated", "invalid"}
+# Outcomes that must say why (退单 / 无效件): the reporter is shown the reason.
+NEEDS_REASON = {"invalid"}
 SATISFACTION = {"satisfied", "basically_satisfied", "dissatisfied"}
 
 
@@ -33,11 +35,15 @@ def record_satisfaction(ctx: HandlerContext, satisfaction: str, comment: str | N
 
 
 @handler("close_case")
-def close_case(ctx: HandlerContext, outcome: str) -> dict[str, Any]:
-    """办结销号: the case is closed (self-handled, solved, or passed up to the next level)."""
+def close_case(ctx: HandlerContext, outcome: str, reason: str | None = None) -> dict[str, Any]:
+    """办结销号: the case is closed (self-handled, solved, passed up to the next level, or 退单 as
+    an invalid report, with the reason the reporter is shown)."""
     if outcome not in OUTCOMES:
         raise HandlerError(f"unknown outcome '{outcome}'", {"outcome": "unknown value"})
+    if outcome in NEEDS_REASON and not (reason or "").strip():
+        raise HandlerError(f"outcome '{outcome}' needs a reason", {"reason": "required"})
     case = ctx.case
     case.status, case.outcome, case.closed_at = "closed", outcome, ctx.now
-    journal.record_event(ctx.session, case, "case_closed", ctx.actor, data={"outcome": outcome})
+    data = {"outcome": outcome} | ({"reason": reason.strip()} if reason and reason.strip() else {})
+    journal.record_event(ctx.session, case, "case_closed", ctx.actor, data=data)
     return {}

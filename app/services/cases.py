@@ -348,6 +348,17 @@ def whistle_in_review(case: Case, open_stages: list[str]) -> bool:
     return case.status == "open" and any(stage in review for stage in open_stages)
 
 
+def whereabouts(session: Session, case_id: int) -> tuple[Case, list[tuple[str, str]]]:
+    """Where a case is now (after a step: 研判后去向): the case and, while open, the title and unit name
+    of each distinct open task, oldest first."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound("no such case")
+    rows = session.execute(select(Task.title, Unit.name).join(Unit, Unit.id == Task.unit_id)
+                           .where(Task.case_id == case_id, Task.status == "open").order_by(Task.id))
+    return case, list(dict.fromkeys((title, unit) for title, unit in rows))
+
+
 def task_summary(task: Task, units: dict[int, Unit]) -> dict[str, Any]:
     unit = units[task.unit_id]
     return {

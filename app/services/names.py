@@ -13,6 +13,8 @@ STATUSES = {"open": N_("办理中"), "closed": N_("已办结")}
 OUTCOMES = {"self_handled": N_("网格员自行处置"), "closed": N_("已解决"), "escalated": N_("已上报上级")}
 # a report closed at triage into another case (issue 16): merged into it (并案), or 重复件
 OUTCOMES |= {"merged": N_("已并案"), "duplicate": N_("重复件")}
+# closed at triage as not a case to handle (退单 / 无效件), with the reason the reporter is shown
+OUTCOMES |= {"invalid": N_("退单（无效件）")}
 SATISFACTION = {"satisfied": N_("满意"), "basically_satisfied": N_("基本满意"), "dissatisfied": N_("不满意")}
 DUTIES = {"lead": N_("主体责任"), "cooperating": N_("配合责任")}
 EVENTS = {

@@ -206,7 +206,8 @@ def _event_details(event: dict[str, Any], names: Names) -> tuple[list[tuple[str,
     if kind == "satisfaction":
         return [], _satisfaction_note(data)
     if kind == "case_closed":
-        return [], label(OUTCOMES, data.get("outcome"))
+        outcome = label(OUTCOMES, data.get("outcome"))
+        return [], f"{outcome}：{data['reason']}" if data.get("reason") else outcome
     return [], str(data.get("reason") or "")
 
 
