@@ -12,6 +12,8 @@ OUTCOMES = {"self_handled", "closed", "escalated", "invalid"}
 # Outcomes that must say why (退单 / 无效件): the reporter is shown the reason.
 NEEDS_REASON = {"invalid"}
 SATISFACTION = {"satisfied", "basically_satisfied", "dissatisfied"}
+# 解决情况: recorded apart from satisfaction (a reporter may be satisfied with a partial fix)
+RESOLUTION = {"resolved", "partly_resolved", "unresolved"}
 
 
 @handler("dispatch_case")
@@ -25,12 +27,17 @@ def dispatch_case(ctx: HandlerContext, department: str) -> dict[str, Any]:
 
 
 @handler("record_satisfaction")
-def record_satisfaction(ctx: HandlerContext, satisfaction: str, comment: str | None = None) -> dict[str, Any]:
+def record_satisfaction(ctx: HandlerContext, satisfaction: str, comment: str | None = None,
+                        resolution: str | None = None) -> dict[str, Any]:
+    """A call-back that reached the reporter (有效回访): their satisfaction and, apart from it,
+    whether the problem was solved (解决情况)."""
     if satisfaction not in SATISFACTION:
         raise HandlerError(f"unknown satisfaction '{satisfaction}'", {"satisfaction": "unknown value"})
+    if resolution is not None and resolution not in RESOLUTION:
+        raise HandlerError(f"unknown resolution '{resolution}'", {"resolution": "unknown value"})
     ctx.case.satisfaction = satisfaction
-    journal.record_event(ctx.session, ctx.case, "satisfaction", ctx.actor,
-                          data={"satisfaction": satisfaction, "comment": comment or ""})
+    data = {"satisfaction": satisfaction, "comment": comment or ""} | ({"resolution": resolution} if resolution else {})
+    journal.record_event(ctx.session, ctx.case, "satisfaction", ctx.actor, data=data)
     return {}
 
 
