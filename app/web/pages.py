@@ -31,7 +31,7 @@ from app.services.names import OUTCOMES
 from app.web import bp, timeline
 from app.web.forms import fields_of, parse, short_message
 from app.web.i18n import LANGUAGES, init_web
-from app.web.labels import bilingual, is_english, label, template_helpers
+from app.web.labels import bilingual, is_english, label, template_helpers, when
 from app.web.session import LoginRequired, log_in, log_out, login_redirect, page, safe_next, staff
 
 PER_PAGE = 20
@@ -303,17 +303,20 @@ def prefill(fields: list[Any], context: dict[str, Any]) -> MultiDict[str, str]:
 
 def _whereabouts(s: Session, case_id: int) -> str:
     """What the person who completed a step is told about where the case went: dispatched to a
-    department, to a review at a unit, or closed (and how)."""
-    case, steps = cases.whereabouts(s, case_id)
-    if case.status == "closed":
-        return _("案件 %(number)s 已结案：%(outcome)s", number=case.number, outcome=label(OUTCOMES, case.outcome))
-    if not steps:
-        return _("案件 %(number)s 正在等待下一步", number=case.number)
-    shown = "；".join(f"{unit} · {bilingual(title)}" for title, unit in steps[:WHEREABOUTS_SHOWN])
-    more = len(steps) - WHEREABOUTS_SHOWN
-    if more > 0:
-        shown += _("等 %(n)d 项", n=len(steps))
-    return _("案件 %(number)s 已转到：%(steps)s", number=case.number, steps=shown)
+    department, to a review at a unit, waiting for a timer (a call-back tried later), or closed."""
+    where = cases.whereabouts(s, case_id)
+    number = where.case.number
+    if where.case.status == "closed":
+        return _("案件 %(number)s 已结案：%(outcome)s", number=number, outcome=label(OUTCOMES, where.case.outcome))
+    if where.steps:
+        shown = "；".join(f"{unit} · {bilingual(title)}" for title, unit in where.steps[:WHEREABOUTS_SHOWN])
+        if len(where.steps) > WHEREABOUTS_SHOWN:
+            shown += _("等 %(n)d 项", n=len(where.steps))
+        return _("案件 %(number)s 已转到：%(steps)s", number=number, steps=shown)
+    if where.waits:
+        title, due = where.waits[0]
+        return _("案件 %(number)s 等待中：%(title)s（%(due)s）", number=number, title=bilingual(title), due=when(due))
+    return _("案件 %(number)s 正在等待下一步", number=number)
 
 
 def _complete(s: Session, principal: Principal, task_id: int) -> int:
