@@ -15,7 +15,7 @@ from app.services.org import unit_by_code
 from . import HandlerContext, HandlerError, handler
 
 
-@handler("set_deadline")
+@handler("set_deadline", times=deadlines.STAGE_MOMENTS)
 def set_deadline(ctx: HandlerContext, stage: str, hours: float | None = None) -> dict[str, Any]:
     """Reminder (80 %), deadline and second limit of ``stage``, ``hours`` working hours from now
     (or the stage's default from config/calendar.yaml when the diagram gives none)."""
@@ -60,7 +60,7 @@ def escalate_late_work(ctx: HandlerContext, stage: str, unit: str, task: str, to
                                unit_by_code(ctx.session, to), reason, ctx.actor, ctx.now)
 
 
-@handler("schedule_retry")
+@handler("schedule_retry", times=deadlines.RETRY_MOMENTS)
 def schedule_retry(ctx: HandlerContext, stage: str, attempts: int, note: str | None = None) -> dict[str, Any]:
     """Work that could not be done this time (回访未接通): when it comes back (working hours from
     calendar.yaml's ``retries``), or, after the configured number of attempts, that it is given up."""

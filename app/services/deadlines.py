@@ -76,6 +76,10 @@ def _retry(stage: Any, raw: Any) -> Retry:
     return Retry(float(hours), attempts)
 
 
+# The moment of a retry (schedule_retry) that the diagram's timer waits for.
+RETRY_MOMENTS = ("due",)
+
+
 def schedule_retry(session: Session, case: Case, stage: str, retry: Retry, attempts: int, note: str,
                    actor: User | None, now: datetime) -> dict[str, Any]:
     """A failed attempt (未接通) recorded; when the next one is due, or that no attempt is left."""
@@ -86,15 +90,20 @@ def schedule_retry(session: Session, case: Case, stage: str, retry: Retry, attem
     return {"given_up": given_up, "due": due, "attempt": attempts, "attempts": retry.attempts}
 
 
+# The moments of a stage's deadlines (stage_deadlines) that the diagrams' timers wait for.
+STAGE_MOMENTS = ("remind", "due", "escalate")
+
+
 def stage_deadlines(start: datetime, hours: float) -> dict[str, Any]:
     """Absolute times (ISO 8601, UTC) of a stage's reminder, deadline and second limit, counted in
     working hours from ``start`` (naive UTC)."""
     rules, calendar = load_rules(), load_calendar()
+    remind, due, escalate = STAGE_MOMENTS
     moments = {
         "start": start,
-        "remind": calendar.add_hours(start, hours * rules.reminder_at),
-        "due": calendar.add_hours(start, hours),
-        "escalate": calendar.add_hours(start, hours * rules.second_limit),
+        remind: calendar.add_hours(start, hours * rules.reminder_at),
+        due: calendar.add_hours(start, hours),
+        escalate: calendar.add_hours(start, hours * rules.second_limit),
     }
     return {"hours": hours, **{key: iso(value) for key, value in moments.items()}}
 
