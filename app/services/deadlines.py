@@ -7,7 +7,7 @@ puts into the process data); this module decides *who* hears of it and what is r
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -32,10 +32,20 @@ def head_role(unit: Unit) -> str:
 
 
 @dataclass(frozen=True)
+class Retry:
+    """Work tried again later (回访未接通): ``hours`` working hours after a failed attempt, at most
+    ``attempts`` attempts in all."""
+
+    hours: float
+    attempts: int
+
+
+@dataclass(frozen=True)
 class DeadlineRules:
     reminder_at: float  # share of the limit after which the reminder goes out (0.8 = 80 %)
     second_limit: float  # the escalation limit, as a multiple of the limit (2.0 = twice as long)
     default_hours: dict[str, float]  # stages the catalogue has no limit for (review, verification)
+    retries: dict[str, Retry] = field(default_factory=dict)  # stages tried again later, by stage
 
 
 def load_rules() -> DeadlineRules:
@@ -50,10 +60,34 @@ def _read_rules(config: configuration.Configuration) -> DeadlineRules:
         reminder_at=float(raw.get("reminder_at", 0.8)),
         second_limit=float(raw.get("second_limit", 2.0)),
         default_hours={str(k): float(v) for k, v in (raw.get("default_hours") or {}).items()},
+        retries={str(k): _retry(k, v) for k, v in (raw.get("retries") or {}).items()},
     )
     if not 0 < rules.reminder_at < 1 or rules.second_limit <= 1:
         raise ValueError("calendar.yaml: deadlines: reminder_at must be between 0 and 1, second_limit above 1")
     return rules
+
+
+def _retry(stage: Any, raw: Any) -> Retry:
+    hours = raw.get("hours") if isinstance(raw, dict) else None
+    attempts = raw.get("attempts") if isinstance(raw, dict) else None
+    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or hours <= 0 \
+            or isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise ValueError(f"calendar.yaml: deadlines: retries: {stage}: give hours > 0 and attempts >= 1")
+    return Retry(float(hours), attempts)
+
+
+# The moment of a retry (schedule_retry) that the diagram's timer waits for.
+RETRY_MOMENTS = ("due",)
+
+
+def schedule_retry(session: Session, case: Case, stage: str, retry: Retry, attempts: int, note: str,
+                   actor: User | None, now: datetime) -> dict[str, Any]:
+    """A failed attempt (未接通) recorded; when the next one is due, or that no attempt is left."""
+    given_up = attempts >= retry.attempts
+    due = None if given_up else iso(load_calendar().add_hours(now, retry.hours))
+    data = {"stage": stage, "attempt": attempts, "attempts": retry.attempts, "retry_at": due, "note": note}
+    journal.record_event(session, case, "attempts_exhausted" if given_up else "attempt_failed", actor, data=data)
+    return {"given_up": given_up, "due": due, "attempt": attempts, "attempts": retry.attempts}
 
 
 # The moments of a stage's deadlines (stage_deadlines) that the diagrams' timers wait for.
