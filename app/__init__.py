@@ -12,7 +12,7 @@ from flask import Flask, current_app, g, has_app_context
 import handlers  # noqa: F401  (the composition root registers the service-task handlers)
 from app.db import Database
 from app.definitions import configuration
-from app.definitions.versions import latest_configuration
+from app.definitions.versions import REQUEST_CONFIGURATION, latest_configuration
 from app.ops import init_ops
 from app.settings import ROOT, Settings
 
@@ -68,10 +68,11 @@ def _latest_configuration() -> configuration.Configuration | None:
     looked up once per request: a deploy takes effect on the next request in every worker."""
     if not has_app_context() or "whistle.db" not in current_app.extensions:
         return None
-    found = g.get("whistle_configuration")
+    found = g.get(REQUEST_CONFIGURATION)
     if found is None:
         with current_app.extensions["whistle.db"].unit_of_work() as session:
-            found = g.whistle_configuration = latest_configuration(session)
+            found = latest_configuration(session)
+        setattr(g, REQUEST_CONFIGURATION, found)
     return found  # type: ignore[no-any-return]
 
 

@@ -46,6 +46,16 @@ class Unit(Base):
     parent: Mapped[Unit | None] = relationship(remote_side=[id])
 
 
+class OrgRevision(Base):
+    """One row counting writes to the organisation tree: every unit of work that adds, changes or
+    deletes a unit bumps it, so a worker's cached tree is keyed by an exact stamp."""
+
+    __tablename__ = "org_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class User(Base):
     __tablename__ = "users"
 

@@ -231,14 +231,15 @@ class CannedServices:
                           **scores: int) -> dict[str, Any]:
         return {"score": round(sum(scores.values()) / len(scores), 2)}
 
-    def record_satisfaction(self, data: dict[str, Any], satisfaction: str, comment: str | None = None) -> dict:
+    def record_satisfaction(self, data: dict[str, Any], satisfaction: str, comment: str | None = None,
+                            resolution: str | None = None) -> dict:
         return {}
 
     def escalate_whistle(self, data: dict[str, Any], level: str, reason: str | None = None) -> dict[str, Any]:
         self.escalations += 1
         return {"case_number": f"{_now():%Y%m%d}-E{self.escalations:05d}", "case_id": -self.escalations}
 
-    def close_case(self, data: dict[str, Any], outcome: str) -> dict[str, Any]:
+    def close_case(self, data: dict[str, Any], outcome: str, reason: str | None = None) -> dict[str, Any]:
         return {}
 
     def set_deadline(self, data: dict[str, Any], stage: str, hours: float | None = None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from app.services.org import unit_by_code
 from . import HandlerContext, HandlerError, handler
 
 
-@handler("set_deadline")
+@handler("set_deadline", times=deadlines.STAGE_MOMENTS)
 def set_deadline(ctx: HandlerContext, stage: str, hours: float | None = None) -> dict[str, Any]:
     """Reminder (80 %), deadline and second limit of ``stage``, ``hours`` working hours from now
     (or the stage's default from config/calendar.yaml when the diagram gives none)."""
@@ -77,3 +77,14 @@ def escalate_late_work(ctx: HandlerContext, stage: str, unit: str, task: str, to
     its 督办 task; this records a ``taken_back`` event (the inbox sync transfers the ledger entry)."""
     return deadlines.take_back(ctx.session, ctx.case, stage, unit_by_code(ctx.session, unit), task,
                                unit_by_code(ctx.session, to), reason, ctx.actor, ctx.now)
+
+
+@handler("schedule_retry", times=deadlines.RETRY_MOMENTS)
+def schedule_retry(ctx: HandlerContext, stage: str, attempts: int, note: str | None = None) -> dict[str, Any]:
+    """Work that could not be done this time (回访未接通): when it comes back (working hours from
+    calendar.yaml's ``retries``), or, after the configured number of attempts, that it is given up."""
+    retry = deadlines.load_rules().retries.get(stage)
+    if retry is None:
+        raise HandlerError(f"stage '{stage}' has no retry rule",
+                           {"stage": "add it to calendar.yaml's deadlines: retries"})
+    return deadlines.schedule_retry(ctx.session, ctx.case, stage, retry, attempts, note or "", ctx.actor, ctx.now)

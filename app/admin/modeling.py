@@ -12,6 +12,7 @@ panel, and the live preview of a form schema.
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from collections.abc import Callable
 from functools import wraps
@@ -29,7 +30,7 @@ from app.engine.bundle import BundleError, _load_form
 from app.models import ProcessVersion
 from app.services.auth import Principal
 from app.services.errors import Invalid, ServiceError
-from app.services.handler_api import registered
+from app.services.handler_api import RESULT_TIMES, registered
 from app.services.locality import load_locality
 from app.services.workflow import stage_limits
 from app.settings import ROOT
@@ -137,7 +138,8 @@ def modeling_picklists(s: Session, principal: Principal, number: int) -> Any:
 
 def picklists(version: ProcessVersion) -> dict[str, Any]:
     """Roles (for lanes), stages, unit expressions, deadline expressions (for user tasks), form
-    files and handlers with their parameters (for service tasks), from the active configuration."""
+    files and handlers with their parameters and result moments (for service tasks and timers),
+    conditions on the forms' choice fields (for gateways' flows), from the active configuration."""
     english = is_english()
     locality = load_locality()
     return {
@@ -149,6 +151,7 @@ def picklists(version: ProcessVersion) -> dict[str, Any]:
                       for stage, hours in stage_limits().items()],
         "forms": sorted(name.rsplit("/", 1)[-1] for name in version.files if name.endswith(".schema.json")),
         "handlers": [handler_entry(name, func) for name, func in sorted(registered().items())],
+        "conditions": condition_hints(version.files),
     }
 
 
@@ -157,7 +160,37 @@ def handler_entry(name: str, func: Callable[..., Any]) -> dict[str, Any]:
     params = list(inspect.signature(func).parameters.values())[1:]
     return {"name": name, "doc": (inspect.getdoc(func) or "").split("\n")[0],
             "parameters": [{"name": p.name, "required": p.default is inspect.Parameter.empty}
-                           for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]}
+                           for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)],
+            "times": list(RESULT_TIMES.get(name, ()))}
+
+
+def condition_hints(files: dict[str, str]) -> list[dict[str, str]]:
+    """Conditions a gateway's flow may test, from the forms' fields that a person answers with a
+    choice: ``field == value`` per choice (``enum`` or ``oneOf`` consts), ``field`` / ``not field``
+    for a yes/no field; labelled with the form and the field's title."""
+    hints: dict[str, str] = {}
+    for name, text in sorted(files.items()):
+        if not name.endswith(".schema.json"):
+            continue
+        form = name.rsplit("/", 1)[-1].removesuffix(".schema.json")
+        schema = json.loads(text)
+        for field, prop in (schema.get("properties") or {}).items():
+            if not isinstance(prop, dict):
+                continue
+            title = f"{form} · {prop.get('title', field)}"
+            for code, label in _choices(field, prop):
+                hints.setdefault(code, f"{title}{label}")
+    return [{"code": code, "label": label} for code, label in hints.items()]
+
+
+def _choices(field: str, prop: dict[str, Any]) -> list[tuple[str, str]]:
+    if prop.get("type") == "boolean":
+        return [(field, ""), (f"not {field}", "")]
+    consts = [(o.get("const"), o.get("title", "")) for o in prop.get("oneOf", [])
+              if isinstance(o, dict) and "const" in o]
+    consts += [(value, "") for value in prop.get("enum", [])]
+    return [(f"{field} == {value!r}", f" · {label}" if label else "") for value, label in consts
+            if isinstance(value, (str, int)) and not isinstance(value, bool)]
 
 
 # --- the form editor's preview ---------------------------------------------------------------------

@@ -82,7 +82,10 @@ def version_file(s: Session, principal: Principal, number: int, name: str) -> An
 def version_file_raw(s: Session, principal: Principal, number: int, name: str) -> Any:
     """The file as stored, as plain text (never rendered by the browser as HTML or XML)."""
     require_reader(principal)
-    text = _file_of(versions.version_by_number(s, number), name)
+    return _plain(_file_of(versions.version_by_number(s, number), name))
+
+
+def _plain(text: str) -> Response:
     resp = Response(text, mimetype="text/plain")
     resp.headers["X-Content-Type-Options"] = "nosniff"
     return resp
@@ -204,6 +207,17 @@ def upload_deploy(s: Session, principal: Principal) -> Any:
     version, created = versions.deploy(s, scenarios.bundle_files(files), principal.user.username, comment)
     flash(_("已部署为版本 %(n)s", n=version.version) if created else _("内容与当前版本相同，未部署新版本"))
     return redirect(url_for("admin.version_page", number=version.version))
+
+
+@bp.get("/processes/checked/<key>/raw/<path:name>")
+@page
+def checked_file_raw(s: Session, principal: Principal, key: str, name: str) -> Any:
+    """A file of a checked upload or draft bundle, as plain text: the new side of its diagram diff."""
+    principal.require("administer")
+    text = _stashed(key).get(name)
+    if not isinstance(text, str):
+        raise NotFound(f"the checked bundle has no file {name}")
+    return _plain(text)
 
 
 def _stash_dir() -> Path:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request, session
+from flask import Blueprint, current_app, g, jsonify, request, session
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -17,8 +17,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from wtforms.validators import ValidationError
 
 from app.db import Database
+from app.definitions.versions import REQUEST_CONFIGURATION, configuration_for
 from app.models import User
-from app.services import auth
+from app.services import auth, per_version
 from app.services.auth import Principal, SessionLimits, principal_for, user_for_token
 from app.services.errors import Conflict, Forbidden, ServiceError, TooMany, Unauthorized
 from app.services.login import LoginLimits
@@ -79,13 +80,25 @@ def current_principal(s: Session, required: bool = True) -> Principal | None:
         if required:
             raise Unauthorized("log in first (session) or send 'Authorization: Bearer <token>'")
         return None
+    _keep_configuration(s)
     return principal_for(s, user)
 
 
 def session_user(s: Session) -> User | None:
     """The user of this browser session, checked on the server: ended by logout, idle or too old → None."""
     raw = session.get("sid")
-    return auth.user_for_session(s, raw, session_limits()) if isinstance(raw, str) else None
+    user = auth.user_for_session(s, raw, session_limits()) if isinstance(raw, str) else None
+    if user is not None:
+        _keep_configuration(s)
+    return user
+
+
+def _keep_configuration(s: Session) -> None:
+    """The current version's id came with the user (per_version): the request's configuration needs
+    no query of its own (cached per version id, as a version's files never change)."""
+    facts = per_version.facts_of(s)
+    if facts is not None and g.get(REQUEST_CONFIGURATION) is None:
+        setattr(g, REQUEST_CONFIGURATION, configuration_for(s, facts.latest_version_id))
 
 
 def begin_session(s: Session, user: User) -> None:

@@ -36,10 +36,12 @@ from app.assessment.indicators import INDICATORS, Indicator, indicator, load_rul
 from app.assessment.labels import figure_text, indicator_formula, indicator_name
 from app.assessment.ranking import Ranked, department_ranking
 from app.assessment.service import (
+    PROBLEM_FIGURES,
     Period,
     assessable_units,
     department_rows,
     peer_departments,
+    problem_cases,
 )
 from app.models import Case, Unit, User
 from app.services import clock, deadlines
@@ -57,6 +59,7 @@ bp = Blueprint("assessment", __name__, url_prefix="/assessment", template_folder
 ECHARTS_DIST = ROOT / "node_modules" / "echarts" / "dist"
 ECHARTS_FILE = "echarts.common.min.js"  # line, bar and pie charts: all the pages draw
 PERIOD_KINDS = ("month", "quarter", "year", "range")
+PROBLEM_PAGE = 50  # cases listed of each late or reworked list on a department page; the rest by "more"
 
 
 staff_error_pages(bp)
@@ -145,29 +148,20 @@ def department_page(s: Session, principal: Principal, code: str) -> Any:
     ranked = department_ranking(department_rows(s, peer_departments(s, unit), period), period=period)
     mine = next(r for r in ranked if r.row.unit.id == unit.id)  # scored among its peers, as ranked
     row = mine.row
-    ledger = [e for e in deadlines.supervision_ledger(s, principal, "open", clock.now())["items"] if e["unit"] == code]
-    problems = _problems(row)
-    ids = {case_id for found in problems.values() for case_id in found}
+    ledger = deadlines.supervision_ledger(s, principal, "open", clock.now(), unit_id=unit.id)["items"]
+    problems = problem_cases(s, unit.id, period, PROBLEM_PAGE)
+    ids = {case_id for found in problems.values() for case_id in found.cases}
     cases = {c.id: c for c in s.scalars(select(Case).where(Case.id.in_(ids or [0])))}
     return render_template("assessment/department.html", me=principal.user, unit=unit, row=row, ranked=ranked,
                            mine=mine, ledger=ledger, query=query, kind=_kind(query), period=period,
                            indicators=INDICATORS["departments"], problems=problems, cases=cases,
+                           problem_figures=PROBLEM_FIGURES,
                            visible=assessable_units(s, principal), by=_ranking_order("departments"),
                            given_grades=grades.given_grades(s, period, (r.row.unit for r in ranked)))
 
 
 def _ranking_order(side: str) -> list[Indicator]:
     return [indicator(side, code) for code in load_rules().rankings[side].order]
-
-
-def _problems(row: Any) -> dict[str, list[int]]:
-    """The department's late and reworked cases, straight from the figures' counted records."""
-    figures = row.figures
-    return {
-        "late_report_in": sorted({r.case_id for r in figures["on_time_report_in_rate"].rows if not r.hit}),
-        "late_handling": sorted({r.case_id for r in figures["handled_on_time_rate"].rows if not r.hit}),
-        "reworked": sorted({r.case_id for r in figures["rework_rate"].rows if r.hit}),
-    }
 
 
 @bp.get("/cases")

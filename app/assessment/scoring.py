@@ -285,17 +285,23 @@ def score_row(scheme: Scheme, row: Any, means: dict[str, float | None],
 
 
 def score_rows(scheme: Scheme | None, rows: list[Any], make: Callable[..., Any], months: int = 1) -> None:
-    """Sets each row's ``score`` figure (``make(value, parts, rows)`` builds it), scored together;
-    a target's ``at_least`` is per month of the period."""
+    """Sets each row's ``score`` figure (``make(value, parts, load)`` builds it), scored together;
+    a target's ``at_least`` is per month of the period. ``load`` gives the records of the figures the
+    score used, read only when asked (the drill-down): a ranking needs the values alone."""
     if scheme is None:
         for row in rows:
-            row.figures["score"] = make(None, [], [])
+            row.figures["score"] = make(None, [], list)
         return
     means = {t.indicator: weighted_mean(rows, t.indicator) for t in scheme.terms if t.kind == "below_mean"}
-    used = {t.indicator or "whistles_started" for t in scheme.terms} | {PUSHED for t in scheme.terms if t.pushed}
+    used = sorted({t.indicator or "whistles_started" for t in scheme.terms} | {PUSHED for t in scheme.terms
+                                                                              if t.pushed})
     for row in rows:
         value, parts = score_row(scheme, row, means, months)
-        row.figures["score"] = make(value, parts, [r for code in sorted(used) for r in row.figures[code].rows])
+        row.figures["score"] = make(value, parts, _records(row, used))
+
+
+def _records(row: Any, codes: list[str]) -> Callable[[], list[Any]]:
+    return lambda: [r for code in codes for r in row.figures[code].rows]
 
 
 # --- grades and quotas ---------------------------------------------------------------------------

@@ -184,8 +184,8 @@ class Figure:
         return found
 
 
-def _score(value: float | None, parts: list[ScorePart], rows: list[Counted]) -> Figure:
-    return Figure(value, rows=rows, parts=parts)
+def _score(value: float | None, parts: list[ScorePart], load: Loader) -> Figure:
+    return Figure(value, parts=parts, load=load)
 
 
 def scored(side: str, rows: list[Row], rules: Rules, period: Period) -> list[Row]:
@@ -377,12 +377,29 @@ def _report_in_counts(session: Session, ids: set[int], low: datetime, high: date
         found[unit_id] = {"summoned": Figure(total, load=load("summoned")),
                           "report_in_rate": _rate_of(reported, total, load("report_in_rate")),
                           "on_time_report_in_rate": _rate_of(int(on_time or 0), total, load("on_time_report_in_rate"))}
-    # response times need the working-time calendar, record by record: computed once, when first read
-    hours = _once(lambda: _report_in_hours(session, in_period))
+    # response times need the working-time calendar, record by record: computed when first read
+    hours = _first_then_rest(lambda units: _report_in_hours(session, (ReportIn.department_id.in_(units),
+                                                                     *in_period[1:])), set(found))
     for unit_id, figures in found.items():
-        figures["report_in_hours_median"] = Figure(later=lambda u=unit_id: _quantile(hours().get(u, []), 0.5))
-        figures["report_in_hours_p90"] = Figure(later=lambda u=unit_id: _quantile(hours().get(u, []), 0.9))
+        figures["report_in_hours_median"] = Figure(later=lambda u=unit_id: _quantile(hours(u), 0.5))
+        figures["report_in_hours_p90"] = Figure(later=lambda u=unit_id: _quantile(hours(u), 0.9))
     return found
+
+
+def _first_then_rest(compute: Callable[[set[int]], Hours], ids: set[int]) -> Callable[[int], list[tuple[int, float]]]:
+    """Each unit's hours from ``compute``: the first unit asked alone (a department's page shows its
+    own among its ranked peers), then every other unit at once (the dashboard shows them all)."""
+    found: Hours = {}
+    done: set[int] = set()
+
+    def get(unit_id: int) -> list[tuple[int, float]]:
+        if unit_id not in done:
+            wanted = ids - done if done else {unit_id}
+            found.update(compute(wanted))
+            done.update(wanted | {unit_id})
+        return found.get(unit_id, [])
+
+    return get
 
 
 def _once(compute: Callable[[], Hours]) -> Callable[[], Hours]:
@@ -447,6 +464,56 @@ def _dispatch_counts(session: Session, ids: set[int], low: datetime, high: datet
     return {unit_id: {"sent_back_rate": _rate_of(hits, total,
                                                  _loader(session, unit_id, "sent_back_rate", low, high, rules))}
             for unit_id, total, hits in counts}
+
+
+# --- a department's late and reworked cases (its page lists a page of each) ------------------------
+
+# each list of the department page, and the figure whose records it is drawn from (its drill-down)
+PROBLEM_FIGURES = {"late_report_in": "on_time_report_in_rate", "late_handling": "handled_on_time_rate",
+                   "reworked": "rework_rate"}
+
+
+@dataclass(frozen=True)
+class Problems:
+    """How many cases a list of the department page holds, and the first ``limit`` of them by id."""
+
+    total: int
+    cases: list[int]
+
+
+def problem_cases(session: Session, unit_id: int, period: Period, limit: int) -> dict[str, Problems]:
+    """The department's late report-ins, late handling and reworked cases in the period: counted and
+    paged in SQL, the same cases as :func:`problem_cases_from_records` finds in the figures' records."""
+    rules = load_rules()
+    low, high = period.bounds()
+    done = Task.status == "completed"
+    on_time = and_(Task.completed_at.is_not(None), Task.completed_at <= Task.due_at)
+    handling = (*_handling_filter({unit_id}, low, high, rules), or_(done, Task.due_at < clock.now()))
+    queries = {
+        "late_report_in": select(ReportIn.case_id).where(
+            ReportIn.department_id == unit_id, ReportIn.summoned_at >= low, ReportIn.summoned_at < high,
+            or_(ReportIn.on_time.is_(None), ReportIn.on_time.is_(False))),
+        "late_handling": select(Task.case_id).where(*handling, ~on_time),
+        "reworked": select(Task.case_id).join(Case, Case.id == Task.case_id).where(*handling, done,
+                                                                                   Case.rework_count != 0),
+    }
+    found = {}
+    for key, query in queries.items():
+        ids = query.distinct().subquery()
+        total = int(session.scalar(select(func.count()).select_from(ids)) or 0)
+        found[key] = Problems(total, list(session.scalars(select(ids.c.case_id).order_by(ids.c.case_id)
+                                                          .limit(limit))))
+    return found
+
+
+def problem_cases_from_records(row: Row) -> dict[str, list[int]]:
+    """The same lists whole, from the figures' counted records: the reference."""
+    figures = row.figures
+    return {
+        "late_report_in": sorted({r.case_id for r in figures["on_time_report_in_rate"].rows if not r.hit}),
+        "late_handling": sorted({r.case_id for r in figures["handled_on_time_rate"].rows if not r.hit}),
+        "reworked": sorted({r.case_id for r in figures["rework_rate"].rows if r.hit}),
+    }
 
 
 def _json_equals(field: Any, value: Any) -> Any:

@@ -128,11 +128,20 @@ def deploy_warnings(session: Session, version_id: int) -> list[str]:
     return calendar_of(configuration_of(session, version_id)).warnings(clock.now().date())
 
 
+# Where a request keeps the configuration of the current version (flask.g): looked up once a request.
+REQUEST_CONFIGURATION = "whistle_configuration"
+
+
 def latest_configuration(session: Session) -> configuration.Configuration:
     """The configuration of the current version (what pages, new reports and the org use)."""
     row = session.execute(select(ProcessVersion.id).where(ProcessVersion.retired_at.is_(None))
                           .order_by(ProcessVersion.version.desc()).limit(1)).first()
-    return configuration_of(session, row[0]) if row else configuration.from_disk()
+    return configuration_for(session, row[0] if row else None)
+
+
+def configuration_for(session: Session, latest_version_id: int | None) -> configuration.Configuration:
+    """The configuration of the current version once its id is known (None: nothing deployed)."""
+    return configuration_of(session, latest_version_id) if latest_version_id is not None else configuration.from_disk()
 
 
 def with_configuration(session: Session, files: dict[str, str]) -> dict[str, str]:

@@ -49,9 +49,10 @@ def suggestions(session: Session, principal: Principal, case_id: int,
     case = visible(session, principal, case_id)
     conf = settings or load_settings()
     area = {c.id: c for c in _candidates(session, principal, case, conf, same_area=True)}
-    here = Spots(session, [case]).of(case)
+    spots = Spots(session, [case])
+    here = spots.of(case)
     near = {} if here is None else {c.id: c for c in _candidates(session, principal, case, conf, same_area=False)}
-    spots = Spots(session, list((near | area).values()))
+    spots.add(session, list((near | area).values()))
     found = []
     for other in (near | area).values():
         distance = spots.distance(here, other)
@@ -84,11 +85,12 @@ class Spots:
         self.buildings = sorted(((b.name, (b.lat, b.long)) for b in session.scalars(
             select(Building).where(Building.lat.is_not(None), Building.long.is_not(None)))),
             key=lambda item: -len(item[0]))
-        ids = [c.id for c in cases]
-        self.given = {case_id: (float(lat), float(long)) for case_id, lat, long in session.execute(
-            select(Open311Request.case_id, Open311Request.lat, Open311Request.long).where(
-                Open311Request.case_id.in_(ids), Open311Request.lat.is_not(None), Open311Request.long.is_not(None)))
-        } if ids else {}
+        self.given = _given(session, [c.id for c in cases])
+
+    def add(self, session: Session, cases: list[Case]) -> Spots:
+        """The spots of more cases too (the buildings are not read again)."""
+        self.given |= _given(session, [c.id for c in cases if c.id not in self.given])
+        return self
 
     def of(self, case: Case) -> tuple[float, float] | None:
         if case.id in self.given:
@@ -98,6 +100,14 @@ class Spots:
     def distance(self, here: tuple[float, float] | None, other: Case) -> float | None:
         there = self.of(other) if here is not None else None
         return distance_m(*here, *there) if here is not None and there is not None else None
+
+
+def _given(session: Session, ids: list[int]) -> dict[int, tuple[float, float]]:
+    """The coordinates Open311 requests gave for these cases."""
+    return {case_id: (float(lat), float(long)) for case_id, lat, long in session.execute(
+        select(Open311Request.case_id, Open311Request.lat, Open311Request.long).where(
+            Open311Request.case_id.in_(ids), Open311Request.lat.is_not(None), Open311Request.long.is_not(None)))
+    } if ids else {}
 
 
 def _score(case: Case, other: Case, conf: Settings, same_area: bool = True,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.models import ApiToken, RoleAssignment, User, WebSession
-from app.services import clock
+from app.services import clock, per_version
 from app.services.errors import Forbidden, Unauthorized
 from app.services.journal import record_event
 from app.services.locality import load_locality
@@ -91,13 +91,15 @@ def issue_token(session: Session, user: User) -> str:
 
 def user_for_token(session: Session, token: str) -> User:
     # the user's roles in the same statement: every request needs them (one round trip fewer)
-    user = session.scalars(
-        select(User).join(ApiToken, ApiToken.user_id == User.id).where(ApiToken.token_hash == _digest(token))
-        .options(joinedload(User.roles))
+    # the user's roles and the request's facts in the same statement: every request needs them
+    row = session.execute(
+        select(User, *per_version.fact_columns(User.id)).join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == _digest(token)).options(joinedload(User.roles))
     ).unique().first()
-    if user is None or not user.active:
+    if row is None or not row.User.active:
         raise Unauthorized("invalid API token")
-    return user
+    per_version.remember(session, row.User.id, row)
+    return row.User
 
 
 def revoke_token(session: Session, token: str) -> None:
@@ -129,13 +131,18 @@ def start_session(session: Session, user: User, limits: SessionLimits) -> str:
 
 def user_for_session(session: Session, raw: str, limits: SessionLimits) -> User | None:
     """The active user of a live session; None once it was ended, idle too long or too old."""
-    row = session.get(WebSession, _digest(raw))
+    # one statement: the session, its user with the roles, and the request's facts (per_version)
+    found = session.execute(
+        select(WebSession, User, *per_version.fact_columns(User.id)).join(User, User.id == WebSession.user_id)
+        .where(WebSession.id_hash == _digest(raw)).options(joinedload(User.roles))
+    ).unique().first()
     now = clock.now()
-    if row is None or row.seen_at <= now - limits.idle or row.created_at <= now - limits.absolute:
+    if found is None:
         return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.active:
+    row, user = found.WebSession, found.User
+    if row.seen_at <= now - limits.idle or row.created_at <= now - limits.absolute or not user.active:
         return None
+    per_version.remember(session, user.id, found)
     if now - row.seen_at >= SEEN_EVERY:
         row.seen_at = now
     return user

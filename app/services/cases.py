@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -10,13 +12,13 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from app.definitions.versions import latest_version
-from app.models import Case, CaseUnit, Evaluation, Event, ReportIn, Task, Unit, User
+from app.models import Case, CaseUnit, Evaluation, Event, ReportIn, Task, Timer, Unit, User
 from app.services import clock, journal, workflow
 from app.services.auth import Principal
 from app.services.catalogue import load_catalogue
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.locality import load_locality
-from app.services.org import ancestors, nearest_of_kind, unit_by_code
+from app.services.org import all_units, ancestors, nearest_of_kind, unit_by_code
 from app.services.validation import has_visible_text, valid_id, validate
 
 # channel → "中文 English" (the pages show the reader's half)
@@ -267,7 +269,7 @@ def case_view(session: Session, principal: Principal, case_id: int) -> dict[str,
 
 def describe(session: Session, case: Case, principal: Principal) -> dict[str, Any]:
     """A case as its readers see it; the reporter's contact only for roles that contact them."""
-    units = {u.id: u for u in session.scalars(select(Unit))}
+    units = all_units(session)
     matter = load_catalogue().matter(case.matter) if case.matter else None
     open_tasks = session.scalars(
         select(Task).where(Task.case_id == case.id, Task.status == "open").order_by(Task.id)
@@ -359,6 +361,27 @@ def whistle_in_review(case: Case, open_stages: list[str]) -> bool:
     means review); it blows only when the head approves (whistle_started)."""
     review = load_locality().stages_meaning("review")
     return case.status == "open" and any(stage in review for stage in open_stages)
+
+
+@dataclass(frozen=True)
+class Whereabouts:
+    """Where a case is now (after a step: 研判后去向)."""
+
+    case: Case
+    steps: list[tuple[str, str]]  # (task title, unit name) of each distinct open task, oldest first
+    waits: list[tuple[str, datetime]]  # (title, due time) of its waiting timers, soonest first
+
+
+def whereabouts(session: Session, case_id: int) -> Whereabouts:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound("no such case")
+    rows = session.execute(select(Task.title, Unit.name).join(Unit, Unit.id == Task.unit_id)
+                           .where(Task.case_id == case_id, Task.status == "open").order_by(Task.id))
+    waits = session.execute(select(Timer.title, Timer.due_at).where(Timer.case_id == case_id,
+                                                                   Timer.status == "waiting").order_by(Timer.due_at))
+    return Whereabouts(case, list(dict.fromkeys((title, unit) for title, unit in rows)),
+                       [(title, due) for title, due in waits])
 
 
 def task_summary(task: Task, units: dict[int, Unit]) -> dict[str, Any]:

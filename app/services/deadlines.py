@@ -7,7 +7,7 @@ puts into the process data); this module decides *who* hears of it and what is r
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 from app.definitions import configuration
 from app.models import Case, CaseUnit, Notification, SupervisionEntry, SupervisionRound, Task, Unit, User
-from app.services import cases, journal, workflow
+from app.services import cases, journal, per_version, workflow
 from app.services.auth import users_holding
 from app.services.errors import Invalid, NotFound
 from app.services.locality import load_locality
@@ -32,10 +32,20 @@ def head_role(unit: Unit) -> str:
 
 
 @dataclass(frozen=True)
+class Retry:
+    """Work tried again later (回访未接通): ``hours`` working hours after a failed attempt, at most
+    ``attempts`` attempts in all."""
+
+    hours: float
+    attempts: int
+
+
+@dataclass(frozen=True)
 class DeadlineRules:
     reminder_at: float  # share of the limit after which the reminder goes out (0.8 = 80 %)
     second_limit: float  # the escalation limit, as a multiple of the limit (2.0 = twice as long)
     default_hours: dict[str, float]  # stages the catalogue has no limit for (review, verification)
+    retries: dict[str, Retry] = field(default_factory=dict)  # stages tried again later, by stage
 
 
 def load_rules() -> DeadlineRules:
@@ -50,21 +60,50 @@ def _read_rules(config: configuration.Configuration) -> DeadlineRules:
         reminder_at=float(raw.get("reminder_at", 0.8)),
         second_limit=float(raw.get("second_limit", 2.0)),
         default_hours={str(k): float(v) for k, v in (raw.get("default_hours") or {}).items()},
+        retries={str(k): _retry(k, v) for k, v in (raw.get("retries") or {}).items()},
     )
     if not 0 < rules.reminder_at < 1 or rules.second_limit <= 1:
         raise ValueError("calendar.yaml: deadlines: reminder_at must be between 0 and 1, second_limit above 1")
     return rules
 
 
+def _retry(stage: Any, raw: Any) -> Retry:
+    hours = raw.get("hours") if isinstance(raw, dict) else None
+    attempts = raw.get("attempts") if isinstance(raw, dict) else None
+    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or hours <= 0 \
+            or isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise ValueError(f"calendar.yaml: deadlines: retries: {stage}: give hours > 0 and attempts >= 1")
+    return Retry(float(hours), attempts)
+
+
+# The moment of a retry (schedule_retry) that the diagram's timer waits for.
+RETRY_MOMENTS = ("due",)
+
+
+def schedule_retry(session: Session, case: Case, stage: str, retry: Retry, attempts: int, note: str,
+                   actor: User | None, now: datetime) -> dict[str, Any]:
+    """A failed attempt (未接通) recorded; when the next one is due, or that no attempt is left."""
+    given_up = attempts >= retry.attempts
+    due = None if given_up else iso(load_calendar().add_hours(now, retry.hours))
+    data = {"stage": stage, "attempt": attempts, "attempts": retry.attempts, "retry_at": due, "note": note}
+    journal.record_event(session, case, "attempts_exhausted" if given_up else "attempt_failed", actor, data=data)
+    return {"given_up": given_up, "due": due, "attempt": attempts, "attempts": retry.attempts}
+
+
+# The moments of a stage's deadlines (stage_deadlines) that the diagrams' timers wait for.
+STAGE_MOMENTS = ("remind", "due", "escalate")
+
+
 def stage_deadlines(start: datetime, hours: float) -> dict[str, Any]:
     """Absolute times (ISO 8601, UTC) of a stage's reminder, deadline and second limit, counted in
     working hours from ``start`` (naive UTC)."""
     rules, calendar = load_rules(), load_calendar()
+    remind, due, escalate = STAGE_MOMENTS
     moments = {
         "start": start,
-        "remind": calendar.add_hours(start, hours * rules.reminder_at),
-        "due": calendar.add_hours(start, hours),
-        "escalate": calendar.add_hours(start, hours * rules.second_limit),
+        remind: calendar.add_hours(start, hours * rules.reminder_at),
+        due: calendar.add_hours(start, hours),
+        escalate: calendar.add_hours(start, hours * rules.second_limit),
     }
     return {"hours": hours, **{key: iso(value) for key, value in moments.items()}}
 
@@ -398,7 +437,11 @@ def list_notifications(session: Session, principal: Any, unread: bool) -> dict[s
 
 
 def unread_count(session: Session, user_id: int) -> int:
-    """How many of a user's notifications are unread (the badge in the staff navigation)."""
+    """How many of a user's notifications are unread (the badge in the staff navigation); read with
+    the user at the start of the request unless this unit of work has written notifications since."""
+    facts = per_version.facts_of(session)
+    if facts is not None and facts.user_id == user_id:
+        return facts.unread
     return int(session.scalar(select(func.count()).select_from(Notification).where(
         Notification.user_id == user_id, Notification.read_at.is_(None))) or 0)
 
@@ -416,10 +459,11 @@ LEDGER_PAGE = 50  # entries per page of the ledger, newest first
 
 
 def supervision_ledger(session: Session, principal: Any, status: Any, now: datetime,
-                       before: Any = None) -> dict[str, Any]:
+                       before: Any = None, unit_id: int | None = None) -> dict[str, Any]:
     """挂账督办台账: entries on cases the user can see (their units and the units below them), newest
     first, a page at a time: ``before`` is the id the previous page ended at (keyset: a page of a
-    district's ledger reads and renders its 50 rows, not hundreds); ``next_before`` continues."""
+    district's ledger reads and renders its 50 rows, not hundreds); ``next_before`` continues.
+    ``unit_id``: only the entries of that unit (a department's page), chosen before the page is cut."""
     if status is not None and status not in LEDGER_STATUSES:
         raise Invalid(f"unknown status '{status}'", {"status": " or ".join(LEDGER_STATUSES)})
     if before is not None and not (isinstance(before, str) and before.isdigit() and len(before) < 19):
@@ -433,6 +477,8 @@ def supervision_ledger(session: Session, principal: Any, status: Any, now: datet
              .outerjoin(User, User.id == SupervisionEntry.answered_by_id).where(visible))
     if status:
         query = query.where(SupervisionEntry.status == status)
+    if unit_id is not None:
+        query = query.where(SupervisionEntry.unit_id == unit_id)
     if before is not None:
         query = query.where(SupervisionEntry.id < int(before))
     rows = session.execute(query.order_by(SupervisionEntry.id.desc()).limit(LEDGER_PAGE + 1)).all()

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 Handler = Callable[..., Any]
 HANDLERS: dict[str, Handler] = {}
+# Per handler, the keys of its result that are moments (ISO 8601) a timer event may wait for: the
+# modeler's properties panel offers ``<resultVariable>['<key>']`` for a timer from them.
+RESULT_TIMES: dict[str, tuple[str, ...]] = {}
 
 
 @dataclass
@@ -39,11 +42,15 @@ class HandlerError(Exception):
         self.fields = fields or {}
 
 
-def handler(name: str) -> Callable[[Handler], Handler]:
+def handler(name: str, times: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
+    """Register ``func`` under ``name``; ``times`` are the keys of its result that are moments."""
+
     def register(func: Handler) -> Handler:
         if name in HANDLERS:
             raise ValueError(f"handler '{name}' registered twice")
         HANDLERS[name] = func
+        if times:
+            RESULT_TIMES[name] = times
         return func
 
     return register

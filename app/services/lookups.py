@@ -14,6 +14,7 @@ from app.models import Case, Task, Unit
 from app.services.auth import Principal
 from app.services.catalogue import load_catalogue
 from app.services.locality import load_locality
+from app.services.org import all_units
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,8 @@ def departments(session: Session) -> list[tuple[str, str]]:
 
 
 def unit_names(session: Session) -> dict[str, str]:
-    """Unit code → name, for showing the codes the services return."""
-    return {code: name for code, name in session.execute(select(Unit.code, Unit.name))}
+    """Unit code → name, for showing the codes the services return (read once per unit of work)."""
+    return {unit.code: unit.name for unit in all_units(session).values()}
 
 
 def matters(english: bool = False) -> list[tuple[str, str, str]]:

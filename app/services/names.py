@@ -13,7 +13,11 @@ STATUSES = {"open": N_("办理中"), "closed": N_("已办结")}
 OUTCOMES = {"self_handled": N_("网格员自行处置"), "closed": N_("已解决"), "escalated": N_("已上报上级")}
 # a report closed at triage into another case (issue 16): merged into it (并案), or 重复件
 OUTCOMES |= {"merged": N_("已并案"), "duplicate": N_("重复件")}
+# closed at triage as not a case to handle (退单 / 无效件), with the reason the reporter is shown
+OUTCOMES |= {"invalid": N_("退单（无效件）")}
 SATISFACTION = {"satisfied": N_("满意"), "basically_satisfied": N_("基本满意"), "dissatisfied": N_("不满意")}
+# 解决情况 of a call-back, recorded apart from satisfaction
+RESOLUTION = {"resolved": N_("已解决"), "partly_resolved": N_("部分解决"), "unresolved": N_("未解决")}
 DUTIES = {"lead": N_("主体责任"), "cooperating": N_("配合责任")}
 EVENTS = {
     "case_created": N_("受理登记"),
@@ -31,6 +35,8 @@ EVENTS = {
     "taken_back": N_("超期收回，重新研判"),
     "evaluated": N_("一哨一考评价"),
     "satisfaction": N_("满意度回访"),
+    "attempt_failed": N_("未接通，稍后再试"),
+    "attempts_exhausted": N_("多次未接通，结束"),
     "case_closed": N_("办结销号"),
     "comment_added": N_("跟哨记录"),
     "attachment_added": N_("上传附件"),

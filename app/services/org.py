@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from app.models import RoleAssignment, Unit, User
+from app.services import per_version
 from app.services.errors import Invalid
 from app.services.locality import Locality, load_locality
 
@@ -24,6 +25,11 @@ def unit_by_code(session: Session, code: object, field: str = "unit", kind: str 
     if kind is not None and unit.kind != kind:
         raise Invalid(f"'{code}' is not a {kind}", {field: f"must be a {kind}"})
     return unit
+
+
+def all_units(session: Session) -> dict[int, Unit]:
+    """Every unit by id, read once per unit of work (a page's panels each show unit names)."""
+    return per_version.per_unit_of_work(session, "units", lambda: {u.id: u for u in session.scalars(select(Unit))})
 
 
 def ancestors(unit: Unit) -> list[Unit]:
@@ -62,9 +68,37 @@ def descendant_ids(session: Session, unit_ids: set[int]) -> set[int]:
     (asked on every request, so a grid worker does not read a whole district's tree)."""
     if not unit_ids:
         return set()
+    facts = per_version.facts_of(session)
+    if facts is not None and per_version.enabled():
+        key = ("unit tree", per_version.database_key(session), facts.units_stamp)
+        return _below(per_version.cached(key, lambda: _children(session)), unit_ids)
     below = select(Unit.id).where(Unit.id.in_(unit_ids)).cte("below", recursive=True)
     below = below.union(select(Unit.id).join(below, Unit.parent_id == below.c.id))
     return set(session.scalars(select(below.c.id)))
+
+
+def _children(session: Session) -> dict[int, list[int]]:
+    """The whole unit tree as unit id → child ids, every unit a key (read once per tree stamp and
+    worker)."""
+    children: dict[int, list[int]] = {}
+    for unit_id, parent_id in session.execute(select(Unit.id, Unit.parent_id)):
+        children.setdefault(unit_id, [])
+        if parent_id is not None:
+            children.setdefault(parent_id, []).append(unit_id)
+    return children
+
+
+def _below(children: dict[int, list[int]], unit_ids: set[int]) -> set[int]:
+    """The given units that exist and all below them in the tree ``children`` (as the recursive
+    query answers)."""
+    found: set[int] = set()
+    stack = list(unit_ids)
+    while stack:
+        unit_id = stack.pop()
+        if unit_id in children and unit_id not in found:
+            found.add(unit_id)
+            stack.extend(children.get(unit_id, ()))
+    return found
 
 
 def load_organisation(session: Session, path: Path) -> dict[str, int]:

@@ -182,29 +182,28 @@ def _capped_count(session: Session, principal: Principal, flt: InboxFilter) -> i
 
 
 def _type_counts(session: Session, principal: Principal) -> dict[str, int]:
-    """Open tasks per task type, each capped at COUNT_CAP + 1: two statements per (role, unit), one
-    finding its types by skipping through the index, one counting each type up to the cap."""
+    """Open tasks per task type, each capped at COUNT_CAP + 1, in one statement for all the user's
+    (role, unit) pairs: per pair, its types found by skipping through the index (a recursive query
+    jumping from one type to the next), each counted up to the cap."""
+    parts = [_capped_type_counts(n, (Task.status == "open", Task.role == role, Task.unit_id == unit_id))
+             for n, (role, unit_id) in enumerate(principal.assignments)]
     counts: dict[str, int] = {}
-    for role, unit_id in principal.assignments:
-        mine = (Task.status == "open", Task.role == role, Task.unit_id == unit_id)
-        types = _task_types(session, mine)
-        if not types:
-            continue
-        capped = [select(func.count()).select_from(select(Task.id).where(*mine, Task.task_type == task_type)
-                                                   .limit(COUNT_CAP + 1).subquery()).scalar_subquery()
-                  for task_type in types]
-        for task_type, n in zip(types, session.execute(select(*capped)).one(), strict=True):
-            counts[task_type] = min(counts.get(task_type, 0) + int(n), COUNT_CAP + 1)
+    if not parts:
+        return counts
+    for task_type, n in session.execute(union_all(*parts)):
+        counts[task_type] = min(counts.get(task_type, 0) + int(n), COUNT_CAP + 1)
     return counts
 
 
-def _task_types(session: Session, where: tuple[ColumnElement[bool], ...]) -> list[str]:
-    """The distinct task types among the rows ``where`` selects: a loose index scan (a recursive
-    query that jumps from one type to the next), one probe per type instead of a read per task."""
-    types = select(func.min(Task.task_type).label("t")).where(*where).cte("types", recursive=True)
+def _capped_type_counts(n: int, where: tuple[ColumnElement[bool], ...]) -> Select[Any]:
+    """(type, capped count) of the rows ``where`` selects: one probe per type instead of a read per task."""
+    types = select(func.min(Task.task_type).label("t")).where(*where).cte(f"types{n}", recursive=True)
     following = select(func.min(Task.task_type)).where(*where, Task.task_type > types.c.t).scalar_subquery()
     types = types.union_all(select(following).where(types.c.t.is_not(None)))
-    return [t for t in session.scalars(select(types.c.t)) if t is not None]
+    capped = select(func.count()).select_from(
+        select(Task.id).where(*where, Task.task_type == types.c.t).limit(COUNT_CAP + 1).subquery()
+    ).scalar_subquery()
+    return select(types.c.t, capped).where(types.c.t.is_not(None))
 
 
 def task_detail(session: Session, principal: Principal, task_id: int) -> dict[str, Any]:

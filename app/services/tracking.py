@@ -73,8 +73,10 @@ def public_updates(session: Session, case: Case) -> list[PublicUpdate]:
     updates: list[PublicUpdate] = []
     for event in session.scalars(select(Event).where(Event.case_id.in_(ids)).order_by(Event.created_at, Event.id)):
         unit = units.get(event.unit_id) if event.unit_id else None
-        if event.type in MILESTONES:  # a merge names the case the reporter follows now
-            updates.append(PublicUpdate(event.created_at, event.type, unit, event.data.get("target")))
+        if event.type in MILESTONES:
+            # a merge names the case followed now; a 退单 says why
+            text = event.data.get("target") or event.data.get("reason")
+            updates.append(PublicUpdate(event.created_at, event.type, unit, text))
         elif event.type == "task_completed" and _feedback_text(event.data):
             updates.append(PublicUpdate(event.created_at, "feedback", unit, _feedback_text(event.data)))
     for item in chain:

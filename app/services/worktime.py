@@ -47,6 +47,8 @@ class WorkCalendar:
     _days: dict[date, bool] = field(default_factory=dict, repr=False, compare=False)
     _worked: dict[date, timedelta] = field(default_factory=dict, repr=False, compare=False)  # hours_between
     _periods_of: dict[date, list[tuple[datetime, datetime]]] = field(default_factory=dict, repr=False, compare=False)
+    # per UTC date: the zone's offset when it holds all day (None on a day the offset changes)
+    _offsets: dict[date, timedelta | None] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def hours_per_day(self) -> float:
@@ -111,8 +113,20 @@ class WorkCalendar:
         return worked.total_seconds() / 3600
 
     def _wall(self, moment: datetime) -> datetime:
-        """A stored moment as the calendar's wall clock (naive): periods are wall-clock times."""
-        return self.to_local(moment).replace(tzinfo=None)
+        """A stored moment as the calendar's wall clock (naive): periods are wall-clock times. The
+        offset is looked up once per UTC date (the indicators convert every record of a period)."""
+        day = moment.date()
+        if day not in self._offsets:
+            self._offsets[day] = self._steady_offset(day)
+        offset = self._offsets[day]
+        return moment + offset if offset is not None else self.to_local(moment).replace(tzinfo=None)
+
+    def _steady_offset(self, day: date) -> timedelta | None:
+        """The zone's offset from UTC on this UTC date, None when it changes within the day (DST)."""
+        start = datetime.combine(day, time(0), UTC)
+        first = start.astimezone(self.zone).utcoffset()
+        last = (start + timedelta(days=1, microseconds=-1)).astimezone(self.zone).utcoffset()
+        return first if first == last else None
 
     def _worked_until(self, moment: datetime) -> timedelta:
         """Working time from the start of the first day this calendar counted from, to ``moment`` (wall clock)."""

@@ -28,13 +28,15 @@ from app.services import login as login_service
 from app.services.auth import Principal
 from app.services.errors import Conflict, Invalid, ServiceError, TooMany
 from app.services.locality import load_locality
+from app.services.names import OUTCOMES
 from app.web import bp, timeline
 from app.web.forms import division_input, fields_of, parse, short_message
 from app.web.i18n import LANGUAGES, init_web
-from app.web.labels import is_english, template_helpers
+from app.web.labels import bilingual, is_english, label, template_helpers, when
 from app.web.session import LoginRequired, log_in, log_out, login_redirect, page, safe_next, staff
 
 PER_PAGE = 20
+WHEREABOUTS_SHOWN = 3  # open steps named after a submission; more are counted
 bp.record_once(lambda state: init_web(state.app))
 
 
@@ -240,8 +242,9 @@ def task_page(task_id: int) -> Any:
     if request.method == "POST":
         try:
             with staff() as (s, principal):
-                _complete(s, principal, task_id)
+                whereabouts = _whereabouts(s, _complete(s, principal, task_id))
             flash(_("已提交，任务已完成"))
+            flash(whereabouts)
             return redirect(url_for("web.inbox"))
         except Invalid as exc:  # rolled back whole: show the form again with the messages
             errors = {name.split(".")[0] or "": short_message(text) for name, text in exc.fields.items()}
@@ -306,7 +309,25 @@ def prefill(fields: list[Any], context: dict[str, Any]) -> MultiDict[str, str]:
     return values
 
 
-def _complete(s: Session, principal: Principal, task_id: int) -> None:
+def _whereabouts(s: Session, case_id: int) -> str:
+    """What the person who completed a step is told about where the case went: dispatched to a
+    department, to a review at a unit, waiting for a timer (a call-back tried later), or closed."""
+    where = cases.whereabouts(s, case_id)
+    number = where.case.number
+    if where.case.status == "closed":
+        return _("案件 %(number)s 已结案：%(outcome)s", number=number, outcome=label(OUTCOMES, where.case.outcome))
+    if where.steps:
+        shown = "；".join(f"{unit} · {bilingual(title)}" for title, unit in where.steps[:WHEREABOUTS_SHOWN])
+        if len(where.steps) > WHEREABOUTS_SHOWN:
+            shown += _("等 %(n)d 项", n=len(where.steps))
+        return _("案件 %(number)s 已转到：%(steps)s", number=number, steps=shown)
+    if where.waits:
+        title, due = where.waits[0]
+        return _("案件 %(number)s 等待中：%(title)s（%(due)s）", number=number, title=bilingual(title), due=when(due))
+    return _("案件 %(number)s 正在等待下一步", number=number)
+
+
+def _complete(s: Session, principal: Principal, task_id: int) -> int:
     detail = tasks.task_detail(s, principal, task_id)
     schema = detail["form_schema"] or {"properties": {}}
     data = parse(schema, request.form)
@@ -314,7 +335,7 @@ def _complete(s: Session, principal: Principal, task_id: int) -> None:
     for f in fields_of(schema):
         if f.kind == "attachments" and (stored := store_uploads(s, principal, task.case, f.name, task)):
             data[f.name] = stored
-    tasks.complete(s, principal, task_id, data)
+    return int(tasks.complete(s, principal, task_id, data)["case"])
 
 
 def store_uploads(s: Session, principal: Principal, case: Case, name: str, task: Task | None = None,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.models import Attachment, Task, User
 from app.services.locality import load_locality
 from app.services.lookups import FormLabels, unit_names
+from app.services.names import RESOLUTION
 from app.web.labels import (
     EVENTS,
     OUTCOMES,
@@ -29,6 +30,7 @@ from app.web.labels import (
     label,
     matter_label,
     model_label,
+    when,
 )
 
 # Events a handler records while a task completes that only restate the task's answer: they become
@@ -219,11 +221,19 @@ def _event_details(event: dict[str, Any], names: Names) -> tuple[list[tuple[str,
         return [(_("指派给"), names.people.get(data["assignee"], data["assignee"]))], ""
     if kind == "satisfaction":
         return [], _satisfaction_note(data)
+    if kind in ("attempt_failed", "attempts_exhausted"):  # 回访未接通: which try, and when the next one is
+        details = [(_("次数"), f"{data.get('attempt')} / {data.get('attempts')}")]
+        if data.get("retry_at"):
+            details.append((_("再次办理"), when(data["retry_at"])))
+        return details, str(data.get("note") or "")
     if kind == "case_closed":
-        return [], label(OUTCOMES, data.get("outcome"))
+        outcome = label(OUTCOMES, data.get("outcome"))
+        return [], f"{outcome}：{data['reason']}" if data.get("reason") else outcome
     return [], str(data.get("reason") or "")
 
 
 def _satisfaction_note(data: dict[str, Any]) -> str:
     text = label(SATISFACTION, data.get("satisfaction"))
+    if data.get("resolution"):  # 解决情况, recorded apart from satisfaction
+        text = f"{label(RESOLUTION, data['resolution'])} · {text}"
     return f"{text}：{data['comment']}" if data.get("comment") else text

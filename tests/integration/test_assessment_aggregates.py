@@ -15,9 +15,12 @@ from flask import Flask
 from app.assessment.service import (
     Period,
     Row,
+    _first_then_rest,
     department_rows,
     department_rows_from_records,
     departments_among,
+    problem_cases,
+    problem_cases_from_records,
     unit_rows,
     unit_rows_from_records,
 )
@@ -47,9 +50,10 @@ def _both_ways(app: Flask) -> list[str]:
         depts = departments_among(s, ids)
         levels: list[Any] = [None, *sorted({r.level for r in unit_rows_from_records(s, ids, periods[0])})]
         for period in periods:
-            if _snapshot(department_rows(s, depts, period)) \
-                    != _snapshot(department_rows_from_records(s, depts, period)):
+            reference = department_rows_from_records(s, depts, period)
+            if _snapshot(department_rows(s, depts, period)) != _snapshot(reference):
                 differences.append(f"departments {period}")
+            differences += _problem_differences(s, reference, period)
             for level in levels:
                 if _snapshot(unit_rows(s, ids, period, level)) \
                         != _snapshot(unit_rows_from_records(s, ids, period, level)):
@@ -57,12 +61,29 @@ def _both_ways(app: Flask) -> list[str]:
     return differences
 
 
+def _problem_differences(s: Any, reference: list[Row], period: Period) -> list[str]:
+    """A department page's late and reworked lists, paged in SQL, against the figures' records:
+    the same total, and a page of one is the first case of the whole list."""
+    differences = []
+    for row in reference:
+        whole = problem_cases_from_records(row)
+        for limit in (1, 10_000):
+            found = problem_cases(s, row.unit.id, period, limit)
+            if {key: (p.total, p.cases) for key, p in found.items()} \
+                    != {key: (len(ids), ids[:limit]) for key, ids in whole.items()}:
+                differences.append(f"problems {row.unit.code} {period} limit {limit}")
+    return differences
+
+
 def test_the_aggregates_count_as_the_records_do(own_app: Flask) -> None:
     with assessed_cases(own_app) as app:
         with app.app_context(), app.extensions["whistle.db"].unit_of_work() as s:
             depts = departments_among(s, {u.id for u in s.query(Unit)})
-            rows = department_rows(s, depts, Period.parse(month=f"{clock.now().date():%Y-%m}"))
+            period = Period.parse(month=f"{clock.now().date():%Y-%m}")
+            rows = department_rows(s, depts, period)
             assert any(r.figures["summoned"].value for r in rows), "the cases are counted at all"
+            listed = [problem_cases_from_records(r) for r in department_rows_from_records(s, depts, period)]
+            assert any(ids for found in listed for ids in found.values()), "some cases are late or reworked"
         assert _both_ways(app) == []
 
 
@@ -71,3 +92,19 @@ def test_the_aggregates_count_as_the_records_do_with_a_packs_scores(pack_app: Fl
                                                                    request: pytest.FixtureRequest) -> None:
     _played(pack_app, request.node.callspec.params["pack_app"])
     assert _both_ways(pack_app) == []
+
+
+def test_working_hours_are_computed_for_the_unit_asked_first_then_for_the_rest_at_once() -> None:
+    """A department's page reads its own report-in hours only: the calendar is not run over every
+    peer's report-ins; a dashboard, reading a second unit, gets all the others in one go."""
+    asked: list[set[int]] = []
+
+    def compute(units: set[int]) -> dict[Any, list[tuple[int, float]]]:
+        asked.append(set(units))
+        return {u: [(u * 10, float(u))] for u in units}
+
+    hours = _first_then_rest(compute, {1, 2, 3})
+    assert hours(2) == [(20, 2.0)] and asked == [{2}]
+    assert hours(2) == [(20, 2.0)] and asked == [{2}]
+    assert hours(3) == [(30, 3.0)] and asked == [{2}, {1, 3}]
+    assert hours(1) == [(10, 1.0)] and len(asked) == 2

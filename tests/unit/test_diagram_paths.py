@@ -95,6 +95,15 @@ def set_deadline(data: dict, stage: str, hours: float | None, now: datetime) -> 
     return {"stage": stage, "hours": hours, "start": iso(now), **moments}
 
 
+RETRY = {"hours": 4, "attempts": 3}  # config/calendar.yaml: deadlines: retries: callback, in plain hours
+
+
+def schedule_retry(data: dict, stage: str, attempts: int, note: str | None, now: datetime) -> dict:
+    given_up = attempts >= RETRY["attempts"]
+    due = None if given_up else iso(now + timedelta(hours=RETRY["hours"]))
+    return {"given_up": given_up, "due": due, "attempt": attempts, "attempts": RETRY["attempts"]}
+
+
 def iso(moment: datetime) -> str:
     return moment.replace(tzinfo=UTC).isoformat()
 
@@ -135,12 +144,13 @@ HANDLERS = {
         **set_deadline(data, stage, hours, now), "departments": {
             d["code"]: {**set_deadline(data, stage, hours, now), "task": None, "due_date": None} for d in summoned}},
     "record_evaluation": lambda data, **scores: {},
-    "record_satisfaction": lambda data, satisfaction, comment: {},
+    "record_satisfaction": lambda data, satisfaction, comment, resolution: {},
+    "schedule_retry": schedule_retry,
     "escalate_whistle": lambda data, level, reason: {"case_number": "DC-20240506-0099"},
     "escalate_late_work": lambda data, stage, unit, task, to, reason: {
         "stage": stage, "task": task, "from_unit": unit, "to_unit": to, "reason": reason,
     },
-    "close_case": lambda data, outcome: {},
+    "close_case": lambda data, outcome, reason=None: {},
     "adjust_departments": lambda data, proposed, add, remove, reason: [
         d for d in proposed if d["code"] not in remove] + [{"code": c, "name": c, "duty": "cooperating"} for c in add],
     "record_whistle_started": lambda data, summoned: {"departments": [d["code"] for d in summoned]},
@@ -159,7 +169,7 @@ class StubEngine(PythonScriptEngine):
         assert all(p["type"] == "any" for p in operation_params.values())
         params = {name: p["value"] for name, p in operation_params.items()}
         self.calls.append((operation_name, params))
-        if operation_name in ("set_deadline", "set_handling_deadlines"):
+        if operation_name in ("set_deadline", "set_handling_deadlines", "schedule_retry"):
             params = {**params, "now": self.now}
         return json.dumps(HANDLERS[operation_name](task.data, **params))
 
@@ -333,7 +343,8 @@ LEAD_CONFIRM = {"summary": "已清运并增设分类桶"}
 FIXED = {"fixed": True, "note": "现场核实已解决"}
 NOT_FIXED = {"fixed": False, "note": "仍有堆放"}
 FEEDBACK = {"feedback": "已电话告知处理结果", "contacted": True}
-CALLBACK = {"satisfaction": "satisfied", "comment": "处理及时"}
+CALLBACK = {"contact": "reached", "resolution": "resolved", "satisfaction": "satisfied", "comment": "处理及时"}
+NOT_REACHED = {"contact": "not_reached", "comment": "无人接听"}
 SCORES = {
     HW: {"efficiency": 5, "cooperation": 5, "professionalism": 4, "responsibility": 5, "comment": "响应快"},
     CGZF: {"efficiency": 3, "cooperation": 4, "professionalism": 4, "responsibility": 3},  # no comment
@@ -455,12 +466,64 @@ def scenario_grade_2_handled() -> Run:
         ("dispatch_case", {"department": SCJG}),
         ("set_deadline", {"stage": "handling", "hours": 40}),
         ("set_deadline", {"stage": "verification", "hours": None}),
-        ("record_satisfaction", {"satisfaction": "satisfied", "comment": "处理及时"}),
+        ("record_satisfaction", {"satisfaction": "satisfied", "comment": "处理及时", "resolution": "resolved"}),
         ("close_case", {"outcome": "closed"}),
     ]
     final = run.final()
     assert (final["grade"], final["return_count"], final["rework_count"]) == (2, 0, 0)
     assert run.ended_at() == {"end_closed"}
+    return run
+
+
+def scenario_triage_closes_an_invalid_report() -> Run:
+    run = Run("case", case_data(matter="garbage_overflow"))
+    assert run.data("triage")["matter"] == "garbage_overflow"  # the form starts at the reported matter
+    run.complete("triage", {"grade": 0, "reject_reason": "重复上报，已并入原件办理"})
+    assert run.calls == [("close_case", {"outcome": "invalid", "reason": "重复上报，已并入原件办理"})]
+    assert run.ended_at() == {"end_rejected"}
+    return run
+
+
+def scenario_callback_not_reached_is_tried_again() -> Run:
+    """未接通: the call-back comes back after the retry hours; answered at the second try."""
+    run = _to_callback()
+    run.complete("callback", NOT_REACHED)
+    assert run.ready() == []  # waits for the retry timer
+    run.tick(3.9)
+    assert run.ready() == []
+    run.tick(0.2)
+    assert run.ready() == [("callback", "callback_agent", DISTRICT)]
+    assert run.data("callback")["contact"] is None  # the last answer is blanked
+    run.complete("callback", CALLBACK)
+    assert ("schedule_retry", {"stage": "callback", "attempts": 1, "note": "无人接听"}) in run.calls
+    assert run.calls[-2:] == [
+        ("record_satisfaction", {"satisfaction": "satisfied", "comment": "处理及时", "resolution": "resolved"}),
+        ("close_case", {"outcome": "closed"}),
+    ]
+    assert run.ended_at() == {"end_closed"}
+    return run
+
+
+def scenario_callback_never_reached_ends_without_a_rating() -> Run:
+    """After the configured attempts, the call-back ends as 未接通: no satisfaction is recorded."""
+    run = _to_callback()
+    for attempt in range(1, RETRY["attempts"] + 1):
+        run.complete("callback", NOT_REACHED)
+        if attempt < RETRY["attempts"]:
+            run.tick(RETRY["hours"] + 0.1)
+    assert "record_satisfaction" not in run.handlers()
+    assert [c[1]["attempts"] for c in run.calls if c[0] == "schedule_retry"] == [1, 2, 3]
+    assert run.calls[-1] == ("close_case", {"outcome": "closed"})  # the case itself is still closed
+    assert run.final()["callback_retry"]["given_up"] is True
+    return run
+
+
+def _to_callback() -> Run:
+    run = Run("case", case_data())
+    run.complete("triage", TRIAGE_DISPATCH)
+    run.complete("handle_dispatched", {"action": "handled", "result": "已处理"})
+    run.complete("verify_dispatched", FIXED)
+    run.complete("feedback_dispatched", FEEDBACK)
     return run
 
 
@@ -709,7 +772,7 @@ def scenario_community_whistle_full() -> Run:
         ("record_division", {"division": [], "summoned": PROPOSED}),  # no 分工 given
         ("set_handling_deadlines", {"stage": "handling", "hours": 24, "division": [], "summoned": PROPOSED}),
         ("set_deadline", {"stage": "verification", "hours": None}),
-        ("record_satisfaction", {"satisfaction": "satisfied", "comment": "处理及时"}),
+        ("record_satisfaction", {"satisfaction": "satisfied", "comment": "处理及时", "resolution": "resolved"}),
         (
             "record_evaluation",
             {
@@ -1139,6 +1202,9 @@ SCENARIOS = [
     scenario_grade_1,
     scenario_direct_whistle,
     scenario_grade_2_handled,
+    scenario_triage_closes_an_invalid_report,
+    scenario_callback_not_reached_is_tried_again,
+    scenario_callback_never_reached_ends_without_a_rating,
     scenario_grade_2_returned_then_whistle,
     scenario_grade_2_rework,
     scenario_grade_2_handled_late,

@@ -88,11 +88,14 @@ HANDLERS = {
     "escalate_late_work": {"stage", "unit", "task", "to", "reason"},
     "adjust_departments": {"proposed", "add", "remove", "reason"},
     "record_whistle_started": {"summoned"},
+    "schedule_retry": {"stage", "attempts", "note"},
 }
-# Parameters a handler may be given besides those: who supervises the late unit (督办).
-OPTIONAL_PARAMETERS = {"open_supervision": {"supervisor"}, "record_report_in": {"photos", "location"}}
+# Parameters a handler may be given besides those: who supervises the late unit (督办), the reason of
+# a 退单, the 解决情况 of a call-back, a report-in's proof of presence.
+OPTIONAL_PARAMETERS = {"open_supervision": {"supervisor"}, "close_case": {"reason"},
+                       "record_satisfaction": {"resolution"}, "record_report_in": {"photos", "location"}}
 SUPERVISORS = {"head", "above"}
-OUTCOMES = {"self_handled", "closed", "escalated"}
+OUTCOMES = {"self_handled", "closed", "escalated", "invalid"}
 
 # The contract the engine relies on: user task id -> (lane, form, unit, stage, dueHours).
 USER_TASKS = {

@@ -153,3 +153,17 @@ def test_hours_between_counts_as_day_by_day_in_any_order(cal) -> None:  # type: 
     for start in reversed(moments):
         for end in moments[::5]:
             assert cal.hours_between(start, end) == _hours_day_by_day(cal, start, end), (start, end)
+
+
+def test_hours_between_across_a_change_of_summer_time() -> None:
+    """The zone's offset is taken once per UTC date, except on a day it changes: working hours on the
+    Sundays summer time starts and ends (made working days, office hours all day) count as day by day."""
+    cal = parse_calendar({"zone": "Europe/Berlin", "office_hours": ["00:00-12:00", "12:00-23:59"],
+                          "working": ["2025-03-30", "2025-10-26"]})
+    for change in (datetime(2025, 3, 30), datetime(2025, 10, 26)):
+        moments = [change - timedelta(hours=30) + timedelta(minutes=53 * i) for i in range(70)]
+        for start in moments[::3]:
+            for end in moments:
+                assert cal.hours_between(start, end) == _hours_day_by_day(cal, start, end), (start, end)
+    assert cal._offsets[date(2025, 3, 30)] is None  # the day it changed was converted moment by moment
+    assert cal._offsets[date(2025, 3, 31)] == timedelta(hours=2)

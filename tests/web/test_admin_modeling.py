@@ -134,6 +134,12 @@ def test_the_picklists_come_from_the_versions_locality_forms_and_handlers(admin:
     assert "triage.schema.json" in lists["forms"]
     handlers = {h["name"]: h["parameters"] for h in lists["handlers"]}
     assert handlers["lookup_catalogue"] == [{"name": "matter", "required": True}, {"name": "urgent", "required": False}]
+    times = {h["name"]: h["times"] for h in lists["handlers"]}
+    assert times["set_deadline"] == ["remind", "due", "escalate"] and times["lookup_catalogue"] == []
+    conditions = {c["code"]: c["label"] for c in lists["conditions"]}  # from the forms' choice fields
+    assert conditions["grade == 3"].startswith("triage · 分级 · 三级")
+    assert {"fixed", "not fixed", "action == 'returned'", "verdict == 'accept'"} <= set(conditions)
+    assert "matter" not in " ".join(conditions)  # a free-text field offers no condition
     assert admin.get("/admin/modeling/99/picklists").status_code == 404
 
 

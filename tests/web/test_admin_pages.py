@@ -157,6 +157,26 @@ def test_upload_check_and_deploy_with_a_comment(own_app: Flask, admin: Pages) ->
     assert admin.post("/admin/processes/deploy", {"bundle": "0" * 64, "comment": "x"}).status_code == 404
 
 
+def test_the_check_page_draws_the_changed_diagram_beside_the_current_one(own_app: Flask, admin: Pages) -> None:
+    files = renamed_triage(own_app)
+    html = upload(admin, files)
+    [section] = re.findall(r'data-testid="file-change" data-file="case.bpmn" data-status="changed">(.*?)</section>',
+                           html, re.S)
+    urls = re.search(r'data-old-url="([^"]+)" data-new-url="([^"]+)"', section)
+    assert urls is not None and urls.group(1) == "/admin/processes/1/raw/case.bpmn"
+    assert 'data-changed="triage"' in section and "admin.js" in html
+    resp = admin.get(urls.group(2))  # the checked bundle's own file, the new side of the diff
+    assert resp.status_code == 200 and resp.mimetype == "text/plain"
+    assert text(resp) == files["case.bpmn"]
+    key = re.search(r"/checked/([0-9a-f]{64})/raw/", urls.group(2))
+    assert key is not None
+    assert admin.get(f"/admin/processes/checked/{key.group(1)}/raw/nothing.bpmn").status_code == 404
+    assert admin.get(f"/admin/processes/checked/{'0' * 64}/raw/case.bpmn").status_code == 404
+    admin.logout()
+    admin.login("auditor")
+    assert admin.get(urls.group(2)).status_code == 403  # an upload is the admin's, not yet a version
+
+
 def test_a_failing_upload_lists_its_problems_and_offers_no_deploy(own_app: Flask, admin: Pages) -> None:
     files = version_files(own_app, 1)
     files["case.bpmn"] = files["case.bpmn"].replace('<bpmn:lane id="lane_platform_operator" name="platform_operator">',

@@ -19,13 +19,14 @@ import pytest
 from flask import Flask
 from openpyxl import load_workbook
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from app.assessment import export_jobs
+from app.assessment import export_jobs, pages
 from app.assessment.indicators import DEPARTMENT_INDICATORS, HEADLINE, UNIT_INDICATORS
 from app.assessment.service import Period
 from app.definitions import configuration
-from app.models import Case, ExportJob, User
+from app.models import Case, ExportJob, SupervisionEntry, Task, Unit, User
+from app.services import deadlines
 from app.services.auth import principal_for
 from tests.conftest import PASSWORD, _demo_app, _fresh_database
 from tests.integration.test_assessment import assessed_cases, period_query
@@ -171,6 +172,47 @@ def test_department_page_shows_rank_ledger_and_late_or_reworked_cases(assessed_a
     assert re.search(r'data-testid="open-supervision-count">[^<]*0', page)  # its 督办 was struck off
     cgzf = text(_pages(assessed_app, "cgzf-head").get(f"/assessment/departments/dept-cgzf?{PERIOD}"))
     assert re.search(r'data-testid="problem-count-reworked">1<', cgzf)  # B was sent back for rework
+
+
+def test_department_page_lists_a_page_of_late_cases_and_links_to_the_rest(assessed_app: Flask,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = text(_pages(assessed_app, "hw-head").get(f"/assessment/departments/dept-hw?{PERIOD}"))
+    assert 'data-testid="problem-late_report_in"' in whole and "problem-more-" not in whole  # all fit a page
+    monkeypatch.setattr(pages, "PROBLEM_PAGE", 0)
+    paged = text(_pages(assessed_app, "hw-head").get(f"/assessment/departments/dept-hw?{PERIOD}"))
+    assert re.search(r'data-testid="problem-count-late_report_in">1<', paged)  # still counts them all
+    assert 'data-testid="problem-late_report_in"' not in paged
+    more = re.search(r'data-testid="problem-more-late_report_in" href="([^"]+)"', paged)
+    assert more, "a link to the rest"
+    target = html.unescape(more.group(1))
+    assert "code=on_time_report_in_rate" in target and "unit=dept-hw" in target
+    drilled = text(_pages(assessed_app, "hw-head").get(target))
+    assert 'data-hit="0"' in drilled  # the late report-in is among its records
+
+
+def test_department_page_lists_its_open_supervision_however_many_other_units_have(
+        assessed_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ledger is cut to a page after choosing the department, not before: a district leader sees
+    the department's entry though another unit's newer entries fill the ledger's first page."""
+    monkeypatch.setattr(deadlines, "LEDGER_PAGE", 1)
+    db = assessed_app.extensions["whistle.db"]
+    with db.unit_of_work() as session:
+        task = session.scalars(select(Task).order_by(Task.id)).first()
+        assert task is not None
+        units = {u.code: u.id for u in session.scalars(select(Unit).where(Unit.code.in_(["dept-hw", "dept-cgzf"])))}
+        entries = [SupervisionEntry(case_id=task.case_id, task_id=task.id, unit_id=units[code], task_type="t",
+                                    stage="handling", due_at=datetime(2026, 1, 1), opened_at=datetime(2026, 1, 1),
+                                    status="open") for code in ("dept-hw", "dept-cgzf")]  # cgzf's is newer
+        session.add_all(entries)
+        session.flush()
+        ids = [e.id for e in entries]
+    try:
+        page = text(_pages(assessed_app, "sec-dc").get(f"/assessment/departments/dept-hw?{PERIOD}"))
+        assert re.search(r'data-testid="open-supervision-count">[^<]*1', page)
+        assert f'data-testid="supervision-row" data-case-id="{task.case_id}"' in page
+    finally:
+        with db.unit_of_work() as session:
+            session.execute(delete(SupervisionEntry).where(SupervisionEntry.id.in_(ids)))
 
 
 def test_rankings_follow_the_configured_order_with_red_and_black_lists(assessed_app: Flask) -> None:

@@ -2,7 +2,11 @@
 // A lane names its role; a user task has <spiffworkflow:properties> stage, formJsonSchemaFilename,
 // unit and dueHours; a service task has <spiffworkflow:serviceTaskOperator id="handler"
 // resultVariable="…"> with one <spiffworkflow:parameter id type="any" value> per handler parameter.
-// The pick-lists come from the version's locality model, forms and handlers (/admin/modeling/…/picklists).
+// A gateway has its default flow and a condition per other outgoing flow (a flow selected alone, its
+// condition); a timer event has its kind (timeDate, timeDuration, timeCycle) and expression.
+// The pick-lists come from the version's locality model, forms and handlers (/admin/modeling/…/picklists):
+// conditions on the forms' choice fields; for timers, the moments of the handlers' results that this
+// diagram's service tasks store (resultVariable['due']).
 (function () {
   "use strict";
   var section = document.querySelector("[data-testid=modeler]");
@@ -213,13 +217,111 @@
     return out;
   }
 
+  // --- gateways' conditions and timers ---
+
+  function setCondition(flow, value) {
+    var expr = value ? services().moddle.create("bpmn:FormalExpression", { body: value }) : undefined;
+    services().modeling.updateProperties(flow, { conditionExpression: expr });
+  }
+
+  function conditionField(flow) {
+    var expr = flow.businessObject.conditionExpression;
+    var c = combo(lists.conditions, expr ? expr.body || "" : "", "condition-" + flow.id);
+    onChange(c.input, function (v) { setCondition(flow, v); });
+    var label = flow.id + (flow.businessObject.name ? " · " + flow.businessObject.name : "");
+    var node = field(label, c.input, "condition-" + flow.id);
+    node.appendChild(c.wrap.lastChild);
+    return node;
+  }
+
+  function isChoice(element) {
+    return element.type === "bpmn:ExclusiveGateway" || element.type === "bpmn:InclusiveGateway";
+  }
+
+  function gatewayPanel(element) {
+    var flows = element.outgoing.filter(function (c) { return c.type === "bpmn:SequenceFlow"; });
+    var fallback = element.businessObject.default;
+    var options = flows.map(function (f) { return { code: f.id, label: f.businessObject.name || "" }; });
+    var pick = select(options, fallback ? fallback.id : "");
+    onChange(pick, function (v) {
+      var chosen = flows.filter(function (f) { return f.id === v; })[0];
+      if (chosen) setCondition(chosen, "");  // the default flow is taken when no condition holds
+      services().modeling.updateProperties(element, { "default": chosen ? chosen.businessObject : undefined });
+      render(element);
+    });
+    var out = [field(L.defaultFlow, pick, "default")];
+    if (flows.length) out.push(el("h3", {}, L.conditions));
+    flows.forEach(function (f) {
+      if (fallback && fallback.id === f.id) out.push(el("p", { "class": "muted" }, f.id + " · " + L.isDefault));
+      else out.push(conditionField(f));
+    });
+    return out;
+  }
+
+  function flowPanel(element) {
+    var source = element.source;
+    if (source && source.businessObject.default === element.businessObject) {
+      return [el("p", { "class": "muted" }, L.isDefault)];
+    }
+    return [conditionField(element)];
+  }
+
+  var TIMER_KINDS = ["timeDate", "timeDuration", "timeCycle"];
+
+  function timerOf(element) {
+    return byType(element.businessObject.eventDefinitions, "bpmn:TimerEventDefinition");
+  }
+
+  function timerHints() {
+    var hints = [];
+    section.modeler.get("elementRegistry").filter(function (e) { return e.type === "bpmn:ServiceTask"; })
+      .forEach(function (task) {
+        var operator = operatorOf(task);
+        var handler = operator && lists.handlers.filter(function (h) { return h.name === operator.id; })[0];
+        if (!handler || !operator.resultVariable) return;
+        (handler.times || []).forEach(function (key) {
+          var code = operator.resultVariable + "['" + key + "']";
+          if (!hints.some(function (h) { return h.code === code; })) hints.push({ code: code, label: handler.name + " · " + key });
+        });
+      });
+    return hints.concat(L.durations.map(function (d) { return { code: d[0], label: d[1] }; }));
+  }
+
+  function setTimer(element, kind, value) {
+    var props = {};
+    TIMER_KINDS.forEach(function (k) { props[k] = undefined; });
+    if (value) props[kind] = services().moddle.create("bpmn:FormalExpression", { body: value });
+    services().modeling.updateModdleProperties(element, timerOf(element), props);
+  }
+
+  function timerPanel(element) {
+    var timer = timerOf(element);
+    var kind = TIMER_KINDS.filter(function (k) { return timer.get(k); })[0] || "timeDate";
+    var body = timer.get(kind) ? timer.get(kind).body || "" : "";
+    var kinds = select(TIMER_KINDS.map(function (k) { return { code: k, label: L[k] }; }), kind);
+    var c = combo(timerHints(), body, "timer");
+    onChange(kinds, function (v) { setTimer(element, v || "timeDate", c.input.value.trim()); });
+    onChange(c.input, function (v) { setTimer(element, kinds.value || "timeDate", v); });
+    var expression = field(L.timer, c.input, "timer");
+    expression.appendChild(c.wrap.lastChild);
+    return [field(L.timerKind, kinds, "timerKind"), expression];
+  }
+
   var PANELS = { "bpmn:Lane": ["lane", lanePanel], "bpmn:UserTask": ["userTask", userTaskPanel],
                  "bpmn:ServiceTask": ["serviceTask", serviceTaskPanel] };
+
+  function panelFor(element) {
+    if (!element) return null;
+    if (element.businessObject.eventDefinitions && timerOf(element)) return ["timerEvent", timerPanel];
+    if (isChoice(element)) return ["gateway", gatewayPanel];
+    if (element.type === "bpmn:SequenceFlow" && element.source && isChoice(element.source)) return ["flow", flowPanel];
+    return PANELS[element.type];
+  }
 
   function render(element) {
     current = element;
     bodyEl.textContent = "";
-    var spec = element && PANELS[element.type];
+    var spec = panelFor(element);
     panel.dataset.element = element ? element.id : "";
     if (!spec || !lists) {
       bodyEl.appendChild(el("p", { "class": "muted" }, lists || !spec ? L.none : L.loading));
