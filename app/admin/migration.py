@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.admin import bp
 from app.api import unit_of_work
 from app.definitions import versions
-from app.services import migration
+from app.services import lookups, migration
 from app.services.auth import Principal
 from app.services.errors import Invalid
 from app.web.session import page
@@ -46,4 +46,5 @@ def migration_run(s: Session, principal: Principal) -> Any:
 
 def _render(s: Session, principal: Principal, reports: list[migration.CaseReport] | None, dry_run: bool) -> Any:
     return render_template("admin/migrations.html", me=principal.user, versions=versions.list_versions(s),
-                           args=request.values, reports=reports, dry_run=dry_run)
+                           args=request.values, reports=reports, dry_run=dry_run,
+                           task_titles=lookups.task_titles(s) if reports else {})

@@ -67,6 +67,7 @@ def test_admin_dry_runs_then_migrates_a_case_whose_diagram_and_history_still_sho
     assert page.status_code == 200, text(page)[:500]
     rows = report_rows(text(page))
     assert set(rows) == {waiting} and rows[waiting]["ok"] == "yes"  # only the case at triage was chosen
+    assert re.search(r'data-testid="current-step">研判分级[^<]*<code>triage</code>', text(page))  # name, then id
     assert version_of(own_app, waiting) == 1
 
     done = admin.post("/admin/migrations", {"from": "1", "to": str(v2), "step": "triage", "case": str(waiting)})
