@@ -481,9 +481,9 @@ def _versions_to_open(session: Session, case: Case, step: int, saved: dict[int |
         Snapshot.case_id == case.id, Snapshot.state_version <= step))
     if last is None:
         return []
-    if not saved.get(last):
-        return [v for v in saved if v is not None and v <= last]
-    return [v for v, pruned in saved.items() if v is not None and v < last and not pruned] + [last]
+    if not saved.get(last):  # ``saved`` comes in the database's row order: sorted, last at the end
+        return sorted(v for v in saved if v is not None and v <= last)
+    return [*sorted(v for v, pruned in saved.items() if v is not None and v < last and not pruned), last]
 
 
 class _CompletedMemo:
