@@ -98,7 +98,7 @@ def test_the_properties_panel_and_the_check_markers(browser: Browser, number: in
     assert browser.page.locator(".djs-element.check-error").count() == 0
     assert spiff(xml(browser), "triage", "property", "name") == {
         "unit": "top", "stage": "triage", "dueHours": "limits['verification']",
-        "formJsonSchemaFilename": "verify.schema.json"}
+        "formJsonSchemaFilename": "verify.schema.json", "contextKeys": "matter, urgent"}  # the rest untouched
 
     select_element(browser, "catalogue_lookup")  # a service task: handler and parameters
     assert browser.page.input_value("#prop-handler") == "lookup_catalogue"
