@@ -293,7 +293,17 @@ def draft_check(s: Session, principal: Principal) -> Any:
         raise Invalid(_("没有草稿"), {"drafts": "none"})
     base = drafts.bundle(s, principal.user.id, mine[0].base_version)
     uploads = [bundles.Upload(f.filename or "", f.read()) for f in request.files.getlist("bundle") if f.filename]
+    if not uploads or not any(name.startswith(scenarios.SCENARIO_PREFIX) for name in bundles.read_upload(uploads)):
+        base = base | _shipped_scenarios()  # none uploaded: the installation's own scenario tests
     return _check_page(s, principal, uploads, base)
+
+
+def _shipped_scenarios() -> dict[str, str]:
+    """``scenarios/*.yaml`` of the processes folder this installation deploys from (the product's
+    scenario tests), so drafts are played against them without an upload."""
+    folder = Path(current_app.extensions["whistle.settings"].processes_dir) / "scenarios"
+    return {f"{scenarios.SCENARIO_PREFIX}{path.name}": path.read_text(encoding="utf-8")
+            for path in sorted(folder.glob("*.yaml"))}
 
 
 @bp.post("/drafts/discard")

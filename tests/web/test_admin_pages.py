@@ -288,3 +288,15 @@ def test_drafts_are_kept_per_admin_checked_over_their_version_and_deployed(own_a
     assert admin.post("/admin/drafts/discard").status_code == 302
     assert 'data-testid="drafts"' not in text(admin.get("/admin/processes"))
     assert admin.post("/admin/drafts/check").status_code == 422
+
+
+def test_drafts_checked_without_an_upload_play_the_shipped_scenarios(own_app: Flask, admin: Pages) -> None:
+    """An admin working only in the browser has no scenario files to upload: the check plays the
+    installation's own (processes/scenarios), every one of them."""
+    edited = renamed_triage(own_app)["case.bpmn"]
+    assert admin.post("/admin/drafts", {"version": "1", "file": "case.bpmn", "text": edited}).status_code == 200
+    html = text(admin.post("/admin/drafts/check", {}, content_type="multipart/form-data"))
+    shipped = sorted((ROOT / "processes" / "scenarios").glob("*.yaml"))
+    rows = re.findall(r'data-testid="scenario-row" data-ok="([a-z]+)"', html)
+    assert len(shipped) > 1 and rows == ["yes"] * len(shipped), html[:800]
+    assert admin.post("/admin/drafts/discard").status_code == 302
