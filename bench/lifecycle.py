@@ -224,8 +224,24 @@ class CannedServices:
     def dispatch_case(self, data: dict[str, Any], department: str) -> dict[str, Any]:
         return {"department": department, "dispatched_at": _now().isoformat()}
 
-    def record_report_in(self, data: dict[str, Any], department: str, duty: str) -> dict[str, Any]:
+    def record_report_in(self, data: dict[str, Any], department: str, duty: str, photos: list[str] | None = None,
+                         location: str | None = None) -> dict[str, Any]:
         return {"on_time": True}
+
+    def record_division(self, data: dict[str, Any], division: list[dict[str, Any]] | None,
+                        summoned: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return division or []
+
+    def set_handling_deadlines(self, data: dict[str, Any], stage: str, hours: float | None,
+                               division: list[dict[str, Any]] | None,
+                               summoned: list[dict[str, Any]]) -> dict[str, Any]:
+        general = self.set_deadline(data, stage, hours)  # no 分工 in the bench: every department the same
+        return {**general, "departments": {str(d["code"]): {**general, "task": None, "due_date": None}
+                                           for d in summoned}}
+
+    def return_to_department(self, data: dict[str, Any], department: str, reason: str,
+                             summoned: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [d for d in summoned if d.get("code") == department]
 
     def record_evaluation(self, data: dict[str, Any], department: str, comment: str | None = None,
                           **scores: int) -> dict[str, Any]:

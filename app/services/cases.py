@@ -276,7 +276,8 @@ def describe(session: Session, case: Case, principal: Principal) -> dict[str, An
     ).all()
     children = session.scalars(select(Case).where(Case.parent_case_id == case.id)).all()
     path = case_path(session, case)
-    proofs = report_in_proofs(session, case)
+    report_ins = session.scalars(select(ReportIn).where(ReportIn.case_id == case.id).order_by(ReportIn.id)).all()
+    proofs = report_in_proofs(session, case) if any(r.reported_at for r in report_ins) else {}
     view: dict[str, Any] = {
         "id": case.id,
         "number": case.number,
@@ -313,7 +314,7 @@ def describe(session: Session, case: Case, principal: Principal) -> dict[str, An
             {"department": units[r.department_id].code, "duty": r.duty, "summoned_at": iso(r.summoned_at),
              "due_at": iso(r.due_at), "reported_at": iso(r.reported_at), "on_time": r.on_time,
              **proofs.get(units[r.department_id].code, {})}
-            for r in session.scalars(select(ReportIn).where(ReportIn.case_id == case.id).order_by(ReportIn.id))
+            for r in report_ins
         ],
         "evaluations": [
             {"department": units[e.department_id].code, "efficiency": e.efficiency, "cooperation": e.cooperation,
