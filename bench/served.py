@@ -83,7 +83,7 @@ def serving(url: str, folder: Path, workers: int = 2, schedulers: int = 0, app_m
         for n in range(schedulers):
             served.schedulers.append(_start(flask_command(app_module, "scheduler", "--scan-seconds", "0.5"),
                                             env, folder / f"scheduler-{n}.log"))
-        wait_healthy(served)
+        wait_healthy(served, workers)
         yield served
     finally:
         stop([*served.schedulers, served.server])
@@ -95,16 +95,18 @@ def _start(command: Sequence[str], env: dict[str, str], log: Path) -> subprocess
                                 start_new_session=True)
 
 
-def wait_healthy(served: Served, timeout: float = 60.0) -> None:
+def wait_healthy(served: Served, workers: int, timeout: float = 60.0) -> None:
+    """Until gunicorn answers /healthz and all ``workers`` have been forked (the first worker
+    answers while the others may still be booting on a loaded machine)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if served.server.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {served.server.returncode}")
         with suppress(OSError):
-            if Client(served.port).request("GET", "/healthz")[0] == 200:
+            if Client(served.port).request("GET", "/healthz")[0] == 200 and len(served.worker_pids()) >= workers:
                 return
         time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not answer /healthz within {timeout:g} s")
+    raise RuntimeError(f"gunicorn did not answer /healthz with {workers} workers within {timeout:g} s")
 
 
 def stop(processes: Sequence[subprocess.Popen[bytes]], timeout: float = 30.0) -> list[int | None]:
