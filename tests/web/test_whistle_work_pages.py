@@ -1,7 +1,8 @@
 """Issue 15 pages, the whistle's own work: the report-in form takes a photo and the place, and the
 case page shows them as the department's proof of report-in; the coordination form takes each
 department's division of work, shown on that department's handling task with its own deadline; the
-lead department's confirmation sends one department back, and the timeline says so."""
+lead department's confirmation sends one department back, and the timeline says so; the department
+sent back sees 退回 and the reason in its inbox and at the top of its task, until it has handled again."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tests.integration.test_deadlines import COOP, LEAD
 from tests.integration.test_deadlines import at_monday_morning as at_monday_morning  # the fixture
 from tests.integration.test_whistle_work import at_coordinate, at_lead_confirm, at_report_in
 from tests.web.pages_client import Pages, field_errors, text
+from tests.web.test_whistle_review_pages import _inbox_row
 
 
 def _png() -> io.BytesIO:
@@ -106,6 +108,32 @@ def test_the_lead_confirmation_page_sends_one_department_back_and_the_timeline_s
     assert "退回部门重办" in timeline and "垃圾未清运干净 &lt;i&gt;" in timeline
     entry = timeline[timeline.index("退回部门重办"):]
     assert "环境卫生服务中心" in entry[:600]
+
+
+def test_the_department_sent_back_sees_returned_and_the_reason_in_its_inbox_and_task(
+    pages: Pages, api: Api
+) -> None:
+    flow, case_id = at_lead_confirm(api, "退回某部门 待办标记")
+    back = {**FORMS["lead_confirm"], "lead_verdict": "return", "return_department": COOP,
+            "return_reason": "垃圾未清运干净"}
+    flow.do("cgzf-head", case_id, "lead_confirm", back)
+    task = flow.task(case_id, "handle", COOP)
+    pages.login("hw-staff")
+    row = _inbox_row(pages, task["id"], "handle")
+    assert 'data-testid="returned"' in row and "退回理由：垃圾未清运干净" in row
+    html = text(pages.get(f"/tasks/{task['id']}"))
+    notice = html[html.index('data-testid="returned-notice"'):]
+    assert "主责部门退回重办" in notice[:300] and "垃圾未清运干净" in notice[:300]
+    assert html.find('data-testid="returned-notice"') < html.find('id="task-title"')  # at the top
+    pages.logout()
+
+    flow.do("hw-staff", case_id, "handle", {"actions": "二次清运"}, unit=COOP)
+    flow.do("cgzf-head", case_id, "lead_confirm", FORMS["lead_confirm"])
+    flow.do("op-s1", case_id, "verify", FORMS["verify_rework"])
+    again = flow.task(case_id, "handle", COOP)  # a rework of every department: no longer 退回 by the lead
+    assert not (again.get("context") or {}).get("handling_return")
+    pages.login("hw-staff")
+    assert 'data-testid="returned"' not in _inbox_row(pages, again["id"], "handle")
 
 
 def test_the_evaluation_form_shows_the_localitys_anchors_beside_each_rating(pages: Pages, api: Api) -> None:
