@@ -24,6 +24,8 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
+from .dataflow import DataGraph, data_graph
+
 BUNDLE_SUFFIXES = (".bpmn", ".dmn", ".schema.json")
 # A version also carries its configuration (the app reads it, the engine does not): config/*.yaml.
 DATA_PREFIX, DATA_SUFFIX = "config/", ".yaml"
@@ -46,6 +48,8 @@ class ParsedBundle:
     specs: dict[str, tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]]
     forms: dict[str, dict[str, Any]]
     validators: dict[str, Draft202012Validator] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict, repr=False)
+    _data_graph: DataGraph | None = field(default=None, repr=False)
 
     def spec(self, process_id: str) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]:
         try:
@@ -71,6 +75,12 @@ class ParsedBundle:
                     if name:
                         titles.setdefault(task_id, name)
         return titles
+
+    def data_graph(self) -> DataGraph:
+        """What each element of the diagrams reads and sets (app/engine/dataflow.py), built once."""
+        if self._data_graph is None:
+            self._data_graph = data_graph(self.files, self.forms)
+        return self._data_graph
 
     def form(self, name: str) -> dict[str, Any]:
         try:
@@ -150,7 +160,8 @@ def parse_bundle(
     for spec, subprocess_specs in specs.values():
         for each in (spec, *subprocess_specs.values()):
             connect_loop_merges(each)
-    return ParsedBundle(content_hash or bundle_hash(files), specs, forms)
+    return ParsedBundle(content_hash or bundle_hash(files), specs, forms,
+                        files={name: text for name, text in files.items() if name.endswith((".bpmn", ".dmn"))})
 
 
 def connect_loop_merges(spec: BpmnProcessSpec) -> None:

@@ -23,6 +23,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from .bundle import ParsedBundle
 from .clock import engine_time
+from .dataflow import Missing, Position, missing_data
 from .isolation import IsolatedEnvironment
 from .migration import migrate
 from .prune import finished_elements, prune, remember_finished
@@ -302,6 +303,21 @@ class Instance:
         except (ValueError, KeyError, SpiffWorkflowException) as exc:
             raise ProcessError(str(exc), exc) from exc
         self.bundle = bundle
+
+    def missing_data(self) -> list[Missing]:
+        """The data the case's remaining work would read that neither its tokens hold nor any way
+        ahead sets (app/engine/dataflow.py): a case migrated past the step that sets it."""
+        return missing_data(self.bundle.data_graph(), [self._position(task) for task in self.workflow.get_tasks(
+            state=TaskState.READY | TaskState.WAITING)])
+
+    def _position(self, task: Any) -> Position:
+        callers = []
+        workflow = task.workflow
+        while getattr(workflow, "parent_task_id", None) is not None:
+            parent = self.workflow.get_task_from_id(workflow.parent_task_id)
+            callers.append((parent.workflow.spec.name, parent.task_spec.name))
+            workflow = parent.workflow
+        return Position(task.workflow.spec.name, task.task_spec.name, frozenset(task.data), tuple(reversed(callers)))
 
     def waiting_timers(self) -> list[WaitingTimer]:
         """Every timer event waiting in the case (subprocesses included), with its due time."""

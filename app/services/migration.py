@@ -125,7 +125,7 @@ def dry_run(session: Session, cases: list[Case], target_number: int) -> list[Cas
         if reason is None:
             try:
                 with workflow.case_configuration(session, case):
-                    workflow.load(session, case).migrate(bundle, clock.now())
+                    workflow.move_instance(workflow.load(session, case), bundle, clock.now())
             except (ProcessError, ServiceError) as exc:
                 reason = str(exc)
         reports.append(_report(case, reason))

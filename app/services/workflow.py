@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.definitions import configuration
 from app.definitions.versions import bundle_of, configuration_of
-from app.engine import PRUNE_RULE, Instance, ProcessError, ProcessScriptEngine, ServiceCalls, TaskNotOpen
+from app.engine import PRUNE_RULE, Instance, ParsedBundle, ProcessError, ProcessScriptEngine, ServiceCalls, TaskNotOpen
 from app.models import Case, CaseUnit, ImportedOrder, ProcessVersion, Task, Timer, Unit, User
 from app.services import chain, clock, live, snapshots
 from app.services.catalogue import load_catalogue
@@ -143,10 +143,7 @@ def migrate(session: Session, case: Case, target: ProcessVersion, actor: User | 
     instance = _load_to_step(session, case)
     claim(session, case)
     now = clock.now()
-    try:
-        instance.migrate(bundle_of(session, target.id), now)
-    except ProcessError as exc:
-        raise ProcessFailure(str(exc)) from exc
+    move_instance(instance, bundle_of(session, target.id), now)
     case.process_version_id = target.id
     record_event(session, case, "case_migrated", actor, data={
         "from_version": source.version, "from_version_id": source.id, "to_version": target.version,
@@ -157,6 +154,20 @@ def migrate(session: Session, case: Case, target: ProcessVersion, actor: User | 
         _refresh_open_rows(session, case, instance)
         save(session, case, instance, actor, now)
     return instance
+
+
+def move_instance(instance: Instance, bundle: ParsedBundle, now: datetime) -> None:
+    """Migrate the instance's state onto the bundle (the dry run on a copy, the migration itself);
+    ProcessFailure names why it cannot move: the diagrams do not fit its tokens, or the work ahead
+    would read data the case lacks (it has passed the step that sets it in the new version). Replay
+    repeats a recorded migration without this check: the record says it moved."""
+    try:
+        instance.migrate(bundle, now)
+    except ProcessError as exc:
+        raise ProcessFailure(str(exc)) from exc
+    missing = instance.missing_data()
+    if missing:
+        raise ProcessFailure("; ".join(str(each) for each in missing))
 
 
 def _refresh_open_rows(session: Session, case: Case, instance: Instance) -> None:

@@ -39,7 +39,7 @@ def files_of(app: Flask, number: int) -> dict[str, str]:
 def _once(text: str, pattern: str, replacement: str) -> str:
     """``pattern`` replaced where it occurs exactly once: a diagram edited since fails here, loudly."""
     changed, count = re.subn(pattern, lambda _m: replacement, text, count=0)
-    assert count == 1, f"{pattern!r} occurs {count} times in case.bpmn"
+    assert count == 1, f"{pattern!r} occurs {count} times"
     return changed
 
 
@@ -74,3 +74,21 @@ def deploy_files(app: Flask, files: dict[str, str], comment: str) -> int:
         version, created = deploy(s, files, "tests", comment)
         assert created
         return version.version
+
+
+def whistle_without_handling_departments(files: dict[str, str]) -> dict[str, str]:
+    """The whistle as it was before 主责部门确认 could send one department back: handling runs over
+    every summoned department (``departments``) and nothing sets ``handling_departments``."""
+    bpmn = files["whistle.bpmn"]
+    bpmn = _once(bpmn, r"\nhandling_departments = departments</bpmn:script>\s*</bpmn:scriptTask>\s*"
+                       r'<bpmn:exclusiveGateway id="review_more"',
+                 '</bpmn:script>\n    </bpmn:scriptTask>\n    <bpmn:exclusiveGateway id="review_more"')
+    bpmn = _once(bpmn, "<bpmn:loopDataInputRef>handling_departments</bpmn:loopDataInputRef>",
+                 "<bpmn:loopDataInputRef>departments</bpmn:loopDataInputRef>")
+    return {**files, "whistle.bpmn": bpmn}
+
+
+def whistle_retitled(files: dict[str, str]) -> dict[str, str]:
+    """Today's whistle with one task renamed: a version that differs from the deployed one."""
+    bpmn = _once(files["whistle.bpmn"], 'name="部门办理 Handle"', 'name="部门办理（新） Handle"')
+    return {**files, "whistle.bpmn": bpmn}

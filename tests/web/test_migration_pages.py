@@ -17,6 +17,7 @@ from app.services.replay import replay_case
 from tests.conftest import Api
 from tests.integration.flow import Flow
 from tests.integration.migration_fixtures import deploy_files, files_of, triage_as_script, with_confirm_task
+from tests.integration.test_migration_data import old_and_new_whistles
 from tests.web.pages_client import Pages, text
 
 
@@ -83,6 +84,26 @@ def test_admin_dry_runs_then_migrates_a_case_whose_diagram_and_history_still_sho
     flow.do("op-dc", waiting, "triage_confirm", {"feedback": "复核无误"})
     with own_app.extensions["whistle.db"].unit_of_work() as s:
         assert replay_case(s, waiting).ok
+
+
+def test_the_dry_run_refuses_a_whistle_past_the_step_that_sets_data_the_work_ahead_reads(
+    own_app: Flask, admin: Pages, api: Api
+) -> None:
+    past, before, new = old_and_new_whistles(own_app, Flow(api))
+    page = admin.get("/admin/migrations", query_string={"from": 2, "to": new})
+    assert page.status_code == 200, text(page)[:500]
+    rows = report_rows(text(page))
+    assert rows[past]["ok"] == "no" and rows[before]["ok"] == "yes"
+    row = text(page)[text(page).index(f'data-case="{past}"'):]
+    start = row.index('data-testid="reason"')
+    reason = row[start:row.index("</td>", start)]
+    assert "不能迁移" in reason and "&#39;handling_departments&#39;" in reason and "handle_all" in reason
+
+    done = admin.post("/admin/migrations", {"from": "2", "to": str(new), "case": [str(past), str(before)]})
+    assert done.status_code == 200, text(done)[:500]
+    moved = report_rows(text(done))
+    assert (moved[past]["migrated"], moved[before]["migrated"]) == ("no", "yes")
+    assert version_of(own_app, past) == 2 and version_of(own_app, before) == new
 
 
 def test_the_api_refuses_a_case_that_cannot_move_and_leaves_it_alone(own_app: Flask, api: Api) -> None:
