@@ -16,6 +16,7 @@ names), so a case that would run is never refused.
 from __future__ import annotations
 
 import ast
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -28,6 +29,7 @@ NodeKey = tuple[str, str]  # (file, element id); a subprocess is left from (file
 Place = tuple[tuple[NodeKey, ...], NodeKey]  # an element under the call activities it was called from
 DONE = "#done"
 MAX_CALL_DEPTH = 8
+MAX_VISITS_PER_PLACE = 64
 # Names an expression may read besides the case's data: the sandbox's builtins, a dueHours's limits.
 KNOWN_NAMES = SAFE_BUILTIN_NAMES | {"limits"}
 _FLOW_TAGS = frozenset({
@@ -130,28 +132,42 @@ def _reachable(graph: DataGraph, roots: list[Place]) -> dict[Place, list[Place]]
 
 def _must_set(graph: DataGraph, entries: dict[Place, frozenset[str]],
               outputs: dict[Place, list[Place]]) -> dict[Place, frozenset[str]]:
-    """The names set on every way to each reachable place (on entry), to a fixed point. Where
-    branches that run together meet (a parallel join, the end of a subprocess whose reminder and
-    督办 branches end beside its work) what any of them sets is there."""
+    """The names set on every way to each reachable place (on entry), to a fixed point: each place's
+    names only shrink, from "anything" (not reached yet), so it ends."""
     preds: dict[Place, list[Place]] = {place: [] for place in outputs}
     for place, nexts in outputs.items():
         for nxt in nexts:
             preds[nxt].append(place)
-    have: dict[Place, frozenset[str]] = {}  # absent: not reached yet (everything, for the meet)
-    todo = list(outputs)
-    while todo:
-        place = todo.pop()
-        ins = [have[p] | graph.nodes[p[1]].writes for p in preds[place] if p in have]
-        if place in entries:
-            ins.append(entries[place])
-        if not ins:
-            continue
-        joins = place[1][1].endswith(DONE) or graph.nodes[place[1]].parallel
-        new = frozenset.union(*ins) if joins else frozenset.intersection(*ins)
-        if have.get(place) != new:
+    have: dict[Place, frozenset[str]] = {}  # absent: not reached yet (anything, for the meet)
+    todo, queued = deque(entries), set(entries)  # breadth first from the tokens: few revisits
+    budget = MAX_VISITS_PER_PLACE * len(outputs)  # a guard: the meet shrinks, so it ends long before
+    while todo and budget > 0:
+        budget -= 1
+        place = todo.popleft()
+        queued.discard(place)
+        arriving = [have[p] | graph.nodes[p[1]].writes if p in have else None for p in preds[place]]
+        new = _meet(graph.nodes[place[1]], place[1][1].endswith(DONE), arriving, entries.get(place))
+        if new is not None and have.get(place) != new:
             have[place] = new
-            todo += outputs[place]
+            fresh = [nxt for nxt in outputs[place] if nxt not in queued]
+            todo.extend(fresh)
+            queued.update(fresh)
     return have
+
+
+def _meet(node: Node, done: bool, arriving: list[frozenset[str] | None],
+          entry: frozenset[str] | None) -> frozenset[str] | None:
+    """The names on entry to an element from what each way into it brings (None: not reached yet,
+    so anything) and its token's. Where branches that run side by side meet (a parallel join, the
+    end of a subprocess whose reminder and 督办 branches end beside its work) the names any of them
+    sets are there, once all have arrived; elsewhere those that every way sets."""
+    tokens = [entry] if entry is not None else []
+    if done or node.parallel:
+        if not arriving or None in arriving:
+            return entry
+        return frozenset.union(*(names for names in arriving if names is not None), *tokens)
+    ins = [names for names in arriving if names is not None] + tokens
+    return frozenset.intersection(*ins) if ins else None
 
 
 def _missing(graph: DataGraph, have: dict[Place, frozenset[str]]) -> list[Missing]:
