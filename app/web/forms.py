@@ -26,6 +26,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from app.services.record_keys import RESPONDING_UNIT
 from app.web.labels import is_english
 
 ONE_LINE_MAX = 200
@@ -64,7 +65,7 @@ def _field(name: str, prop: dict[str, Any], required: bool, options: dict[str, l
         f.kind = "attachments"
     elif widget == "division":
         f.options, f.kind = options.get("summoned", []), "division"
-    elif widget in ("department", "matter", "whistle_level", "summoned"):
+    elif widget in (RESPONDING_UNIT, "matter", "whistle_level", "summoned"):
         f.options = options.get(widget, [])
         f.kind = "multi" if kind == "array" else "select"
     elif choices := _choices(prop):
@@ -152,7 +153,8 @@ def division_rows(name: str, form: MultiDict[str, str]) -> list[dict[str, str]]:
         task = (form.get(key) or "").strip()
         due = (form.get(division_input(name, "due", department)) or "").strip()
         if task or due:
-            rows.append({"department": department} | ({"task": task} if task else {}) | ({"due": due} if due else {}))
+            row = {RESPONDING_UNIT: department} | ({"task": task} if task else {})
+            rows.append(row | ({"due": due} if due else {}))
     return rows
 
 
