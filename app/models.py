@@ -255,7 +255,10 @@ class Event(Base):
                             postgresql_where=text("type = 'task_completed' "
                                                   "AND (data #>> '{form,action}') = 'returned'"),
                             sqlite_where=text("type = 'task_completed' "
-                                              "AND json_extract(data, '$.form.action') = 'returned'")))
+                                              "AND json_extract(data, '$.form.action') = 'returned'")),
+                      # the whistles blown (统计考核 counts a whistle once its head approved it)
+                      Index("ix_events_whistle_started", "case_id", postgresql_where=text("type = 'whistle_started'"),
+                            sqlite_where=text("type = 'whistle_started'")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import Select, text
+from sqlalchemy import Select, select, text
 from sqlalchemy.orm import Session
 
 from app.assessment.indicators import load_rules
@@ -19,6 +19,7 @@ from app.assessment.service import (
     Period,
     Row,
     _first_then_rest,
+    _whistles,
     department_rows,
     department_rows_from_records,
     departments_among,
@@ -29,7 +30,7 @@ from app.assessment.service import (
     unit_rows,
     unit_rows_from_records,
 )
-from app.models import Unit
+from app.models import Case, Unit
 from app.services import clock
 from tests.integration.test_assessment import assessed_cases
 from tests.integration.test_assessment_packs import _played, pack_app  # noqa: F401 (a fixture)
@@ -157,3 +158,4 @@ def test_the_send_backs_and_the_reworked_cases_are_read_from_their_partial_index
         rules = load_rules()
         assert "ix_events_sent_back" in _plan(s, sent_back(ids, low, high, rules))
         assert "ix_cases_reworked" in _plan(s, handling_counts(ids, low, high, rules))
+        assert "ix_events_whistle_started" in _plan(s, select(Case.id).where(*_whistles(ids, low, high, None)))
