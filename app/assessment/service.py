@@ -371,8 +371,8 @@ def plan_for_the_period(session: Session) -> None:
 
     psycopg prepares a statement once it has run five times on a connection; PostgreSQL may then
     use one generic plan for every period, made without the bounds, which reads a year's rows as if
-    they were a month's (bench/README.md: the year's ranking 2 s at first, 4–6 s once prepared).
-    JIT compiling costs 40–60 ms a statement costed above ``jit_above_cost``, more than it saves
+    they were a month's (bench/README.md, session 9: the year's ranking 2 s at first, 7–8 s once
+    prepared). JIT compiling costs 40–90 ms a statement costed above ``jit_above_cost``, more than it saves
     on these aggregates."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
@@ -481,10 +481,10 @@ def sent_back(ids: set[int], low: datetime, high: datetime, rules: Rules) -> Sel
 
 
 def _dispatch_counts(session: Session, ids: set[int], low: datetime, high: datetime, rules: Rules) -> Counts:
-    sent_back_ = sent_back(ids, low, high, rules).subquery()
+    returned = sent_back(ids, low, high, rules).subquery()
     counts = session.execute(
-        select(Event.unit_id, func.count(), func.count(sent_back_.c.case_id))
-        .outerjoin(sent_back_, and_(sent_back_.c.unit_id == Event.unit_id, sent_back_.c.case_id == Event.case_id))
+        select(Event.unit_id, func.count(), func.count(returned.c.case_id))
+        .outerjoin(returned, and_(returned.c.unit_id == Event.unit_id, returned.c.case_id == Event.case_id))
         .where(Event.type == "dispatched", Event.unit_id.in_(ids), Event.created_at >= low, Event.created_at < high)
         .group_by(Event.unit_id))
     return {unit_id: {"sent_back_rate": _rate_of(hits, total,

@@ -122,7 +122,7 @@ def _dialect(s: Session) -> str:
 
 def test_a_periods_aggregates_are_planned_for_its_bounds_on_postgresql(app: Flask) -> None:
     """psycopg prepares a statement after five runs; a generic plan made without the period's bounds
-    read a year as if it were a month (the year's ranking 2 s at first, 4–6 s once prepared). Each
+    read a year as if it were a month (the year's ranking 2 s at first, 7–8 s once prepared). Each
     transaction that counts asks for plans of its own bounds, without JIT; the setting ends with it."""
     db = app.extensions["whistle.db"]
     with app.app_context(), db.unit_of_work() as s:
