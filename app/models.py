@@ -134,6 +134,9 @@ class Case(Base):
         Index("ix_cases_reported_by", "reported_by_id", "created_at"),
         Index("ix_cases_matter", "matter"),
         Index("ix_cases_closed", "closed_at"),  # 满意率: the cases closed in a period
+        # 返工率: the reworked cases alone (migration 0019)
+        Index("ix_cases_reworked", "id", postgresql_where=text("rework_count <> 0"),
+              sqlite_where=text("rework_count <> 0")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -245,8 +248,17 @@ class Event(Base):
     """An audit event (append-only): what happened to a case, by whom, in which role and unit."""
 
     __tablename__ = "events"
-    # (type, created_at): the dispatches of a period (回退率) without reading every event
-    __table_args__ = (UniqueConstraint("case_id", "seq"), Index("ix_events_type_created", "type", "created_at"))
+    # (type, created_at): the dispatches of a period (回退率) without reading every event; the
+    # send-backs of config/assessment.yaml's sent_back rule as shipped, indexed alone (migration 0019)
+    __table_args__ = (UniqueConstraint("case_id", "seq"), Index("ix_events_type_created", "type", "created_at"),
+                      Index("ix_events_sent_back", "created_at", "unit_id", "case_id",
+                            postgresql_where=text("type = 'task_completed' "
+                                                  "AND (data #>> '{form,action}') = 'returned'"),
+                            sqlite_where=text("type = 'task_completed' "
+                                              "AND json_extract(data, '$.form.action') = 'returned'")),
+                      # the whistles blown (统计考核 counts a whistle once its head approved it)
+                      Index("ix_events_whistle_started", "case_id", postgresql_where=text("type = 'whistle_started'"),
+                            sqlite_where=text("type = 'whistle_started'")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)

@@ -22,6 +22,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker
 
+from app.definitions.versions import bundle_of, latest_configuration, latest_version
 from app.engine.isolation import shutdown_hosts
 from app.ops import logging_config
 
@@ -67,8 +68,27 @@ class WhistleServer(BaseApplication):  # type: ignore[misc]
 
 def serve(app: Flask, options: ServeOptions) -> None:
     """Run gunicorn with ``app`` until it is told to stop (SIGTERM/SIGINT: graceful; SIGQUIT: at once)."""
+    warm(app)
     app.extensions["whistle.db"].engine.dispose()  # the master serves nothing: no connection to inherit
     WhistleServer(app, options).run()
+
+
+def warm(app: Flask) -> int:
+    """What each worker's first requests would otherwise pay, done once in the master before it
+    forks (the workers inherit it): every page template compiled, the current version's
+    configuration read by every loader, its diagrams parsed. The number of templates compiled.
+
+    Each of these caches is keyed by what it holds (template file, version id and content hash), so
+    a deploy after the start is picked up as before."""
+    names = app.jinja_env.list_templates(extensions=["html"])
+    for name in names:
+        app.jinja_env.get_template(name)
+    with app.app_context(), app.extensions["whistle.db"].unit_of_work() as session:
+        latest_configuration(session).problems()
+        version = latest_version(session, required=False)
+        if version is not None:
+            bundle_of(session, version.id)
+    return len(names)
 
 
 def _post_fork(server: Arbiter, worker: Worker) -> None:

@@ -6,7 +6,8 @@ The database is a fresh one of its own (``whistle_scale_bench_<random>``, droppe
 read are generated in bulk by ``INSERT … SELECT … generate_series`` (no engine, no services: shares
 below, bench/README.md). The pages and the API are fetched through the Flask test client as the
 district's secretary (template, queries and all); each is timed cold (its first request in the
-process) and warm (median of ``--repeat`` more).
+process) and warm (median of ``--repeat`` more). With ``--warm`` the app is first warmed as ``serve``
+warms gunicorn's master before it forks (``app.serve.warm``): cold is then a served worker's first request.
 
     .venv/bin/python -m bench.assessment_scale                       # 12 months × 50,000 cases
     .venv/bin/python -m bench.assessment_scale --months 1 --cases-per-month 5000 --keep
@@ -31,6 +32,7 @@ from app import create_app
 from app.cli import run_migrations
 from app.db import temporary_postgres_database
 from app.definitions.versions import deploy_directory
+from app.serve import warm
 from app.services.org import load_organisation
 from app.settings import ROOT, Settings
 
@@ -69,7 +71,7 @@ class Figures:
     warm_ms: dict[str, float] = field(default_factory=dict)
 
 
-def run(url: str, months: int, cases_per_month: int, repeat: int = 3) -> Figures:
+def run(url: str, months: int, cases_per_month: int, repeat: int = 3, warmed: bool = False) -> Figures:
     run_migrations(url)
     app = _app(url)
     db = app.extensions["whistle.db"]
@@ -81,19 +83,23 @@ def run(url: str, months: int, cases_per_month: int, repeat: int = 3) -> Figures
         fill(s, months, cases_per_month)
     fill_s = time.perf_counter() - start
     db.dispose()
-    return measure(url, months, cases_per_month, repeat, fill_s)
+    return measure(url, months, cases_per_month, repeat, fill_s, warmed)
 
 
 def _app(url: str) -> Flask:
     return create_app(Settings(database_url=url, testing=True, upload_dir=Path(tempfile.mkdtemp())))
 
 
-def measure(url: str, months: int, cases_per_month: int, repeat: int, fill_s: float = 0.0) -> Figures:
-    """The pages timed on a filled database (a fresh app: its first request of each page is cold)."""
+def measure(url: str, months: int, cases_per_month: int, repeat: int, fill_s: float = 0.0,
+            warmed: bool = False) -> Figures:
+    """The pages timed on a filled database (a fresh app: its first request of each page is cold;
+    ``warmed``: after what ``serve`` does before forking its workers)."""
+    _vacuum(url)
     app = _app(url)
+    if warmed:
+        warm(app)
     db = app.extensions["whistle.db"]
     with db.unit_of_work() as s:
-        s.execute(text("ANALYZE"))
         rows = {t: int(s.scalar(text(f"SELECT count(*) FROM {t}")) or 0) for t in TABLES}
     figures = Figures(months, cases_per_month, fill_s, rows)
     client = app.test_client()
@@ -108,6 +114,15 @@ def measure(url: str, months: int, cases_per_month: int, repeat: int, fill_s: fl
         figures.cold_ms[probe.name], figures.warm_ms[probe.name] = timings[0], statistics.median(timings[1:])
     db.dispose()
     return figures
+
+
+def _vacuum(url: str) -> None:
+    """VACUUM ANALYZE: what autovacuum does to a table after so many inserts (the visibility map that
+    index-only scans need, the planner's statistics); a bulk load in one transaction leaves it to come."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+    engine.dispose()
 
 
 def _login(client: object) -> None:
@@ -298,6 +313,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="warm requests per page (median)")
     parser.add_argument("--database-url", default=PG_URL, help="a PostgreSQL server to create the database on")
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
+    parser.add_argument("--warm", action="store_true", help="warm the app first as `serve` warms its master")
     parser.add_argument("--measure", metavar="URL", help="only time the pages on a database a --keep run filled "
                         "(give the same --months and --cases-per-month)")
     args = parser.parse_args()
@@ -305,16 +321,17 @@ def main() -> None:
         parser.error("--months 1 to 12, --cases-per-month at least 1")
     if args.measure:
         run_migrations(args.measure)  # indexes added since it was filled
-        print(table(measure(args.measure, args.months, args.cases_per_month, args.repeat)))
+        print(table(measure(args.measure, args.months, args.cases_per_month, args.repeat, warmed=args.warm)))
         return
     if args.keep:
         url = make_url(args.database_url).set(database=f"whistle_scale_bench_{int(time.time())}")
         _create(args.database_url, url.database or "")
         print(f"database kept: {url.render_as_string(hide_password=False)}")
-        print(table(run(url.render_as_string(hide_password=False), args.months, args.cases_per_month, args.repeat)))
+        print(table(run(url.render_as_string(hide_password=False), args.months, args.cases_per_month, args.repeat,
+                        args.warm)))
         return
     with temporary_postgres_database(args.database_url, "whistle_scale_bench") as url:
-        print(table(run(url, args.months, args.cases_per_month, args.repeat)))
+        print(table(run(url, args.months, args.cases_per_month, args.repeat, args.warm)))
 
 
 def _create(base: str, name: str) -> None:

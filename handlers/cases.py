@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.services import journal, workflow
+from app.services.record_keys import RESPONDING_UNIT
 
 from . import HandlerContext, HandlerError, handler, unit_that
 
@@ -22,8 +23,8 @@ def dispatch_case(ctx: HandlerContext, department: str) -> dict[str, Any]:
     unit = unit_that(ctx, department, "summoned")
     workflow.link_unit(ctx.session, ctx.case, unit.id)
     journal.record_event(ctx.session, ctx.case, "dispatched", ctx.actor, unit_id=unit.id,
-                          data={"department": department})
-    return {"department": department, "dispatched_at": ctx.now.isoformat()}
+                          data={RESPONDING_UNIT: department})
+    return {RESPONDING_UNIT: department, "dispatched_at": ctx.now.isoformat()}
 
 
 @handler("record_satisfaction")

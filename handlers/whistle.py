@@ -12,6 +12,7 @@ from app.services.cases import start_escalated_whistle
 from app.services.errors import Invalid
 from app.services.locality import load_locality
 from app.services.org import nearest_of_kind
+from app.services.record_keys import RESPONDING_UNIT
 from app.services.validation import has_visible_text
 
 from . import HandlerContext, HandlerError, handler, unit_that
@@ -109,7 +110,7 @@ def record_report_in(ctx: HandlerContext, department: str, duty: str, photos: li
     row.on_time = row.due_at is None or ctx.now <= row.due_at
     journal.record_event(ctx.session, ctx.case, "reported_in", ctx.actor, role=task.role if task else None,
                           unit_id=unit.id,
-                          data={"department": department, "duty": duty, "on_time": row.on_time,
+                          data={RESPONDING_UNIT: department, "duty": duty, "on_time": row.on_time,
                                 **_proof(photos, location)})
     return {"on_time": row.on_time}
 
@@ -138,7 +139,7 @@ def return_to_department(ctx: HandlerContext, department: str, reason: str,
     unit = unit_that(ctx, department, "summoned")
     journal.record_event(ctx.session, ctx.case, "department_returned", ctx.actor,
                          role=ctx.task.role if ctx.task else None, unit_id=unit.id,
-                         data={"department": department, "reason": reason.strip()})
+                         data={RESPONDING_UNIT: department, "reason": reason.strip()})
     return chosen
 
 
@@ -169,7 +170,7 @@ def record_evaluation(
     row.created_at = ctx.now
     ctx.session.add(row)
     journal.record_event(ctx.session, ctx.case, "evaluated", ctx.actor, unit_id=unit.id,
-                          data={"department": department, **scores, "score": row.score})
+                          data={RESPONDING_UNIT: department, **scores, "score": row.score})
     return {"score": row.score}
 
 

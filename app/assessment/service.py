@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, distinct, exists, func, or_, select
+from sqlalchemy import Select, and_, distinct, exists, func, or_, select, text
 from sqlalchemy import case as when
 from sqlalchemy.orm import Session, aliased
 
@@ -308,6 +308,7 @@ def department_rows(session: Session, depts: list[Unit], period: Period) -> list
     rules = load_rules()
     low, high = period.bounds()
     ids = {u.id for u in depts}
+    plan_for_the_period(session)
     found: dict[int, dict[str, Figure]] = defaultdict(dict)
     for part in (_report_in_counts, _handling_counts, _dispatch_counts, _supervision_counts, _evaluation_counts,
                  _satisfaction_counts):
@@ -363,6 +364,19 @@ def _records_figure(code: str, records: list[Counted], load: Loader) -> Figure:
 
 def _hits(condition: Any) -> Any:
     return func.sum(when((condition, 1), else_=0))
+
+
+def plan_for_the_period(session: Session) -> None:
+    """On PostgreSQL, plan this transaction's aggregates for the bounds they are given, without JIT.
+
+    psycopg prepares a statement once it has run five times on a connection; PostgreSQL may then
+    use one generic plan for every period, made without the bounds, which reads a year's rows as if
+    they were a month's (bench/README.md, session 9: the year's ranking 2 s at first, 7–8 s once
+    prepared). JIT compiling costs 40–90 ms a statement costed above ``jit_above_cost``, more than it saves
+    on these aggregates."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        session.execute(text("SET LOCAL jit = off"))
 
 
 def _report_in_counts(session: Session, ids: set[int], low: datetime, high: datetime, rules: Rules) -> Counts:
@@ -426,15 +440,7 @@ def _report_in_hours(session: Session, in_period: tuple[Any, ...]) -> Hours:
 
 
 def _handling_counts(session: Session, ids: set[int], low: datetime, high: datetime, rules: Rules) -> Counts:
-    done = Task.status == "completed"
-    counts = session.execute(
-        select(Task.unit_id, func.count(),
-               _hits(and_(Task.completed_at.is_not(None), Task.completed_at <= Task.due_at)),
-               func.count(distinct(when((done, Task.case_id)))),
-               func.count(distinct(when((and_(done, Case.rework_count != 0), Task.case_id)))))
-        .join(Case, Case.id == Task.case_id)
-        .where(*_handling_filter(ids, low, high, rules), or_(done, Task.due_at < clock.now()))
-        .group_by(Task.unit_id))
+    counts = session.execute(handling_counts(ids, low, high, rules))
     return {unit_id: {"handled_on_time_rate": _rate_of(int(on_time or 0), total,
                                                        _loader(session, unit_id, "handled_on_time_rate", low, high,
                                                                rules)),
@@ -443,22 +449,42 @@ def _handling_counts(session: Session, ids: set[int], low: datetime, high: datet
             for unit_id, total, on_time, handled, reworked in counts}
 
 
+def handling_counts(ids: set[int], low: datetime, high: datetime, rules: Rules) -> Select[Any]:
+    """Per department: handling tasks due in the period, those done on time, the cases handled and
+    those reworked, read from the reworked cases alone (the partial index ``ix_cases_reworked``),
+    not from every case's row."""
+    done = Task.status == "completed"
+    reworked = select(Case.id).where(Case.rework_count != 0).subquery()
+    return (select(Task.unit_id, func.count(),
+                   _hits(and_(Task.completed_at.is_not(None), Task.completed_at <= Task.due_at)),
+                   func.count(distinct(when((done, Task.case_id)))),
+                   func.count(distinct(when((and_(done, reworked.c.id.is_not(None)), Task.case_id)))))
+            .outerjoin(reworked, reworked.c.id == Task.case_id)
+            .where(*_handling_filter(ids, low, high, rules), or_(done, Task.due_at < clock.now()))
+            .group_by(Task.unit_id))
+
+
 def _handling_filter(ids: set[int], low: datetime, high: datetime, rules: Rules) -> tuple[Any, ...]:
     return (Task.unit_id.in_(ids), Task.stage.in_(rules.handling_stages), Task.due_at.is_not(None),
             Task.due_at >= low, Task.due_at < high, Task.status != "cancelled")
 
 
-def _dispatch_counts(session: Session, ids: set[int], low: datetime, high: datetime, rules: Rules) -> Counts:
+def sent_back(ids: set[int], low: datetime, high: datetime, rules: Rules) -> Select[tuple[int, int]]:
+    """(department, case) of each send-back in the period: a completed task of the rules' stage
+    whose form says so (on PostgreSQL the partial index ``ix_events_sent_back`` holds them)."""
     completed = aliased(Event)
-    sent_back = (select(completed.unit_id, completed.case_id).distinct()
-                 .join(Task, and_(Task.case_id == completed.case_id, Task.unit_id == completed.unit_id))
-                 .where(completed.type == "task_completed", completed.unit_id.in_(ids), completed.created_at >= low,
-                        completed.created_at < high, Task.stage == rules.sent_back_stage,
-                        _json_equals(completed.data[("form", rules.sent_back_field)], rules.sent_back_value))
-                 .subquery())
+    return (select(completed.unit_id, completed.case_id).distinct()
+            .join(Task, and_(Task.case_id == completed.case_id, Task.unit_id == completed.unit_id))
+            .where(completed.type == "task_completed", completed.unit_id.in_(ids), completed.created_at >= low,
+                   completed.created_at < high, Task.stage == rules.sent_back_stage,
+                   _json_equals(completed.data[("form", rules.sent_back_field)], rules.sent_back_value)))
+
+
+def _dispatch_counts(session: Session, ids: set[int], low: datetime, high: datetime, rules: Rules) -> Counts:
+    returned = sent_back(ids, low, high, rules).subquery()
     counts = session.execute(
-        select(Event.unit_id, func.count(), func.count(sent_back.c.case_id))
-        .outerjoin(sent_back, and_(sent_back.c.unit_id == Event.unit_id, sent_back.c.case_id == Event.case_id))
+        select(Event.unit_id, func.count(), func.count(returned.c.case_id))
+        .outerjoin(returned, and_(returned.c.unit_id == Event.unit_id, returned.c.case_id == Event.case_id))
         .where(Event.type == "dispatched", Event.unit_id.in_(ids), Event.created_at >= low, Event.created_at < high)
         .group_by(Event.unit_id))
     return {unit_id: {"sent_back_rate": _rate_of(hits, total,
@@ -705,6 +731,7 @@ def unit_rows(session: Session, ids: set[int], period: Period, level: str | None
     """A row per whistling unit among ``ids`` and level, for the whistles started in the period:
     counted by SQL aggregates; each figure loads its whistles when asked (:func:`_unit_figures`)."""
     low, high = period.bounds()
+    plan_for_the_period(session)
     closed = and_(Case.status == "closed", Case.outcome == "closed")
     on_time = or_(Case.due_at.is_(None), Case.closed_at.is_(None), Case.closed_at <= Case.due_at)
     pushed = exists().where(WhistlePush.case_id == Case.id, WhistlePush.undone_at.is_(None))

@@ -43,9 +43,10 @@ from app.definitions.versions import configuration_of, deploy, read_files, with_
 from app.models import Case, RoleAssignment, Task, Unit, User
 from app.services import clock, tasks
 from app.services.auth import Principal, principal_for, users_holding
-from app.services.cases import PLACE_FIELD, case_view, file_report, place_code
+from app.services.cases import case_view, file_report, place_code
 from app.services.errors import ServiceError
 from app.services.org import ancestors, beside_path, export_organisation, load_organisation_data, unit_by_code
+from app.services.record_keys import PLACE_FIELD
 from app.services.simulate import advance_time
 from app.services.worktime import add_working_hours, calendar_of
 

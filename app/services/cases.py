@@ -19,6 +19,7 @@ from app.services.catalogue import load_catalogue
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.locality import load_locality
 from app.services.org import all_units, ancestors, nearest_of_kind, unit_by_code
+from app.services.record_keys import LEGACY_PLACE_FIELD, PLACE_FIELD, RESPONDING_UNIT
 from app.services.validation import has_visible_text, valid_id, validate
 
 # channel → "中文 English" (the pages show the reader's half)
@@ -36,10 +37,6 @@ CHANNELS = {
     "grid_patrol": "网格巡查 Grid patrol",
 }
 PUBLIC_CHANNELS = {"web", "wechat", "qr_code"}
-# The report's field naming its place (a unit of a report-place kind); `grid` is accepted too, as
-# the API first named it.
-PLACE_FIELD = "place"
-LEGACY_PLACE_FIELD = "grid"
 
 REPORT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -311,13 +308,13 @@ def describe(session: Session, case: Case, principal: Principal) -> dict[str, An
         "open_tasks": [task_summary(t, units) for t in open_tasks],
         "whistle_in_review": whistle_in_review(case, [t.stage for t in open_tasks]),
         "report_ins": [
-            {"department": units[r.department_id].code, "duty": r.duty, "summoned_at": iso(r.summoned_at),
+            {RESPONDING_UNIT: units[r.department_id].code, "duty": r.duty, "summoned_at": iso(r.summoned_at),
              "due_at": iso(r.due_at), "reported_at": iso(r.reported_at), "on_time": r.on_time,
              **proofs.get(units[r.department_id].code, {})}
             for r in report_ins
         ],
         "evaluations": [
-            {"department": units[e.department_id].code, "efficiency": e.efficiency, "cooperation": e.cooperation,
+            {RESPONDING_UNIT: units[e.department_id].code, "efficiency": e.efficiency, "cooperation": e.cooperation,
              "professionalism": e.professionalism, "responsibility": e.responsibility, "score": e.score,
              "comment": e.comment}
             for e in session.scalars(select(Evaluation).where(Evaluation.case_id == case.id).order_by(Evaluation.id))
@@ -340,8 +337,8 @@ def report_in_proofs(session: Session, case: Case) -> dict[str, dict[str, Any]]:
     for data in session.scalars(select(Event.data).where(Event.case_id == case.id, Event.type == "reported_in")
                                 .order_by(Event.seq)):
         proof = {k: data[k] for k in ("photos", "location") if data.get(k)}
-        if data.get("department") and proof:
-            proofs[data["department"]] = proof
+        if data.get(RESPONDING_UNIT) and proof:
+            proofs[data[RESPONDING_UNIT]] = proof
     return proofs
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from app.services import deadlines
 from app.services.errors import Invalid
+from app.services.record_keys import RESPONDING_UNIT
 from app.services.worktime import load_calendar
 
 
@@ -24,23 +25,23 @@ def check(division: list[dict[str, Any]] | None, summoned: list[str], now: datet
     fields: dict[str, str] = {}
     seen: set[str] = set()
     for index, row in enumerate(rows):
-        code = str(row.get("department", ""))
+        code = str(row.get(RESPONDING_UNIT, ""))
         if code not in summoned:
-            fields[f"division.{index}.department"] = f"'{code[:64]}' is not a summoned department"
+            fields[f"division.{index}.{RESPONDING_UNIT}"] = f"'{code[:64]}' is not a summoned department"
         elif code in seen:
-            fields[f"division.{index}.department"] = f"'{code}' has two rows"
+            fields[f"division.{index}.{RESPONDING_UNIT}"] = f"'{code}' has two rows"
         seen.add(code)
         if problem := _due_problem(row.get("due"), today):
             fields[f"division.{index}.due"] = problem
     if fields:
         raise Invalid("invalid division of work: " + ", ".join(sorted(fields)), fields)
-    return [{k: row[k] for k in ("department", "task", "due") if row.get(k)} for row in rows]
+    return [{k: row[k] for k in (RESPONDING_UNIT, "task", "due") if row.get(k)} for row in rows]
 
 
 def department_deadline(general: dict[str, Any], division: list[dict[str, Any]] | None, department: str,
                         now: datetime) -> dict[str, Any]:
     """One department's handling deadline (``stage_deadlines``' keys) with its 分工 task and due date."""
-    row = next((r for r in division or [] if r.get("department") == department), {})
+    row = next((r for r in division or [] if r.get(RESPONDING_UNIT) == department), {})
     work = {**general, "task": row.get("task"), "due_date": row.get("due")}
     due = _date(row["due"]) if row.get("due") else None
     if due is None:

@@ -28,6 +28,7 @@ from app.services.catalogue import load_catalogue
 from app.services.locality import load_locality
 from app.services.lookups import FormLabels, form_labels
 from app.services.names import DUTIES, EVENTS, OUTCOMES, RECORD_EVENTS, SATISFACTION, STATUSES
+from app.services.record_keys import LEGACY_PLACE_FIELD, PLACE_FIELD, RESPONDING_UNIT
 from app.services.replay import replay_case
 from app.services.worktime import load_calendar
 
@@ -229,9 +230,9 @@ class Reading:
 
 # Labels of the data events carry besides forms; the engine's own keys stay in the appendix.
 DATA_LABELS = {
-    "number": "案件编号", "title": "标题", "channel": "渠道", "place": "地点", "grid": "地点", "level": "层级",
-    "whistle_unit": "吹哨单位", "department": "部门", "duty": "责任", "on_time": "按时", "score": "得分",
-    "reason": "理由", "outcome": "结果", "satisfaction": "满意度", "comment": "意见", "name": "附件",
+    "number": "案件编号", "title": "标题", "channel": "渠道", PLACE_FIELD: "地点", LEGACY_PLACE_FIELD: "地点",
+    "level": "层级", "whistle_unit": "吹哨单位", RESPONDING_UNIT: "部门", "duty": "责任", "on_time": "按时",
+    "score": "得分", "reason": "理由", "outcome": "结果", "satisfaction": "满意度", "comment": "意见", "name": "附件",
     "assignee": "指派给", "public": "公开", "efficiency": "报到效率", "cooperation": "配合度",
     "professionalism": "专业性", "responsibility": "担当意识", "parent": "原案件", "matter": "事项",
 }

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.services.locality import load_locality
 from app.services.org import unit_by_code
+from app.services.record_keys import RESPONDING_UNIT
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -59,9 +60,9 @@ def handler(name: str, times: tuple[str, ...] = ()) -> Callable[[Handler], Handl
 def unit_that(ctx: HandlerContext, code: str, flag: str) -> Unit:
     """The unit named by a diagram's parameter, if its kind may be ``summoned`` (报到, 派单) or
     ``rated`` (一哨一考) in the locality model."""
-    unit = unit_by_code(ctx.session, code, "department")
+    unit = unit_by_code(ctx.session, code, RESPONDING_UNIT)
     if unit.kind not in load_locality().kinds_where(flag):
-        raise HandlerError(f"unit '{code}' of kind '{unit.kind}' cannot be {flag}", {"department": f"not {flag}"})
+        raise HandlerError(f"unit '{code}' of kind '{unit.kind}' cannot be {flag}", {RESPONDING_UNIT: f"not {flag}"})
     return unit
 
 

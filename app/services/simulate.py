@@ -2,137 +2,172 @@
 
 Every step is a real task completion by a user who holds the task's role in its unit, each in its
 own unit of work, exactly as through the API. Used for demos and benchmarks.
+
+What is filed and how each step answers is data (config/simulation.yaml, or the file of that name in
+WHISTLE_CONFIG_DIR): the scenarios name the locality's levels and task types, the answers its forms'
+fields. The code knows the mechanism only: reports are filed on units of a report-place kind by a
+user holding a ``self_handle`` role there, and each open task is completed by a holder of its role.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db import Database
+from app.definitions import configuration
 from app.models import Case, Event, Task, Unit
 from app.services import clock, tasks
 from app.services.auth import Principal, principal_for, users_holding
 from app.services.cases import file_report
 from app.services.catalogue import load_catalogue
-from app.services.deadlines import ANSWER_FORM, SUPERVISE_FORM
+from app.services.locality import load_locality
+from app.services.record_keys import PLACE_FIELD
 from app.services.timers import fire_due
 
-TITLES = [
-    ("垃圾满溢无人清运", "garbage_overflow"), ("占道经营影响通行", "street_vending"),
-    ("楼顶违法建设", "illegal_construction"), ("消防通道被堵塞", "fire_lane_blocked"),
-    ("物业服务纠纷", "property_dispute"), ("自来水管爆裂", "water_pipe_burst"),
-    ("路灯不亮", "streetlight_broken"), ("井盖缺失", "manhole_cover_missing"),
-    ("噪音扰民", "noise_nuisance"), ("共享单车乱停放", "abandoned_bicycle"),
-    ("群租房安全隐患", "group_rental"), ("电梯故障困人", "elevator_fault"),
-]
+SIMULATION_FILE = "simulation.yaml"
+EVERY = "every"  # a twist for each time a case meets the task
+Answer = dict[str, Any]
+Twists = dict[str, dict[int | str, Answer]]  # task type or form → {nth | EVERY: answer}
+
+
+class SimulationError(ValueError):
+    """A simulation file that cannot be used; the message names the file and the field."""
 
 
 @dataclass
 class Scenario:
     name: str
     weight: int
-    grade: int  # 1 self-handled, 2 dispatched, 3 whistle
-    level: str = "community"
-    send_back: bool = False
-    rework: bool = False
-    review_return: bool = False
-    escalate: bool = False
+    grade: int  # 1 self-handled (the report says so), 2 dispatched, 3 whistle
+    level: str | None = None  # the whistle level triage gives (None: the simulation's default)
+    twists: Twists = field(default_factory=dict)  # answers instead of the usual ones, by occurrence
     stop_at: str | None = None  # leave the case open at this task ...
     stop_after: int = 0  # ... once this many of it are done (the nth step of the review chain)
     overdue: bool = False  # (open work) reported long ago: the open task is past its deadline, 督办
 
 
-SCENARIOS = [
-    Scenario("self_handled", 15, 1),
-    Scenario("dispatched", 22, 2),
-    Scenario("dispatched_sent_back", 5, 2, send_back=True),
-    Scenario("dispatched_rework", 5, 2, rework=True),
-    Scenario("community_whistle", 20, 3),
-    Scenario("community_whistle_review_return", 5, 3, review_return=True),
-    Scenario("community_whistle_rework", 5, 3, rework=True),
-    Scenario("street_whistle", 8, 3, level="street"),
-    Scenario("district_whistle", 2, 3, level="district"),
-    Scenario("escalated", 5, 3, escalate=True),
-    Scenario("open_at_report_in", 4, 3, stop_at="report_in"),
-    Scenario("open_at_triage", 4, 2, stop_at="triage"),
-]
+@dataclass
+class Simulation:
+    """A simulation file, read: what is filed, and the answers of every step."""
+
+    titles: list[tuple[str, str]]  # (title, matter)
+    channels: list[str]
+    open_work_place: str
+    default_level: str
+    answers: dict[str, Answer]  # task type → answer
+    by_form: dict[str, Answer]  # form → answer, whatever the task type
+    twists: Twists
+    grade_twists: dict[int, Twists]
+    scenarios: list[Scenario]
+    open_work: list[Scenario]
+
+    def answer(self, task: Task, scenario: Scenario, nth: int) -> Answer:
+        """The answer (values still to draw) of the nth time a case meets this task."""
+        for twists in (scenario.twists, self.grade_twists.get(scenario.grade, {}), self.twists):
+            for key in (task.task_type, task.form):
+                by_time = twists.get(key) or {}
+                if nth in by_time or EVERY in by_time:
+                    return by_time.get(nth, by_time.get(EVERY, {}))
+        found = self.by_form.get(task.form) or self.answers.get(task.task_type)
+        if found is None:
+            raise ValueError(f"the simulator has no answer for task '{task.task_type}' ({task.form})")
+        return found
 
 
-# One case waiting at each kind of human task, for `demo`: every demo role finds work in its inbox.
-OPEN_WORK = [
-    Scenario("open_triage", 0, 2, stop_at="triage"),
-    Scenario("open_handle_dispatched", 0, 2, stop_at="handle_dispatched"),
-    Scenario("open_verify_dispatched", 0, 2, stop_at="verify_dispatched"),
-    Scenario("open_prepare_whistle", 0, 3, stop_at="prepare_whistle"),
-    # one case at each step of the demo's review chain (config/locality.yaml: two reviewers)
-    Scenario("open_review_1", 0, 3, stop_at="review"),
-    Scenario("open_review_2", 0, 3, stop_at="review", stop_after=1),
-    Scenario("open_review_head", 0, 3, stop_at="review_head"),
-    Scenario("open_file_whistle", 0, 3, level="street", stop_at="file_whistle"),
-    Scenario("open_report_in", 0, 3, stop_at="report_in"),
-    Scenario("open_coordinate", 0, 3, stop_at="coordinate"),
-    Scenario("open_handle", 0, 3, stop_at="handle"),
-    Scenario("open_verify", 0, 3, stop_at="verify"),
-    Scenario("open_callback", 0, 3, stop_at="callback"),
-    Scenario("open_evaluate", 0, 3, stop_at="evaluate"),
-    # 督办 tasks: a community secretary's late approval for the street's secretary, a late grade-2
-    # verification for the district's (stages without a second limit, so they wait rather than escalate)
-    Scenario("open_review_head_overdue", 0, 3, stop_at="review_head", overdue=True),
-    Scenario("open_verify_dispatched_overdue", 0, 2, stop_at="verify_dispatched", overdue=True),
-]
+def load_simulation(path: Path | None = None) -> Simulation:
+    """The simulation file (default: simulation.yaml of the configuration directory on disk)."""
+    path = path or configuration.disk_dir() / SIMULATION_FILE
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=configuration.Loader)  # a SafeLoader
+    except (OSError, yaml.YAMLError) as exc:
+        raise SimulationError(f"{path.name}: {exc}") from exc
+    return _parse(raw, path.name)
+
+
+def _parse(raw: Any, name: str) -> Simulation:
+    def need(key: str, kind: type) -> Any:
+        value = raw.get(key) if isinstance(raw, dict) else None
+        if not isinstance(value, kind):
+            raise SimulationError(f"{name}: {key}: must be a {kind.__name__}")
+        return value
+
+    reports = need("reports", dict)
+    titles = [(str(title), str(matter)) for title, matter in reports.get("titles") or []]
+    if not titles or not reports.get("channels"):
+        raise SimulationError(f"{name}: reports: needs titles and channels")
+    return Simulation(
+        titles=titles, channels=[str(c) for c in reports["channels"]],
+        open_work_place=str(need("open_work_place", str)), default_level=str(need("default_level", str)),
+        answers=need("answers", dict), by_form=raw.get("by_form") or {}, twists=raw.get("twists") or {},
+        grade_twists=raw.get("grade_twists") or {},
+        scenarios=[_scenario(s, f"{name}: scenarios.{i}") for i, s in enumerate(need("scenarios", list))],
+        open_work=[_scenario(s, f"{name}: open_work.{i}") for i, s in enumerate(raw.get("open_work") or [])],
+    )
+
+
+def _scenario(raw: Any, where: str) -> Scenario:
+    known = set(Scenario.__dataclass_fields__)
+    if not isinstance(raw, dict) or not {"name", "grade"} <= set(raw) or set(raw) - known:
+        raise SimulationError(f"{where}: needs name and grade, and only {', '.join(sorted(known))}")
+    return Scenario(**({"weight": 0} | raw))
+
+
 OVERDUE_BY = timedelta(days=30)  # past any review or verification limit, holidays included
-DEMO_GRID = "dc-s1-c1-g1"  # 和平里社区 第一网格: the grid of the README's demo logins
 
 
 class Simulator:
-    def __init__(self, db: Database, seed: int) -> None:
+    def __init__(self, db: Database, seed: int, plan: Simulation | None = None) -> None:
         self.db = db
         self.rng = random.Random(seed)
+        self.plan = plan or load_simulation()
         self.principals: dict[tuple[str, int], Principal] = {}
         self.steps = 0
 
     def run(self, count: int) -> dict[str, Any]:
         ends: Counter[str] = Counter()
+        scenarios = self.plan.scenarios
         for _ in range(count):
-            scenario = self.rng.choices(SCENARIOS, [s.weight for s in SCENARIOS])[0]
+            scenario = self.rng.choices(scenarios, [s.weight for s in scenarios])[0]
             case_id = self.file(scenario)
             for final in self.drive(case_id, scenario):
                 ends[final] += 1
         return {"steps": self.steps, "ends": dict(sorted(ends.items()))}
 
-    def open_work(self, grid_code: str) -> dict[str, Any]:
-        """Leave one case on ``grid_code`` waiting at each kind of human task (OPEN_WORK)."""
+    def open_work(self, place_code: str | None = None) -> dict[str, Any]:
+        """Leave one case on ``place_code`` waiting at each kind of human task (the plan's open work)."""
         ends: Counter[str] = Counter()
-        for scenario in OPEN_WORK:
+        for scenario in self.plan.open_work:
             back = OVERDUE_BY if scenario.overdue else timedelta(0)
             clock.advance(-back)  # an overdue one is reported and driven a month ago ...
             try:
-                for final in self.drive(self.file(scenario, grid_code), scenario):
+                case_id = self.file(scenario, place_code or self.plan.open_work_place)
+                for final in self.drive(case_id, scenario):
                     ends[final] += 1
             finally:
                 clock.advance(back)
         fire_due(self.db)  # ... and its deadline has passed by now: 挂账督办 and a 督办 task
         return {"steps": self.steps, "ends": dict(sorted(ends.items()))}
 
-    def file(self, scenario: Scenario, grid_code: str | None = None) -> int:
-        title, matter = self.rng.choice(TITLES)
+    def file(self, scenario: Scenario, place_code: str | None = None) -> int:
+        title, matter = self.rng.choice(self.plan.titles)
         with self.db.unit_of_work() as s:
-            grids = s.scalars(select(Unit).where(Unit.kind == "grid")).all()
-            grid = next(g for g in grids if g.code == grid_code) if grid_code else self.rng.choice(grids)
-            reporter = self._principal(s, "grid_worker", grid.id)
+            places = s.scalars(select(Unit).where(Unit.kind.in_(load_locality().kinds_where("report_place")))).all()
+            place = next(p for p in places if p.code == place_code) if place_code else self.rng.choice(places)
             body: dict[str, Any] = {
-                "title": title, "grid": grid.code, "description": f"{grid.name}: {title}",
-                "channel": self.rng.choice(["grid_patrol", "hotline_12345", "app_photo", "wechat"]),
+                "title": title, PLACE_FIELD: place.code, "description": f"{place.name}: {title}",
+                "channel": self.rng.choice(self.plan.channels),
                 "matter": matter, "self_handled": scenario.grade == 1,
             }
-            return file_report(s, reporter, body).id
+            return file_report(s, self._reporter(s, place.id), body).id
 
     def drive(self, case_id: int, scenario: Scenario) -> list[str]:
         """Complete the case's open tasks until it ends (or reaches the scenario's stop)."""
@@ -157,53 +192,42 @@ class Simulator:
         return ends
 
     def form(self, task: Task, sc: Scenario, nth: int, case: Case) -> dict[str, Any]:
+        """The form this step submits: the plan's answer, its drawn values drawn now, in order."""
+        return {name: self._value(spec, sc, case) for name, spec in self.plan.answer(task, sc, nth).items()}
+
+    def _value(self, spec: Any, sc: Scenario, case: Case) -> Any:
+        if not isinstance(spec, dict):
+            return spec
         rng = self.rng
-        if task.form == SUPERVISE_FORM:  # 督办, whichever late task it supervises: issued, then closed
-            return {"verdict": "press", "note": "请说明超时原因并限期办理"} if nth == 1 else \
-                {"verdict": "accept", "note": "认可整改措施"}
-        if task.form == ANSWER_FORM:  # 督办回复
-            return {"reason": "人手紧张，未能按时完成", "measures": "已督促加派人员",
-                    "promised_date": (clock.now() + timedelta(days=1)).date().isoformat()}
-        match task.task_type:
-            case "triage":
-                matter = case.matter or "garbage_overflow"
-                if sc.grade == 2 and nth == 1 and load_catalogue().matter(matter).cooperating:  # type: ignore[union-attr]
-                    matter = rng.choice(["streetlight_broken", "public_toilet_fault", "food_safety_complaint"])
-                grade = 3 if sc.grade == 3 or nth > 1 else 2
-                return {"grade": grade, "matter": matter, "level": sc.level, "urgent": rng.random() < 0.1}
-            case "handle_dispatched":
-                if sc.send_back and nth == 1:
-                    return {"action": "returned", "reason": "不属于本部门职责"}
-                return {"action": "handled", "result": "已处置"}
-            case "verify_dispatched" | "verify":
-                return {"fixed": not (sc.rework and nth == 1), "note": "核查"}
-            case "feedback_dispatched" | "feedback":
-                return {"feedback": "已一对一反馈", "contacted": True}
-            case "callback":
-                sat = rng.choices(["satisfied", "basically_satisfied", "dissatisfied"], [85, 12, 3])[0]
-                return {"satisfaction": sat}
-            case "prepare_whistle":
-                return {"summary": case.title, "situation": "enforcement"}
-            case "review" | "review_head":
-                if sc.review_return and nth == 2 and task.task_type == "review":  # the chain's 2nd step
-                    return {"decision": "return", "reason": "材料需补充"}
-                return {"decision": "approve"}
-            case "file_whistle":
-                return {"filing_no": f"BA-{case.id}"}
-            case "report_in":
-                return {"on_site": True, "attendees": "部门人员", "note": "到场"}
-            case "coordinate":
-                decision = "escalate" if sc.escalate else "proceed"
-                return {"meeting_held": True, "attendees": ["社区", "部门"], "decisions": "分工处置",
-                        "decision": decision, "escalate_reason": "本级无法协调"}
-            case "handle":
-                return {"actions": "现场处置", "result": "完成"}
-            case "lead_confirm":
-                return {"summary": "已全部完成"}
-            case "evaluate":
-                return {k: rng.randint(3, 5) for k in ("efficiency", "cooperation", "professionalism",
-                                                       "responsibility")}
-        raise ValueError(f"the simulator has no form for task '{task.task_type}'")
+        if "pick" in spec:
+            options = list(spec["pick"])
+            return rng.choices(options, spec["weights"])[0] if spec.get("weights") else rng.choice(options)
+        if "between" in spec:
+            return rng.randint(*spec["between"])
+        if "chance" in spec:
+            return rng.random() < spec["chance"]
+        if "case" in spec:
+            return getattr(case, spec["case"]) or spec.get("otherwise")
+        if "scenario" in spec:
+            value = getattr(sc, spec["scenario"])
+            return self.plan.default_level if value is None and spec["scenario"] == "level" else value
+        if "text" in spec:
+            return str(spec["text"]).format(case_id=case.id)
+        if "days_ahead" in spec:
+            return (clock.now() + timedelta(days=spec["days_ahead"])).date().isoformat()
+        if "single_duty" in spec:
+            matter = self._value(spec["single_duty"], sc, case)
+            if load_catalogue().matter(matter).cooperating:  # type: ignore[union-attr]
+                return rng.choice(list(spec["among"]))
+            return matter
+        return {name: self._value(value, sc, case) for name, value in spec.items()}
+
+    def _reporter(self, s: Session, unit_id: int) -> Principal:
+        """Who files a report on this unit: a holder of a role there that may handle it on the spot."""
+        for role in sorted(load_locality().roles_with("self_handle")):
+            if users_holding(s, role, unit_id):
+                return self._principal(s, role, unit_id)
+        raise ValueError(f"no user may report on unit {unit_id}: none holds a self_handle role there")
 
     def _principal(self, s: Session, role: str, unit_id: int) -> Principal:
         key = (role, unit_id)
@@ -219,8 +243,8 @@ def run_simulation(db: Database, count: int, seed: int = 1) -> dict[str, Any]:
     return Simulator(db, seed).run(count)
 
 
-def leave_open_work(db: Database, grid_code: str = DEMO_GRID, seed: int = 2) -> dict[str, Any]:
-    return Simulator(db, seed).open_work(grid_code)
+def leave_open_work(db: Database, place_code: str | None = None, seed: int = 2) -> dict[str, Any]:
+    return Simulator(db, seed).open_work(place_code)
 
 
 def advance_time(db: Database, delta: timedelta, step: timedelta = timedelta(minutes=30)) -> dict[str, int]:

@@ -11,7 +11,8 @@ Widgets (``processes/forms/*.schema.json``):
 - string: ``"format": "date"`` / ``"date-time"`` → date pickers; ``"x-widget": "text"`` or a
   ``maxLength`` up to 200 → one line; any other string → long text
 - array of strings → long text, one item per line
-- ``"x-widget": "department"`` (string or array) → department picker; ``"x-widget": "matter"`` →
+- ``"x-widget"`` naming the responding unit (``record_keys.RESPONDING_UNIT``; string or array) →
+  picker of the units a whistle may summon; ``"x-widget": "matter"`` →
   responsibility-catalogue matter picker; ``"x-widget": "whistle_level"`` → the locality model's
   whistle levels; ``"x-widget": "summoned"`` → the departments the task's context proposes
   (to remove one); ``"x-widget": "attachments"`` → file upload; ``"x-widget": "division"`` (array of
@@ -26,6 +27,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from app.services.record_keys import RESPONDING_UNIT
 from app.web.labels import is_english
 
 ONE_LINE_MAX = 200
@@ -45,6 +47,7 @@ class Field:
     maximum: float | None = None
     max_length: int | None = None
     codes_readable: bool = False  # the choice values are English words, worth showing to English readers
+    widget: str | None = None  # the schema's "x-widget", if any
 
 
 def fields_of(schema: dict[str, Any], options: dict[str, list[tuple[str, str]]] | None = None) -> list[Field]:
@@ -56,15 +59,15 @@ def fields_of(schema: dict[str, Any], options: dict[str, list[tuple[str, str]]] 
 def _field(name: str, prop: dict[str, Any], required: bool, options: dict[str, list[tuple[str, str]]]) -> Field:
     f = Field(name=name, label=prop.get("title", name), help=prop.get("description", ""), kind="text",
               required=required, minimum=prop.get("minimum"), maximum=prop.get("maximum"),
-              max_length=prop.get("maxLength"))
-    widget = prop.get("x-widget")
+              max_length=prop.get("maxLength"), widget=prop.get("x-widget"))
+    widget = f.widget
     kind = prop.get("type")
     items = prop.get("items", {}) if kind == "array" else {}
     if widget == "attachments":
         f.kind = "attachments"
     elif widget == "division":
         f.options, f.kind = options.get("summoned", []), "division"
-    elif widget in ("department", "matter", "whistle_level", "summoned"):
+    elif widget in (RESPONDING_UNIT, "matter", "whistle_level", "summoned"):
         f.options = options.get(widget, [])
         f.kind = "multi" if kind == "array" else "select"
     elif choices := _choices(prop):
@@ -152,7 +155,8 @@ def division_rows(name: str, form: MultiDict[str, str]) -> list[dict[str, str]]:
         task = (form.get(key) or "").strip()
         due = (form.get(division_input(name, "due", department)) or "").strip()
         if task or due:
-            rows.append({"department": department} | ({"task": task} if task else {}) | ({"due": due} if due else {}))
+            row = {RESPONDING_UNIT: department} | ({"task": task} if task else {})
+            rows.append(row | ({"due": due} if due else {}))
     return rows
 
 

@@ -34,6 +34,7 @@ from app.services.cases import visible
 from app.services.errors import NotFound
 from app.services.locality import load_locality
 from app.services.names import RECORD_EVENTS
+from app.services.record_keys import RESPONDING_UNIT
 from app.web import bp
 from app.web.forms import N_
 from app.web.labels import EVENTS, is_english, matter_label, model_label, when
@@ -152,7 +153,7 @@ CASE_FIELDS = {
     "case_id": N_("案件序号"), "case_number": N_("案件编号"), "title": N_("标题"), "matter": N_("事项"),
     "urgent": N_("紧急"), "top": N_("受理平台单位"), "level": N_("吹哨层级"), "grade": N_("分级"),
     "self_handled": N_("网格员自行处置"), "direct_whistle_level": N_("直接吹哨层级"),
-    "escalated_from": N_("由此案件上报"), "whistle_unit": N_("吹哨单位"), "department": N_("部门"),
+    "escalated_from": N_("由此案件上报"), "whistle_unit": N_("吹哨单位"), RESPONDING_UNIT: N_("部门"),
 }
 
 

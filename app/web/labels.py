@@ -17,6 +17,7 @@ from app.services.cases import CHANNELS
 from app.services.catalogue import load_catalogue
 from app.services.locality import Label, load_locality
 from app.services.names import DUTIES, EVENTS, OUTCOMES, SATISFACTION, STATUSES
+from app.services.record_keys import RESPONDING_UNIT
 from app.services.worktime import load_calendar
 
 # the Chinese names of the record's codes live with the record (the dossier names them too)
@@ -132,4 +133,5 @@ def template_helpers() -> dict[str, Any]:
         "whistle_levels": lambda: list(load_locality().levels),
         "stages_meaning": lambda meaning: sorted(load_locality().stages_meaning(meaning)),
         "step_titles": step_titles, "matter_label": matter_label,
+        "responding_unit": RESPONDING_UNIT,  # the recorded key naming a summoned unit (record_keys)
     }

@@ -29,6 +29,7 @@ from app.services.auth import Principal
 from app.services.errors import Conflict, Invalid, ServiceError, TooMany
 from app.services.locality import load_locality
 from app.services.names import OUTCOMES
+from app.services.record_keys import RESPONDING_UNIT
 from app.web import bp, timeline
 from app.web.forms import division_input, fields_of, parse, short_message
 from app.web.i18n import LANGUAGES, init_web
@@ -280,8 +281,8 @@ def _task_pickers(pickers: Pickers, context: dict[str, Any]) -> Pickers:
     proposed = [(d["code"], d["name"]) for d in context.get("departments") or []]
     if not proposed:
         return pickers
-    others = [option for option in pickers["department"] if option not in proposed]
-    return pickers | {"summoned": proposed, "department": others}
+    others = [option for option in pickers[RESPONDING_UNIT] if option not in proposed]
+    return pickers | {"summoned": proposed, RESPONDING_UNIT: others}
 
 
 def prefill(fields: list[Any], context: dict[str, Any]) -> MultiDict[str, str]:
@@ -296,7 +297,7 @@ def prefill(fields: list[Any], context: dict[str, Any]) -> MultiDict[str, str]:
             for row in value:
                 for part in ("task", "due"):
                     if isinstance(row, dict) and row.get(part):
-                        values.add(division_input(f.name, part, str(row.get("department"))), str(row[part]))
+                        values.add(division_input(f.name, part, str(row.get(RESPONDING_UNIT))), str(row[part]))
             continue
         if isinstance(value, list) and f.kind == "multi":
             values.setlist(f.name, [str(v) for v in value])
@@ -349,7 +350,7 @@ def store_uploads(s: Session, principal: Principal, case: Case, name: str, task:
 
 
 def _pickers(s: Session) -> dict[str, list[tuple[str, str]]]:
-    return {"department": lookups.departments(s),
+    return {RESPONDING_UNIT: lookups.departments(s),
             "matter": [(code, f"{name}（{klass}）") for code, name, klass in lookups.matters(is_english())],
             "whistle_level": [(code, level.label.text(is_english())) for code, level in load_locality().levels.items()]}
 

@@ -20,6 +20,7 @@ from app.models import Attachment, Task, User
 from app.services.locality import load_locality
 from app.services.lookups import FormLabels, unit_names
 from app.services.names import RESOLUTION
+from app.services.record_keys import LEGACY_PLACE_FIELD, PLACE_FIELD, RESPONDING_UNIT
 from app.web.labels import (
     EVENTS,
     OUTCOMES,
@@ -173,7 +174,7 @@ def _form_value(task_id: Any, name: str, value: Any, names: Names) -> str:
         return _("是") if value else _("否")
     if widget == "attachments" and isinstance(value, list):
         return "、".join(names.attachments.get(str(v), str(v)) for v in value)
-    if widget in ("department", "summoned") and isinstance(value, str):
+    if widget in (RESPONDING_UNIT, "summoned") and isinstance(value, str):
         return names.units.get(value, value)
     if widget == "division" and isinstance(value, list):
         return "；".join(_division_row(row, names) for row in value if isinstance(row, dict))
@@ -191,7 +192,7 @@ def _form_value(task_id: Any, name: str, value: Any, names: Names) -> str:
 
 def _division_row(row: dict[str, Any], names: Names) -> str:
     """分工 one department's row: "城管执法队：清理广告（2026-06-12 前）"."""
-    department = str(row.get("department", ""))
+    department = str(row.get(RESPONDING_UNIT, ""))
     text = f"{names.units.get(department, department)}：{row.get('task', '')}"
     return text + (_("（%(due)s 前）", due=row["due"]) if row.get("due") else "")
 
@@ -201,19 +202,19 @@ def _event_details(event: dict[str, Any], names: Names) -> tuple[list[tuple[str,
     unit = names.units
     if kind == "case_created":
         return [(_("渠道"), channel_label(data.get("channel"))),
-                (_("地点"), unit.get(data.get("place") or data.get("grid"), "") or "")], ""
+                (_("地点"), unit.get(data.get(PLACE_FIELD) or data.get(LEGACY_PLACE_FIELD), "") or "")], ""
     if kind == "whistle_started":
         return [(_("层级"), model_label("level", data.get("level"))),
                 (_("吹哨单位"), unit.get(data.get("whistle_unit"), data.get("whistle_unit") or ""))], ""
-    if kind in ("dispatched", "reported_in", "evaluated") and data.get("department"):
-        details = [(_("部门"), unit.get(data["department"], data["department"]))]
+    if kind in ("dispatched", "reported_in", "evaluated") and data.get(RESPONDING_UNIT):
+        details = [(_("部门"), unit.get(data[RESPONDING_UNIT], data[RESPONDING_UNIT]))]
         if kind == "reported_in" and data.get("on_time") is not None:
             details.append((_("报到"), _("按时") if data["on_time"] else _("超时")))
         if kind == "evaluated" and data.get("score") is not None:
             details.append((_("得分"), str(data["score"])))
         return details, ""
     if kind == "department_returned":
-        department = data.get("department") or ""
+        department = data.get(RESPONDING_UNIT) or ""
         return [(_("部门"), unit.get(department, department))], str(data.get("reason") or "")
     if kind in ("attachment_added", "attachment_visibility"):
         return [(_("附件"), str(data.get("name", "")))], ""

@@ -11,20 +11,26 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import Select, select, text
+from sqlalchemy.orm import Session
 
+from app.assessment.indicators import load_rules
 from app.assessment.service import (
     Period,
     Row,
     _first_then_rest,
+    _whistles,
     department_rows,
     department_rows_from_records,
     departments_among,
+    handling_counts,
     problem_cases,
     problem_cases_from_records,
+    sent_back,
     unit_rows,
     unit_rows_from_records,
 )
-from app.models import Unit
+from app.models import Case, Unit
 from app.services import clock
 from tests.integration.test_assessment import assessed_cases
 from tests.integration.test_assessment_packs import _played, pack_app  # noqa: F401 (a fixture)
@@ -108,3 +114,48 @@ def test_working_hours_are_computed_for_the_unit_asked_first_then_for_the_rest_a
     assert hours(2) == [(20, 2.0)] and asked == [{2}]
     assert hours(3) == [(30, 3.0)] and asked == [{2}, {1, 3}]
     assert hours(1) == [(10, 1.0)] and len(asked) == 2
+
+
+def _dialect(s: Session) -> str:
+    return s.get_bind().dialect.name
+
+
+def test_a_periods_aggregates_are_planned_for_its_bounds_on_postgresql(app: Flask) -> None:
+    """psycopg prepares a statement after five runs; a generic plan made without the period's bounds
+    read a year as if it were a month (the year's ranking 2 s at first, 7–8 s once prepared). Each
+    transaction that counts asks for plans of its own bounds, without JIT; the setting ends with it."""
+    db = app.extensions["whistle.db"]
+    with app.app_context(), db.unit_of_work() as s:
+        if _dialect(s) != "postgresql":
+            pytest.skip("a PostgreSQL planner setting")
+        assert s.scalar(text("SHOW plan_cache_mode")) == "auto"
+        ids = {u.id for u in s.query(Unit)}
+        department_rows(s, departments_among(s, ids), Period.parse(year=f"{clock.now():%Y}"))
+        assert (s.scalar(text("SHOW plan_cache_mode")), s.scalar(text("SHOW jit"))) == ("force_custom_plan", "off")
+    with app.app_context(), db.unit_of_work() as s:
+        unit_rows(s, ids, Period.parse(month=f"{clock.now():%Y-%m}"))
+        assert s.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
+    with db.unit_of_work() as s:
+        assert s.scalar(text("SHOW plan_cache_mode")) == "auto"
+
+
+def _plan(s: Session, query: Select[Any]) -> str:
+    """PostgreSQL's plan of the query with its values inlined, scans of whole tables ruled out (the
+    tables of a test are small enough for the planner to prefer them to any index)."""
+    s.execute(text("SET LOCAL enable_seqscan = off"))
+    sql = str(query.compile(s.get_bind(), compile_kwargs={"literal_binds": True}))
+    return "\n".join(s.scalars(text(f"EXPLAIN {sql}")))
+
+
+def test_the_send_backs_and_the_reworked_cases_are_read_from_their_partial_indexes(app: Flask) -> None:
+    """Migration 0019's partial indexes match the queries' predicates exactly (a predicate that drifts
+    from the query's leaves the index unused: every completion of the period read again)."""
+    with app.app_context(), app.extensions["whistle.db"].unit_of_work() as s:
+        if _dialect(s) != "postgresql":
+            pytest.skip("the plans of PostgreSQL")
+        ids = {u.id for u in s.query(Unit)}
+        low, high = Period.parse(year=f"{clock.now():%Y}").bounds()
+        rules = load_rules()
+        assert "ix_events_sent_back" in _plan(s, sent_back(ids, low, high, rules))
+        assert "ix_cases_reworked" in _plan(s, handling_counts(ids, low, high, rules))
+        assert "ix_events_whistle_started" in _plan(s, select(Case.id).where(*_whistles(ids, low, high, None)))

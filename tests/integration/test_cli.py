@@ -25,7 +25,7 @@ from app.models import Case, ProcessVersion, Task, Unit
 from app.services.auth import principal_for, users_holding
 from app.services.cases import file_report
 from app.services.org import unit_by_code
-from app.services.simulate import OPEN_WORK
+from app.services.simulate import load_simulation
 from app.services.tasks import complete
 from app.settings import ROOT, Settings
 
@@ -184,8 +184,8 @@ def test_demo_sets_everything_up_and_prints_logins(fresh_app: Flask) -> None:
         reviewing = set(s.scalars(select(Task.role).where(Task.status == "open", Task.task_type == "review")))
         supervising = sorted(s.execute(select(Task.task_type, Unit.code).join(Unit, Unit.id == Task.unit_id).where(
             Task.status == "open", Task.task_type.endswith("_head_supervise"))).all())
-    assert cases >= 5 + len(OPEN_WORK)
-    assert {scenario.stop_at for scenario in OPEN_WORK} <= waiting  # every demo role finds work
+    assert cases >= 5 + len(load_simulation().open_work)
+    assert {scenario.stop_at for scenario in load_simulation().open_work} <= waiting  # every demo role finds work
     assert reviewing == {"section_head", "deputy_leader"}  # a case at each step of the review chain
     # 督办 too, exactly the README's two: sec-s1 (dc-s1) on the community secretary's late approval,
     # sec-dc (dc) on a late grade-2 verification

@@ -22,7 +22,7 @@ from app.engine import bundle as bundle_cache
 from app.models import Case, Task
 from app.services import tasks, workflow
 from app.services.replay import replay_all
-from app.services.simulate import OPEN_WORK, SCENARIOS, Scenario, Simulator, leave_open_work
+from app.services.simulate import Scenario, Simulator, leave_open_work, load_simulation
 
 # Multi-instance outputs, one entry per summoned department when the stage has run.
 PER_DEPARTMENT = ("report_in_results", "handled_actions", "evaluation_results")
@@ -85,7 +85,7 @@ def test_each_demo_open_task_completed_first_by_a_fresh_worker_keeps_every_outpu
         case_ids = list(s.scalars(select(Case.id).order_by(Case.id)))
     # the same scenarios, now to be driven to their ends
     scenarios = {case_id: Scenario(sc.name, 0, sc.grade, sc.level)
-                 for case_id, sc in zip(case_ids, OPEN_WORK, strict=True)}
+                 for case_id, sc in zip(case_ids, load_simulation().open_work, strict=True)}
     sim = Simulator(fresh_db, seed=5)
     open_tasks = _open_tasks(fresh_db)
     assert {t for t, _ in open_tasks}  # the demo leaves work in every inbox
@@ -111,7 +111,7 @@ def test_every_simulated_path_keeps_every_output_with_workers_restarting(
 
     monkeypatch.setattr(tasks, "complete", restarting)
     sim = Simulator(fresh_db, seed=3)
-    for scenario in (sc for sc in SCENARIOS if sc.stop_at is None):
+    for scenario in (sc for sc in sim.plan.scenarios if sc.stop_at is None):
         sim.drive(sim.file(scenario), scenario)
     assert _assert_every_department_kept(fresh_db) >= 5
     _assert_replays(fresh_db)

@@ -17,7 +17,7 @@ from app.models import Case, ProcessVersion, Task, Unit
 from app.services import replay
 from app.services.audit import verify
 from app.services.deadlines import ANSWER_FORM, SUPERVISE_FORM, parse_iso
-from app.services.simulate import SCENARIOS, Simulator
+from app.services.simulate import Simulator
 from app.services.validation import validate
 from app.services.worktime import load_calendar
 from tests.integration.flow import FORMS, Flow
@@ -232,9 +232,9 @@ def test_the_simulator_answers_any_supervision_task(app: Flask) -> None:
         bundle = bundle_of(s, s.scalars(select(ProcessVersion.id)).first())
     for task_type, form_name in (("report_in_head_supervise", SUPERVISE_FORM),
                                  ("handle_dispatched_supervise_answer", ANSWER_FORM)):
-        form = simulator.form(Task(task_type=task_type, form=form_name), SCENARIOS[0], 1, Case())
+        form = simulator.form(Task(task_type=task_type, form=form_name), simulator.plan.scenarios[0], 1, Case())
         assert validate(bundle.validator(form_name), form) == form
     # the simulator issues the 督办 first and closes it the next time round
-    issued = simulator.form(Task(task_type="verify_head_supervise", form=SUPERVISE_FORM), SCENARIOS[0], 1, Case())
-    closed = simulator.form(Task(task_type="verify_head_supervise", form=SUPERVISE_FORM), SCENARIOS[0], 2, Case())
+    late = Task(task_type="verify_head_supervise", form=SUPERVISE_FORM)
+    issued, closed = (simulator.form(late, simulator.plan.scenarios[0], nth, Case()) for nth in (1, 2))
     assert (issued["verdict"], closed["verdict"]) == ("press", "accept")

@@ -36,7 +36,7 @@ _PROBE = textwrap.dedent("""
         def __init__(self):
             self.data = {"n": 1}
 
-    engine = ProcessScriptEngine({}, time_limit=1.0)
+    engine = ProcessScriptEngine({}, time_limit=30.0)  # the crash must end the call, not the budget
     mode, source = sys.argv[1], sys.argv[2]
     for attempt in range(2):  # the second call gets a fresh host
         try:

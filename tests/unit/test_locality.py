@@ -4,13 +4,11 @@ field, read again when edited — and no locality's names in the code."""
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import pytest
 
 from app.services.locality import LOCALITY_FILE, LocalityError, load_locality, parse_locality
-from app.settings import ROOT
 
 SHIPPED = LOCALITY_FILE.read_text(encoding="utf-8")
 
@@ -87,33 +85,7 @@ def test_an_edited_model_on_disk_takes_effect_without_a_restart(
     assert "dept_staff" in load_locality().roles_with("assign")
 
 
-# Files that still name the demo locality's kinds or levels, and why; each is work left in the
-# locality-model issue. The list may only shrink: a new file naming them fails this test.
-STILL_NAMING = {
-    "app/services/simulate.py": "the demo simulator's scenarios (demo data written as code)",
-}
-# Words that are API field names or widget names, not a locality's kinds ("grid": the report's
-# place, as the API first named it).
-FIELD_NAMES = ('"department"', "'department'", '"admin"', '"grid"')
-
-
-def test_no_locality_role_kind_or_level_is_named_in_the_code() -> None:
-    names: set[str] = set()
-    for path in [LOCALITY_FILE, *ROOT.joinpath("config", "localities").glob("*/locality.yaml")]:
-        model = parse_locality(path.read_text(encoding="utf-8"), path.name)
-        names |= set(model.roles) | set(model.unit_kinds) | set(model.levels)
-    quoted = re.compile(r"""["'](""" + "|".join(sorted(names)) + r""")["']""")
-    found = []
-    for path in sorted([*ROOT.joinpath("app").rglob("*.py"), *ROOT.joinpath("handlers").rglob("*.py"),
-                        *ROOT.joinpath("app").rglob("*.html")]):
-        relative = path.relative_to(ROOT).as_posix()
-        if relative in STILL_NAMING:
-            continue
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            hits = [m.group(0) for m in quoted.finditer(line) if m.group(0) not in FIELD_NAMES]
-            if hits:
-                found.append(f"{relative}:{number}: {', '.join(hits)}")
-    assert not found, "\n".join(found)
+# That the code names no locality's word: tests/unit/test_no_locality_words.py
 
 
 @pytest.mark.parametrize("chain", ["    review_chain: []\n", ""], ids=["empty", "left_out"])
