@@ -126,16 +126,19 @@ EXPLAINED = {"inbox: first page": "/", "inbox: deep page (cursor)": None, "cases
              "督办 ledger": "/supervision"}
 
 
-def explain(url: str) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) of the statements that read many rows, as the huge user's pages run
-    them: each statement the page sends (its parameters bound by the driver) is explained once."""
+def explain(url: str, names: list[str] | None = None, who: str = "huge") -> str:
+    """EXPLAIN (ANALYZE, BUFFERS) of the statements that read many rows, as the user's (huge by
+    default) pages run them: each statement the page sends (its parameters bound by the driver) is
+    explained once. ``names``: pages of :func:`pages` to explain instead of the usual four."""
     app = create_app(Settings(database_url=url, testing=True, upload_dir=Path(tempfile.mkdtemp())))
     engine = app.extensions["whistle.db"].engine
     seen: list[tuple[str, Any]] = []
     listen = lambda _c, _cur, statement, params, _ctx, _many: seen.append((statement, params))  # noqa: E731
     out: list[str] = []
-    with logged_in(app, users(app)["huge"][0]) as client:
-        targets = dict(EXPLAINED, **{"inbox: deep page (cursor)": pages(app, client)["inbox: deep page (cursor)"]})
+    with logged_in(app, users(app)[who][0]) as client:
+        addresses = pages(app, client)
+        targets = ({name: addresses[name] for name in names} if names else
+                   dict(EXPLAINED, **{"inbox: deep page (cursor)": addresses["inbox: deep page (cursor)"]}))
         for name, path in targets.items():
             seen.clear()
             event.listen(engine, "before_cursor_execute", listen)
@@ -181,10 +184,12 @@ def main() -> None:
     parser.add_argument("--fill", type=float, help="fill a temporary database at this scale first")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the big statements instead")
+    parser.add_argument("--page", action="append", help="with --explain: a page name of the table (repeatable)")
+    parser.add_argument("--user", choices=("huge", "busy", "small"), default="huge", help="with --explain: as whom")
     args = parser.parse_args()
     result: Any
     if args.explain:
-        print(explain(args.database_url))
+        print(explain(args.database_url, args.page, args.user))
         return
     if args.fill:
         with temporary_postgres_database(args.database_url, "whistle_scale") as url:

@@ -209,8 +209,8 @@ class Instance:
         self.script_engine = script_engine
         workflow.script_engine = script_engine
         self.prune_rule = 0  # the pruning rule of the last run (recorded with the state it leads to)
-        # the stored state it was loaded from or saved as: its text and that parsed
-        self.stored: tuple[str, dict[str, Any]] | None = None
+        # the text of the stored state it was loaded from or saved as
+        self.stored: str | None = None
 
     @classmethod
     def start(

@@ -30,7 +30,8 @@ STATUSES = ("open", "closed")
 SORTS: dict[str, tuple[Any, ...]] = {
     "newest": (Case.created_at.desc(), Case.id.desc()),
     "oldest": (Case.created_at, Case.id),
-    "due": (Case.due_at.is_(None), Case.due_at, Case.id),
+    # no deadline last, as the (status, due_at) index orders them on PostgreSQL: the page walks it
+    "due": (Case.due_at.asc().nulls_last(), Case.id),
     "updated": (Case.updated_at.desc(), Case.id.desc()),
 }
 MAX_PAGE = 10_000
@@ -79,9 +80,10 @@ def list_cases(session: Session, principal: Principal, query: CaseQuery) -> dict
         raise Forbidden("searching by the reporter's phone needs a role that may see the reporter's contact")
     statement = select(Case).where(*_conditions(session, principal, query))
     # counted up to the cap or just past this page, whichever is further: a district's million cases
-    # are not counted to show 20 of them (issue 17); past the cap the total reads "999+"
+    # are not counted to show 20 of them (issue 17); past the cap the total reads "999+". Counted in
+    # the page's order, so the database walks the same index as for the page and stops at the cap.
     limit = max(COUNT_CAP, query.page * query.per_page) + 1
-    found = capped_count(session, statement.with_only_columns(Case.id), limit)
+    found = capped_count(session, statement.with_only_columns(Case.id).order_by(*SORTS[query.sort]), limit)
     total, capped = min(found, limit - 1), found >= limit
     rows = session.scalars(_paged(statement, query)).all()
     supervised = _supervised_ids(session, [c.id for c in rows])
@@ -113,14 +115,23 @@ def _conditions(session: Session, principal: Principal, query: CaseQuery) -> lis
         found.append(Case.reported_by_id == principal.user.id)
     found += _case_columns(query)
     if query.text:
-        pattern = _like(query.text)
-        found.append(or_(Case.number.like(pattern, escape="\\"), Case.title.ilike(pattern, escape="\\"),
-                         Case.description.ilike(pattern, escape="\\"), Case.address.ilike(pattern, escape="\\")))
+        found.append(_text_condition(session, query.text))
     if query.phone:
         found.append(Case.reporter_phone.like(_like(query.phone), escape="\\"))
     if query.supervised:
         found.append(exists().where(SupervisionEntry.case_id == Case.id, SupervisionEntry.status == "open"))
     return found
+
+
+def _text_condition(session: Session, text: str) -> ColumnElement[bool]:
+    """A case number finds that case (one probe of the unique index); other text is looked for in
+    the number, title, description and address (a scan: issue 17 measured a number searched
+    that way at 1.5–2.4 s over a million cases)."""
+    if session.scalar(select(Case.id).where(Case.number == text)) is not None:
+        return Case.number == text
+    pattern = _like(text)
+    return or_(Case.number.like(pattern, escape="\\"), Case.title.ilike(pattern, escape="\\"),
+               Case.description.ilike(pattern, escape="\\"), Case.address.ilike(pattern, escape="\\"))
 
 
 def _case_columns(query: CaseQuery) -> list[ColumnElement[bool]]:

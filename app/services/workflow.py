@@ -8,7 +8,6 @@ applied twice.
 
 from __future__ import annotations
 
-import json
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -93,12 +92,12 @@ def load(session: Session, case: Case) -> Instance:
 
 def _load_to_step(session: Session, case: Case) -> Instance:
     """The case's instance for a step (call before ``begin_step``): this worker's live one if it is
-    exactly the stored state (app/services/live.py), else loaded; with the stored state as parsed
-    JSON, which the step's snapshot is the delta against."""
+    exactly the stored state (app/services/live.py), else loaded; with the stored state's text, which
+    the step's snapshot is compressed against."""
     instance = live.CACHE.take(session, case)
     if instance is None:
         instance = load(session, case)
-        instance.stored = case.state, json.loads(case.state)
+        instance.stored = case.state
     return instance
 
 
@@ -248,7 +247,7 @@ def save(
     written together)."""
     previous = instance.stored
     case.state, case.serializer_version, projected = instance.dump_with_projection()
-    instance.stored = case.state, json.loads(case.state)
+    instance.stored = case.state
     now = now or clock.now()  # the step's one moment: deadlines set in the run and inbox deadlines agree
     case.updated_at = now
     ready_ids = instance.ready_task_ids()
@@ -256,7 +255,7 @@ def save(
         _project(case, instance, ready_ids)
         _sync_inbox(session, case, instance, ready_ids, actor, now, rows.tasks if rows else None)
         _sync_timers(session, case, instance, now, rows.timers if rows else None)
-        _snapshot(session, case, actor, now, projected, instance.prune_rule, previous, instance.stored[1])
+        _snapshot(session, case, actor, now, projected, instance.prune_rule, previous)
     live.keep(session, case, instance)
     if flush:
         session.flush()
@@ -264,13 +263,13 @@ def save(
 
 def _snapshot(
     session: Session, case: Case, actor: User | None, now: datetime, projected: str, prune_rule: int,
-    previous: tuple[str, dict[str, Any]] | None, state: dict[str, Any],
+    previous: str | None,
 ) -> None:
-    """Keep the state after this step (as the delta against ``previous``, the state of the step
+    """Keep the state after this step (compressed against ``previous``, the state of the step
     before: app/services/snapshots.py), and put its hashes into the case's chain, with the pruning
     rule the step ran with (app/engine/prune.py: replay runs the step with it too)."""
     state_hash = chain.sha256_text(case.state)
-    snapshots.stage(session, case.id, case.version, case.serializer_version, case.state, previous, state,
+    snapshots.stage(session, case.id, case.version, case.serializer_version, case.state, previous,
                     state_hash, projected, now)
     data = {"state_hash": state_hash, "projection_hash": projected, "at": now.isoformat()}
     if prune_rule:  # steps recorded before pruning existed have none: rule 0

@@ -8,10 +8,12 @@ Existing snapshots are rewritten in place: per case, every one but the first and
 divisible by FULL_EVERY becomes the delta against the snapshot before it (app/services/snapshots.py);
 a state no delta rebuilds exactly stays whole. Their hashes do not change: a reader rebuilds the
 same text. The append-only trigger of PostgreSQL is switched off for the rewrite alone. The
-downgrade writes every state whole again.
+downgrade writes every state whole again, zlib-compressed as before this revision.
+
+(Since zstd, the upgrade writes each such row compressed against the state before it, as a step
+does now; the reader still reads the structural deltas this revision first wrote.)
 """
 
-import json
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +21,7 @@ from typing import Any
 from alembic import op
 import sqlalchemy as sa
 
-from app.services.snapshots import encode, texts
+from app.services.snapshots import ZSTD_MAGIC, encode, texts
 
 
 revision = '0016_snapshot_deltas'
@@ -44,19 +46,18 @@ def downgrade() -> None:
 
 def _to_deltas(rows: list[Any]) -> list[tuple[int, bytes, bool]]:
     changes = []
-    previous: tuple[str, dict[str, Any]] | None = None
+    previous: str | None = None
     for row, text in zip(rows, texts(rows), strict=True):
-        state = json.loads(text)
-        body, is_delta = encode(row.state_version, text, state, previous)
+        body, is_delta = encode(row.state_version, text, previous)
         if is_delta:
             changes.append((row.id, body, True))
-        previous = text, state
+        previous = text
     return changes
 
 
 def _to_whole(rows: list[Any]) -> list[tuple[int, bytes, bool]]:
     return [(row.id, zlib.compress(text.encode("utf-8"), 6), False)
-            for row, text in zip(rows, texts(rows), strict=True) if row.is_delta]
+            for row, text in zip(rows, texts(rows), strict=True) if row.is_delta or row.state[:4] == ZSTD_MAGIC]
 
 
 def _rewrite(convert: Callable[[list[Any]], list[tuple[int, bytes, bool]]]) -> None:

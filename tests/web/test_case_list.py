@@ -35,6 +35,27 @@ def test_text_search_finds_title_description_address_and_part_of_the_number(api:
     assert body["total"] == 1 and body["items"][0]["place"] == "dc-s1-c1-g1" and body["items"][0]["status"] == "open"
 
 
+def test_a_whole_case_number_finds_that_case_within_the_scope(api: Api) -> None:
+    case = Flow(api).report(title=f"编号 {_tag()}")
+    body = api.get("auditor", f"/api/cases?q={case['number']}").get_json()
+    assert [item["number"] for item in body["items"]] == [case["number"]] and body["total"] == 1
+    assert _numbers(api, "sec-s1c1", f"q={case['number']}") == [case["number"]]
+    assert _numbers(api, "sec-s2", f"q={case['number']}") == []  # it exists, but in another street
+
+
+def test_sorting_by_deadline_puts_cases_without_one_last(api: Api) -> None:
+    flow = Flow(api)
+    tag = _tag()
+    closed = flow.report(title=f"退单 {tag}")
+    flow.do("op-dc", closed["id"], "triage", {"grade": 0, "reject_reason": "重复上报"})  # closed: no deadline
+    later = flow.report(title=f"已派 {tag}")
+    flow.do("op-dc", later["id"], "triage", {"grade": 2, "matter": "garbage_overflow"})
+    sooner = flow.report(title=f"待分派 {tag}")
+    items = api.get("auditor", f"/api/cases?q={quote(tag)}&sort=due").get_json()["items"]
+    assert [item["due_at"] is None for item in items] == [False, False, True]
+    assert [item["number"] for item in items] == [sooner["number"], later["number"], closed["number"]]
+
+
 def test_a_user_lists_only_cases_within_their_scope(api: Api) -> None:
     tag = _tag()
     case = Flow(api).report(title=f"范围 {tag}")
