@@ -22,10 +22,33 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     text,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class HexDigest(TypeDecorator[str]):
+    """A SHA-256 digest stored as its 32 bytes (bytea, BLOB), seen by Python as lowercase hex text.
+
+    The empty digest ("", the start of a hash chain) is stored as empty bytes: every value round-trips
+    exactly, and the chain code, its hashes and what the API shows are those of the hex text.
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
+        return None if value is None else bytes.fromhex(value)
+
+    def process_result_value(self, value: bytes | str | None, dialect: Dialect) -> str | None:
+        # text written into the column by hand (SQLite keeps it as text) reads as its UTF-8 bytes, as
+        # PostgreSQL would store it: a digest that matches nothing, for verify to report
+        if value is None:
+            return None
+        return (value.encode() if isinstance(value, str) else bytes(value)).hex()
 
 
 class Base(DeclarativeBase):
@@ -173,7 +196,7 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
     # The hash of the case's last event (issue 5): the head of its hash chain, "" before any event.
-    chain_head: Mapped[str] = mapped_column(String(64), default="")
+    chain_head: Mapped[str] = mapped_column(HexDigest, default="")
     serializer_version: Mapped[str] = mapped_column(String(16))
     # The engine state is large and read only when the case advances: load it on demand.
     state: Mapped[str] = mapped_column(Text, deferred=True)
@@ -261,7 +284,7 @@ class Event(Base):
                             sqlite_where=text("type = 'whistle_started'")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))  # indexed by (case_id, seq)
     seq: Mapped[int] = mapped_column(Integer)
     type: Mapped[str] = mapped_column(String(32))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -273,8 +296,8 @@ class Event(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     # Hash chain (issue 5, app/services/chain.py): the previous event's hash and this event's own.
-    prev_hash: Mapped[str] = mapped_column(String(64), default="")
-    hash: Mapped[str] = mapped_column(String(64), default="")
+    prev_hash: Mapped[str] = mapped_column(HexDigest, default="")
+    hash: Mapped[str] = mapped_column(HexDigest, default="")
 
 
 class ReportIn(Base):
@@ -343,13 +366,13 @@ class Snapshot(Base):
     __table_args__ = (UniqueConstraint("case_id", "state_version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))  # indexed by (case_id, state_version)
     state_version: Mapped[int] = mapped_column(Integer)
     serializer_version: Mapped[str] = mapped_column(String(16))
     state: Mapped[bytes] = mapped_column(LargeBinary)
     is_delta: Mapped[bool] = mapped_column(Boolean, default=False)
-    state_hash: Mapped[str] = mapped_column(String(64))
-    projection_hash: Mapped[str] = mapped_column(String(64))
+    state_hash: Mapped[str] = mapped_column(HexDigest)
+    projection_hash: Mapped[str] = mapped_column(HexDigest)
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 

@@ -225,10 +225,11 @@ FILL = [
     FROM bench_case WHERE closed AND grade > 1
     """,
     # events: filed, triaged, dispatched (grade 2) or whistle started (grade 3), each department's
-    # handling completed (5 % of grade-2 dispatches sent back), closed
+    # handling completed (5 % of grade-2 dispatches sent back), closed; no hash chain (empty digests,
+    # typed in the first branch so that the union's are bytea too)
     """
     INSERT INTO events (case_id, seq, type, actor, unit_id, data, created_at, prev_hash, hash)
-    SELECT n, 1, 'case_filed', 'bench', grid_id, '{}'::json, created, '', '' FROM bench_case
+    SELECT n, 1, 'case_filed', 'bench', grid_id, '{}'::json, created, ''::bytea, ''::bytea FROM bench_case
     UNION ALL
     SELECT n, 2, 'task_completed', 'bench', :district, '{"task": "triage", "form": {"grade": 2}}'::json,
            created + interval '20 minutes', '', '' FROM bench_case

@@ -133,9 +133,9 @@ def storage(db: Database, case_ids: list[int]) -> tuple[float, float]:
         for row in s.execute(select(Event).where(Event.case_id.in_(case_ids))).scalars():
             count += 1
             event_bytes += (len(chain.canonical_json(row.data).encode()) + len(row.type) + len(row.actor.encode())
-                            + len(row.role or "") + len(row.prev_hash) + len(row.hash) + 7 * 8)
+                            + len(row.role or "") + (len(row.prev_hash) + len(row.hash)) // 2 + 7 * 8)
         for size, in s.execute(select(func.length(Snapshot.state)).where(Snapshot.case_id.in_(case_ids))):
-            snapshot_bytes += size + 64 + 64 + 16 + 3 * 8
+            snapshot_bytes += size + 32 + 32 + 16 + 3 * 8  # the two digests stored as 32 bytes each
     return event_bytes / max(count, 1), snapshot_bytes / max(count, 1)
 
 

@@ -23,10 +23,10 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from app.db import Database
-from app.models import Snapshot
+from app.models import HexDigest, Snapshot
 from app.services import snapshots
 from app.services.simulate import Simulator
 from bench.lifecycle import PG_URL, fresh_postgres, setup_database
@@ -66,7 +66,8 @@ def _whole_copy(db: Database) -> None:
             s.execute(text(
                 f"INSERT INTO {WHOLE} (id, case_id, state_version, serializer_version, state, is_delta, "
                 "state_hash, projection_hash, created_at) VALUES (:id, :case_id, :state_version, "
-                ":serializer_version, :state, false, :state_hash, :projection_hash, :created_at)"), [
+                ":serializer_version, :state, false, :state_hash, :projection_hash, :created_at)").bindparams(
+                bindparam("state_hash", type_=HexDigest), bindparam("projection_hash", type_=HexDigest)), [
                 {"id": row.id, "case_id": row.case_id, "state_version": row.state_version,
                  "serializer_version": row.serializer_version, "state": zlib.compress(body.encode("utf-8"), 6),
                  "state_hash": row.state_hash, "projection_hash": row.projection_hash, "created_at": row.created_at}

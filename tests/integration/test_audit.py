@@ -235,14 +235,33 @@ def test_a_head_that_does_not_match_is_found(flow: Flow, app: Flask) -> None:
     case_id = _triaged(flow)
     with _db(app).sessions() as s:
         head = s.get(Case, case_id).chain_head
+    cases = Case.__table__
     with _db(app).engine.begin() as conn:
-        conn.execute(text("UPDATE cases SET chain_head = :h WHERE id = :c"), {"h": "0" * 64, "c": case_id})
+        conn.execute(cases.update().where(cases.c.id == case_id).values(chain_head="0" * 64))
     try:
         broken = _verify(app, case_id).first_break
         assert broken is not None and broken.problem == "head"
     finally:
         with _db(app).engine.begin() as conn:
-            conn.execute(text("UPDATE cases SET chain_head = :h WHERE id = :c"), {"h": head, "c": case_id})
+            conn.execute(cases.update().where(cases.c.id == case_id).values(chain_head=head))
+    assert _verify(app, case_id).ok
+
+
+def test_a_head_written_as_hex_text_by_hand_is_found(flow: Flow, app: Flask) -> None:
+    """The digests are stored as bytes (migration 0020): the right head typed in as its hex text is
+    other bytes, and verify reports it instead of failing to read it."""
+    case_id = _triaged(flow)
+    with _db(app).sessions() as s:
+        head = s.get(Case, case_id).chain_head
+    with _db(app).engine.begin() as conn:
+        conn.execute(text("UPDATE cases SET chain_head = :h WHERE id = :c"), {"h": head, "c": case_id})
+    try:
+        broken = _verify(app, case_id).first_break
+        assert broken is not None and broken.problem == "head"
+    finally:
+        cases = Case.__table__
+        with _db(app).engine.begin() as conn:
+            conn.execute(cases.update().where(cases.c.id == case_id).values(chain_head=head))
     assert _verify(app, case_id).ok
 
 

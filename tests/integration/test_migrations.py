@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import Engine, create_engine, inspect, text
 
 from app.cli import run_migrations
 from app.models import Base
@@ -213,3 +213,82 @@ def test_the_case_path_migration_keeps_each_cases_four_units_as_its_path(empty_d
         assert tuple(row) == (4, 3, 2, 1)
     finally:
         engine.dispose()
+
+
+def test_the_binary_hashes_migration_keeps_every_hash_exactly(empty_database_url: str) -> None:
+    """0020_binary_hashes: the hex digests become their 32 bytes ("" the empty bytes), read back as the
+    same hex text, and the downgrade restores the hex text exactly; the case_id indexes go and come back."""
+    from datetime import datetime
+
+    from sqlalchemy import MetaData, Table
+
+    run_migrations(empty_database_url, "0019_assessment_partial_indexes")
+    engine = create_engine(empty_database_url)
+    now = datetime(2026, 12, 4, 9, 0)
+    head, state, projection = "ab" * 32, "0f" * 32, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    hexes = {"events": [("", "12" * 32), ("12" * 32, head)], "snapshots": [(state, projection)],
+             "cases": [(head,)]}
+    try:
+        meta = MetaData()
+        t = {name: Table(name, meta, autoload_with=engine) for name in (
+            "units", "process_versions", "cases", "events", "snapshots")}
+        with engine.begin() as conn:
+            conn.execute(t["units"].insert(), [{"id": 1, "code": "u", "name": "u", "kind": "k"}])
+            conn.execute(t["process_versions"].insert(), [{"id": 1, "version": 1, "content_hash": "x", "files": {},
+                                                           "deployed_at": now, "deployed_by": "t"}])
+            conn.execute(t["cases"].insert(), [{
+                "id": 1, "number": "N1", "tracking_code": "T1", "process_id": "case", "process_version_id": 1,
+                "title": "t", "description": "", "channel": "web", "address": "", "reporter_name": "",
+                "reporter_phone": "", "place_id": 1, "status": "open", "current_step": "", "rework_count": 0,
+                "return_count": 0, "urgent": False, "created_at": now, "updated_at": now, "event_count": 2,
+                "serializer_version": "", "state": "", "version": 1, "chain_head": head}])
+            conn.execute(t["events"].insert(), [
+                {"case_id": 1, "seq": seq, "type": "x", "actor": "a", "data": {}, "created_at": now,
+                 "prev_hash": prev, "hash": digest} for seq, (prev, digest) in enumerate(hexes["events"], 1)])
+            conn.execute(t["snapshots"].insert(), [{
+                "case_id": 1, "state_version": 1, "serializer_version": "1", "state": b"z", "is_delta": False,
+                "state_hash": state, "projection_hash": projection, "created_at": now}])
+        run_migrations(empty_database_url)
+        assert _stored(engine) == {table: [tuple(bytes.fromhex(h) for h in row) for row in rows]
+                                   for table, rows in hexes.items()}
+        assert not {"ix_events_case_id", "ix_snapshots_case_id"} & _indexes(engine)
+        _read_as_hex(empty_database_url, hexes)
+        run_migrations(empty_database_url, "0019_assessment_partial_indexes", "downgrade")
+        assert _stored(engine) == hexes
+        assert {"ix_events_case_id", "ix_snapshots_case_id"} <= _indexes(engine)
+    finally:
+        engine.dispose()
+
+
+def _stored(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    """The raw values of the hash columns, as the database holds them."""
+    queries = {"events": "SELECT prev_hash, hash FROM events ORDER BY seq",
+               "snapshots": "SELECT state_hash, projection_hash FROM snapshots",
+               "cases": "SELECT chain_head FROM cases"}
+    with engine.connect() as conn:
+        return {table: [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+                        for row in conn.execute(text(query))] for table, query in queries.items()}
+
+
+def _indexes(engine: Engine) -> set[str]:
+    found = inspect(engine)
+    return {ix["name"] for table in ("events", "snapshots") for ix in found.get_indexes(table)}
+
+
+def _read_as_hex(url: str, hexes: dict[str, list[tuple[str, ...]]]) -> None:
+    """Through the models the hashes are the hex text they were, and the chain code sees no change."""
+    from sqlalchemy import select
+
+    from app.db import Database
+    from app.models import Case, Event, Snapshot
+
+    db = Database(url)
+    try:
+        with db.sessions() as s:
+            assert [tuple(r) for r in s.execute(select(Event.prev_hash, Event.hash).order_by(Event.seq))] \
+                == hexes["events"]
+            assert [tuple(r) for r in s.execute(select(Snapshot.state_hash, Snapshot.projection_hash))] \
+                == hexes["snapshots"]
+            assert s.get(Case, 1).chain_head == hexes["cases"][0][0]
+    finally:
+        db.dispose()
