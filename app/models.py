@@ -29,6 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from app import compression
+
 
 class HexDigest(TypeDecorator[str]):
     """A SHA-256 digest stored as its 32 bytes (bytea, BLOB), seen by Python as lowercase hex text.
@@ -49,6 +51,28 @@ class HexDigest(TypeDecorator[str]):
         if value is None:
             return None
         return (value.encode() if isinstance(value, str) else bytes(value)).hex()
+
+
+class CompressedText(TypeDecorator[str]):
+    """A large text stored zstd-compressed (bytea, BLOB), seen by Python as the text.
+
+    Written once per step (``cases.state``, ~45 KB of engine JSON), it is ~10× smaller than the text
+    and than PostgreSQL's own compression of it: every step rewrites less, and leaves less dead
+    behind. A value still held as UTF-8 bytes (converted by migration 0021, not yet stepped) or as
+    text (SQLite) reads as it is; the empty text is stored as empty bytes.
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+    LEVEL = 3  # ~0.1 ms for a 45 KB state
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
+        if value is None or value == "":
+            return None if value is None else b""
+        return compression.compress(value, self.LEVEL)
+
+    def process_result_value(self, value: bytes | str | None, dialect: Dialect) -> str | None:
+        return compression.text_of(value)
 
 
 class Base(DeclarativeBase):
@@ -199,7 +223,7 @@ class Case(Base):
     chain_head: Mapped[str] = mapped_column(HexDigest, default="")
     serializer_version: Mapped[str] = mapped_column(String(16))
     # The engine state is large and read only when the case advances: load it on demand.
-    state: Mapped[str] = mapped_column(Text, deferred=True)
+    state: Mapped[str] = mapped_column(CompressedText, deferred=True)
     # Bumped once per step by the service layer (workflow.begin_step); every UPDATE checks it, so a
     # concurrent step on the same case fails instead of being applied twice.
     version: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -21,7 +21,8 @@ from typing import Any
 from alembic import op
 import sqlalchemy as sa
 
-from app.services.snapshots import ZSTD_MAGIC, encode, texts
+from app.compression import is_zstd
+from app.services.snapshots import encode, texts
 
 
 revision = '0016_snapshot_deltas'
@@ -57,7 +58,7 @@ def _to_deltas(rows: list[Any]) -> list[tuple[int, bytes, bool]]:
 
 def _to_whole(rows: list[Any]) -> list[tuple[int, bytes, bool]]:
     return [(row.id, zlib.compress(text.encode("utf-8"), 6), False)
-            for row, text in zip(rows, texts(rows), strict=True) if row.is_delta or row.state[:4] == ZSTD_MAGIC]
+            for row, text in zip(rows, texts(rows), strict=True) if row.is_delta or is_zstd(row.state)]
 
 
 def _rewrite(convert: Callable[[list[Any]], list[tuple[int, bytes, bool]]]) -> None:

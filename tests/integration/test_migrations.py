@@ -292,3 +292,53 @@ def _read_as_hex(url: str, hexes: dict[str, list[tuple[str, ...]]]) -> None:
             assert s.get(Case, 1).chain_head == hexes["cases"][0][0]
     finally:
         db.dispose()
+
+
+def test_the_compressed_state_migration_keeps_every_state_exactly(empty_database_url: str) -> None:
+    """0021_compressed_state: a stored state reads back as the same text before and after the case's
+    next write (which compresses it), and the downgrade gives back the text of each."""
+    from datetime import datetime
+
+    from sqlalchemy import MetaData, Table
+
+    from app import compression
+    from app.db import Database
+    from app.models import Case
+
+    run_migrations(empty_database_url, "0020_binary_hashes")
+    engine = create_engine(empty_database_url)
+    now = datetime(2026, 12, 4, 9, 0)
+    states = {1: '{"data":{"title":"占道经营 夜市"},"tasks":{}}', 2: "", 3: '{"data":{"n":1}}' * 500}
+    try:
+        meta = MetaData()
+        t = {name: Table(name, meta, autoload_with=engine) for name in ("units", "process_versions", "cases")}
+        with engine.begin() as conn:
+            conn.execute(t["units"].insert(), [{"id": 1, "code": "u", "name": "u", "kind": "k"}])
+            conn.execute(t["process_versions"].insert(), [{"id": 1, "version": 1, "content_hash": "x", "files": {},
+                                                           "deployed_at": now, "deployed_by": "t"}])
+            conn.execute(t["cases"].insert(), [{
+                "id": case_id, "number": f"N{case_id}", "tracking_code": f"T{case_id}", "process_id": "case",
+                "process_version_id": 1, "title": "t", "description": "", "channel": "web", "address": "",
+                "reporter_name": "", "reporter_phone": "", "place_id": 1, "status": "open", "current_step": "",
+                "rework_count": 0, "return_count": 0, "urgent": False, "created_at": now, "updated_at": now,
+                "event_count": 0, "serializer_version": "", "state": state, "version": 1, "chain_head": b""}
+                for case_id, state in states.items()])
+        run_migrations(empty_database_url)
+        db = Database(empty_database_url)
+        try:
+            with db.unit_of_work() as s:
+                assert {case_id: s.get(Case, case_id).state for case_id in states} == states
+                s.get(Case, 3).state = states[3] + " "  # the case's next step writes it compressed
+            with db.sessions() as s:
+                assert s.get(Case, 3).state == states[3] + " "
+        finally:
+            db.dispose()
+        with engine.connect() as conn:
+            stored = dict(conn.execute(text("SELECT id, state FROM cases")).all())
+        assert bytes(stored[1]) == states[1].encode() and compression.is_zstd(bytes(stored[3]))
+        assert len(bytes(stored[3])) * 20 < len(states[3])
+        run_migrations(empty_database_url, "0020_binary_hashes", "downgrade")
+        with engine.connect() as conn:
+            assert dict(conn.execute(text("SELECT id, state FROM cases")).all()) == states | {3: states[3] + " "}
+    finally:
+        engine.dispose()

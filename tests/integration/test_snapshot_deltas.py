@@ -57,7 +57,9 @@ def _stored(app: Flask, case_id: int) -> tuple[dict[int, str], list[Any]]:
         return snapshots.states(s, case_id, [row.state_version for row in rows]), rows
 
 
-def test_every_steps_state_comes_back_exactly(app: Flask, api: Api, saved: dict[tuple[int, int], str]) -> None:
+def test_every_steps_state_comes_back_exactly(app: Flask, api: Api, saved: dict[tuple[int, int], str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(snapshots, "FULL_EVERY", 16)  # several whole states within a 20-loop case
     own_app = app
     case = _long_case(api, app)
     states, rows = _stored(own_app, case.case_id)
