@@ -1,11 +1,11 @@
 """The simplest expressions of a diagram, answered in the worker instead of its script host.
 
 Most expressions a step evaluates only read the task data: a variable (``departments``), a key of
-one (``dept['code']``, ``limits['triage']``), a literal (``'review'``), a comparison with a plain
-value (``decision == 'approve'``, ``review_step < len(review_chain)``), ``and``/``or``/``not`` of
-those. None of them can run long, recurse in C code or change anything, so sending them to the
-script host (app/engine/isolation.py: one pipe round trip and the whole task data pickled both
-ways, ~1 ms) protects nothing. :func:`quick_value` answers such an expression here, and the value
+one (``dept['code']``, ``limits[name]``), a literal (``'text'``), a comparison with a plain value
+(``decision == 'approve'``, ``step < len(chain)``), ``and``/``or``/``not`` of those. None of them
+can run long, recurse in C code or change anything, so sending them to the script host
+(app/engine/isolation.py: one pipe round trip and the whole task data pickled both ways, ~1 ms)
+protects nothing. :func:`quick_value` answers such an expression here, and the value
 goes through the same pickle round trip the host's answer does (a copy, the same size limit).
 
 Anything else, or anything that fails here (a missing variable or key, a comparison of unlike
