@@ -38,6 +38,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from .quick import quick_value
 from .sandbox import SandboxEnvironment, SandboxError
 
 __all__ = ["MAX_STORED_BYTES", "IsolatedEnvironment", "shutdown_hosts"]
@@ -218,6 +219,11 @@ class IsolatedEnvironment(BasePythonScriptEngineEnvironment):
         _pools.add(self)
 
     def evaluate(self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> Any:
+        if not self.globals:  # a plain read of the data needs no host (app/engine/quick.py)
+            answered, value = quick_value(expression, {**external_context, **context} if external_context else context,
+                                          MAX_STORED_BYTES)
+            if answered:
+                return value
         return self._call("eval", expression, context, external_context)
 
     def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:
