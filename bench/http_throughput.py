@@ -33,7 +33,7 @@ from app import create_app
 from app.db import Database, temporary_postgres_database
 from app.models import Task
 from app.settings import Settings
-from bench.served import Client, HttpApi, cpu_seconds, prepare_database, serving
+from bench.served import Client, HttpApi, children, cpu_seconds, prepare_database, serving
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DISPATCH = {"grade": 2, "matter": "streetlight_broken"}
@@ -49,6 +49,7 @@ class Level:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     app_cpu: float = 0.0
+    host_cpu: float = 0.0  # the workers' script hosts (child processes running diagram code)
     pg_cpu: float = 0.0
 
     def row(self) -> str:
@@ -56,11 +57,12 @@ class Level:
         q = percentiles(self.latencies)
         return (f"{self.workers:>7} {self.clients:>7} {self.completions / self.seconds:>13.1f} "
                 f"{q[0]:>8.0f} {q[1]:>8.0f} {q[2]:>8.0f} {self.errors:>6} "
-                f"{self.app_cpu / done * 1000:>12.1f} {self.pg_cpu / done * 1000:>11.1f}")
+                f"{self.app_cpu / done * 1000:>12.1f} {self.host_cpu / done * 1000:>13.1f} "
+                f"{self.pg_cpu / done * 1000:>11.1f}")
 
 
 HEADER = (f"{'workers':>7} {'clients':>7} {'completions/s':>13} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-          f"{'errors':>6} {'app CPU ms':>12} {'PG CPU ms':>11}")
+          f"{'errors':>6} {'app CPU ms':>12} {'host CPU ms':>13} {'PG CPU ms':>11}")
 
 
 def percentiles(values: Sequence[float]) -> tuple[float, float, float]:
@@ -118,7 +120,7 @@ def run_level(port: int, workers: Callable[[], list[int]], pg_cpu: Callable[[], 
                 level.errors += status != 200
 
     pids = workers()
-    app_before, pg_before = sum(cpu_seconds(p) for p in pids), pg_cpu()
+    app_before, hosts_before, pg_before = sum(cpu_seconds(p) for p in pids), _hosts_cpu(pids), pg_cpu()
     threads = [threading.Thread(target=client_loop) for _ in range(level.clients)]
     started = time.perf_counter()
     for thread in threads:
@@ -127,7 +129,13 @@ def run_level(port: int, workers: Callable[[], list[int]], pg_cpu: Callable[[], 
         thread.join()
     level.seconds = time.perf_counter() - started
     level.app_cpu = sum(cpu_seconds(p) for p in pids) - app_before
+    level.host_cpu = sum(cpu - hosts_before.get(pid, 0.0) for pid, cpu in _hosts_cpu(pids).items())
     level.pg_cpu = pg_cpu() - pg_before
+
+
+def _hosts_cpu(workers: list[int]) -> dict[int, float]:
+    """CPU so far of each worker's children (the script hosts; one started during a level counts whole)."""
+    return {host: cpu_seconds(host) for worker in workers for host in children(worker)}
 
 
 def bench_workers(base_url: str, workers: int, clients: Sequence[int], per_level: int) -> list[Level]:
