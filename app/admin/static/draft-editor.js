@@ -11,7 +11,6 @@
     if (!section) return null;
     var status = section.querySelector(".draft-status");
     var message = section.querySelector(".diagram-message");
-    var token = document.querySelector('meta[name="csrf-token"]');
     var timer = null;
 
     function fail(text) {
@@ -22,12 +21,7 @@
 
     function save(editor) {
       return editor.saveXML({ format: true }).then(function (result) {
-        var body = new FormData();
-        body.append("csrf_token", token ? token.content : "");
-        body.append("version", section.dataset.version);
-        body.append("file", section.dataset.file);
-        body.append("text", result.xml);
-        return fetch(section.dataset.saveUrl, { method: "POST", body: body, credentials: "same-origin" });
+        return window.WhistleDraftEditor.post(section.dataset.saveUrl, section, result.xml);
       }).then(function (resp) {
         if (!resp.ok) throw new Error(resp.status + " " + resp.statusText);
         status.textContent = section.dataset.msgSaved + " " + new Date().toLocaleTimeString();
@@ -53,5 +47,17 @@
     spec.load(editor, section.querySelector(".draft-source").value, section)
       .catch(function (err) { fail(section.dataset.msgError + ": " + err.message); });
     return editor;
+  };
+
+  // POST a draft's text (the section's version and file, the page's CSRF token) to a URL: the save
+  // here and the check as you edit (modeler-check.js).
+  window.WhistleDraftEditor.post = function (url, section, text) {
+    var token = document.querySelector('meta[name="csrf-token"]');
+    var body = new FormData();
+    body.append("csrf_token", token ? token.content : "");
+    body.append("version", section.dataset.version);
+    body.append("file", section.dataset.file);
+    body.append("text", text);
+    return fetch(url, { method: "POST", body: body, credentials: "same-origin" });
   };
 })();

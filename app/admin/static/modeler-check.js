@@ -6,7 +6,6 @@
   var section = document.querySelector("[data-testid=modeler]");
   var panel = document.querySelector("[data-testid=check-panel]");
   if (!section || !panel) return;
-  var token = document.querySelector('meta[name="csrf-token"]');
   var status = panel.querySelector("[data-testid=check-status]");
   var list = panel.querySelector("[data-testid=check-problems]");
   var marked = [];
@@ -74,12 +73,7 @@
     panel.dataset.state = "running";
     status.textContent = panel.dataset.msgRunning;
     running = section.modeler.saveXML({ format: true }).then(function (saved) {
-      var body = new FormData();
-      body.append("csrf_token", token ? token.content : "");
-      body.append("version", section.dataset.version);
-      body.append("file", section.dataset.file);
-      body.append("text", saved.xml);
-      return fetch(panel.dataset.checkUrl, { method: "POST", body: body, credentials: "same-origin" });
+      return window.WhistleDraftEditor.post(panel.dataset.checkUrl, section, saved.xml);
     }).then(function (resp) {
       return resp.json().then(function (data) {
         if (!resp.ok) throw new Error(data.error || resp.status);
